@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NvfmMigState - the VFIO migration v2 device states
+ *
+ * The numeric values are those of enum vfio_device_mig_state in the uAPI,
+ * so a value can be passed to the kernel as is.
+ */
+typedef enum {
+	NVFM_MIG_STATE_ERROR = 0,
+	NVFM_MIG_STATE_STOP = 1,
+	NVFM_MIG_STATE_RUNNING = 2,
+	NVFM_MIG_STATE_STOP_COPY = 3,
+	NVFM_MIG_STATE_RESUMING = 4,
+	NVFM_MIG_STATE_RUNNING_P2P = 5,
+	NVFM_MIG_STATE_PRE_COPY = 6,
+	NVFM_MIG_STATE_PRE_COPY_P2P = 7,
+} NvfmMigState;
+
+/** NVFM_MIG_STATE_COUNT: number of migration states. */
+#define NVFM_MIG_STATE_COUNT 8
+
+/** NVFM_MIG_FLAG_STOP_COPY: VFIO_MIGRATION_STOP_COPY (mandatory). */
+#define NVFM_MIG_FLAG_STOP_COPY (1u << 0)
+/** NVFM_MIG_FLAG_P2P: VFIO_MIGRATION_P2P (RUNNING_P2P exists). */
+#define NVFM_MIG_FLAG_P2P (1u << 1)
+/** NVFM_MIG_FLAG_PRE_COPY: VFIO_MIGRATION_PRE_COPY (PRE_COPY states exist). */
+#define NVFM_MIG_FLAG_PRE_COPY (1u << 2)
+
+/** NVFM_MIG_PATH_MAX: the longest path the planner can return. */
+#define NVFM_MIG_PATH_MAX 8
+
+/**
+ * nvfm_mig_state_name() - the uAPI name of a state
+ * @state: a state
+ *
+ * Return: "RUNNING", "STOP_COPY", ... or "INVALID" for an unknown value.
+ */
+const char *nvfm_mig_state_name(NvfmMigState state);
+
+/**
+ * nvfm_mig_state_parse() - parse a state name (case-insensitive; '-' = '_')
+ * @name: the name
+ * @out: where the state goes
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_mig_state_parse(const char *name, NvfmMigState *out, GError **error);
+
+/**
+ * nvfm_mig_flags_to_string() - "STOP_COPY|P2P|PRE_COPY" style rendering
+ * @flags: NVFM_MIG_FLAG_* bits
+ *
+ * Return: a newly allocated string.
+ */
+char *nvfm_mig_flags_to_string(guint32 flags);
+
+/**
+ * nvfm_mig_state_supported() - whether a device with @flags has @state
+ * @flags: the device's migration flags
+ * @state: a state
+ *
+ * Return: %TRUE if the state exists for such a device.
+ */
+gboolean nvfm_mig_state_supported(guint32 flags, NvfmMigState state);
+
+/**
+ * nvfm_mig_next_state() - the next single arc towards a target state
+ * @flags: the device's migration flags
+ * @cur: the current state
+ * @target: the requested state
+ * @next: where the next state goes
+ *
+ * Applies the decomposition the kernel uses for combination transitions,
+ * skipping states the device does not support.
+ *
+ * Return: 0, or -EINVAL when @target is not reachable (ERROR, an
+ * unsupported state, STOP_COPY to PRE_COPY*, or @cur is ERROR).
+ */
+int nvfm_mig_next_state(guint32 flags, NvfmMigState cur, NvfmMigState target,
+			NvfmMigState *next);
+
+/**
+ * nvfm_mig_plan() - the whole sequence of single arcs from @cur to @target
+ * @flags: the device's migration flags
+ * @cur: the current state
+ * @target: the requested state
+ * @path: receives up to %NVFM_MIG_PATH_MAX states, excluding @cur
+ * @n_steps: receives the number of states in @path (0 if @cur == @target)
+ * @error: return location for an error
+ *
+ * Return: %TRUE if the target is reachable; %FALSE with %NVFM_ERROR_STATE
+ * for targets the uAPI forbids.
+ */
+gboolean nvfm_mig_plan(guint32 flags, NvfmMigState cur, NvfmMigState target,
+		       NvfmMigState *path, guint *n_steps, GError **error);
+
+/**
+ * NvfmDevice - an open device that speaks the VFIO migration uAPI
+ *
+ * Opened from an address: "vfio:DDDD:BB:DD.F" (a PCI device bound to a
+ * VFIO driver), "fd:N" (a VFIO device fd handed in) or "emu:NAME" (the
+ * built-in emulated NVMe VF).
+ */
+typedef struct _NvfmDevice NvfmDevice;
+
+/**
+ * NvfmMigFeatures - what a device reports about migration
+ * @flags: NVFM_MIG_FLAG_* bits from VFIO_DEVICE_FEATURE_MIGRATION
+ * @has_data_size: the device answers VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+ * @stop_copy_length: that answer: the estimated STOP_COPY size in bytes
+ * @dma_logging: the device supports VFIO_DEVICE_FEATURE_DMA_LOGGING_*
+ */
+typedef struct {
+	guint32 flags;
+	gboolean has_data_size;
+	guint64 stop_copy_length;
+	gboolean dma_logging;
+} NvfmMigFeatures;
+
+/**
+ * NvfmReadStatus - what a read from the data_fd found
+ * @NVFM_READ_DATA: bytes were read
+ * @NVFM_READ_END: end of stream (0 in STOP_COPY)
+ * @NVFM_READ_NO_MORE_FOR_NOW: PRE_COPY has nothing more now (0 or ENOMSG)
+ */
+typedef enum {
+	NVFM_READ_DATA,
+	NVFM_READ_END,
+	NVFM_READ_NO_MORE_FOR_NOW,
+} NvfmReadStatus;
+
+/**
+ * nvfm_device_open() - open a device by address
+ * @address: "vfio:PCI", "fd:N" or "emu:NAME"
+ * @error: return location for an error
+ *
+ * Return: the device, or %NULL with @error set.
+ */
+NvfmDevice *nvfm_device_open(const char *address, GError **error);
+
+/**
+ * nvfm_device_close() - close a device (NULL is fine)
+ * @dev: the device
+ *
+ * Like the kernel on the last close of a VFIO device, a device left in a
+ * state other than RUNNING returns to RUNNING.
+ */
+void nvfm_device_close(NvfmDevice *dev);
+
+/**
+ * nvfm_device_address() - the address the device was opened with
+ * @dev: the device
+ *
+ * Return: the address string, owned by @dev.
+ */
+const char *nvfm_device_address(NvfmDevice *dev);
+
+/**
+ * nvfm_device_backend_name() - "vfio-cdev", "vfio-group", "fd" or "emu"
+ * @dev: the device
+ *
+ * Return: a static string.
+ */
+const char *nvfm_device_backend_name(NvfmDevice *dev);
+
+/**
+ * nvfm_device_get_features() - probe the migration features
+ * @dev: the device
+ * @out: receives the features
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success; %FALSE with %NVFM_ERROR_NOT_SUPPORTED
+ * ("device has no migration support") when the driver answers ENOTTY.
+ */
+gboolean nvfm_device_get_features(NvfmDevice *dev, NvfmMigFeatures *out, GError **error);
+
+/**
+ * nvfm_device_get_state() - read the current migration state
+ * @dev: the device
+ * @out: receives the state
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_device_get_state(NvfmDevice *dev, NvfmMigState *out, GError **error);
+
+/**
+ * nvfm_device_set_state() - move the device to @target, one arc at a time
+ * @dev: the device
+ * @target: the state to reach
+ * @error: return location for an error
+ *
+ * Plans the path with nvfm_mig_plan(), takes each arc, keeps the data_fd
+ * that saving and resuming states hand out, and closes it when the device
+ * leaves them. If an arc fails the device is read back; from ERROR, or if
+ * the way back to the state before the call fails too, the device is reset,
+ * so it is never left in ERROR.
+ *
+ * Return: %TRUE when @target was reached.
+ */
+gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **error);
+
+/**
+ * nvfm_device_reset() - VFIO_DEVICE_RESET: back to RUNNING, data_fd closed
+ * @dev: the device
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_device_reset(NvfmDevice *dev, GError **error);
+
+/**
+ * nvfm_device_data_fd() - the data_fd of the current saving/resuming state
+ * @dev: the device
+ *
+ * Return: the fd (owned by @dev) or -1.
+ */
+int nvfm_device_data_fd(NvfmDevice *dev);
+
+/**
+ * nvfm_device_precopy_info() - VFIO_MIG_GET_PRECOPY_INFO on the data_fd
+ * @dev: the device, in PRE_COPY or PRE_COPY_P2P
+ * @initial_bytes: receives the initial bytes still to be read
+ * @dirty_bytes: receives the estimate of dirtied bytes
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_device_precopy_info(NvfmDevice *dev, guint64 *initial_bytes,
+				  guint64 *dirty_bytes, GError **error);
+
+/**
+ * nvfm_device_read() - read state bytes from the data_fd
+ * @dev: the device, in a saving state
+ * @buf: destination
+ * @len: size of @buf
+ * @timeout_ms: how long to wait for the device (-1: forever)
+ * @status: receives what was found
+ * @error: return location for an error
+ *
+ * Waits with poll() on EAGAIN, retries on EINTR, maps 0 and ENOMSG by
+ * state, and reports ENODEV as a disabled data_fd.
+ *
+ * Return: bytes read (> 0 only with %NVFM_READ_DATA), 0 for END and
+ * NO_MORE_FOR_NOW, -1 on error.
+ */
+gssize nvfm_device_read(NvfmDevice *dev, void *buf, gsize len, int timeout_ms,
+			NvfmReadStatus *status, GError **error);
+
+/**
+ * nvfm_device_write_all() - write state bytes to the data_fd in RESUMING
+ * @dev: the device
+ * @buf: the bytes
+ * @len: their number
+ * @timeout_ms: how long to wait for the device to accept more (-1: forever)
+ * @error: return location for an error
+ *
+ * Handles partial writes, EAGAIN and EINTR.
+ *
+ * Return: %TRUE when every byte was accepted.
+ */
+gboolean nvfm_device_write_all(NvfmDevice *dev, const void *buf, gsize len,
+			       int timeout_ms, GError **error);
+
+/**
+ * nvfm_device_recover() - make sure the device is usable after a failure
+ * @dev: the device
+ * @prefer: the state to go to (RUNNING after a failed save; anything
+ *	    but RESUMING after a failed load)
+ *
+ * Never fails: if @prefer cannot be reached the device is reset.
+ *
+ * Return: the state the device ended in.
+ */
+NvfmMigState nvfm_device_recover(NvfmDevice *dev, NvfmMigState prefer);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmDevice, nvfm_device_close)
+
+G_END_DECLS

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libnvfm: live migration of NVMe SR-IOV VFs assigned through VFIO. */
+#pragma once
+
+#include "nvfm/version.h"
+#include "nvfm/error.h"
+#include "nvfm/device.h"
+#include "nvfm/stream.h"
+#include "nvfm/transfer.h"
+#include "nvfm/emu.h"
+#include "nvfm/selftest.h"

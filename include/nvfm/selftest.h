@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NvfmSelftestVerdict - outcome of one conformance case
+ */
+typedef enum {
+	NVFM_SELFTEST_PASS,
+	NVFM_SELFTEST_FAIL,
+	NVFM_SELFTEST_SKIP,
+} NvfmSelftestVerdict;
+
+/**
+ * NvfmSelftestResult - one conformance case
+ * @name: the case's stable name
+ * @verdict: pass, fail or skip
+ * @detail: why it failed or was skipped, or a measured fact
+ * @duration_us: how long it took
+ */
+typedef struct {
+	char *name;
+	NvfmSelftestVerdict verdict;
+	char *detail;
+	gint64 duration_us;
+} NvfmSelftestResult;
+
+/**
+ * nvfm_selftest_run() - run the VFIO migration conformance suite
+ * @address: the device address; the device's state is overwritten
+ * @only: a glob of case names to run, or %NULL for all
+ * @error: return location for an error (the device could not be opened)
+ *
+ * Return: a #GPtrArray of #NvfmSelftestResult (free with
+ * g_ptr_array_unref()), or %NULL.
+ */
+GPtrArray *nvfm_selftest_run(const char *address, const char *only, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "nvfm/device.h"
+#include "nvfm/stream.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NvfmTransferStats - what a save or a load measured
+ * @total_bytes: device state bytes moved
+ * @precopy_bytes: of those, bytes moved in PRE_COPY
+ * @stop_copy_bytes: of those, bytes moved in STOP_COPY
+ * @precopy_rounds: PRE_COPY rounds taken
+ * @precopy_us: time spent in PRE_COPY
+ * @stop_copy_us: time from STOP_COPY entry to end of stream
+ * @commit_us: time of RESUMING -> STOP (the driver's validation)
+ * @total_us: wall time of the whole call
+ * @sha256: hex SHA-256 of the state bytes
+ */
+typedef struct {
+	guint64 total_bytes;
+	guint64 precopy_bytes;
+	guint64 stop_copy_bytes;
+	guint precopy_rounds;
+	gint64 precopy_us;
+	gint64 stop_copy_us;
+	gint64 commit_us;
+	gint64 total_us;
+	char sha256[65];
+} NvfmTransferStats;
+
+/**
+ * NvfmProgressFunc - called as state bytes move
+ * @phase: an #NvfmPhase
+ * @bytes: bytes moved so far in total
+ * @user_data: closure
+ */
+typedef void (*NvfmProgressFunc)(int phase, guint64 bytes, gpointer user_data);
+
+/**
+ * NvfmSaveOptions - how to save
+ * @precopy_rounds: maximum PRE_COPY rounds (0: go straight to STOP_COPY)
+ * @precopy_threshold: leave PRE_COPY once the dirty bytes are below this
+ * @timeout_ms: bound on each wait for the device (-1: none)
+ * @progress: optional progress callback
+ * @user_data: its closure
+ */
+typedef struct {
+	guint precopy_rounds;
+	guint64 precopy_threshold;
+	int timeout_ms;
+	NvfmProgressFunc progress;
+	gpointer user_data;
+} NvfmSaveOptions;
+
+/**
+ * NvfmLoadOptions - how to load
+ * @timeout_ms: bound on each wait for the device or the stream (-1: none)
+ * @run: continue to RUNNING after the state was committed
+ * @progress: optional progress callback
+ * @user_data: its closure
+ */
+typedef struct {
+	int timeout_ms;
+	gboolean run;
+	NvfmProgressFunc progress;
+	gpointer user_data;
+} NvfmLoadOptions;
+
+/**
+ * nvfm_save_options_init() - defaults: no precopy, 30 s timeout
+ * @opts: the options
+ */
+void nvfm_save_options_init(NvfmSaveOptions *opts);
+
+/**
+ * nvfm_load_options_init() - defaults: 30 s timeout, stay in STOP
+ * @opts: the options
+ */
+void nvfm_load_options_init(NvfmLoadOptions *opts);
+
+/**
+ * nvfm_device_compat_block() - the compatibility facts of a device
+ * @dev: the device
+ * @error: return location for an error
+ *
+ * Return: a new JSON object (address, backend, migration flags, state size
+ * estimate, PCI IDs and NVMe identify facts where the backend knows them).
+ */
+json_t *nvfm_device_compat_block(NvfmDevice *dev, GError **error);
+
+/**
+ * nvfm_save() - stream a device's state out as frames
+ * @dev: the device, RUNNING or STOP
+ * @ch: where the frames go
+ * @opts: options (%NULL for defaults)
+ * @stats: receives the measurements (may be %NULL)
+ * @error: return location for an error
+ *
+ * Sends HELLO, COMPAT, PHASE and DATA frames and a TRAILER. On success the
+ * device is left in STOP (the caller decides whether it runs again). On
+ * failure an ABORT frame is sent when the channel still works and the
+ * device is brought back to RUNNING (or reset).
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts,
+		   NvfmTransferStats *stats, GError **error);
+
+/**
+ * nvfm_load() - restore a device's state from frames
+ * @dev: the device, RUNNING or STOP, whose current state is discarded
+ * @ch: where the frames come from
+ * @opts: options (%NULL for defaults)
+ * @stats: receives the measurements (may be %NULL)
+ * @error: return location for an error
+ *
+ * Checks HELLO and COMPAT, moves the device to RESUMING, writes the DATA
+ * payloads, verifies the TRAILER's byte count and SHA-256, and commits with
+ * RESUMING -> STOP. Any failure, including an ABORT frame from the sender,
+ * resets the device: it is never resumed with a partial state.
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_load(NvfmDevice *dev, NvfmChannel *ch, const NvfmLoadOptions *opts,
+		   NvfmTransferStats *stats, GError **error);
+
+G_END_DECLS

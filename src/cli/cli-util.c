@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What every command shares: dispatch, option parsing, errors, output. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_dispatch(const char *prog, const CliCommand *table, int argc, char **argv)
+{
+	for (const CliCommand *c = table; c->name; c++) {
+		if (strcmp(c->name, argv[0]) == 0)
+			return c->run(argc, argv);
+	}
+	fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", prog, argv[0], prog);
+	return CLI_EXIT_USAGE;
+}
+
+/*
+ * Parses a command's options with @ctx (which may be empty) and adds the
+ * options every command has. Leaves the positional arguments in
+ * (*argv)[1..]. Returns FALSE with *exit_code set when the command must
+ * end now (help printed, or a usage error).
+ */
+gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
+		   const char *summary, int *argc, char ***argv, int min_args, int max_args,
+		   int *exit_code)
+{
+	GOptionEntry common[] = {
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &cli_globals.json, "Print results as JSON", NULL },
+		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli_globals.quiet, "Print only errors", NULL },
+		{ NULL },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autofree char *param = g_strdup_printf("%s - %s", args, summary);
+	g_autofree char *prgname = g_strdup_printf("nvme-vf-migrate %s", cmd);
+	int npos;
+
+	g_set_prgname(prgname);
+	g_option_context_set_summary(ctx, NULL);
+	g_option_context_add_main_entries(ctx, common, NULL);
+	/* GOptionContext has no setter for the parameter string after
+	 * creation, so commands create it with g_option_context_new(NULL)
+	 * and the synopsis is printed through the description. */
+	g_option_context_set_description(ctx, param);
+	if (!g_option_context_parse(ctx, argc, argv, &error)) {
+		*exit_code = cli_usage_error(cmd, "%s", error->message);
+		return FALSE;
+	}
+	npos = *argc - 1;
+	if (npos < min_args || (max_args >= 0 && npos > max_args)) {
+		*exit_code = cli_usage_error(cmd, "expected %s", args);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "nvme-vf-migrate %s: %s (see --help)\n", cmd, msg);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_exit_code(const GError *error)
+{
+	if (!error)
+		return CLI_EXIT_OK;
+	if (error->domain != NVFM_ERROR)
+		return CLI_EXIT_FAILED;
+	switch ((NvfmErrorCode)error->code) {
+	case NVFM_ERROR_INVALID_ARG:
+		return CLI_EXIT_USAGE;
+	case NVFM_ERROR_NOT_SUPPORTED:
+		return CLI_EXIT_NOT_SUPPORTED;
+	case NVFM_ERROR_NOT_FOUND:
+		return CLI_EXIT_NOT_FOUND;
+	case NVFM_ERROR_BUSY:
+		return CLI_EXIT_BUSY;
+	case NVFM_ERROR_PROTOCOL:
+	case NVFM_ERROR_INTEGRITY:
+		return CLI_EXIT_DATA;
+	case NVFM_ERROR_TIMEOUT:
+		return CLI_EXIT_TIMEOUT;
+	case NVFM_ERROR_CANCELLED:
+		return CLI_EXIT_CANCELLED;
+	case NVFM_ERROR_AUTH:
+	case NVFM_ERROR_PERMISSION:
+		return CLI_EXIT_AUTH;
+	case NVFM_ERROR_STATE:
+		return CLI_EXIT_STATE;
+	default:
+		return CLI_EXIT_FAILED;
+	}
+}
+
+/* One line on stderr, then the exit code that matches the error. */
+int cli_fail(GError *error)
+{
+	int code = cli_exit_code(error);
+	const char *msg = error ? error->message : "unknown error";
+	g_autofree char *line = g_strdup(msg);
+
+	/* keep the promise of one line */
+	g_strdelimit(line, "\n", ' ');
+	fprintf(stderr, "nvme-vf-migrate: %s\n", line);
+	if (error)
+		g_error_free(error);
+	return code;
+}
+
+gboolean cli_want_json(void)
+{
+	return cli_globals.json;
+}
+
+void cli_print_json(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	fflush(stdout);
+}
+
+/* Human progress lines; silent with --quiet or --json. */
+void cli_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli_globals.quiet || cli_globals.json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The nvme-vf-migrate command line: a thin layer over libnvfm. */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "nvfm/nvfm.h"
+
+/* Exit codes; documented in nvme-vf-migrate(8). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_NOT_SUPPORTED = 3,
+	CLI_EXIT_NOT_FOUND = 4,
+	CLI_EXIT_BUSY = 5,
+	CLI_EXIT_DATA = 6,	/* corrupt, truncated or mismatched state */
+	CLI_EXIT_TIMEOUT = 7,
+	CLI_EXIT_CANCELLED = 8,
+	CLI_EXIT_AUTH = 9,
+	CLI_EXIT_STATE = 10,	/* a forbidden or failed state change */
+	CLI_EXIT_TEST_FAILED = 11, /* selftest ran and some cases failed */
+};
+
+/**
+ * CliCommand - one entry of a commands table
+ * @name: the word typed on the command line
+ * @args: synopsis of the arguments
+ * @summary: one line for the command list
+ * @run: the handler; argv[0] is the command's name
+ */
+typedef struct {
+	const char *name;
+	const char *args;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+} CliCommand;
+
+/* Global options, parsed by main.c before dispatch. */
+typedef struct {
+	gboolean json;
+	gboolean quiet;
+	int verbose;
+} CliGlobals;
+
+extern CliGlobals cli_globals;
+
+/* cli-util.c */
+int cli_dispatch(const char *prog, const CliCommand *table, int argc, char **argv);
+gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
+		   const char *summary, int *argc, char ***argv, int min_args, int max_args,
+		   int *exit_code);
+int cli_fail(GError *error);
+int cli_usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int cli_exit_code(const GError *error);
+void cli_print_json(json_t *obj);
+gboolean cli_want_json(void);
+void cli_note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* command handlers, one cmd-*.c each */
+int cmd_vf(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+int cmd_emu(int argc, char **argv);
+int cmd_qmp(int argc, char **argv);

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nvme-vf-migrate: entry point, global options and the commands table. */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+CliGlobals cli_globals;
+
+static const CliCommand commands[] = {
+	{ "vf", "SUBCOMMAND ...", "inspect and drive VFs (state, set-state)", cmd_vf },
+	{ "save", "DEV -o FILE", "stop a device and save its state to a file", cmd_save },
+	{ "load", "DEV -i FILE", "restore a device's state from a file", cmd_load },
+	{ "selftest", "DEV", "VFIO migration conformance suite for a device", cmd_selftest },
+	{ "emu", "SUBCOMMAND ...", "manage emulated devices (create, list, fault, ...)", cmd_emu },
+	{ "qmp", "SOCKET COMMAND [JSON]", "talk QMP to a QEMU process", cmd_qmp },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: nvme-vf-migrate [--json] [--quiet] [--verbose] COMMAND [ARGS...]\n"
+		"\n"
+		"Live-migrate NVMe SR-IOV VFs assigned through VFIO.\n"
+		"\n"
+		"Commands:\n");
+	for (const CliCommand *c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out,
+		"\n"
+		"Device addresses: vfio:DDDD:BB:DD.F, fd:N, emu:NAME\n"
+		"Run 'nvme-vf-migrate COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	setlocale(LC_ALL, "");
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--json")) {
+			cli_globals.json = TRUE;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cli_globals.quiet = TRUE;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cli_globals.verbose++;
+		} else if (!strcmp(a, "--version")) {
+			printf("nvme-vf-migrate %s (libnvfm %s)\n", NVFM_VERSION, nvfm_version());
+			return CLI_EXIT_OK;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return CLI_EXIT_OK;
+		} else {
+			fprintf(stderr, "nvme-vf-migrate: unknown option '%s'\n", a);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (cli_globals.verbose)
+		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+	if (i >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	return cli_dispatch("nvme-vf-migrate", commands, argc - i, argv + i);
+}
