@@ -9,3 +9,6 @@
 #include "nvfm/transfer.h"
 #include "nvfm/emu.h"
 #include "nvfm/selftest.h"
+#include "nvfm/pf.h"
+#include "nvfm/qmp.h"
+#include "nvfm/vm.h"

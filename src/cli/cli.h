@@ -65,3 +65,11 @@ int cmd_load(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_emu(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
+
+/* "vf" subcommands: cmd-vf-state.c (engine) and cmd-vf-pf.c (provisioning) */
+int cmd_vf_state(int argc, char **argv);
+int cmd_vf_set_state(int argc, char **argv);
+int cmd_vf_list(int argc, char **argv);
+int cmd_vf_provision(int argc, char **argv);
+int cmd_vf_release(int argc, char **argv);
+int cmd_vf_bind(int argc, char **argv);
