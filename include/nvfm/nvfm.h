@@ -4,6 +4,7 @@
 
 #include "nvfm/version.h"
 #include "nvfm/error.h"
+#include "nvfm/util.h"
 #include "nvfm/device.h"
 #include "nvfm/stream.h"
 #include "nvfm/transfer.h"

@@ -1,4 +1,378 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PF-side provisioning of NVMe SR-IOV VFs: the PF's flexible resources,
+ * its secondary controllers and the VFs they back, and the steps that
+ * turn a free VF into a bound, usable migration destination and back.
+ *
+ * Every fact is read from the device (NVMe Identify) and from sysfs on
+ * each call; nothing is remembered between calls, so several tools can
+ * share a PF. Changes to one PF are serialized with a lock file.
+ */
 #pragma once
-/* placeholder: being written */
+
 #include <glib.h>
+
+#include "nvfm/device.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NvfmPf - an open NVMe PF: "DDDD:BB:DD.F" (a PCI function bound to the
+ * nvme driver) or "emu:NAME" (an emulated PF, see nvfm_emu_pf_create())
+ */
+typedef struct _NvfmPf NvfmPf;
+
+/**
+ * NvfmPfResource - one kind of flexible resource of a PF (VQ or VI), from
+ * Identify Primary Controller Capabilities
+ * @total: flexible resources of the PF (VQFRT / VIFRT)
+ * @assigned: those assigned to secondary controllers (VQRFA / VIRFA)
+ * @primary: those allocated to the primary controller (VQRFAP / VIRFAP)
+ * @private_total: private resources of the primary (VQPRT / VIPRT)
+ * @max_per_vf: most one secondary controller may hold (VQFRSM / VIFRSM)
+ * @granularity: preferred granularity (VQGRAN / VIGRAN)
+ * @free: @total - @assigned - @primary: what a provisioning may take
+ */
+typedef struct {
+	guint32 total;
+	guint32 assigned;
+	guint32 primary;
+	guint32 private_total;
+	guint32 max_per_vf;
+	guint32 granularity;
+	guint32 free;
+} NvfmPfResource;
+
+/**
+ * NvfmPfCaps - what a PF offers
+ * @cntlid: controller identifier of the primary controller
+ * @vq: the virtual queue (VQ) resources
+ * @vi: the virtual interrupt (VI) resources
+ * @total_vfs: sriov_totalvfs
+ * @num_vfs: sriov_numvfs (VFs that exist now)
+ * @autoprobe: sriov_drivers_autoprobe
+ * @n_secondary: number of secondary controllers
+ * @n_online: of those, how many are online
+ */
+typedef struct {
+	guint16 cntlid;
+	NvfmPfResource vq;
+	NvfmPfResource vi;
+	guint total_vfs;
+	guint num_vfs;
+	gboolean autoprobe;
+	guint n_secondary;
+	guint n_online;
+} NvfmPfCaps;
+
+/**
+ * NvfmVfInfo - one VF and the secondary controller behind it
+ * @pf: the PF's address ("0000:01:00.0" or "emu:NAME")
+ * @address: the VF's address ("0000:01:00.2" or "emu:NAME-vf1"); while
+ *	     VFs are disabled, the address the VF will get
+ * @index: the VF's index (virtfnN; the controller's VFN is @index + 1)
+ * @scid: the secondary controller identifier
+ * @online: the secondary controller is online
+ * @nvq: VQ resources assigned to it
+ * @nvi: VI resources assigned to it
+ * @enabled: the VF exists (sriov_numvfs > @index)
+ * @driver: the bound driver, or %NULL
+ * @driver_override: driver_override, or %NULL when unset
+ * @iommu_group: the IOMMU group number, or %NULL
+ * @vfio_device: the VFIO device node ("/dev/vfio/devices/vfio0" or the
+ *		 group node "/dev/vfio/12"), or %NULL when not bound to VFIO
+ * @device: the engine address to open with nvfm_device_open()
+ *	    ("vfio:0000:01:00.2", "emu:NAME-vf1"), or %NULL
+ * @in_use_by: who holds the VF ("pid 812 (qemu-system-x86)"), or %NULL
+ */
+typedef struct {
+	char *pf;
+	char *address;
+	guint index;
+	guint16 scid;
+	gboolean online;
+	guint nvq;
+	guint nvi;
+	gboolean enabled;
+	char *driver;
+	char *driver_override;
+	char *iommu_group;
+	char *vfio_device;
+	char *device;
+	char *in_use_by;
+} NvfmVfInfo;
+
+/**
+ * nvfm_vf_info_free() - free a #NvfmVfInfo (NULL is fine)
+ * @info: the info
+ */
+void nvfm_vf_info_free(NvfmVfInfo *info);
+
+/**
+ * nvfm_vf_info_is_free() - whether a VF can be provisioned
+ * @info: the VF
+ *
+ * A VF is free when its secondary controller is offline and nobody holds
+ * the VF.
+ *
+ * Return: %TRUE if free.
+ */
+gboolean nvfm_vf_info_is_free(const NvfmVfInfo *info);
+
+/**
+ * nvfm_pf_list() - the PFs of this host that can provision VFs
+ * @error: return location for an error
+ *
+ * PCI functions of class NVMe (0x010802) with SR-IOV capability that are
+ * not VFs themselves, then the emulated PFs ("emu:NAME").
+ *
+ * Return: a %NULL-terminated array of addresses (g_strfreev()), or %NULL.
+ */
+char **nvfm_pf_list(GError **error);
+
+/**
+ * nvfm_pf_open() - open a PF by address
+ * @address: "DDDD:BB:DD.F", "BB:DD.F" (domain 0) or "emu:NAME"
+ * @error: return location for an error
+ *
+ * A PCI PF must be an NVMe function with SR-IOV, bound to the nvme driver
+ * (the admin commands go through its controller device /dev/nvmeN).
+ *
+ * Return: the PF, or %NULL with %NVFM_ERROR_NOT_FOUND (no such PF),
+ * %NVFM_ERROR_INVALID_ARG (a VF, or not NVMe) or
+ * %NVFM_ERROR_NOT_SUPPORTED (no SR-IOV, no controller device).
+ */
+NvfmPf *nvfm_pf_open(const char *address, GError **error);
+
+/**
+ * nvfm_pf_close() - close a PF (NULL is fine)
+ * @pf: the PF
+ */
+void nvfm_pf_close(NvfmPf *pf);
+
+/**
+ * nvfm_pf_address() - the normalized address of a PF
+ * @pf: the PF
+ *
+ * Return: "0000:01:00.0" or "emu:NAME", owned by @pf.
+ */
+const char *nvfm_pf_address(NvfmPf *pf);
+
+/**
+ * nvfm_pf_get_caps() - read the PF's flexible resources and SR-IOV state
+ * @pf: the PF
+ * @out: receives the capabilities
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_pf_get_caps(NvfmPf *pf, NvfmPfCaps *out, GError **error);
+
+/**
+ * nvfm_pf_list_vfs() - every VF of the PF, one per secondary controller
+ * @pf: the PF
+ * @error: return location for an error
+ *
+ * Return: a #GPtrArray of #NvfmVfInfo ordered by VF index (it frees its
+ * elements), or %NULL.
+ */
+GPtrArray *nvfm_pf_list_vfs(NvfmPf *pf, GError **error);
+
+/**
+ * nvfm_pf_find_free_vf() - the free VF with the lowest index
+ * @pf: the PF
+ * @error: return location for an error
+ *
+ * Return: the VF, or %NULL with %NVFM_ERROR_BUSY when every VF is taken.
+ */
+NvfmVfInfo *nvfm_pf_find_free_vf(NvfmPf *pf, GError **error);
+
+/**
+ * NvfmProvisionOpts - what nvfm_pf_provision() should do
+ * @vf_index: the VF to take, or -1 for the free VF with the lowest index
+ * @nvq: VQ resources to assign (0: the default, see nvfm_pf_provision())
+ * @nvi: VI resources to assign (0: the default)
+ * @driver: the driver to bind, or %NULL for nvfm_vf_default_driver()
+ * @require_migration: after binding, check with the engine that the VF
+ *		       offers VFIO migration; release it and fail otherwise
+ * @lock_timeout_ms: how long to wait for the PF's lock (<= 0: 30 s)
+ *
+ * A migration destination should get the source VF's amounts: copy @nvq
+ * and @nvi from the source's #NvfmVfInfo.
+ */
+typedef struct {
+	int vf_index;
+	guint nvq;
+	guint nvi;
+	const char *driver;
+	gboolean require_migration;
+	int lock_timeout_ms;
+} NvfmProvisionOpts;
+
+/**
+ * nvfm_provision_opts_init() - fill @opts with the defaults
+ * @opts: the options
+ *
+ * Any free VF, default amounts, the default driver, no migration check.
+ */
+void nvfm_provision_opts_init(NvfmProvisionOpts *opts);
+
+/**
+ * nvfm_pf_provision() - make a VF ready for use
+ * @pf: the PF
+ * @opts: the options, or %NULL for the defaults
+ * @error: return location for an error
+ *
+ * Takes a free VF and, under the PF's lock: unbinds whatever is bound to
+ * it, takes its secondary controller offline, assigns VQ and VI flexible
+ * resources, enables the PF's VFs if they are not (with
+ * sriov_drivers_autoprobe off, so no driver grabs a VF whose controller
+ * is still offline), brings the controller online, and binds the driver
+ * through driver_override. Any failure undoes the steps taken.
+ *
+ * Default amounts: an even share of the flexible resources among the
+ * PF's secondary controllers, capped by the per-controller maximum and
+ * what is free, and at least 2 VQ (admin + one I/O queue) and 1 VI.
+ *
+ * Return: the provisioned VF, or %NULL. %NVFM_ERROR_INVALID_ARG for
+ * amounts a secondary controller cannot take, %NVFM_ERROR_BUSY when no
+ * VF or not enough resources are free, %NVFM_ERROR_NVME with the
+ * device's status when a command fails, %NVFM_ERROR_NOT_SUPPORTED when
+ * @require_migration is set and the VF has no migration support.
+ */
+NvfmVfInfo *nvfm_pf_provision(NvfmPf *pf, const NvfmProvisionOpts *opts, GError **error);
+
+/**
+ * nvfm_vf_lookup() - the current facts of one VF
+ * @vf: the VF's address ("0000:01:00.2", "vfio:0000:01:00.2" or
+ *	"emu:NAME-vf1")
+ * @error: return location for an error
+ *
+ * Return: the VF, or %NULL with %NVFM_ERROR_NOT_FOUND.
+ */
+NvfmVfInfo *nvfm_vf_lookup(const char *vf, GError **error);
+
+/**
+ * nvfm_vf_release() - give a VF back to its PF
+ * @vf: the VF's address
+ * @error: return location for an error
+ *
+ * Refuses a VF that somebody holds (%NVFM_ERROR_BUSY). Unbinds the
+ * driver, clears driver_override, takes the secondary controller offline
+ * and returns its resources to the pool. When no secondary controller of
+ * the PF is left online and no VF has a driver, the VFs are disabled
+ * again (sriov_numvfs = 0).
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_vf_release(const char *vf, GError **error);
+
+/**
+ * nvfm_vf_bind() - bind a VF to a driver through driver_override
+ * @vf: the VF's address
+ * @driver: the driver's name ("vfio-pci", "nvme", a variant driver)
+ * @error: return location for an error
+ *
+ * Unbinds the current driver first. Refuses a VF that somebody holds.
+ *
+ * Return: %TRUE when @driver is bound.
+ */
+gboolean nvfm_vf_bind(const char *vf, const char *driver, GError **error);
+
+/**
+ * nvfm_vf_default_driver() - the driver a VF should be bound to
+ * @vf: the VF's address
+ * @error: return location for an error
+ *
+ * Like libvirt >= 10: the VFIO variant driver that modules.alias names
+ * for the VF's modalias ("vfio_pci:v...d..." entries; the most specific
+ * match wins), else "vfio-pci". An emulated VF's variant driver is
+ * "emu-vfio-pci".
+ *
+ * Return: a newly allocated driver name, or %NULL.
+ */
+char *nvfm_vf_default_driver(const char *vf, GError **error);
+
+/**
+ * nvfm_vf_check_migration() - whether a VF can be a migration destination
+ * @vf: the VF's address
+ * @out: receives the migration features (may be %NULL)
+ * @error: return location for an error
+ *
+ * Opens the VF with the engine and probes VFIO_DEVICE_FEATURE_MIGRATION.
+ *
+ * Return: %TRUE if the VF supports migration; %FALSE with
+ * %NVFM_ERROR_NOT_SUPPORTED ("no migration support") for a VF bound to
+ * plain vfio-pci or to a non-VFIO driver.
+ */
+gboolean nvfm_vf_check_migration(const char *vf, NvfmMigFeatures *out, GError **error);
+
+/**
+ * NvfmEmuPfConfig - an emulated PF, shaped like QEMU's NVMe SR-IOV options
+ * @total_vfs: VFs and secondary controllers (1..64)
+ * @vq_flexible: flexible VQ resources (sriov_vq_flexible)
+ * @vi_flexible: flexible VI resources (sriov_vi_flexible)
+ * @vq_max_per_vf: VQFRSM (0: @vq_flexible / @total_vfs)
+ * @vi_max_per_vf: VIFRSM (0: @vi_flexible / @total_vfs)
+ * @vq_private: private VQ resources of the primary
+ * @vi_private: private VI resources of the primary
+ * @blob_size: bulk state of each VF's emulated device (see #NvfmEmuConfig)
+ */
+typedef struct {
+	guint total_vfs;
+	guint vq_flexible;
+	guint vi_flexible;
+	guint vq_max_per_vf;
+	guint vi_max_per_vf;
+	guint vq_private;
+	guint vi_private;
+	guint64 blob_size;
+} NvfmEmuPfConfig;
+
+/**
+ * nvfm_emu_pf_config_init() - fill @cfg with the defaults
+ * @cfg: the config
+ *
+ * 4 VFs, 16 flexible VQ, 8 flexible VI, at most 8 VQ and 4 VI per VF,
+ * 2 private VQ and 1 private VI, 16 MiB of state per VF.
+ */
+void nvfm_emu_pf_config_init(NvfmEmuPfConfig *cfg);
+
+/**
+ * nvfm_emu_pf_create() - create (or replace) emulated PF @name
+ * @name: the PF's name ([A-Za-z0-9_.]{1,48}; no '-')
+ * @cfg: its configuration, or %NULL for the defaults
+ * @error: return location for an error
+ *
+ * The PF starts like a fresh device: VFs disabled, every secondary
+ * controller offline with no resources. Its VFs are "emu:NAME-vfN"; one
+ * bound to the emulated variant driver "emu-vfio-pci" is an emulated
+ * device that nvfm_device_open() opens.
+ *
+ * Return: %TRUE on success; %NVFM_ERROR_BUSY when replacing a PF whose
+ * controllers are online.
+ */
+gboolean nvfm_emu_pf_create(const char *name, const NvfmEmuPfConfig *cfg, GError **error);
+
+/**
+ * nvfm_emu_pf_destroy() - remove emulated PF @name
+ * @name: the PF's name
+ * @error: return location for an error
+ *
+ * Return: %TRUE on success; %NVFM_ERROR_BUSY while a controller is
+ * online.
+ */
+gboolean nvfm_emu_pf_destroy(const char *name, GError **error);
+
+/**
+ * nvfm_emu_pf_list() - names of the emulated PFs
+ * @error: return location for an error
+ *
+ * Return: a %NULL-terminated array of names, without "emu:" (g_strfreev()).
+ */
+char **nvfm_emu_pf_list(GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmPf, nvfm_pf_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmVfInfo, nvfm_vf_info_free)
+
+G_END_DECLS

@@ -32,11 +32,13 @@ typedef struct {
  * nvfm_selftest_run() - run the VFIO migration conformance suite
  * @address: the device address; the device's state is overwritten
  * @only: a glob of case names to run, or %NULL for all
+ * @timeout_ms: bound on each wait for the device (<= 0: 10 s)
  * @error: return location for an error (the device could not be opened)
  *
  * Return: a #GPtrArray of #NvfmSelftestResult (free with
  * g_ptr_array_unref()), or %NULL.
  */
-GPtrArray *nvfm_selftest_run(const char *address, const char *only, GError **error);
+GPtrArray *nvfm_selftest_run(const char *address, const char *only, int timeout_ms,
+			     GError **error);
 
 G_END_DECLS

@@ -73,3 +73,6 @@ int cmd_vf_list(int argc, char **argv);
 int cmd_vf_provision(int argc, char **argv);
 int cmd_vf_release(int argc, char **argv);
 int cmd_vf_bind(int argc, char **argv);
+/* "emu pf-create/pf-destroy": emulated PFs, in cmd-vf-pf.c */
+int cmd_emu_pf_create(int argc, char **argv);
+int cmd_emu_pf_destroy(int argc, char **argv);

@@ -1,9 +1,190 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* "save" and "load": a device's state to and from a self-describing file. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli.h"
+
+static json_t *stats_json(const char *dev, const char *file, const NvfmTransferStats *st)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:f, s:f, s:f, s:f, s:s}",
+			 "device", dev, "file", file,
+			 "total_bytes", (json_int_t)st->total_bytes,
+			 "precopy_bytes", (json_int_t)st->precopy_bytes,
+			 "stop_copy_bytes", (json_int_t)st->stop_copy_bytes,
+			 "precopy_rounds", (int)st->precopy_rounds,
+			 "precopy_seconds", st->precopy_us / 1e6,
+			 "stop_copy_seconds", st->stop_copy_us / 1e6,
+			 "commit_seconds", st->commit_us / 1e6,
+			 "total_seconds", st->total_us / 1e6,
+			 "sha256", st->sha256);
+}
+
+static void print_stats(const char *verb, const NvfmTransferStats *st)
+{
+	g_autofree char *total = g_format_size_full(st->total_bytes, G_FORMAT_SIZE_IEC_UNITS);
+	double secs = st->total_us / 1e6;
+
+	if (st->precopy_rounds || st->precopy_bytes) {
+		g_autofree char *pc = g_format_size_full(st->precopy_bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+		if (st->precopy_rounds)
+			cli_note("  precopy    %s in %u round(s), %.3f s\n", pc,
+				 st->precopy_rounds, st->precopy_us / 1e6);
+		else
+			cli_note("  precopy    %s\n", pc);
+	}
+	if (st->stop_copy_us || st->stop_copy_bytes) {
+		g_autofree char *sc = g_format_size_full(st->stop_copy_bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+		cli_note("  stop-copy  %s in %.3f s\n", sc, st->stop_copy_us / 1e6);
+	}
+	if (st->commit_us)
+		cli_note("  commit     RESUMING -> STOP accepted in %.3f s\n", st->commit_us / 1e6);
+	cli_note("%s %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, sha256 %s\n", verb,
+		 total, st->total_bytes, secs,
+		 secs > 0 ? st->total_bytes / secs / (1 << 20) : 0.0, st->sha256);
+}
 
 int cmd_save(int argc, char **argv)
 {
-	return cli_usage_error(argv[0], "not implemented yet");
+	g_autofree char *out = NULL;
+	g_autofree char *tmp = NULL;
+	int rounds = 0, timeout = 30;
+	GOptionEntry entries[] = {
+		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the state to FILE ('-' for stdout)", "FILE" },
+		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "PRE_COPY rounds before STOP_COPY (default 0)", "N" },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds to wait for the device (default 30)", "S" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmDevice) dev = NULL;
+	g_autoptr(NvfmChannel) ch = NULL;
+	NvfmSaveOptions opts;
+	NvfmTransferStats st;
+	GError *error = NULL;
+	gboolean to_stdout;
+	int code, fd;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "save", "DEV -o FILE", "stop a device and save its state",
+		       &argc, &argv, 1, 1, &code))
+		return code;
+	if (!out)
+		return cli_usage_error("save", "missing -o FILE");
+	if (rounds < 0 || timeout <= 0)
+		return cli_usage_error("save", "--precopy-rounds must be >= 0 and --timeout > 0");
+	to_stdout = strcmp(out, "-") == 0;
+	if (to_stdout && cli_want_json())
+		return cli_usage_error("save", "--json needs -o FILE, stdout carries the state");
+
+	dev = nvfm_device_open(argv[1], &error);
+	if (!dev)
+		return cli_fail(error);
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		/* Write beside the target and rename, so a failed save never
+		 * leaves a file that looks like a state. */
+		tmp = g_strdup_printf("%s.tmp.%d", out, (int)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			int e = errno;
+
+			g_set_error(&error, NVFM_ERROR, nvfm_error_code_from_errno(e),
+				    "cannot create %s: %s", out, g_strerror(e));
+			return cli_fail(error);
+		}
+	}
+	ch = nvfm_channel_new_fd(fd, !to_stdout);
+	nvfm_save_options_init(&opts);
+	opts.precopy_rounds = (guint)rounds;
+	opts.timeout_ms = timeout * 1000;
+	cli_note("saving %s -> %s\n", argv[1], out);
+	if (nvfm_save(dev, ch, &opts, &st, &error) && !to_stdout && fsync(fd) < 0)
+		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "fsync %s: %s", out,
+			    g_strerror(errno));
+	if (error) {
+		if (tmp)
+			unlink(tmp);
+		return cli_fail(error);
+	}
+	if (tmp && rename(tmp, out) < 0) {
+		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "rename to %s: %s", out,
+			    g_strerror(errno));
+		unlink(tmp);
+		return cli_fail(error);
+	}
+	if (cli_want_json()) {
+		json_auto_t *j = stats_json(argv[1], out, &st);
+
+		cli_print_json(j);
+	} else if (!to_stdout) {
+		print_stats("saved", &st);
+	}
+	return CLI_EXIT_OK;
 }
-int cmd_load(int argc, char **argv) { return cli_usage_error(argv[0], "x"); }
+
+int cmd_load(int argc, char **argv)
+{
+	g_autofree char *in = NULL;
+	gboolean run = FALSE;
+	int timeout = 30;
+	GOptionEntry entries[] = {
+		{ "input", 'i', 0, G_OPTION_ARG_FILENAME, &in, "Read the state from FILE ('-' for stdin)", "FILE" },
+		{ "run", 0, 0, G_OPTION_ARG_NONE, &run, "Continue to RUNNING after the state is committed", NULL },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds to wait for the device (default 30)", "S" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmDevice) dev = NULL;
+	g_autoptr(NvfmChannel) ch = NULL;
+	NvfmLoadOptions opts;
+	NvfmTransferStats st;
+	GError *error = NULL;
+	int code, fd;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "load", "DEV -i FILE", "restore a device's state from a file",
+		       &argc, &argv, 1, 1, &code))
+		return code;
+	if (!in)
+		return cli_usage_error("load", "missing -i FILE");
+	if (timeout <= 0)
+		return cli_usage_error("load", "--timeout must be > 0");
+	if (strcmp(in, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		fd = open(in, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+
+			g_set_error(&error, NVFM_ERROR, nvfm_error_code_from_errno(e),
+				    "cannot open %s: %s", in, g_strerror(e));
+			return cli_fail(error);
+		}
+	}
+	ch = nvfm_channel_new_fd(fd, fd != STDIN_FILENO);
+	nvfm_channel_set_timeout(ch, timeout * 1000);
+	dev = nvfm_device_open(argv[1], &error);
+	if (!dev)
+		return cli_fail(error);
+	nvfm_load_options_init(&opts);
+	opts.timeout_ms = timeout * 1000;
+	opts.run = run;
+	cli_note("loading %s -> %s\n", in, argv[1]);
+	if (!nvfm_load(dev, ch, &opts, &st, &error)) {
+		g_prefix_error(&error, "%s: load failed, device reset: ", argv[1]);
+		return cli_fail(error);
+	}
+	if (cli_want_json()) {
+		json_auto_t *j = stats_json(argv[1], in, &st);
+
+		cli_print_json(j);
+	} else {
+		print_stats("loaded", &st);
+	}
+	return CLI_EXIT_OK;
+}

@@ -1,8 +1,70 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* "selftest": the VFIO migration conformance suite, as a table. */
+#include <stdio.h>
+
 #include "cli.h"
+
+static const char *verdict_name(NvfmSelftestVerdict v)
+{
+	return v == NVFM_SELFTEST_PASS ? "pass" : v == NVFM_SELFTEST_FAIL ? "FAIL" : "skip";
+}
 
 int cmd_selftest(int argc, char **argv)
 {
-	return cli_usage_error(argv[0], "not implemented yet");
+	g_autofree char *only = NULL;
+	int timeout = 10;
+	GOptionEntry entries[] = {
+		{ "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run only the cases matching GLOB", "GLOB" },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds each wait for the device may take (default 10)", "S" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(GPtrArray) res = NULL;
+	GError *error = NULL;
+	guint pass = 0, fail = 0, skip = 0;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "selftest", "DEV",
+		       "VFIO migration conformance suite (overwrites the device's state)",
+		       &argc, &argv, 1, 1, &code))
+		return code;
+	if (timeout <= 0)
+		return cli_usage_error("selftest", "--timeout must be > 0");
+	res = nvfm_selftest_run(argv[1], only, timeout * 1000, &error);
+	if (!res)
+		return cli_fail(error);
+	for (guint i = 0; i < res->len; i++) {
+		NvfmSelftestResult *r = res->pdata[i];
+
+		pass += r->verdict == NVFM_SELFTEST_PASS;
+		fail += r->verdict == NVFM_SELFTEST_FAIL;
+		skip += r->verdict == NVFM_SELFTEST_SKIP;
+	}
+	if (cli_want_json()) {
+		json_auto_t *cases = json_array();
+		json_auto_t *j = NULL;
+
+		for (guint i = 0; i < res->len; i++) {
+			NvfmSelftestResult *r = res->pdata[i];
+
+			json_array_append_new(cases, json_pack("{s:s, s:s, s:s?, s:f}", "name", r->name,
+							       "verdict", verdict_name(r->verdict),
+							       "detail", r->detail,
+							       "seconds", r->duration_us / 1e6));
+		}
+		j = json_pack("{s:s, s:O, s:i, s:i, s:i}", "device", argv[1], "cases", cases,
+			      "passed", pass, "failed", fail, "skipped", skip);
+		cli_print_json(j);
+	} else {
+		printf("%-26s %-6s %9s  %s\n", "CASE", "RESULT", "TIME", "DETAIL");
+		for (guint i = 0; i < res->len; i++) {
+			NvfmSelftestResult *r = res->pdata[i];
+
+			printf("%-26s %-6s %8.3fs  %s\n", r->name, verdict_name(r->verdict),
+			       r->duration_us / 1e6, r->detail ? r->detail : "");
+		}
+		printf("%s: %u passed, %u failed, %u skipped\n", argv[1], pass, fail, skip);
+	}
+	return fail ? CLI_EXIT_TEST_FAILED : CLI_EXIT_OK;
 }

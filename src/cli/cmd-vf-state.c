@@ -1,6 +1,102 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* "vf state" and "vf set-state": the migration state machine of one device. */
+#include <stdio.h>
+
 #include "cli.h"
 
-int cmd_vf_state(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
-int cmd_vf_set_state(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
+int cmd_vf_state(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmDevice) dev = NULL;
+	g_autofree char *flags = NULL;
+	NvfmMigFeatures f;
+	NvfmMigState st;
+	GError *error = NULL;
+	int code;
+
+	if (!cli_parse(ctx, "vf state", "DEV", "migration flags, state and sizes of a device",
+		       &argc, &argv, 1, 1, &code))
+		return code;
+	dev = nvfm_device_open(argv[1], &error);
+	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
+	    !nvfm_device_get_state(dev, &st, &error))
+		return cli_fail(error);
+	flags = nvfm_mig_flags_to_string(f.flags);
+	if (cli_want_json()) {
+		json_auto_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:b}",
+					   "device", argv[1],
+					   "backend", nvfm_device_backend_name(dev),
+					   "state", nvfm_mig_state_name(st),
+					   "migration_flags", (int)f.flags,
+					   "migration_flags_names", flags,
+					   "dma_logging", f.dma_logging);
+
+		if (f.has_data_size)
+			json_object_set_new(j, "stop_copy_length",
+					    json_integer((json_int_t)f.stop_copy_length));
+		else
+			json_object_set_new(j, "stop_copy_length", json_null());
+		cli_print_json(j);
+		return CLI_EXIT_OK;
+	}
+	printf("device:           %s\n", argv[1]);
+	printf("backend:          %s\n", nvfm_device_backend_name(dev));
+	printf("state:            %s\n", nvfm_mig_state_name(st));
+	printf("migration flags:  %s\n", flags);
+	if (f.has_data_size) {
+		g_autofree char *sz = g_format_size_full(f.stop_copy_length, G_FORMAT_SIZE_IEC_UNITS);
+
+		printf("stop-copy size:   %s (%" G_GUINT64_FORMAT " bytes)\n", sz, f.stop_copy_length);
+	} else {
+		printf("stop-copy size:   not reported (no MIG_DATA_SIZE)\n");
+	}
+	printf("dma logging:      %s\n", f.dma_logging ? "supported" : "not supported");
+	return CLI_EXIT_OK;
+}
+
+int cmd_vf_set_state(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmDevice) dev = NULL;
+	NvfmMigState path[NVFM_MIG_PATH_MAX];
+	NvfmMigState target, cur, now;
+	NvfmMigFeatures f;
+	GError *error = NULL;
+	guint n = 0;
+	int code;
+
+	if (!cli_parse(ctx, "vf set-state", "DEV STATE", "move a device to a migration state",
+		       &argc, &argv, 2, 2, &code))
+		return code;
+	if (!nvfm_mig_state_parse(argv[2], &target, &error))
+		return cli_fail(error);
+	dev = nvfm_device_open(argv[1], &error);
+	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
+	    !nvfm_device_get_state(dev, &cur, &error))
+		return cli_fail(error);
+	if (!nvfm_mig_plan(f.flags, cur == NVFM_MIG_STATE_ERROR ? NVFM_MIG_STATE_RUNNING : cur,
+			   target, path, &n, &error))
+		return cli_fail(error);
+	if (!nvfm_device_set_state(dev, target, &error) ||
+	    !nvfm_device_get_state(dev, &now, &error))
+		return cli_fail(error);
+	if (cli_want_json()) {
+		json_auto_t *arr = json_array();
+		json_auto_t *j = NULL;
+
+		for (guint i = 0; i < n; i++)
+			json_array_append_new(arr, json_string(nvfm_mig_state_name(path[i])));
+		j = json_pack("{s:s, s:s, s:O, s:s}", "device", argv[1], "from",
+			      nvfm_mig_state_name(cur), "path", arr, "state",
+			      nvfm_mig_state_name(now));
+		cli_print_json(j);
+	} else {
+		printf("%s: %s", argv[1], nvfm_mig_state_name(cur));
+		for (guint i = 0; i < n; i++)
+			printf(" -> %s", nvfm_mig_state_name(path[i]));
+		printf(" (now %s)\n", nvfm_mig_state_name(now));
+		cli_note("note: like the kernel on the last close of a VFIO device, the device "
+			 "returns to RUNNING when this command exits\n");
+	}
+	return CLI_EXIT_OK;
+}

@@ -39,6 +39,11 @@ typedef struct {
 	/* read(2)/write(2) on data_fd; NULL means the plain syscalls. -errno. */
 	gssize (*data_read)(NvfmDevice *dev, int data_fd, void *buf, gsize len);
 	gssize (*data_write)(NvfmDevice *dev, int data_fd, const void *buf, gsize len);
+	/*
+	 * Add the facts a destination must match (PCI IDs, driver, model...)
+	 * to @obj; NULL when the backend knows none. -errno.
+	 */
+	int (*compat_facts)(NvfmDevice *dev, json_t *obj);
 	/* release backend resources; the engine already dropped data_fd */
 	void (*close)(NvfmDevice *dev);
 } NvfmDeviceOps;
@@ -51,6 +56,10 @@ struct _NvfmDevice {
 	guint32 flags;		/* cached migration flags */
 	gboolean flags_known;
 };
+
+/* device.c: one raw VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE set, without the
+ * planner, for the conformance suite to probe combination arcs. -errno. */
+int nvfm_device_set_state_raw(NvfmDevice *dev, NvfmMigState state);
 
 /* Backend constructors: fill dev->ops and dev->priv from the part of the
  * address after the scheme. */
@@ -66,7 +75,7 @@ void nvfm_set_error_errno(GError **error, int neg_errno, const char *fmt, ...)
 gint64 nvfm_now_us(void);
 int nvfm_poll_fd(int fd, short events, int timeout_ms);
 void nvfm_close_fd(int *fd);
-gboolean nvfm_parse_size(const char *s, guint64 *out, GError **error);
+
 char *nvfm_format_size(guint64 bytes);
 
 #pragma GCC visibility pop

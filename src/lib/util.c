@@ -47,7 +47,7 @@ void nvfm_close_fd(int *fd)
 	}
 }
 
-gboolean nvfm_parse_size(const char *s, guint64 *out, GError **error)
+gboolean nvfm_size_parse(const char *s, guint64 *out, GError **error)
 {
 	char *end = NULL;
 	guint64 v, mult = 1;

@@ -1,0 +1,214 @@
+#!/bin/sh
+# CLI tests against emulated devices: one case per invocation, named by $1.
+# Each case runs in its own emulated host (NVFM_EMU_DIR) and checks exit
+# codes, one-line errors and, through digests, that devices hold exactly
+# the state they should.
+set -u
+CASE=$1
+TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export NVFM_EMU_DIR="$WORK/emu"
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	exit 1
+}
+
+# expect CODE PATTERN CMD...: exit code CODE and one stderr line matching PATTERN
+expect() {
+	want=$1 pat=$2
+	shift 2
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$WORK/err")"
+	lines=$(wc -l <"$WORK/err")
+	[ "$lines" -eq 1 ] || fail "'$*' printed $lines stderr lines, expected 1: $(cat "$WORK/err")"
+	grep -q -- "$pat" "$WORK/err" || fail "'$*' stderr lacks '$pat': $(cat "$WORK/err")"
+}
+
+ok() {
+	"$@" >"$WORK/out" 2>"$WORK/err" || fail "'$*' failed ($?): $(cat "$WORK/err")"
+}
+
+digest() {
+	"$TOOL" emu digest "$1" | cut -d' ' -f1
+}
+
+state_is() {
+	"$TOOL" --json vf state "emu:$1" >"$WORK/st" || fail "vf state emu:$1 failed"
+	grep -q "\"state\": \"$2\"" "$WORK/st" || fail "emu:$1 is not $2: $(cat "$WORK/st")"
+}
+
+# roundtrip SIZE: save | load through a pipe, destination digest = source's
+roundtrip() {
+	ok "$TOOL" emu create a --size "$1" --seed 11
+	ok "$TOOL" emu create b --size "$1" --seed 12
+	"$TOOL" -q save emu:a -o - | "$TOOL" -q load emu:b -i - ||
+		fail "save | load of $1 failed"
+	[ "$(digest a)" = "$(digest b)" ] || fail "$1 state differs after load"
+	state_is b RUNNING
+}
+
+case "$CASE" in
+help)
+	for c in vf save load selftest emu qmp; do
+		ok "$TOOL" $c --help
+	done
+	for c in state set-state list provision release bind; do
+		ok "$TOOL" vf $c --help
+	done
+	ok "$TOOL" --version
+	grep -q "nvme-vf-migrate" "$WORK/out" || fail "--version prints no name"
+	expect 2 "unknown command" "$TOOL" frobnicate
+	expect 2 "unknown option" "$TOOL" --frobnicate
+	;;
+bad-address)
+	expect 2 "invalid device address" "$TOOL" vf state bogus:1
+	expect 2 "invalid device address" "$TOOL" vf state ""
+	expect 2 "" "$TOOL" vf state "emu:bad/name"
+	;;
+bad-state-name)
+	expect 2 "unknown migration state 'FLYING'" "$TOOL" vf set-state emu:a FLYING
+	expect 10 "not allowed" "$TOOL" vf set-state emu:a ERROR
+	;;
+bad-flags)
+	expect 2 "expected DEV -o FILE" "$TOOL" save
+	expect 2 "missing -o FILE" "$TOOL" save emu:a
+	expect 2 "" "$TOOL" save emu:a -o x --precopy-rounds=-1
+	expect 2 "invalid size" "$TOOL" emu create a --size 12Q
+	expect 2 "unknown migration flag" "$TOOL" emu create a --flags warp
+	;;
+state-and-set-state)
+	ok "$TOOL" emu create a --size 1M
+	ok "$TOOL" vf set-state emu:a STOP_COPY
+	grep -q "RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY" "$WORK/out" ||
+		fail "unexpected path: $(cat "$WORK/out")"
+	ok "$TOOL" emu create n --size 1M --flags ""
+	ok "$TOOL" vf set-state emu:n STOP_COPY
+	grep -q "RUNNING -> STOP -> STOP_COPY" "$WORK/out" || fail "path without P2P: $(cat "$WORK/out")"
+	expect 10 "not allowed" "$TOOL" vf set-state emu:n PRE_COPY
+	ok "$TOOL" --json vf state emu:a
+	python3 -m json.tool "$WORK/out" >/dev/null || fail "vf state --json is not JSON"
+	state_is a RUNNING
+	;;
+missing-file)
+	expect 4 "cannot open" "$TOOL" load emu:a -i "$WORK/nope"
+	;;
+roundtrip-0)
+	roundtrip 0
+	;;
+roundtrip-1)
+	roundtrip 1
+	;;
+roundtrip-1M)
+	roundtrip 1M
+	;;
+roundtrip-1G)
+	roundtrip 1G
+	;;
+save-load-file)
+	ok "$TOOL" emu create a --size 8M --seed 3
+	ok "$TOOL" emu create b --size 8M --seed 4
+	ok "$TOOL" --json save emu:a -o "$WORK/s.nvfm" --precopy-rounds 2
+	python3 -m json.tool "$WORK/out" >/dev/null || fail "save --json is not JSON"
+	ok "$TOOL" --json load emu:b -i "$WORK/s.nvfm"
+	[ "$(digest a)" = "$(digest b)" ] || fail "state differs after load"
+	state_is b RUNNING
+	;;
+truncated-file | corrupted-file)
+	ok "$TOOL" emu create a --size 4M --seed 5
+	ok "$TOOL" emu create b --size 4M --seed 6
+	ok "$TOOL" save emu:a -o "$WORK/s.nvfm"
+	before=$(digest b)
+	size=$(stat -c %s "$WORK/s.nvfm")
+	if [ "$CASE" = truncated-file ]; then
+		head -c $((size / 2)) "$WORK/s.nvfm" >"$WORK/bad.nvfm"
+		expect 6 "truncated" "$TOOL" load emu:b -i "$WORK/bad.nvfm"
+	else
+		cp "$WORK/s.nvfm" "$WORK/bad.nvfm"
+		printf 'X' | dd of="$WORK/bad.nvfm" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+		expect 6 "checksum" "$TOOL" load emu:b -i "$WORK/bad.nvfm"
+	fi
+	grep -q "device reset" "$WORK/err" || fail "error does not say the device was reset"
+	state_is b RUNNING
+	[ "$(digest b)" = "$before" ] || fail "a refused load changed the device's state"
+	;;
+not-a-stream)
+	ok "$TOOL" emu create b --size 1M
+	head -c 4096 /dev/urandom >"$WORK/junk"
+	expect 6 "not an nvme-vf-migrate stream" "$TOOL" load emu:b -i "$WORK/junk"
+	: >"$WORK/empty"
+	expect 6 "truncated" "$TOOL" load emu:b -i "$WORK/empty"
+	;;
+busy)
+	ok "$TOOL" emu create a --size 64M
+	# hold the device open in a slow save, then try a second opener
+	"$TOOL" emu fault a slow-us 20000 >/dev/null
+	"$TOOL" -q save emu:a -o "$WORK/s.nvfm" &
+	pid=$!
+	i=0
+	while [ $i -lt 50 ]; do
+		"$TOOL" vf state emu:a >/dev/null 2>"$WORK/err" || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	grep -q "in use" "$WORK/err" || fail "second opener was not refused as busy: $(cat "$WORK/err")"
+	;;
+selftest)
+	ok "$TOOL" emu create a --size 16M
+	ok "$TOOL" selftest emu:a
+	grep -q ", 0 failed" "$WORK/out" || fail "selftest: $(cat "$WORK/out")"
+	ok "$TOOL" --json selftest emu:a --only 'save-*'
+	python3 -m json.tool "$WORK/out" >/dev/null || fail "selftest --json is not JSON"
+	ok "$TOOL" emu create n --size 1M --flags ""
+	ok "$TOOL" selftest emu:n
+	grep -q "precopy-info .*skip" "$WORK/out" || fail "precopy case not skipped without PRE_COPY"
+	;;
+selftest-faults)
+	# each fault knob must make the matching case fail (the suite can fail)
+	for spec in "fail-arc STOP>STOP_COPY:single-arcs" \
+		"fail-arc RUNNING_P2P>STOP:single-arcs" \
+		"corrupt-byte 5000:save-load-save" \
+		"truncate-after 5000:save-load-save" \
+		"reject-resume 1:save-load-save" \
+		"stop-after 5000:data-fd-stream"; do
+		knob=${spec%%:*}
+		want=${spec#*:}
+		ok "$TOOL" emu create f --size 2M
+		# shellcheck disable=SC2086
+		ok "$TOOL" emu fault f $knob
+		"$TOOL" selftest emu:f --only "$want" --timeout 1 >"$WORK/out" 2>&1
+		rc=$?
+		[ $rc -eq 11 ] || fail "fault '$knob': selftest exited $rc, expected 11: $(cat "$WORK/out")"
+		grep -q "^$want *FAIL" "$WORK/out" || fail "fault '$knob' did not fail $want: $(cat "$WORK/out")"
+		ok "$TOOL" emu fault f --clear
+		ok "$TOOL" selftest emu:f --only "$want"
+	done
+	;;
+fault-recovery)
+	# every failed operation leaves the device usable, never in ERROR
+	ok "$TOOL" emu create a --size 2M --seed 9
+	ok "$TOOL" emu create b --size 2M --seed 10
+	ok "$TOOL" emu fault a fail-arc "STOP>STOP_COPY"
+	expect 1 "STOP -> STOP_COPY failed" "$TOOL" save emu:a -o "$WORK/s.nvfm"
+	state_is a RUNNING
+	[ ! -e "$WORK/s.nvfm" ] || fail "a failed save left a file behind"
+	ok "$TOOL" emu fault a --clear
+	ok "$TOOL" save emu:a -o "$WORK/s.nvfm"
+	ok "$TOOL" emu fault b reject-resume 1
+	before=$(digest b)
+	expect 1 "refused the state" "$TOOL" load emu:b -i "$WORK/s.nvfm"
+	state_is b RUNNING
+	[ "$(digest b)" = "$before" ] || fail "a rejected load changed the device"
+	ok "$TOOL" emu fault a stop-after 1000
+	expect 7 "no progress" "$TOOL" save emu:a -o "$WORK/t.nvfm" --timeout 1
+	state_is a RUNNING
+	;;
+*)
+	fail "unknown case"
+	;;
+esac
+exit 0
