@@ -197,9 +197,20 @@ static gboolean case_reset_running(Ctx *c, GError **error)
 }
 
 /* Every single arc the uAPI defines for these flags, reached by the plan. */
-static gboolean case_single_arcs(Ctx *c, GError **error)
+/* Go to @s; a RESUMING device gets a valid image (@img_fd) written, since
+ * leaving RESUMING commits what was written and nothing is not a state. */
+static gboolean enter_state(Ctx *c, NvfmMigState s, int img_fd, gint64 img_size,
+			    GError **error)
 {
-	guint arcs = 0;
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	if (s == NVFM_MIG_STATE_RESUMING)
+		return feed_raw(c, img_fd, img_size, -1, error);
+	return nvfm_device_set_state(c->dev, s, error);
+}
+
+static gboolean single_arcs(Ctx *c, int img, gint64 img_size, guint *arcs, GError **error)
+{
 
 	for (guint s = 1; s < NVFM_MIG_STATE_COUNT; s++) {
 		for (guint t = 1; t < NVFM_MIG_STATE_COUNT; t++) {
@@ -208,8 +219,7 @@ static gboolean case_single_arcs(Ctx *c, GError **error)
 			if (s == t || nvfm_mig_next_state(c->feat.flags, s, t, &next) < 0 ||
 			    next != (NvfmMigState)t)
 				continue;
-			if (!nvfm_device_reset(c->dev, error) ||
-			    !nvfm_device_set_state(c->dev, s, error))
+			if (!enter_state(c, s, img, img_size, error))
 				return FALSE;
 			if (nvfm_device_set_state_raw(c->dev, t) < 0)
 				return fail(error, "arc %s -> %s failed", nvfm_mig_state_name(s),
@@ -219,17 +229,31 @@ static gboolean case_single_arcs(Ctx *c, GError **error)
 					       nvfm_mig_state_name(t));
 				return FALSE;
 			}
-			arcs++;
+			(*arcs)++;
 		}
 	}
+	return TRUE;
+}
+
+static gboolean case_single_arcs(Ctx *c, GError **error)
+{
+	guint arcs = 0;
+	gint64 img_size = 0;
+	int img = raw_image(c, &img_size, error);
+	gboolean ok = img >= 0 && single_arcs(c, img, img_size, &arcs, error);
+
+	if (img >= 0)
+		close(img);
+	if (!ok)
+		return FALSE;
 	note(c, "%u single arcs", arcs);
 	return nvfm_device_reset(c->dev, error);
 }
 
 /* Combination arcs requested in one call, as the kernel must decompose them. */
-static gboolean case_combination_arcs(Ctx *c, GError **error)
+static gboolean combination_arcs(Ctx *c, int img, gint64 img_size, guint *pairs,
+				 GError **error)
 {
-	guint pairs = 0;
 
 	for (guint s = 1; s < NVFM_MIG_STATE_COUNT; s++) {
 		for (guint t = 1; t < NVFM_MIG_STATE_COUNT; t++) {
@@ -239,8 +263,7 @@ static gboolean case_combination_arcs(Ctx *c, GError **error)
 
 			if (s == t || !nvfm_mig_plan(c->feat.flags, s, t, path, &n, NULL) || n < 2)
 				continue;
-			if (!nvfm_device_reset(c->dev, error) ||
-			    !nvfm_device_set_state(c->dev, s, error))
+			if (!enter_state(c, s, img, img_size, error))
 				return FALSE;
 			r = nvfm_device_set_state_raw(c->dev, t);
 			if (r < 0)
@@ -248,9 +271,23 @@ static gboolean case_combination_arcs(Ctx *c, GError **error)
 					    nvfm_mig_state_name(t), g_strerror(-r));
 			if (!expect_state(c, t, error))
 				return FALSE;
-			pairs++;
+			(*pairs)++;
 		}
 	}
+	return TRUE;
+}
+
+static gboolean case_combination_arcs(Ctx *c, GError **error)
+{
+	guint pairs = 0;
+	gint64 img_size = 0;
+	int img = raw_image(c, &img_size, error);
+	gboolean ok = img >= 0 && combination_arcs(c, img, img_size, &pairs, error);
+
+	if (img >= 0)
+		close(img);
+	if (!ok)
+		return FALSE;
 	note(c, "%u combination pairs", pairs);
 	return nvfm_device_reset(c->dev, error);
 }

@@ -170,20 +170,27 @@ gboolean nvfm_mig_plan(guint32 flags, NvfmMigState cur, NvfmMigState target,
 	NvfmMigState s = cur;
 	guint n = 0;
 
+	/* Checked before the walk so that cur == target cannot slip through:
+	 * ERROR and absent states are never valid requests. */
+	if (cur == NVFM_MIG_STATE_ERROR || target == NVFM_MIG_STATE_ERROR ||
+	    !nvfm_mig_state_supported(flags, cur) || !nvfm_mig_state_supported(flags, target))
+		goto refused;
 	while (s != target) {
 		NvfmMigState next;
 
-		if (n >= NVFM_MIG_PATH_MAX || nvfm_mig_next_state(flags, s, target, &next) < 0) {
-			g_autofree char *fl = nvfm_mig_flags_to_string(flags);
-
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
-				    "migration state %s -> %s is not allowed for a device with flags %s",
-				    nvfm_mig_state_name(cur), nvfm_mig_state_name(target), fl);
-			return FALSE;
-		}
+		if (n >= NVFM_MIG_PATH_MAX || nvfm_mig_next_state(flags, s, target, &next) < 0)
+			goto refused;
 		path[n++] = next;
 		s = next;
 	}
 	*n_steps = n;
 	return TRUE;
+
+refused:;
+	g_autofree char *fl = nvfm_mig_flags_to_string(flags);
+
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+		    "migration state %s -> %s is not allowed for a device with flags %s",
+		    nvfm_mig_state_name(cur), nvfm_mig_state_name(target), fl);
+	return FALSE;
 }
