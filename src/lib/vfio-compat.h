@@ -52,8 +52,56 @@ struct vfio_device_bind_iommufd {
 #define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
 #endif
 
+#ifndef VFIO_DEVICE_ATTACH_IOMMUFD_PT
+/* 6.6 layout; later kernels append a pasid field that flags leave unused. */
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
+#endif
+
+/* <linux/iommufd.h> first shipped with 6.2 headers. */
+#if defined(__has_include)
+#if __has_include(<linux/iommufd.h>)
+#include <linux/iommufd.h>
+#endif
+#endif
+
+#ifndef IOMMU_IOAS_ALLOC
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+#define IOMMU_IOAS_ALLOC _IO(';', 0x81)
+#endif
+
 /* Compile-time checks that the fallbacks agree with the uAPI. */
 _Static_assert(VFIO_MIG_GET_PRECOPY_INFO == _IO(';', 121), "PRECOPY_INFO number");
 _Static_assert(VFIO_DEVICE_FEATURE == 0x3b75, "VFIO_DEVICE_FEATURE number");
 _Static_assert(VFIO_DEVICE_RESET == 0x3b6f, "VFIO_DEVICE_RESET number");
 _Static_assert(sizeof(struct vfio_precopy_info) == 24, "precopy_info layout");
+_Static_assert(VFIO_MIGRATION_PRE_COPY == 4, "PRE_COPY flag");
+_Static_assert(VFIO_DEVICE_FEATURE_MIGRATION == 1, "feature MIGRATION");
+_Static_assert(VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE == 2, "feature MIG_DEVICE_STATE");
+_Static_assert(VFIO_DEVICE_FEATURE_DMA_LOGGING_START == 6, "feature DMA_LOGGING_START");
+_Static_assert(VFIO_DEVICE_FEATURE_MIG_DATA_SIZE == 9, "feature MIG_DATA_SIZE");
+_Static_assert(VFIO_DEVICE_FEATURE_GET == (1 << 16) && VFIO_DEVICE_FEATURE_SET == (1 << 17) &&
+	       VFIO_DEVICE_FEATURE_PROBE == (1 << 18), "feature op bits");
+_Static_assert(sizeof(struct vfio_device_feature) == 8, "feature header layout");
+_Static_assert(sizeof(struct vfio_device_feature_mig_state) == 8, "mig_state layout");
+_Static_assert(sizeof(struct vfio_device_feature_mig_data_size) == 8, "mig_data_size layout");
+_Static_assert(VFIO_DEVICE_BIND_IOMMUFD == 0x3b76, "BIND_IOMMUFD number");
+_Static_assert(__builtin_offsetof(struct vfio_device_bind_iommufd, out_devid) == 12,
+	       "bind_iommufd layout");
+_Static_assert(VFIO_DEVICE_ATTACH_IOMMUFD_PT == 0x3b77, "ATTACH_IOMMUFD_PT number");
+_Static_assert(__builtin_offsetof(struct vfio_device_attach_iommufd_pt, pt_id) == 8,
+	       "attach_iommufd_pt layout");
+_Static_assert(IOMMU_IOAS_ALLOC == 0x3b81, "IOMMU_IOAS_ALLOC number");
+_Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "iommu_ioas_alloc layout");
+_Static_assert(VFIO_GROUP_GET_DEVICE_FD == 0x3b6a && VFIO_GROUP_SET_CONTAINER == 0x3b68 &&
+	       VFIO_GROUP_GET_STATUS == 0x3b67 && VFIO_SET_IOMMU == 0x3b66 &&
+	       VFIO_GET_API_VERSION == 0x3b64 && VFIO_DEVICE_GET_INFO == 0x3b6b,
+	       "legacy container/group numbers");

@@ -1,0 +1,957 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel VFIO backend without a kernel: a fake sysfs and /dev tree in a
+ * temporary directory (through NVFM_SYSFS_ROOT and NVFM_DEV_ROOT) decides
+ * which interface is chosen and what the user is told, and a stand-in for
+ * ioctl(2), defined here and so linked in place of libc's, plays the VFIO
+ * and iommufd uAPI on the fake nodes with the argument checks the kernel
+ * makes (argsz, flags, feature GET/SET/PROBE rules).
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "src/lib/private.h"
+#include "src/lib/vfio-compat.h"
+#include "src/lib/vfio-kernel.h"
+
+/* ---- the fake kernel -------------------------------------------------- */
+
+typedef enum {
+	ROLE_NONE,
+	ROLE_CONTAINER,
+	ROLE_GROUP,
+	ROLE_CDEV,
+	ROLE_IOMMUFD,
+	ROLE_DEVICE,
+	ROLE_DATA,
+} Role;
+
+static struct {
+	char *root;		/* the fixture; NULL = pass every ioctl through */
+	/* knobs */
+	gboolean group_not_viable;
+	gboolean reject_type1v2;
+	int bind_errno;
+	gboolean no_migration;
+	gboolean dma_logging;
+	guint32 mig_flags;
+	/* what the fake kernel saw */
+	gboolean container_set;
+	unsigned long iommu_type;
+	char device_name[64];
+	gboolean bound;
+	guint32 ioas_id;
+	guint32 attached_pt;
+	guint32 state;
+	guint n_resets;
+	guint n_feature_calls;
+} fk;
+
+static void fk_reset(void)
+{
+	char *root = fk.root;
+
+	memset(&fk, 0, sizeof(fk));
+	fk.root = root;
+	fk.mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
+	fk.state = NVFM_MIG_STATE_RUNNING;
+}
+
+static Role fd_role(int fd)
+{
+	static const struct {
+		const char *rel;
+		Role role;
+	} nodes[] = {
+		{ "/dev/vfio/vfio", ROLE_CONTAINER },
+		{ "/dev/vfio/devices/vfio3", ROLE_CDEV },
+		{ "/dev/iommu", ROLE_IOMMUFD },
+		{ "/mock/device", ROLE_DEVICE },
+		{ "/mock/data", ROLE_DATA },
+	};
+	char link[64], target[4096];
+	ssize_t n;
+	gsize rl;
+
+	if (!fk.root || fd < 0)
+		return ROLE_NONE;
+	g_snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return ROLE_NONE;
+	target[n] = '\0';
+	rl = strlen(fk.root);
+	if (strncmp(target, fk.root, rl) != 0)
+		return ROLE_NONE;
+	for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
+		if (strcmp(target + rl, nodes[i].rel) == 0)
+			return nodes[i].role;
+	}
+	if (g_str_has_prefix(target + rl, "/dev/vfio/") &&
+	    g_ascii_isdigit(target[rl + strlen("/dev/vfio/")]))
+		return ROLE_GROUP;
+	return ROLE_NONE;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static int open_fake(const char *rel)
+{
+	g_autofree char *p = g_strconcat(fk.root, rel, NULL);
+
+	return open(p, O_RDWR | O_CLOEXEC);
+}
+
+static gboolean is_saving(guint32 s)
+{
+	return s == NVFM_MIG_STATE_STOP_COPY || s == NVFM_MIG_STATE_PRE_COPY ||
+	       s == NVFM_MIG_STATE_PRE_COPY_P2P;
+}
+
+/* vfio_check_feature() of the kernel: -errno, 0 for a probe, 1 to go on */
+static int check_feature(guint32 flags, gsize argsz, guint32 ops, gsize minsz)
+{
+	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~ops)
+		return -EINVAL;
+	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+		return 0;
+	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
+		return -EINVAL;
+	if (argsz < minsz)
+		return -EINVAL;
+	return 1;
+}
+
+static int device_feature(struct vfio_device_feature *f)
+{
+	const guint32 known = VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET |
+			      VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE;
+	gsize argsz;
+	int r;
+
+	fk.n_feature_calls++;
+	if (f->argsz < sizeof(*f))
+		return fail(EINVAL);
+	if (f->flags & ~known)
+		return fail(EINVAL);
+	if (!(f->flags & VFIO_DEVICE_FEATURE_PROBE) && (f->flags & VFIO_DEVICE_FEATURE_GET) &&
+	    (f->flags & VFIO_DEVICE_FEATURE_SET))
+		return fail(EINVAL);
+	argsz = f->argsz - sizeof(*f);
+
+	switch (f->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIGRATION: {
+		struct vfio_device_feature_migration *m = (void *)f->data;
+
+		if (fk.no_migration)
+			return fail(ENOTTY);
+		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(*m));
+		if (r <= 0)
+			return r < 0 ? fail(-r) : 0;
+		m->flags = fk.mig_flags;
+		return 0;
+	}
+	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: {
+		struct vfio_device_feature_mig_state *m = (void *)f->data;
+		guint32 old = fk.state;
+
+		if (fk.no_migration)
+			return fail(ENOTTY);
+		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
+				  sizeof(*m));
+		if (r <= 0)
+			return r < 0 ? fail(-r) : 0;
+		if (f->flags & VFIO_DEVICE_FEATURE_GET) {
+			m->device_state = fk.state;
+			m->data_fd = -1;
+			return 0;
+		}
+		if (m->device_state == NVFM_MIG_STATE_ERROR || m->device_state > 7)
+			return fail(EINVAL);
+		fk.state = m->device_state;
+		m->data_fd = -1;
+		/* a session starts when the saving group or RESUMING is entered */
+		if ((is_saving(fk.state) && !is_saving(old)) ||
+		    (fk.state == NVFM_MIG_STATE_RESUMING && old != fk.state))
+			m->data_fd = open_fake("/mock/data");
+		return 0;
+	}
+	case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: {
+		struct vfio_device_feature_mig_data_size *m = (void *)f->data;
+
+		if (fk.no_migration)
+			return fail(ENOTTY);
+		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(*m));
+		if (r <= 0)
+			return r < 0 ? fail(-r) : 0;
+		m->stop_copy_length = 123456789;
+		return 0;
+	}
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+		if (!fk.dma_logging)
+			return fail(ENOTTY);
+		/* 24 bytes: struct vfio_device_feature_dma_logging_control */
+		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_SET, 24);
+		if (r <= 0)
+			return r < 0 ? fail(-r) : 0;
+		return fail(EINVAL);
+	default:
+		return fail(ENOTTY);
+	}
+}
+
+static int device_ioctl(unsigned long req, void *arg)
+{
+	switch (req) {
+	case VFIO_DEVICE_GET_INFO: {
+		struct vfio_device_info *info = arg;
+
+		if (info->argsz < 16)
+			return fail(EINVAL);
+		info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+		info->num_regions = 9;
+		info->num_irqs = 5;
+		return 0;
+	}
+	case VFIO_DEVICE_RESET:
+		fk.state = NVFM_MIG_STATE_RUNNING;
+		fk.n_resets++;
+		return 0;
+	case VFIO_DEVICE_FEATURE:
+		return device_feature(arg);
+	default:
+		return fail(ENOTTY);
+	}
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+
+	switch (fd_role(fd)) {
+	case ROLE_NONE:
+		return (int)syscall(SYS_ioctl, fd, req, arg);
+	case ROLE_CONTAINER:
+		if (req == VFIO_GET_API_VERSION)
+			return VFIO_API_VERSION;
+		if (req == VFIO_CHECK_EXTENSION)
+			return 1;
+		if (req == VFIO_SET_IOMMU) {
+			unsigned long type = (unsigned long)arg;
+
+			if (!fk.container_set)
+				return fail(EINVAL);
+			if (type == VFIO_TYPE1v2_IOMMU && fk.reject_type1v2)
+				return fail(EINVAL);
+			if (type != VFIO_TYPE1v2_IOMMU && type != VFIO_TYPE1_IOMMU)
+				return fail(EINVAL);
+			fk.iommu_type = type;
+			return 0;
+		}
+		return fail(ENOTTY);
+	case ROLE_GROUP:
+		if (req == VFIO_GROUP_GET_STATUS) {
+			struct vfio_group_status *st = arg;
+
+			if (st->argsz < sizeof(*st))
+				return fail(EINVAL);
+			st->flags = (fk.group_not_viable ? 0 : VFIO_GROUP_FLAGS_VIABLE) |
+				    (fk.container_set ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+			return 0;
+		}
+		if (req == VFIO_GROUP_SET_CONTAINER) {
+			if (fd_role(*(int *)arg) != ROLE_CONTAINER)
+				return fail(EBADF);
+			if (fk.group_not_viable)
+				return fail(EPERM);
+			fk.container_set = TRUE;
+			return 0;
+		}
+		if (req == VFIO_GROUP_GET_DEVICE_FD) {
+			if (!fk.iommu_type)
+				return fail(EINVAL);
+			g_strlcpy(fk.device_name, arg, sizeof(fk.device_name));
+			if (strcmp(fk.device_name, "0000:3b:00.5") != 0)
+				return fail(ENODEV);
+			return open_fake("/mock/device");
+		}
+		return fail(ENOTTY);
+	case ROLE_IOMMUFD:
+		if (req == IOMMU_IOAS_ALLOC) {
+			struct iommu_ioas_alloc *a = arg;
+
+			if (a->size < 12 || a->flags)
+				return fail(EINVAL);
+			fk.ioas_id = a->out_ioas_id = 2;
+			return 0;
+		}
+		return fail(ENOTTY);
+	case ROLE_CDEV:
+		if (req == VFIO_DEVICE_BIND_IOMMUFD) {
+			struct vfio_device_bind_iommufd *b = arg;
+
+			if (b->argsz < 16 || b->flags)
+				return fail(EINVAL);
+			if (fd_role(b->iommufd) != ROLE_IOMMUFD)
+				return fail(EBADF);
+			if (fk.bind_errno)
+				return fail(fk.bind_errno);
+			fk.bound = TRUE;
+			b->out_devid = 1;
+			return 0;
+		}
+		/* a cdev refuses everything until it is bound */
+		if (!fk.bound)
+			return fail(EINVAL);
+		if (req == VFIO_DEVICE_ATTACH_IOMMUFD_PT) {
+			struct vfio_device_attach_iommufd_pt *a = arg;
+
+			if (a->argsz < 12 || a->flags)
+				return fail(EINVAL);
+			if (a->pt_id != fk.ioas_id || !fk.ioas_id)
+				return fail(ENOENT);
+			fk.attached_pt = a->pt_id;
+			return 0;
+		}
+		return device_ioctl(req, arg);
+	case ROLE_DEVICE:
+		return device_ioctl(req, arg);
+	case ROLE_DATA:
+		if (req == VFIO_MIG_GET_PRECOPY_INFO) {
+			struct vfio_precopy_info *info = arg;
+
+			if (info->argsz < sizeof(*info))
+				return fail(EINVAL);
+			if (fk.state != NVFM_MIG_STATE_PRE_COPY &&
+			    fk.state != NVFM_MIG_STATE_PRE_COPY_P2P)
+				return fail(EINVAL);
+			info->initial_bytes = 4096;
+			info->dirty_bytes = 512;
+			return 0;
+		}
+		return fail(ENOTTY);
+	}
+	return fail(ENOTTY);
+}
+
+/* ---- the fixture ------------------------------------------------------ */
+
+typedef struct {
+	char *root;
+} Fixture;
+
+static void mkdirs(const char *root, const char *rel)
+{
+	g_autofree char *p = g_strconcat(root, rel, NULL);
+
+	g_assert_cmpint(g_mkdir_with_parents(p, 0755), ==, 0);
+}
+
+static void touch(const char *root, const char *rel)
+{
+	g_autofree char *p = g_strconcat(root, rel, NULL);
+	g_autofree char *dir = g_path_get_dirname(p);
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(p, "", 0, NULL));
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+	g_autofree char *p = g_strconcat(root, rel, NULL);
+
+	g_assert_true(g_file_set_contents(p, text, -1, NULL));
+}
+
+static void link_to(const char *root, const char *target_rel, const char *link_rel)
+{
+	g_autofree char *target = g_strconcat(root, target_rel, NULL);
+	g_autofree char *link = g_strconcat(root, link_rel, NULL);
+	g_autofree char *dir = g_path_get_dirname(link);
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+	g_assert_cmpint(symlink(target, link), ==, 0);
+}
+
+/* A PCI function as sysfs shows it: the device directory under
+ * /sys/devices, the bus link, the driver link and the iommu_group link
+ * with the group's back link. */
+static void add_pci(const char *root, const char *addr, const char *driver, int group,
+		    const char *cdev)
+{
+	g_autofree char *dev = g_strdup_printf("/sys/devices/pci0000:3a/%s", addr);
+	g_autofree char *bus = g_strdup_printf("/sys/bus/pci/devices/%s", addr);
+	g_autofree char *vendor = g_strconcat(dev, "/vendor", NULL);
+	g_autofree char *device = g_strconcat(dev, "/device", NULL);
+
+	mkdirs(root, dev);
+	link_to(root, dev, bus);
+	put(root, vendor, "0x144d\n");
+	put(root, device, "0xa824\n");
+	if (driver) {
+		g_autofree char *drv = g_strdup_printf("/sys/bus/pci/drivers/%s", driver);
+		g_autofree char *l = g_strconcat(dev, "/driver", NULL);
+
+		mkdirs(root, drv);
+		link_to(root, drv, l);
+	}
+	if (group >= 0) {
+		g_autofree char *grp = g_strdup_printf("/sys/kernel/iommu_groups/%d", group);
+		g_autofree char *devs = g_strconcat(grp, "/devices", NULL);
+		g_autofree char *back = g_strdup_printf("%s/%s", devs, addr);
+		g_autofree char *l = g_strconcat(dev, "/iommu_group", NULL);
+
+		mkdirs(root, devs);
+		link_to(root, grp, l);
+		link_to(root, dev, back);
+	}
+	if (cdev) {
+		g_autofree char *c = g_strdup_printf("%s/vfio-dev/%s", dev, cdev);
+
+		mkdirs(root, c);
+	}
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->root = g_dir_make_tmp("nvfm-vfio-XXXXXX", &error);
+	g_assert_no_error(error);
+	/* a VF bound to vfio-pci with a vfio cdev, the legacy-only kind, an
+	 * NVMe-bound one, one without an IOMMU group, an unbound one, a
+	 * variant driver, and group 14 shared with an NVMe-bound function */
+	add_pci(f->root, "0000:3b:00.2", "vfio-pci", 12, "vfio3");
+	add_pci(f->root, "0000:3b:00.3", "nvme", 13, NULL);
+	add_pci(f->root, "0000:3b:00.4", "vfio-pci", -1, NULL);
+	add_pci(f->root, "0000:3b:00.5", "vfio-pci", 14, NULL);
+	add_pci(f->root, "0000:3b:00.6", NULL, 14, NULL);
+	add_pci(f->root, "0000:3b:00.7", "nvme", 14, NULL);
+	add_pci(f->root, "0000:3a:00.0", "pcieport", 14, NULL);
+	add_pci(f->root, "0000:3c:00.0", "mlx5_vfio_pci", 15, NULL);
+	mkdirs(f->root, "/dev/vfio");
+	touch(f->root, "/mock/device");
+	touch(f->root, "/mock/data");
+	g_setenv("NVFM_SYSFS_ROOT", f->root, TRUE);
+	g_setenv("NVFM_DEV_ROOT", f->root, TRUE);
+	fk.root = f->root;
+	fk_reset();
+}
+
+static gboolean rm_rf(const char *path)
+{
+	g_autoptr(GDir) dir = NULL;
+	const char *name;
+
+	if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR))
+		return unlink(path) == 0;
+	dir = g_dir_open(path, 0, NULL);
+	while (dir && (name = g_dir_read_name(dir))) {
+		g_autofree char *p = g_build_filename(path, name, NULL);
+
+		rm_rf(p);
+	}
+	return rmdir(path) == 0;
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+	fk.root = NULL;
+	g_unsetenv("NVFM_SYSFS_ROOT");
+	g_unsetenv("NVFM_DEV_ROOT");
+	g_assert_true(rm_rf(f->root));
+	g_free(f->root);
+}
+
+static guint count_open_fds(void)
+{
+	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+	guint n = 0;
+
+	while (dir && g_dir_read_name(dir))
+		n++;
+	return n;
+}
+
+static void assert_error_has(GError *error, int code, const char *part)
+{
+	g_assert_nonnull(error);
+	if (!strstr(error->message, part))
+		g_error("message '%s' lacks '%s'", error->message, part);
+	g_assert_error(error, NVFM_ERROR, code);
+	g_assert_null(strchr(error->message, '\n'));
+}
+
+/* Opens @addr through the PCI constructor and returns the error. */
+static GError *open_pci_error(const char *addr)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	GError *error = NULL;
+
+	if (nvfm_vfio_open_pci(&dev, addr, &error)) {
+		dev.ops->close(&dev);
+		g_error("%s opened unexpectedly", addr);
+	}
+	return error;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_parse_address(void)
+{
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+		{ "0000:3b:00.2", "0000:3b:00.2" },
+		{ "3b:00.2", "0000:3b:00.2" },
+		{ "0000:3B:1F.7", "0000:3b:1f.7" },
+		{ "ABCD:ff:00.0", "abcd:ff:00.0" },
+	};
+	static const char *const bad[] = {
+		"", "3b:00", "0000:3b:00", "0000:3b:00.8", "0000:3b:20.0", "00000:3b:00.2",
+		"0000:3b:00.2x", "0000:3b:00.", "zz:00.0", "0000-3b-00.2", " 3b:00.2",
+		"0000:3b:0.2", "0:3b:00.2", "0000:3b:00:2", "vfio:0000:3b:00.2",
+	};
+	char out[NVFM_PCI_ADDR_LEN];
+
+	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GError) error = NULL;
+
+		g_assert_true(nvfm_vfio_parse_pci_addr(good[i].in, out, &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(out, ==, good[i].out);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+
+		g_assert_false(nvfm_vfio_parse_pci_addr(bad[i], out, &error));
+		assert_error_has(error, NVFM_ERROR_INVALID_ARG, "expected DDDD:BB:DD.F");
+		g_assert_nonnull(strstr(error->message, bad[i]));
+	}
+}
+
+static void test_locate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	{
+		g_auto(NvfmVfioLocation) loc = { 0 };
+
+		/* the short form means domain 0000 */
+		g_assert_true(nvfm_vfio_locate("3b:00.2", &loc, &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(loc.addr, ==, "0000:3b:00.2");
+		g_assert_cmpstr(loc.driver, ==, "vfio-pci");
+		g_assert_cmpint(loc.iommu_group, ==, 12);
+		g_assert_cmpstr(loc.cdev_name, ==, "vfio3");
+		g_assert_true(g_str_has_prefix(loc.sysfs_dir, f->root));
+	}
+	{
+		g_auto(NvfmVfioLocation) loc = { 0 };
+
+		g_assert_true(nvfm_vfio_locate("0000:3b:00.5", &loc, &error));
+		g_assert_cmpint(loc.iommu_group, ==, 14);
+		g_assert_null(loc.cdev_name);
+	}
+	{
+		g_auto(NvfmVfioLocation) loc = { 0 };
+
+		/* variant drivers count as VFIO drivers */
+		g_assert_true(nvfm_vfio_locate("0000:3c:00.0", &loc, &error));
+		g_assert_cmpstr(loc.driver, ==, "mlx5_vfio_pci");
+		g_assert_cmpint(loc.iommu_group, ==, 15);
+	}
+}
+
+static void test_sysfs_errors(Fixture *f, gconstpointer data)
+{
+	GError *e;
+
+	e = open_pci_error("0000:99:00.0");
+	assert_error_has(e, NVFM_ERROR_NOT_FOUND, "no PCI device 0000:99:00.0");
+	g_error_free(e);
+
+	e = open_pci_error("3b:00.3");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED,
+			 "PCI device 0000:3b:00.3 is bound to nvme, not to a VFIO driver");
+	g_error_free(e);
+
+	e = open_pci_error("0000:3b:00.6");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED, "is not bound to any driver");
+	g_error_free(e);
+
+	e = open_pci_error("0000:3b:00.4");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED, "0000:3b:00.4 has no IOMMU group");
+	g_error_free(e);
+
+	e = open_pci_error("0000:3b:00");
+	assert_error_has(e, NVFM_ERROR_INVALID_ARG, "invalid PCI address '0000:3b:00'");
+	g_error_free(e);
+}
+
+static void test_group_blockers(Fixture *f, gconstpointer data)
+{
+	g_autofree char *b14 = nvfm_vfio_group_blockers(14);
+	g_autofree char *b12 = nvfm_vfio_group_blockers(12);
+	g_autofree char *b99 = nvfm_vfio_group_blockers(99);
+
+	/* unbound functions and bridges under pcieport do not block */
+	g_assert_cmpstr(b14, ==, "0000:3b:00.7 (nvme)");
+	g_assert_null(b12);
+	g_assert_null(b99);
+}
+
+/* Without the cdev nodes in /dev the group interface is used, even for a
+ * device that has a cdev in sysfs; without /dev/vfio/vfio that says so. */
+static void test_missing_nodes(Fixture *f, gconstpointer data)
+{
+	GError *e = open_pci_error("0000:3b:00.2");
+
+	assert_error_has(e, NVFM_ERROR_NOT_FOUND, "/dev/vfio/vfio");
+	g_assert_nonnull(strstr(e->message, "is the vfio module loaded?"));
+	g_error_free(e);
+
+	/* container present, group node missing */
+	touch(f->root, "/dev/vfio/vfio");
+	e = open_pci_error("0000:3b:00.5");
+	assert_error_has(e, NVFM_ERROR_NOT_FOUND, "/dev/vfio/14");
+	g_error_free(e);
+}
+
+/* Nodes that are not what they claim to be: the ioctls fail for real. */
+static void test_not_vfio_nodes(Fixture *f, gconstpointer data)
+{
+	GError *e;
+
+	fk.root = NULL; /* the fake kernel is off: plain files answer ENOTTY */
+	touch(f->root, "/dev/vfio/vfio");
+	touch(f->root, "/dev/vfio/devices/vfio3");
+	touch(f->root, "/dev/iommu");
+
+	e = open_pci_error("0000:3b:00.5");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED, "/dev/vfio/vfio is not a VFIO container");
+	g_error_free(e);
+
+	/* with the cdev nodes present the cdev interface is chosen */
+	e = open_pci_error("0000:3b:00.2");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED, "binding ");
+	g_assert_nonnull(strstr(e->message, "/dev/vfio/devices/vfio3 to iommufd failed"));
+	g_error_free(e);
+}
+
+static void make_cdev_nodes(Fixture *f)
+{
+	touch(f->root, "/dev/vfio/devices/vfio3");
+	touch(f->root, "/dev/iommu");
+}
+
+static void test_cdev_open(Fixture *f, gconstpointer data)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	g_autoptr(GError) error = NULL;
+	guint fds_before = count_open_fds();
+	guint32 flags = 0;
+	guint64 size = 0, initial = 0, dirty = 0;
+	NvfmMigState st = NVFM_MIG_STATE_ERROR;
+	int data_fd = 7;
+
+	make_cdev_nodes(f);
+	g_assert_true(nvfm_vfio_open_pci(&dev, "0000:3b:00.2", &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev.ops->name, ==, "vfio-cdev");
+	g_assert_true(fk.bound);
+	g_assert_cmpuint(fk.attached_pt, ==, 2);
+
+	g_assert_nonnull(dev.ops->get_flags);
+	g_assert_null(dev.ops->data_read);
+	g_assert_null(dev.ops->data_write);
+
+	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
+	g_assert_cmpuint(flags, ==, fk.mig_flags);
+	g_assert_cmpint(dev.ops->get_data_size(&dev, &size), ==, 0);
+	g_assert_cmpuint(size, ==, 123456789);
+	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, -ENOTTY);
+	fk.dma_logging = TRUE;
+	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, 0);
+
+	g_assert_cmpint(dev.ops->get_state(&dev, &st), ==, 0);
+	g_assert_cmpint(st, ==, NVFM_MIG_STATE_RUNNING);
+	/* an arc that opens no session hands out -1 */
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_PRE_COPY, &data_fd), ==, 0);
+	g_assert_cmpint(data_fd, >=, 0);
+	g_assert_cmpint(dev.ops->precopy_info(&dev, data_fd, &initial, &dirty), ==, 0);
+	g_assert_cmpuint(initial, ==, 4096);
+	g_assert_cmpuint(dirty, ==, 512);
+	close(data_fd);
+	data_fd = 7;
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_RUNNING, &data_fd), ==, 0);
+	g_assert_cmpint(data_fd, ==, -1);
+	g_assert_cmpint(dev.ops->get_state(&dev, &st), ==, 0);
+	g_assert_cmpint(st, ==, NVFM_MIG_STATE_RUNNING);
+	/* the kernel's answer passes through as -errno, data_fd stays -1 */
+	data_fd = 7;
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_ERROR, &data_fd), ==, -EINVAL);
+	g_assert_cmpint(data_fd, ==, -1);
+
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, 0);
+	g_assert_cmpint(dev.ops->reset(&dev), ==, 0);
+	g_assert_cmpuint(fk.n_resets, ==, 1);
+	g_assert_cmpint(fk.state, ==, NVFM_MIG_STATE_RUNNING);
+
+	{
+		json_auto_t *obj = json_object();
+
+		g_assert_nonnull(dev.ops->compat_facts);
+		g_assert_cmpint(dev.ops->compat_facts(&dev, obj), ==, 0);
+		g_assert_cmpint(json_integer_value(json_object_get(obj, "vendor_id")), ==, 0x144d);
+		g_assert_cmpint(json_integer_value(json_object_get(obj, "device_id")), ==, 0xa824);
+		g_assert_cmpstr(json_string_value(json_object_get(obj, "driver")), ==, "vfio-pci");
+		g_assert_null(json_object_get(obj, "subsystem_vendor_id"));
+	}
+
+	dev.ops->close(&dev);
+	g_assert_null(dev.priv);
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_cdev_in_use(Fixture *f, gconstpointer data)
+{
+	guint fds_before = count_open_fds();
+	GError *e;
+
+	make_cdev_nodes(f);
+	fk.bind_errno = EBUSY;
+	e = open_pci_error("0000:3b:00.2");
+	assert_error_has(e, NVFM_ERROR_BUSY, "in use by another process (e.g. QEMU)");
+	g_error_free(e);
+
+	/* a second bind of an open cdev is refused with EINVAL */
+	fk.bind_errno = EINVAL;
+	e = open_pci_error("0000:3b:00.2");
+	assert_error_has(e, NVFM_ERROR_BUSY, "in use by another process, e.g. QEMU?");
+	g_error_free(e);
+
+	fk.bind_errno = EACCES;
+	e = open_pci_error("0000:3b:00.2");
+	assert_error_has(e, NVFM_ERROR_PERMISSION, "permission denied for PCI device 0000:3b:00.2");
+	g_error_free(e);
+
+	/* nothing leaks on the failure paths */
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_group_open(Fixture *f, gconstpointer data)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	g_autoptr(GError) error = NULL;
+	guint fds_before = count_open_fds();
+	guint32 flags = 0;
+
+	touch(f->root, "/dev/vfio/vfio");
+	touch(f->root, "/dev/vfio/14");
+	g_assert_true(nvfm_vfio_open_pci(&dev, "3b:00.5", &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev.ops->name, ==, "vfio-group");
+	g_assert_true(fk.container_set);
+	g_assert_cmpuint(fk.iommu_type, ==, VFIO_TYPE1v2_IOMMU);
+	g_assert_cmpstr(fk.device_name, ==, "0000:3b:00.5");
+	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
+	dev.ops->close(&dev);
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+
+	/* an IOMMU without the v2 semantics */
+	fk_reset();
+	fk.reject_type1v2 = TRUE;
+	g_assert_true(nvfm_vfio_open_pci(&dev, "0000:3b:00.5", &error));
+	g_assert_cmpuint(fk.iommu_type, ==, VFIO_TYPE1_IOMMU);
+	dev.ops->close(&dev);
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_group_not_viable(Fixture *f, gconstpointer data)
+{
+	guint fds_before = count_open_fds();
+	GError *e;
+
+	touch(f->root, "/dev/vfio/vfio");
+	touch(f->root, "/dev/vfio/14");
+	fk.group_not_viable = TRUE;
+	e = open_pci_error("0000:3b:00.5");
+	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED,
+			 "IOMMU group 14 of PCI device 0000:3b:00.5 is not viable");
+	g_assert_nonnull(strstr(e->message, "(bound elsewhere: 0000:3b:00.7 (nvme))"));
+	g_error_free(e);
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_fd_bad_spec(void)
+{
+	static const char *const bad[] = {
+		"", "abc", "-1", "+3", "3x", " 3", "0x3", "99999999999", "2147483648",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		NvfmDevice dev = { .data_fd = -1 };
+		g_autoptr(GError) error = NULL;
+		g_autofree char *want = g_strdup_printf("invalid fd '%s' in fd:N", bad[i]);
+
+		g_assert_false(nvfm_vfio_open_fd(&dev, bad[i], &error));
+		assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
+		g_assert_null(dev.ops);
+	}
+}
+
+static void test_fd_not_open(void)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	g_autoptr(GError) error = NULL;
+	g_autofree char *spec = NULL;
+	g_autofree char *want = NULL;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	close(fd);
+	spec = g_strdup_printf("%d", fd);
+	want = g_strdup_printf("fd %d is not open", fd);
+	g_assert_false(nvfm_vfio_open_fd(&dev, spec, &error));
+	assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
+}
+
+static void test_fd_dev_null(void)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	g_autoptr(GError) error = NULL;
+	g_autofree char *spec = NULL;
+	g_autofree char *want = NULL;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	spec = g_strdup_printf("%d", fd);
+	want = g_strdup_printf("fd %d is not a VFIO device", fd);
+	g_assert_false(nvfm_vfio_open_fd(&dev, spec, &error));
+	assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
+	close(fd);
+}
+
+/* Ops on something that is not a VFIO device report the kernel's ENOTTY,
+ * which the engine reads as "no migration support". */
+static void test_ops_enotty(void)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	guint32 flags = 0;
+	guint64 v = 0, w = 0;
+	NvfmMigState st;
+	int data_fd = 5;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	nvfm_vfio_adopt_fd(&dev, fd);
+	g_assert_cmpstr(dev.ops->name, ==, "fd");
+	g_assert_null(dev.ops->compat_facts);
+	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->get_data_size(&dev, &v), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->get_state(&dev, &st), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, -ENOTTY);
+	g_assert_cmpint(data_fd, ==, -1);
+	g_assert_cmpint(dev.ops->reset(&dev), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->precopy_info(&dev, fd, &v, &w), ==, -ENOTTY);
+	dev.ops->close(&dev);
+	/* the adopted fd was the backend's to close */
+	g_assert_cmpint(fcntl(fd, F_GETFD), ==, -1);
+}
+
+static void test_fd_backend(Fixture *f, gconstpointer data)
+{
+	NvfmDevice dev = { .data_fd = -1 };
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_strconcat(f->root, "/mock/device", NULL);
+	g_autofree char *spec = NULL;
+	guint32 flags = 0;
+	guint64 size;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	spec = g_strdup_printf("%d", fd);
+	g_assert_true(nvfm_vfio_open_fd(&dev, spec, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev.ops->name, ==, "fd");
+	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
+	g_assert_cmpuint(flags, ==, fk.mig_flags);
+	fk.no_migration = TRUE;
+	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->get_data_size(&dev, &size), ==, -ENOTTY);
+	dev.ops->close(&dev);
+	/* the caller's fd is still the caller's */
+	g_assert_cmpint(fcntl(fd, F_GETFD), >=, 0);
+	close(fd);
+}
+
+/* Through the engine: the public API drives this backend's ops. */
+static void test_engine_over_fd(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_strconcat(f->root, "/mock/device", NULL);
+	g_autofree char *addr = NULL;
+	g_autoptr(NvfmDevice) dev = NULL;
+	NvfmMigFeatures feat;
+	NvfmMigState st;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	addr = g_strdup_printf("fd:%d", fd);
+	dev = nvfm_device_open(addr, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "fd");
+	g_assert_true(nvfm_device_get_features(dev, &feat, &error));
+	g_assert_cmpuint(feat.flags, ==, fk.mig_flags);
+	g_assert_true(feat.has_data_size);
+	g_assert_cmpuint(feat.stop_copy_length, ==, 123456789);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP_COPY, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(fk.state, ==, NVFM_MIG_STATE_STOP_COPY);
+	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
+	g_assert_true(nvfm_device_get_state(dev, &st, &error));
+	g_assert_cmpint(st, ==, NVFM_MIG_STATE_STOP_COPY);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_RUNNING, &error));
+	g_assert_cmpint(nvfm_device_data_fd(dev), ==, -1);
+	g_clear_pointer(&dev, nvfm_device_close);
+	close(fd);
+}
+
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/vfio-kernel/parse-address", test_parse_address);
+	ADD("/vfio-kernel/locate", test_locate);
+	ADD("/vfio-kernel/sysfs-errors", test_sysfs_errors);
+	ADD("/vfio-kernel/group-blockers", test_group_blockers);
+	ADD("/vfio-kernel/missing-nodes", test_missing_nodes);
+	ADD("/vfio-kernel/not-vfio-nodes", test_not_vfio_nodes);
+	ADD("/vfio-kernel/cdev-open", test_cdev_open);
+	ADD("/vfio-kernel/cdev-in-use", test_cdev_in_use);
+	ADD("/vfio-kernel/group-open", test_group_open);
+	ADD("/vfio-kernel/group-not-viable", test_group_not_viable);
+	g_test_add_func("/vfio-kernel/fd-bad-spec", test_fd_bad_spec);
+	g_test_add_func("/vfio-kernel/fd-not-open", test_fd_not_open);
+	g_test_add_func("/vfio-kernel/fd-dev-null", test_fd_dev_null);
+	g_test_add_func("/vfio-kernel/ops-enotty", test_ops_enotty);
+	ADD("/vfio-kernel/fd-backend", test_fd_backend);
+	ADD("/vfio-kernel/engine", test_engine_over_fd);
+	return g_test_run();
+}
