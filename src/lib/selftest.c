@@ -159,18 +159,21 @@ static gboolean feed_raw(Ctx *c, int fd, gint64 len, gint64 flip, GError **error
 
 static gboolean digest_fd(int fd, char **hex, GError **error)
 {
-	g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(NvfmSha256) sha = nvfm_sha256_new();
 	g_autofree guint8 *buf = g_malloc(RAW_CHUNK);
+	guint8 digest[32];
 	off_t off = 0;
 	gssize n;
 
 	while ((n = pread(fd, buf, RAW_CHUNK, off)) > 0) {
-		g_checksum_update(sha, buf, n);
+		nvfm_sha256_update(sha, buf, (gsize)n);
 		off += n;
 	}
 	if (n < 0)
 		return fail(error, "temporary file read failed");
-	*hex = g_strdup(g_checksum_get_string(sha));
+	nvfm_sha256_finish(sha, digest);
+	*hex = g_malloc(65);
+	nvfm_sha256_hex(digest, *hex);
 	return TRUE;
 }
 

@@ -105,7 +105,7 @@ typedef struct {
 	NvfmChannel *ch;
 	const NvfmSaveOptions *opts;
 	NvfmTransferStats *stats;
-	GChecksum *sha;
+	NvfmSha256 *sha;
 	guint8 *buf;
 } Sender;
 
@@ -123,7 +123,7 @@ static gboolean pump_out(Sender *s, int phase, guint64 *moved, NvfmReadStatus *l
 			return TRUE;
 		if (!nvfm_frame_send(s->ch, NVFM_FRAME_DATA, s->buf, (guint32)n, error))
 			return FALSE;
-		g_checksum_update(s->sha, s->buf, n);
+		nvfm_sha256_update(s->sha, s->buf, (gsize)n);
 		*moved += (guint64)n;
 		s->stats->total_bytes += (guint64)n;
 		if (s->opts->progress)
@@ -196,13 +196,10 @@ static void send_abort(NvfmChannel *ch, const char *reason)
 	nvfm_frame_send_json(ch, NVFM_FRAME_ABORT, obj, NULL);
 }
 
-static void finish_sha(GChecksum *sha, NvfmTransferStats *stats, guint8 *digest)
+static void finish_sha(NvfmSha256 *sha, NvfmTransferStats *stats, guint8 *digest)
 {
-	gsize dlen = 32;
-
-	g_checksum_get_digest(sha, digest, &dlen);
-	for (guint i = 0; i < 32; i++)
-		g_snprintf(stats->sha256 + 2 * i, 3, "%02x", digest[i]);
+	nvfm_sha256_finish(sha, digest);
+	nvfm_sha256_hex(digest, stats->sha256);
 }
 
 gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts,
@@ -210,7 +207,7 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
 {
 	NvfmSaveOptions defaults;
 	NvfmTransferStats local;
-	g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(NvfmSha256) sha = nvfm_sha256_new();
 	g_autofree guint8 *buf = g_malloc(NVFM_FRAME_MAX_DATA);
 	json_auto_t *hello = NULL;
 	json_auto_t *compat = NULL;
@@ -315,7 +312,7 @@ static gboolean expect_frame(NvfmChannel *ch, NvfmFrameHeader *hdr, guint8 *buf,
 
 /* Everything from RESUMING to the verified trailer. */
 static gboolean load_body(NvfmDevice *dev, NvfmChannel *ch, const NvfmLoadOptions *opts,
-			  NvfmTransferStats *stats, GChecksum *sha, guint8 *buf, GError **error)
+			  NvfmTransferStats *stats, NvfmSha256 *sha, guint8 *buf, GError **error)
 {
 	gboolean seen_phase = FALSE;
 	int phase = 0;
@@ -345,7 +342,7 @@ static gboolean load_body(NvfmDevice *dev, NvfmChannel *ch, const NvfmLoadOption
 			}
 			if (!nvfm_device_write_all(dev, buf, hdr.length, opts->timeout_ms, error))
 				return FALSE;
-			g_checksum_update(sha, buf, hdr.length);
+			nvfm_sha256_update(sha, buf, hdr.length);
 			stats->total_bytes += hdr.length;
 			if (phase == NVFM_PHASE_PRECOPY)
 				stats->precopy_bytes += hdr.length;
@@ -391,7 +388,7 @@ gboolean nvfm_load(NvfmDevice *dev, NvfmChannel *ch, const NvfmLoadOptions *opts
 {
 	NvfmLoadOptions defaults;
 	NvfmTransferStats local;
-	g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(NvfmSha256) sha = nvfm_sha256_new();
 	g_autofree guint8 *buf = g_malloc(NVFM_FRAME_MAX_DATA);
 	json_auto_t *src = NULL;
 	json_auto_t *dst = NULL;
