@@ -23,7 +23,7 @@ fi
 BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
  libjansson-dev libnvme-dev libjson-c-dev libssl-dev libgnutls28-dev
  libvirt-dev"
-TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps"
+TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu"
 
 missing() {
 	out=
@@ -74,6 +74,10 @@ pkgs=
 apt_install $(missing $pkgs)
 
 if [ $want_qemu -eq 1 ]; then
+	# tests/guest: a static busybox for the initramfs; nvme-cli for the
+	# provisioning benchmark's by-hand baseline
+	# shellcheck disable=SC2046
+	apt_install $(missing busybox-static nvme-cli)
 	ver=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
 	case "$ver" in
 	1[0-9]:*|*:1[0-9].*) ;;

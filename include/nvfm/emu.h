@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * @dirty_rate: bytes per second the running device dirties (PRE_COPY)
  * @max_write: largest write the device accepts at once (0: no cap)
  * @report_data_size: answer VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+ *
+ * @blob_size, @seed and @n_io_queues describe the device's state, not its
+ * capabilities: loading a stream (RESUMING -> STOP) replaces them with the
+ * source's, as the destination then holds exactly the source's state.
  */
 typedef struct {
 	guint32 flags;
@@ -40,6 +44,10 @@ void nvfm_emu_config_init(NvfmEmuConfig *cfg);
  * $NVFM_EMU_DIR if set, else $XDG_RUNTIME_DIR/nvme-vf-migrate/emu, else
  * /run/nvme-vf-migrate/emu (root) or /tmp/nvme-vf-migrate-UID/emu.
  *
+ * The directory is created (mode 0700) when a device is first opened or
+ * created there. Devices in different directories are independent, like
+ * devices on different hosts.
+ *
  * Return: a newly allocated path.
  */
 char *nvfm_emu_dir(void);
@@ -50,7 +58,12 @@ char *nvfm_emu_dir(void);
  * @cfg: its configuration
  * @error: return location for an error
  *
- * Return: %TRUE on success; %NVFM_ERROR_BUSY if the device is open.
+ * A device that exists is replaced: fresh state from @cfg, faults cleared.
+ * Opening a name that does not exist creates it with the defaults, so this
+ * is only needed for other configurations.
+ *
+ * Return: %TRUE on success; %NVFM_ERROR_BUSY if the device is open,
+ * %NVFM_ERROR_INVALID_ARG for a bad name or configuration.
  */
 gboolean nvfm_emu_create(const char *name, const NvfmEmuConfig *cfg, GError **error);
 
@@ -59,7 +72,8 @@ gboolean nvfm_emu_create(const char *name, const NvfmEmuConfig *cfg, GError **er
  * @name: the device name
  * @error: return location for an error
  *
- * Return: %TRUE on success.
+ * Return: %TRUE on success; %NVFM_ERROR_NOT_FOUND if there is no such
+ * device, %NVFM_ERROR_BUSY if it is open.
  */
 gboolean nvfm_emu_destroy(const char *name, GError **error);
 
@@ -81,7 +95,18 @@ char **nvfm_emu_list(GError **error);
  * @value: the value, or %NULL to clear the knob
  * @error: return location for an error
  *
- * Return: %TRUE on success.
+ * Knobs are stored with the device and stay armed until cleared; an open
+ * device picks them up at its next state change. Each fails the way a
+ * kernel driver would: fail-arc makes that single arc (also inside a
+ * combination arc) return EIO with the device in ERROR; corrupt-byte
+ * flips byte N of the saved stream (the receiving device refuses it);
+ * stop-after stalls the save stream after N bytes (no data, no end);
+ * truncate-after ends it after N bytes; reject-resume makes RESUMING ->
+ * STOP fail with EIO and the device in ERROR. Stream offsets count from
+ * the first byte of the data_fd session, PRE_COPY included.
+ *
+ * Return: %TRUE on success; %NVFM_ERROR_INVALID_ARG for an unknown knob or
+ * a bad value, %NVFM_ERROR_NOT_FOUND if there is no such device.
  */
 gboolean nvfm_emu_set_fault(const char *name, const char *knob, const char *value,
 			    GError **error);
@@ -100,8 +125,12 @@ gboolean nvfm_emu_clear_faults(const char *name, GError **error);
  * @name: the device name
  * @error: return location for an error
  *
- * Return: a newly allocated JSON text (config, faults, controller summary,
- * state digest), or %NULL.
+ * Reads the stored device without opening it: while another process has
+ * it open, this is the state it last persisted (on close, reset or a
+ * completed load).
+ *
+ * Return: a newly allocated JSON text (keys: name, dir, open, config,
+ * workload, controller, pages, faults, state_size, digest), or %NULL.
  */
 char *nvfm_emu_describe(const char *name, GError **error);
 
@@ -113,7 +142,10 @@ char *nvfm_emu_describe(const char *name, GError **error);
  * @out_size: receives the size in bytes of that state (may be %NULL)
  * @error: return location for an error
  *
- * Two devices hold exactly the same state when their digests match.
+ * Two devices hold exactly the same state when their digests match. The
+ * digest is computed from the stored state without opening the device (see
+ * nvfm_emu_describe() for a device that is open elsewhere); it equals the
+ * SHA-256 of the bytes a STOP_COPY save from STOP produces.
  *
  * Return: %TRUE on success.
  */
@@ -125,7 +157,10 @@ gboolean nvfm_emu_digest(const char *name, char **out_hex, guint64 *out_size, GE
  * @bytes: how many bytes of blob to dirty
  * @error: return location for an error
  *
- * Return: %TRUE on success.
+ * An open device dirties its state by itself while running
+ * (@dirty_rate); this does the same to a closed one.
+ *
+ * Return: %TRUE on success; %NVFM_ERROR_BUSY if the device is open.
  */
 gboolean nvfm_emu_dirty(const char *name, guint64 bytes, GError **error);
 

@@ -218,6 +218,17 @@ typedef struct {
 void nvfm_provision_opts_init(NvfmProvisionOpts *opts);
 
 /**
+ * nvfm_provision_opts_like() - take the amounts of a source VF
+ * @opts: the options
+ * @source: the VF the destination must match (e.g. the migration source,
+ *	    as its host's agent reported it)
+ *
+ * Sets @nvq and @nvi to the source's, so the guest finds the same
+ * controller after the migration.
+ */
+void nvfm_provision_opts_like(NvfmProvisionOpts *opts, const NvfmVfInfo *source);
+
+/**
  * nvfm_pf_provision() - make a VF ready for use
  * @pf: the PF
  * @opts: the options, or %NULL for the defaults

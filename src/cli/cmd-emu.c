@@ -222,6 +222,8 @@ static const CliCommand emu_commands[] = {
 	{ "fault", "NAME KNOB [VALUE]", "arm or clear fault knobs", emu_fault },
 	{ "dirty", "NAME SIZE", "let the guest dirty state", emu_dirty },
 	{ "destroy", "NAME", "remove a device", emu_destroy },
+	{ "pf-create", "NAME [--vfs N --vq N --vi N]", "create or replace an emulated NVMe PF", cmd_emu_pf_create },
+	{ "pf-destroy", "NAME", "remove an emulated PF", cmd_emu_pf_destroy },
 	{ NULL, NULL, NULL, NULL },
 };
 

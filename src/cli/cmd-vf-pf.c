@@ -1,8 +1,329 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* "vf list/provision/release/bind": VFs as their PF provisions them. */
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
 
-int cmd_vf_list(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
-int cmd_vf_provision(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
-int cmd_vf_release(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
-int cmd_vf_bind(int argc, char **argv) { return cli_usage_error(argv[0], "not implemented yet"); }
+static const char *dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *resource_json(const NvfmPfResource *r)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", (json_int_t)r->total,
+			 "assigned", (json_int_t)r->assigned, "primary", (json_int_t)r->primary,
+			 "private", (json_int_t)r->private_total, "max_per_vf",
+			 (json_int_t)r->max_per_vf, "granularity", (json_int_t)r->granularity,
+			 "free", (json_int_t)r->free);
+}
+
+static json_t *vf_json(const NvfmVfInfo *v)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "pf", json_string(v->pf));
+	json_object_set_new(j, "address", json_str_or_null(v->address));
+	json_object_set_new(j, "index", json_integer(v->index));
+	json_object_set_new(j, "scid", json_integer(v->scid));
+	json_object_set_new(j, "state", json_string(v->online ? "online" : "offline"));
+	json_object_set_new(j, "nvq", json_integer(v->nvq));
+	json_object_set_new(j, "nvi", json_integer(v->nvi));
+	json_object_set_new(j, "enabled", json_boolean(v->enabled));
+	json_object_set_new(j, "driver", json_str_or_null(v->driver));
+	json_object_set_new(j, "driver_override", json_str_or_null(v->driver_override));
+	json_object_set_new(j, "iommu_group", json_str_or_null(v->iommu_group));
+	json_object_set_new(j, "vfio_device", json_str_or_null(v->vfio_device));
+	json_object_set_new(j, "device", json_str_or_null(v->device));
+	json_object_set_new(j, "in_use_by", json_str_or_null(v->in_use_by));
+	json_object_set_new(j, "free", json_boolean(nvfm_vf_info_is_free(v)));
+	return j;
+}
+
+/* Prints one PF; TRUE if some VF's address is only predicted. */
+static gboolean print_pf(const char *addr, const NvfmPfCaps *c, GPtrArray *vfs)
+{
+	gboolean predicted = FALSE;
+
+	printf("PF %s: %u of %u VFs enabled%s; VQ %u of %u free (max %u per VF); "
+	       "VI %u of %u free (max %u per VF)\n",
+	       addr, c->num_vfs, c->total_vfs, c->autoprobe ? "" : ", autoprobe off", c->vq.free,
+	       c->vq.total, c->vq.max_per_vf, c->vi.free, c->vi.total, c->vi.max_per_vf);
+	if (vfs->len == 0) {
+		printf("  (no secondary controllers)\n");
+		return FALSE;
+	}
+	printf("  %-16s %4s %5s %-8s %4s %4s %-14s %-24s %s\n", "VF", "IDX", "SCID", "STATE", "VQ",
+	       "VI", "DRIVER", "VFIO DEVICE", "IN USE BY");
+	for (guint i = 0; i < vfs->len; i++) {
+		const NvfmVfInfo *v = vfs->pdata[i];
+		g_autofree char *addr_col = g_strdup_printf("%s%s", dash(v->address),
+							    v->enabled ? "" : "*");
+
+		predicted |= !v->enabled;
+		printf("  %-16s %4u %5u %-8s %4u %4u %-14s %-24s %s\n", addr_col, v->index, v->scid,
+		       v->online ? "online" : "offline", v->nvq, v->nvi, dash(v->driver),
+		       dash(v->vfio_device ? v->vfio_device : v->device), dash(v->in_use_by));
+	}
+	return predicted;
+}
+
+/* One PF for "vf list": JSON object, or printed lines. FALSE on error. */
+static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, GError **error)
+{
+	g_autoptr(NvfmPf) pf = nvfm_pf_open(address, error);
+	g_autoptr(GPtrArray) vfs = NULL;
+	NvfmPfCaps caps;
+
+	if (!pf || !nvfm_pf_get_caps(pf, &caps, error) || !(vfs = nvfm_pf_list_vfs(pf, error)))
+		return FALSE;
+	if (arr) {
+		json_t *j = json_object();
+		json_t *list = json_array();
+
+		json_object_set_new(j, "pf", json_string(nvfm_pf_address(pf)));
+		json_object_set_new(j, "cntlid", json_integer(caps.cntlid));
+		json_object_set_new(j, "total_vfs", json_integer(caps.total_vfs));
+		json_object_set_new(j, "num_vfs", json_integer(caps.num_vfs));
+		json_object_set_new(j, "autoprobe", json_boolean(caps.autoprobe));
+		json_object_set_new(j, "vq", resource_json(&caps.vq));
+		json_object_set_new(j, "vi", resource_json(&caps.vi));
+		for (guint i = 0; i < vfs->len; i++)
+			json_array_append_new(list, vf_json(vfs->pdata[i]));
+		json_object_set_new(j, "vfs", list);
+		json_array_append_new(arr, j);
+	} else {
+		*predicted |= print_pf(nvfm_pf_address(pf), &caps, vfs);
+	}
+	return TRUE;
+}
+
+int cmd_vf_list(int argc, char **argv)
+{
+	g_autofree char *pf = NULL;
+	GOptionEntry entries[] = {
+		{ "pf", 0, 0, G_OPTION_ARG_STRING, &pf, "Only this PF (DDDD:BB:DD.F or emu:NAME)", "PF" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_auto(GStrv) pfs = NULL;
+	json_auto_t *arr = NULL;
+	gboolean predicted = FALSE;
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "vf list", "[--pf PF]",
+		       "list NVMe PFs, their VFs and secondary controllers", &argc, &argv, 0, 0,
+		       &code))
+		return code;
+	if (cli_want_json())
+		arr = json_array();
+	if (pf) {
+		if (!list_one(pf, arr, &predicted, &error))
+			return cli_fail(error);
+	} else {
+		pfs = nvfm_pf_list(&error);
+		if (!pfs)
+			return cli_fail(error);
+		for (guint i = 0; pfs[i]; i++) {
+			if (i > 0 && !arr)
+				printf("\n");
+			if (list_one(pfs[i], arr, &predicted, &error))
+				continue;
+			/* one broken PF does not hide the others */
+			if (arr)
+				json_array_append_new(arr, json_pack("{s:s, s:s}", "pf", pfs[i],
+								     "error", error->message));
+			else
+				printf("PF %s: %s\n", pfs[i], error->message);
+			g_clear_error(&error);
+		}
+		if (!arr && !pfs[0])
+			printf("no NVMe PF with SR-IOV found (and no emulated PF)\n");
+	}
+	if (arr) {
+		json_auto_t *j = json_pack("{s:O}", "pfs", arr);
+
+		cli_print_json(j);
+	} else if (predicted) {
+		printf("(* VF not enabled yet: the address it will get)\n");
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_vf_provision(int argc, char **argv)
+{
+	int vq = 0, vi = 0, vf_index = -1, timeout_s = 0;
+	g_autofree char *driver = NULL, *like = NULL;
+	gboolean require_migration = FALSE;
+	GOptionEntry entries[] = {
+		{ "vq", 0, 0, G_OPTION_ARG_INT, &vq, "VQ resources (default: the source's via --like, else an even share)", "N" },
+		{ "vi", 0, 0, G_OPTION_ARG_INT, &vi, "VI resources (default: as for --vq)", "N" },
+		{ "driver", 0, 0, G_OPTION_ARG_STRING, &driver, "Driver to bind (default: the VFIO variant driver modules.alias names, else vfio-pci)", "D" },
+		{ "vf", 0, 0, G_OPTION_ARG_INT, &vf_index, "Take this VF index instead of the first free one", "INDEX" },
+		{ "like", 0, 0, G_OPTION_ARG_STRING, &like, "Copy VQ/VI amounts from this VF (e.g. the migration source)", "VF" },
+		{ "require-migration", 0, 0, G_OPTION_ARG_NONE, &require_migration, "Fail (and release) unless the bound VF supports VFIO migration", NULL },
+		{ "lock-timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Seconds to wait for the PF lock (default 30)", "S" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmPf) pf = NULL;
+	g_autoptr(NvfmVfInfo) v = NULL;
+	NvfmProvisionOpts opts;
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "vf provision", "PF [--vq N --vi N --driver D]",
+		       "provision and bind a free VF", &argc, &argv, 1, 1, &code))
+		return code;
+	if (vq < 0 || vi < 0 || vq > 0xffff || vi > 0xffff)
+		return cli_usage_error("vf provision", "--vq and --vi take 0..65535");
+	if (timeout_s < 0 || timeout_s > 3600)
+		return cli_usage_error("vf provision", "--lock-timeout takes 0..3600 seconds");
+	nvfm_provision_opts_init(&opts);
+	if (like) {
+		g_autoptr(NvfmVfInfo) src = nvfm_vf_lookup(like, &error);
+
+		if (!src)
+			return cli_fail(error);
+		nvfm_provision_opts_like(&opts, src);
+	}
+	if (vq)
+		opts.nvq = (guint)vq;
+	if (vi)
+		opts.nvi = (guint)vi;
+	opts.vf_index = vf_index;
+	opts.driver = driver;
+	opts.require_migration = require_migration;
+	opts.lock_timeout_ms = timeout_s * 1000;
+	pf = nvfm_pf_open(argv[1], &error);
+	if (!pf)
+		return cli_fail(error);
+	v = nvfm_pf_provision(pf, &opts, &error);
+	if (!v)
+		return cli_fail(error);
+	if (cli_want_json()) {
+		json_auto_t *j = vf_json(v);
+
+		cli_print_json(j);
+	} else if (!cli_globals.quiet) {
+		printf("provisioned VF %s of PF %s: secondary controller %u online with %u VQ, %u VI; bound to %s%s%s\n",
+		       v->address, v->pf, v->scid, v->nvq, v->nvi, dash(v->driver),
+		       v->device ? "; device " : "", v->device ? v->device : "");
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_vf_release(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	GError *error = NULL;
+	int code;
+
+	if (!cli_parse(ctx, "vf release", "VF", "unbind a VF and return its resources to the PF",
+		       &argc, &argv, 1, 1, &code))
+		return code;
+	if (!nvfm_vf_release(argv[1], &error))
+		return cli_fail(error);
+	if (cli_want_json()) {
+		json_auto_t *j = json_pack("{s:s, s:b}", "vf", argv[1], "released", 1);
+
+		cli_print_json(j);
+	} else {
+		cli_note("released VF %s: controller offline, resources back in the PF's pool\n",
+			 argv[1]);
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_vf_bind(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmVfInfo) v = NULL;
+	GError *error = NULL;
+	int code;
+
+	if (!cli_parse(ctx, "vf bind", "VF DRIVER", "bind a VF to a driver through driver_override",
+		       &argc, &argv, 2, 2, &code))
+		return code;
+	if (!nvfm_vf_bind(argv[1], argv[2], &error))
+		return cli_fail(error);
+	v = nvfm_vf_lookup(argv[1], &error);
+	if (!v)
+		return cli_fail(error);
+	if (cli_want_json()) {
+		json_auto_t *j = vf_json(v);
+
+		cli_print_json(j);
+	} else {
+		cli_note("bound VF %s to %s%s%s\n", v->address, dash(v->driver),
+			 v->device ? "; device " : "", v->device ? v->device : "");
+	}
+	return CLI_EXIT_OK;
+}
+
+/* "emu pf-create" and "emu pf-destroy": emulated PFs for hosts without
+ * NVMe SR-IOV hardware; listed in the emu subcommand table. */
+int cmd_emu_pf_create(int argc, char **argv)
+{
+	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1;
+	g_autofree char *size = NULL;
+	GOptionEntry entries[] = {
+		{ "vfs", 0, 0, G_OPTION_ARG_INT, &vfs, "VFs and secondary controllers (default 4)", "N" },
+		{ "vq", 0, 0, G_OPTION_ARG_INT, &vq, "Flexible VQ resources (default 16)", "N" },
+		{ "vi", 0, 0, G_OPTION_ARG_INT, &vi, "Flexible VI resources (default 8)", "N" },
+		{ "vq-max", 0, 0, G_OPTION_ARG_INT, &vq_max, "Most VQ per VF (default 8)", "N" },
+		{ "vi-max", 0, 0, G_OPTION_ARG_INT, &vi_max, "Most VI per VF (default 4)", "N" },
+		{ "size", 0, 0, G_OPTION_ARG_STRING, &size, "State size of each VF's emulated device (default 16M)", "SIZE" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	NvfmEmuPfConfig cfg;
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!cli_parse(ctx, "emu pf-create", "NAME [--vfs N --vq N --vi N]",
+		       "create or replace an emulated NVMe PF with SR-IOV", &argc, &argv, 1, 1, &code))
+		return code;
+	nvfm_emu_pf_config_init(&cfg);
+	if (vfs >= 0)
+		cfg.total_vfs = (guint)vfs;
+	if (vq >= 0)
+		cfg.vq_flexible = (guint)vq;
+	if (vi >= 0)
+		cfg.vi_flexible = (guint)vi;
+	/* new pool sizes without explicit maxima: derive them again */
+	cfg.vq_max_per_vf = vq_max >= 0 ? (guint)vq_max : (vq >= 0 || vfs >= 0 ? 0 : cfg.vq_max_per_vf);
+	cfg.vi_max_per_vf = vi_max >= 0 ? (guint)vi_max : (vi >= 0 || vfs >= 0 ? 0 : cfg.vi_max_per_vf);
+	if (size && !nvfm_size_parse(size, &cfg.blob_size, &error))
+		return cli_fail(error);
+	if (!nvfm_emu_pf_create(argv[1], &cfg, &error))
+		return cli_fail(error);
+	cli_note("created emulated PF emu:%s with %u VFs (VQ %u, VI %u flexible)\n", argv[1],
+		 cfg.total_vfs, cfg.vq_flexible, cfg.vi_flexible);
+	return CLI_EXIT_OK;
+}
+
+int cmd_emu_pf_destroy(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	GError *error = NULL;
+	int code;
+
+	if (!cli_parse(ctx, "emu pf-destroy", "NAME", "remove an emulated PF", &argc, &argv, 1, 1,
+		       &code))
+		return code;
+	if (!nvfm_emu_pf_destroy(argv[1], &error))
+		return cli_fail(error);
+	cli_note("removed emulated PF emu:%s\n", argv[1]);
+	return CLI_EXIT_OK;
+}

@@ -148,14 +148,17 @@ busy)
 	"$TOOL" emu fault a slow-us 20000 >/dev/null
 	"$TOOL" -q save emu:a -o "$WORK/s.nvfm" &
 	pid=$!
+	# save creates its temporary file once it holds the device
 	i=0
-	while [ $i -lt 50 ]; do
-		"$TOOL" vf state emu:a >/dev/null 2>"$WORK/err" || break
+	while [ $i -lt 100 ] && ! ls "$WORK"/s.nvfm.tmp.* >/dev/null 2>&1; do
 		sleep 0.1
 		i=$((i + 1))
 	done
+	"$TOOL" vf state emu:a >/dev/null 2>"$WORK/err"
+	rc=$?
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	[ $rc -eq 5 ] || fail "second opener exited $rc, expected 5 (busy)"
 	grep -q "in use" "$WORK/err" || fail "second opener was not refused as busy: $(cat "$WORK/err")"
 	;;
 selftest)

@@ -1,0 +1,127 @@
+#!/bin/sh
+# CLI tests of PF provisioning against emulated PFs: "vf list/provision/
+# release/bind" and "emu pf-create/pf-destroy". One case per invocation,
+# named by $1, each in its own emulated host (NVFM_EMU_DIR).
+set -u
+CASE=$1
+TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-cli-pf.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export NVFM_EMU_DIR="$WORK/emu"
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	exit 1
+}
+
+# expect CODE PATTERN CMD...: exit code CODE and one stderr line matching PATTERN
+expect() {
+	want=$1 pat=$2
+	shift 2
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$WORK/err")"
+	lines=$(wc -l <"$WORK/err")
+	[ "$lines" -eq 1 ] || fail "'$*' printed $lines stderr lines, expected 1: $(cat "$WORK/err")"
+	grep -q -- "$pat" "$WORK/err" || fail "'$*' stderr lacks '$pat': $(cat "$WORK/err")"
+}
+
+ok() {
+	"$@" >"$WORK/out" 2>"$WORK/err" || fail "'$*' failed ($?): $(cat "$WORK/err")"
+}
+
+# out_has PATTERN: the last command's stdout matches
+out_has() {
+	grep -q -- "$1" "$WORK/out" || fail "output lacks '$1': $(cat "$WORK/out")"
+}
+
+# the value of "KEY" in the JSON of the last command (first one)
+jval() {
+	sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$WORK/out" | head -n 1
+}
+
+"$TOOL" emu pf-create --help >/dev/null 2>&1 || {
+	echo "SKIP: this nvme-vf-migrate has no 'emu pf-create'"
+	exit 77
+}
+
+case "$CASE" in
+list)
+	ok "$TOOL" vf list
+	out_has "no NVMe PF"
+	ok "$TOOL" emu pf-create pf0 --vfs 2 --vq 8 --vi 4
+	ok "$TOOL" vf list
+	out_has "PF emu:pf0: 0 of 2 VFs enabled; VQ 8 of 8 free (max 4 per VF); VI 4 of 4 free (max 2 per VF)"
+	out_has "emu:pf0-vf1\*"
+	ok "$TOOL" vf list --pf emu:pf0 --json
+	[ "$(grep -c '"state": "offline"' "$WORK/out")" -eq 2 ] || fail "not 2 offline: $(cat "$WORK/out")"
+	expect 4 "unknown PF emu:nope" "$TOOL" vf list --pf emu:nope
+	expect 2 "invalid emulated PF name" "$TOOL" emu pf-create bad-name
+	;;
+provision-release)
+	ok "$TOOL" emu pf-create pf0
+	ok "$TOOL" vf provision emu:pf0
+	out_has "provisioned VF emu:pf0-vf0 of PF emu:pf0: secondary controller 1 online with 4 VQ, 2 VI; bound to emu-vfio-pci"
+	# the provisioned VF is a device the engine opens
+	ok "$TOOL" vf state emu:pf0-vf0
+	out_has "RUNNING"
+	ok "$TOOL" --json vf provision emu:pf0 --vq 6 --vi 3
+	[ "$(jval address)" = emu:pf0-vf1 ] && [ "$(jval nvq)" = 6 ] && [ "$(jval nvi)" = 3 ] ||
+		fail "unexpected VF: $(cat "$WORK/out")"
+	ok "$TOOL" vf list --pf emu:pf0
+	out_has "VQ 6 of 16 free"
+	expect 5 "in use\|online" "$TOOL" emu pf-destroy pf0
+	ok "$TOOL" vf release emu:pf0-vf0
+	ok "$TOOL" vf release emu:pf0-vf1
+	ok "$TOOL" vf list --pf emu:pf0
+	out_has "PF emu:pf0: 0 of 4 VFs enabled, autoprobe off; VQ 16 of 16 free"
+	# the VFs' emulated devices went with the variant driver
+	ok "$TOOL" emu list
+	! grep -q "pf0-vf" "$WORK/out" || fail "emulated VF devices left: $(cat "$WORK/out")"
+	ok "$TOOL" emu pf-destroy pf0
+	;;
+errors)
+	ok "$TOOL" emu pf-create pf0 --vfs 2 --vq 8 --vi 4
+	expect 2 "at most 4 per secondary controller" "$TOOL" vf provision emu:pf0 --vq 5
+	expect 2 "at least 2 VQ" "$TOOL" vf provision emu:pf0 --vq 1
+	expect 4 "unknown PF emu:nope" "$TOOL" vf provision emu:nope
+	expect 4 "unknown PF 0000:7f:1f.7" "$TOOL" vf provision 0000:7f:1f.7
+	expect 2 "invalid PF address" "$TOOL" vf provision nonsense
+	expect 2 "is not the VF of an emulated PF" "$TOOL" vf release emu:pf0
+	expect 3 "no migration support" "$TOOL" vf provision emu:pf0 --driver vfio-pci --require-migration
+	ok "$TOOL" vf provision emu:pf0 --vq 4 --vi 2
+	ok "$TOOL" vf provision emu:pf0 --vq 3 --vi 1
+	expect 5 "no free VF" "$TOOL" vf provision emu:pf0
+	ok "$TOOL" vf release emu:pf0-vf1
+	ok "$TOOL" vf release emu:pf0-vf0
+	expect 2 "expected" "$TOOL" vf provision
+	# an empty pool while VFs are free
+	ok "$TOOL" emu pf-create pf1
+	ok "$TOOL" vf provision emu:pf1 --vq 8 --vi 4
+	ok "$TOOL" vf provision emu:pf1 --vq 8 --vi 4
+	expect 5 "only 0 of 16 are free on PF emu:pf1" "$TOOL" vf provision emu:pf1 --vq 2 --vi 1
+	ok "$TOOL" vf release emu:pf1-vf0
+	ok "$TOOL" vf release emu:pf1-vf1
+	ok "$TOOL" emu pf-destroy pf1
+	;;
+bind-like)
+	ok "$TOOL" emu pf-create pf0
+	ok "$TOOL" vf provision emu:pf0 --vq 5 --vi 3 --driver vfio-pci
+	ok "$TOOL" --json vf list --pf emu:pf0
+	[ "$(jval driver)" = vfio-pci ] && [ "$(jval device)" = null ] ||
+		fail "plain vfio-pci should offer no device: $(cat "$WORK/out")"
+	ok "$TOOL" vf bind emu:pf0-vf0 emu-vfio-pci
+	out_has "bound VF emu:pf0-vf0 to emu-vfio-pci"
+	ok "$TOOL" vf state emu:pf0-vf0
+	expect 4 "no PCI driver 'bogus'" "$TOOL" vf bind emu:pf0-vf0 bogus
+	expect 1 "secondary controller is offline" "$TOOL" vf bind emu:pf0-vf3 nvme
+	ok "$TOOL" --json vf provision emu:pf0 --like emu:pf0-vf0
+	[ "$(jval nvq)" = 5 ] && [ "$(jval nvi)" = 3 ] || fail "--like did not copy: $(cat "$WORK/out")"
+	ok "$TOOL" vf release emu:pf0-vf0
+	ok "$TOOL" vf release emu:pf0-vf1
+	;;
+*)
+	fail "unknown case"
+	;;
+esac
+exit 0
