@@ -1,11 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* "save" and "load": a device's state to and from a self-describing file. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+/* The temporary file of a save in progress, for the signal handler. */
+static char *volatile pending_tmp;
+
+static void drop_tmp_and_die(int sig)
+{
+	char *p = pending_tmp;
+
+	/* unlink and raise are async-signal-safe; the device goes back to
+	 * RUNNING when the kernel (or the emulation) sees the fd close. */
+	if (p)
+		unlink(p);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void guard_tmp(char *path)
+{
+	struct sigaction sa = { .sa_handler = drop_tmp_and_die };
+
+	pending_tmp = path;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
 
 static json_t *stats_json(const char *dev, const char *file, const NvfmTransferStats *st)
 {
@@ -89,6 +116,7 @@ int cmd_save(int argc, char **argv)
 		/* Write beside the target and rename, so a failed save never
 		 * leaves a file that looks like a state. */
 		tmp = g_strdup_printf("%s.tmp.%d", out, (int)getpid());
+		guard_tmp(tmp);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			int e = errno;
@@ -112,11 +140,13 @@ int cmd_save(int argc, char **argv)
 		return cli_fail(error);
 	}
 	if (tmp && rename(tmp, out) < 0) {
+		pending_tmp = NULL;
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "rename to %s: %s", out,
 			    g_strerror(errno));
 		unlink(tmp);
 		return cli_fail(error);
 	}
+	pending_tmp = NULL;
 	if (cli_want_json()) {
 		json_auto_t *j = stats_json(argv[1], out, &st);
 

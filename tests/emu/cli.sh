@@ -160,6 +160,9 @@ busy)
 	wait "$pid" 2>/dev/null
 	[ $rc -eq 5 ] || fail "second opener exited $rc, expected 5 (busy)"
 	grep -q "in use" "$WORK/err" || fail "second opener was not refused as busy: $(cat "$WORK/err")"
+	# the interrupted save left nothing that looks like a state
+	! ls "$WORK"/s.nvfm* >/dev/null 2>&1 || fail "an interrupted save left $(ls "$WORK"/s.nvfm*)"
+	state_is a RUNNING
 	;;
 selftest)
 	ok "$TOOL" emu create a --size 16M
