@@ -263,32 +263,6 @@ static guint sum_nvi(const EmuPf *p)
 
 /* ---- the emulated VF device ---------------------------------------------- */
 
-/* The pid holding a flock on @path, from /proc/locks, or 0. */
-static guint64 flock_owner(const char *path)
-{
-	g_autofree char *locks = NULL;
-	g_auto(GStrv) lines = NULL;
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !g_file_get_contents("/proc/locks", &locks, NULL, NULL))
-		return 0;
-	lines = g_strsplit(locks, "\n", -1);
-	for (guint i = 0; lines[i]; i++) {
-		unsigned maj, min;
-		unsigned long long ino, pid;
-		char kind[16];
-
-		/* "1: FLOCK  ADVISORY  WRITE 812 00:1f:5678 0 EOF" */
-		if (sscanf(lines[i], "%*s %15s %*s %*s %llu %x:%x:%llu", kind, &pid, &maj, &min,
-			   &ino) != 5 || !g_str_equal(kind, "FLOCK"))
-			continue;
-		if (ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev))
-			return pid;
-	}
-	return 0;
-}
-
 /* Who holds emulated device @dev open: emu-vf.c keeps an exclusive flock
  * on NAME.lock for as long as the device is open. */
 static char *emu_dev_holder(const char *dev)
@@ -296,19 +270,12 @@ static char *emu_dev_holder(const char *dev)
 	g_autofree char *dir = nvfm_emu_dir();
 	g_autofree char *path = emu_path(dir, dev, ".lock");
 	g_autofree char *comm = NULL, *comm_path = NULL;
-	guint64 pid;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r;
+	/* Read /proc/locks rather than probing with flock(): a probe would
+	 * briefly hold the lock and make a concurrent open fail with EBUSY. */
+	guint64 pid = emu_lock_holder(path);
 
-	if (fd < 0)
-		return NULL;
-	r = flock(fd, LOCK_SH | LOCK_NB);
-	close(fd);
-	if (r == 0 || errno != EWOULDBLOCK)
-		return NULL;
-	pid = flock_owner(path);
 	if (!pid)
-		return g_strdup("another opener");
+		return NULL;
 	comm_path = g_strdup_printf("/proc/%" G_GUINT64_FORMAT "/comm", pid);
 	if (g_file_get_contents(comm_path, &comm, NULL, NULL))
 		g_strchomp(comm);

@@ -123,6 +123,8 @@ gboolean emu_name_valid(const char *name);
 gboolean emu_check_name(const char *name, GError **error);
 gboolean emu_ensure_dir(const char *dir, GError **error);
 char *emu_path(const char *dir, const char *name, const char *suffix);
+/* pid of the process holding the flock on @path (an open device), or 0 */
+guint64 emu_lock_holder(const char *path);
 gboolean emu_config_check(const NvfmEmuConfig *cfg, GError **error);
 
 /* emu-model.c: state */

@@ -252,22 +252,31 @@ static void consume_sigpipe(void)
 		;
 }
 
-/* @last: these are the batch's final bytes. "busy" drops in the same
- * step as they land in the pipe, so a reader that finds the pipe empty and
- * the thread not busy knows nothing more is on its way. */
+/*
+ * @last: these are the batch's final bytes. The (non-blocking) write, the
+ * byte count and "busy" change under the lock together, so a reader that
+ * finds the pipe empty and the thread not busy under that lock knows
+ * nothing more is on its way, and PRECOPY_INFO's arithmetic is exact.
+ */
 static int write_full(EmuSession *s, const guint8 *p, gsize len, gboolean last)
 {
 	while (len > 0) {
-		gssize n = write(s->fd, p, len);
+		gssize n;
+		int e;
 
+		g_mutex_lock(&s->d->mu);
+		n = write(s->fd, p, len);
+		e = errno;
+		if (n > 0) {
+			s->produced += (guint64)n;
+			if (last && (gsize)n == len)
+				s->busy = FALSE;
+		}
+		g_mutex_unlock(&s->d->mu);
+		errno = e;
 		if (n > 0) {
 			p += n;
 			len -= (gsize)n;
-			g_mutex_lock(&s->d->mu);
-			s->produced += (guint64)n;
-			if (last && len == 0)
-				s->busy = FALSE;
-			g_mutex_unlock(&s->d->mu);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -510,11 +519,12 @@ static gpointer resume_thread(gpointer data)
 	EmuSession *s = data;
 	gsize chunk = s->faults.slow_us ? EMU_PAGE_SIZE : IO_CHUNK;
 	g_autofree guint8 *buf = g_malloc(chunk);
+	gboolean seen_final = FALSE;
 
 	for (;;) {
 		gssize n = read(s->fd, buf, chunk);
 		gboolean eof = n == 0;
-		gboolean stop;
+		gboolean ab, fin;
 
 		if (n > 0) {
 			if (s->faults.slow_us && !pace(s, s->faults.slow_us))
@@ -528,12 +538,19 @@ static gpointer resume_thread(gpointer data)
 			s->io_error = -errno;
 			break;
 		}
-		/* The pipe is empty: everything written so far has been parsed. */
+		/* The pipe is empty. The engine's last write came before it
+		 * asked for STOP, so once "final" has been seen, the next empty
+		 * pipe means everything has been parsed. */
 		g_mutex_lock(&s->d->mu);
-		stop = s->abort || s->final;
+		ab = s->abort;
+		fin = s->final;
 		g_mutex_unlock(&s->d->mu);
-		if (stop)
+		if (ab || (fin && seen_final))
 			break;
+		if (fin) {
+			seen_final = TRUE;
+			continue;
+		}
 		if (eof) {
 			wait_wake(s, -1);
 		} else {
@@ -936,7 +953,7 @@ static int emu_precopy_info(NvfmDevice *dev, int data_fd, guint64 *initial, guin
 		in_pipe = pipe_fill(data_fd);
 		consumed = s->produced > in_pipe ? s->produced - in_pipe : 0;
 		init = s->initial_size > consumed ? s->initial_size - consumed : 0;
-		/* Never grows, even if the fill level raced with a write. */
+		/* The uAPI promises initial_bytes never grows; keep it so. */
 		init = MIN(init, s->last_initial);
 		s->last_initial = init;
 		beyond = s->produced > MAX(s->initial_size, consumed) ?
@@ -1090,31 +1107,38 @@ static int emu_lock(const char *dir, const char *name, GError **error)
 	return -1;
 }
 
-/* Whether another process holds the lock, without taking it (a probe
- * with flock would make a concurrent open fail with EBUSY). */
-static gboolean emu_is_open(const char *dir, const char *name)
+/* The pid holding a flock on @path, from /proc/locks, or 0; never takes
+ * the lock itself, which would make a concurrent open fail with EBUSY. */
+guint64 emu_lock_holder(const char *path)
 {
-	g_autofree char *path = emu_path(dir, name, ".lock");
 	g_autofree char *locks = NULL;
 	g_auto(GStrv) lines = NULL;
-	struct stat sb;
+	struct stat st;
 
-	if (stat(path, &sb) < 0 || !g_file_get_contents("/proc/locks", &locks, NULL, NULL))
-		return FALSE;
+	if (stat(path, &st) < 0 || !g_file_get_contents("/proc/locks", &locks, NULL, NULL))
+		return 0;
 	lines = g_strsplit(locks, "\n", -1);
 	for (guint i = 0; lines[i]; i++) {
 		unsigned maj, min;
-		unsigned long ino;
-		const char *p = strstr(lines[i], "FLOCK");
-		char id[64];
+		unsigned long long ino, pid;
+		char kind[16];
 
-		if (!p || sscanf(p, "FLOCK %*s %*s %*d %63s", id) != 1)
+		/* "1: FLOCK  ADVISORY  WRITE 812 00:1f:5678 0 EOF" */
+		if (sscanf(lines[i], "%*s %15s %*s %*s %llu %x:%x:%llu", kind, &pid, &maj, &min,
+			   &ino) != 5 || !g_str_equal(kind, "FLOCK"))
 			continue;
-		if (sscanf(id, "%x:%x:%lu", &maj, &min, &ino) == 3 && ino == sb.st_ino &&
-		    maj == major(sb.st_dev) && min == minor(sb.st_dev))
-			return TRUE;
+		if (ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
+		    min == minor(st.st_dev))
+			return pid;
 	}
-	return FALSE;
+	return 0;
+}
+
+static gboolean emu_is_open(const char *dir, const char *name)
+{
+	g_autofree char *path = emu_path(dir, name, ".lock");
+
+	return emu_lock_holder(path) != 0;
 }
 
 static gboolean open_dir(char **out, GError **error)

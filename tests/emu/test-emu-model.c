@@ -663,6 +663,26 @@ static void test_precopy_enomsg(Fixture *fx, gconstpointer data)
 	nvfm_device_close(dev);
 }
 
+/* A reader that closes its data_fd mid-stream must not kill the process
+ * (SIGPIPE) nor wedge the device. */
+static void test_reader_gone(Fixture *fx, gconstpointer data)
+{
+	g_autofree guint8 *buf = g_malloc(4096);
+	NvfmDevice *dev;
+	int fd = -1, fd2 = -1;
+
+	make("gone", 8 << 20, 2, ALL_FLAGS, 0);
+	dev = open_dev("gone");
+	g_assert_cmpint(dev->ops->set_state(dev, S_SC, &fd), ==, 0);
+	g_assert_cmpint(dev->ops->data_read(dev, fd, buf, 4096), >, 0);
+	close(fd);
+	g_usleep(100000);
+	g_assert_cmpint(dev->ops->set_state(dev, S_STOP, &fd2), ==, 0);
+	g_assert_cmpint(dev->ops->set_state(dev, S_SC, &fd), ==, 0);
+	close(fd);
+	nvfm_device_close(dev);
+}
+
 /* ---- faults ---- */
 
 static void set_fault(const char *name, const char *knob, const char *value)
@@ -1083,6 +1103,7 @@ int main(int argc, char **argv)
 	T("spill", test_spill);
 	T("precopy/dirty", test_precopy);
 	T("precopy/enomsg", test_precopy_enomsg);
+	T("reader-gone", test_reader_gone);
 	T("fault/fail-arc", test_fault_fail_arc);
 	T("fault/corrupt-byte", test_fault_corrupt);
 	T("fault/stop-after", test_fault_stop_after);
