@@ -5,31 +5,8 @@
 # the state they should.
 set -u
 CASE=$1
-TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-cli.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-export NVFM_EMU_DIR="$WORK/emu"
-
-fail() {
-	echo "FAIL [$CASE]: $*" >&2
-	exit 1
-}
-
-# expect CODE PATTERN CMD...: exit code CODE and one stderr line matching PATTERN
-expect() {
-	want=$1 pat=$2
-	shift 2
-	"$@" >"$WORK/out" 2>"$WORK/err"
-	got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$WORK/err")"
-	lines=$(wc -l <"$WORK/err")
-	[ "$lines" -eq 1 ] || fail "'$*' printed $lines stderr lines, expected 1: $(cat "$WORK/err")"
-	grep -q -- "$pat" "$WORK/err" || fail "'$*' stderr lacks '$pat': $(cat "$WORK/err")"
-}
-
-ok() {
-	"$@" >"$WORK/out" 2>"$WORK/err" || fail "'$*' failed ($?): $(cat "$WORK/err")"
-}
+NAME=cli
+. "$(dirname "$0")/cli-lib.sh"
 
 digest() {
 	"$TOOL" emu digest "$1" | cut -d' ' -f1
