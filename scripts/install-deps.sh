@@ -1,17 +1,18 @@
 #!/bin/sh
 # Installs what nvme-vf-migrate needs to build, test and run its demo on
 # Debian 12. Idempotent: packages already present are not fetched again.
-#   install-deps.sh [build] [test] [qemu]
+#   install-deps.sh [build] [test] [qemu] [testbed]
 set -eu
 
-want_build=0 want_test=0 want_qemu=0
+want_build=0 want_test=0 want_qemu=0 want_testbed=0
 [ $# -eq 0 ] && set -- build
 for a in "$@"; do
 	case "$a" in
 	build) want_build=1 ;;
 	test) want_build=1; want_test=1 ;;
 	qemu) want_qemu=1 ;;
-	*) echo "install-deps: unknown set '$a' (build, test, qemu)" >&2; exit 2 ;;
+	testbed) want_qemu=1; want_testbed=1 ;;
+	*) echo "install-deps: unknown set '$a' (build, test, qemu, testbed)" >&2; exit 2 ;;
 	esac
 done
 
@@ -23,6 +24,9 @@ fi
 BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
  libjansson-dev libnvme-dev libjson-c-dev libssl-dev libgnutls28-dev
  libvirt-dev"
+# tests/testbed: the host image (debootstrap) and the test variant driver
+# (kbuild needs make, gcc and pahole from dwarves)
+TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev"
 TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu"
 
 missing() {
@@ -70,6 +74,7 @@ ensure_backports() {
 pkgs=
 [ $want_build -eq 1 ] && pkgs="$pkgs $BUILD_PKGS"
 [ $want_test -eq 1 ] && pkgs="$pkgs $TEST_PKGS"
+[ $want_testbed -eq 1 ] && pkgs="$pkgs $TESTBED_PKGS"
 # shellcheck disable=SC2086
 apt_install $(missing $pkgs)
 

@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-sh scripts/install-deps.sh test qemu || {
+sh scripts/install-deps.sh test qemu testbed || {
 	echo "run-tests: installing dependencies failed" >&2
 	exit 1
 }

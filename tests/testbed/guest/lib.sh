@@ -1,0 +1,254 @@
+# Helpers for scenario scripts running inside a testbed host (bash).
+# Sourced by boot.sh before the scenario; every wait here is bounded.
+
+TB_PEER_PORT=8080
+TB_T0=$(cut -d. -f1 /proc/uptime)
+
+tb_log() {
+	echo "[host-$TB_ROLE $(($(cut -d. -f1 /proc/uptime) - TB_T0))s] $*"
+}
+
+# Goes to stderr so it shows even from inside $(...); callers of such
+# substitutions add "|| exit 1".
+tb_fail() {
+	echo "TB-FAIL: $*" >&2
+	exit 1
+}
+
+# tb_metric NAME VALUE: collected into the runner's report.
+tb_metric() {
+	echo "TB-METRIC $1=$2"
+}
+
+tb_setup() {
+	mkdir -p /run/tb/pub
+	modprobe -a nvme vfio vfio_iommu_type1 vfio_pci_core virtio_net ||
+		tb_fail "cannot load modules"
+	tb_net_up
+}
+
+# ---- the link between the hosts ----
+
+tb_my_ip() { [ "$TB_ROLE" = a ] && echo 10.77.0.1 || echo 10.77.0.2; }
+tb_peer_ip() { [ "$TB_ROLE" = a ] && echo 10.77.0.2 || echo 10.77.0.1; }
+
+tb_net_up() {
+	local dev='' d i
+	# Single-host scenarios have no link (virtio-net: 1af4:1000 or 1af4:1041).
+	grep -qsx '0x1af4' /sys/bus/pci/devices/*/vendor || return 0
+	cat /sys/bus/pci/devices/*/device | grep -qE '^0x(1000|1041)$' || return 0
+	for i in $(seq 50); do
+		for d in /sys/class/net/*; do
+			[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = virtio_net ] &&
+				dev=$(basename "$d")
+		done
+		[ -n "$dev" ] && break
+		sleep 0.1
+	done
+	[ -n "$dev" ] || tb_fail "the virtio-net link did not appear"
+	ip addr add "$(tb_my_ip)/24" dev "$dev"
+	ip link set "$dev" up
+	# A tiny name -> value service for the peer: one request line, the
+	# published file (or nothing) back. A script, since socat's address
+	# syntax mangles shell punctuation.
+	cat >/run/tb/serve <<-'EOS'
+		#!/bin/sh
+		read -r n
+		case "$n" in *[!a-z0-9_-]* | "") exit 0 ;; esac
+		cat "/run/tb/pub/$n" 2>/dev/null
+	EOS
+	chmod +x /run/tb/serve
+	socat "TCP-LISTEN:$TB_PEER_PORT,bind=$(tb_my_ip),fork,reuseaddr" EXEC:/run/tb/serve \
+		</dev/null >/run/tb/serve.log 2>&1 &
+	tb_log "link $dev $(tb_my_ip)"
+}
+
+# tb_pub NAME VALUE: make VALUE readable by the peer as NAME.
+tb_pub() {
+	printf '%s\n' "$2" >"/run/tb/pub/$1.tmp"
+	mv "/run/tb/pub/$1.tmp" "/run/tb/pub/$1"
+}
+
+# tb_peer_get NAME TIMEOUT: print the peer's NAME once it is published.
+tb_peer_get() {
+	local end=$(($(cut -d. -f1 /proc/uptime) + $2))
+	local v
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		v=$(echo "$1" | socat -t 3 -T 5 - "TCP:$(tb_peer_ip):$TB_PEER_PORT,connect-timeout=2" 2>/dev/null)
+		if [ -n "$v" ]; then
+			echo "$v"
+			return 0
+		fi
+		sleep 0.5
+	done
+	return 1
+}
+
+# ---- NVMe PF and VFs (by hand until `nvme-vf-migrate vf provision`) ----
+
+tb_pf_addr() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ -f "$d/sriov_totalvfs" ] || continue
+		[ "$(cat "$d/class")" = 0x010802 ] && { basename "$d"; return 0; }
+	done
+	return 1
+}
+
+tb_pf_ctrl() {
+	local pf=$1 c
+	for c in /sys/bus/pci/devices/"$pf"/nvme/nvme*; do
+		[ -e "$c" ] && { echo "/dev/$(basename "$c")"; return 0; }
+	done
+	return 1
+}
+
+# tb_vf_provision INDEX: give secondary controller INDEX queues and vectors,
+# enable the VFs and bring it online. Prints the VF's PCI address.
+tb_vf_provision() {
+	local idx=$1 pf ctrl scid i
+	pf=$(tb_pf_addr) || tb_fail "no NVMe PF with SR-IOV"
+	for i in $(seq 100); do
+		ctrl=$(tb_pf_ctrl "$pf") && [ -c "$ctrl" ] && break
+		sleep 0.1
+	done
+	[ -c "$ctrl" ] || tb_fail "the PF $pf has no NVMe controller device"
+	# Secondary controller IDs follow the PF's; take them from the list.
+	scid=$(nvme list-secondary "$ctrl" 2>/dev/null |
+		awk '$1 == "SCID" { print $NF }' | sed -n "$((idx + 1))p")
+	[ -n "$scid" ] || tb_fail "no secondary controller $idx on $ctrl"
+	echo 0 >"/sys/bus/pci/devices/$pf/sriov_drivers_autoprobe"
+	nvme virt-mgmt "$ctrl" --cntlid="$scid" --act=7 >/dev/null 2>&1
+	nvme virt-mgmt "$ctrl" --cntlid="$scid" --rt=0 --act=8 --nr=2 >/dev/null ||
+		tb_fail "assigning queues to controller $scid failed"
+	nvme virt-mgmt "$ctrl" --cntlid="$scid" --rt=1 --act=8 --nr=1 >/dev/null ||
+		tb_fail "assigning vectors to controller $scid failed"
+	if [ "$(cat "/sys/bus/pci/devices/$pf/sriov_numvfs")" -le "$idx" ]; then
+		echo $((idx + 1)) >"/sys/bus/pci/devices/$pf/sriov_numvfs" ||
+			tb_fail "enabling VFs on $pf failed"
+	fi
+	nvme virt-mgmt "$ctrl" --cntlid="$scid" --act=9 >/dev/null ||
+		tb_fail "bringing controller $scid online failed"
+	basename "$(readlink -f "/sys/bus/pci/devices/$pf/virtfn$idx")"
+}
+
+# tb_vf_bind ADDR DRIVER
+tb_vf_bind() {
+	local d=/sys/bus/pci/devices/$1
+	[ -e "$d/driver" ] && echo "$1" >"$d/driver/unbind"
+	echo "$2" >"$d/driver_override"
+	echo "$1" >/sys/bus/pci/drivers_probe
+	[ "$(basename "$(readlink -f "$d/driver")")" = "$2" ] ||
+		tb_fail "$1 did not bind to $2"
+}
+
+# tb_tvf_load [PARAM=VALUE...]: load the test variant driver.
+tb_tvf_load() {
+	modprobe vfio_pci_core || tb_fail "no vfio_pci_core"
+	insmod /tb/kmod/nvfm_tvf.ko "$@" || tb_fail "cannot load nvfm_tvf.ko"
+}
+
+tb_tvf_digest() { cat "/sys/bus/pci/devices/$1/nvfm_tvf_digest"; }
+tb_tvf_info() { sed -n "s/^$2: //p" "/sys/bus/pci/devices/$1/nvfm_tvf_info"; }
+
+# ---- QMP over a UNIX socket ----
+# One connection per host process, through two FIFOs on fds 7 and 8 so that
+# every subshell ($(...), pipelines) can use it, unlike coproc fds.
+
+# tb_qmp_open SOCKET: connect and negotiate.
+tb_qmp_open() {
+	local i line
+	for i in $(seq 100); do
+		[ -S "$1" ] && break
+		sleep 0.1
+	done
+	rm -f /run/tb/qmp.in /run/tb/qmp.out
+	mkfifo /run/tb/qmp.in /run/tb/qmp.out
+	socat - "UNIX-CONNECT:$1" </run/tb/qmp.in >/run/tb/qmp.out &
+	TB_QMP_PID=$!
+	exec 7>/run/tb/qmp.in 8</run/tb/qmp.out
+	read -r -t 10 line <&8 || tb_fail "no QMP greeting on $1"
+	tb_qmp '{"execute":"qmp_capabilities"}' >/dev/null
+}
+
+# tb_qmp JSON: send one command, print its reply line (events are skipped).
+tb_qmp() {
+	local line
+	echo "$1" >&7
+	while read -r -t 30 line <&8; do
+		case "$line" in
+		*'"event"'*) continue ;;
+		esac
+		echo "$line"
+		return 0
+	done
+	tb_fail "no QMP reply to $1"
+}
+
+tb_qmp_close() {
+	exec 7>&- 8<&-
+	[ -n "${TB_QMP_PID:-}" ] && kill "$TB_QMP_PID" 2>/dev/null
+	wait "${TB_QMP_PID:-}" 2>/dev/null
+	TB_QMP_PID=
+	return 0
+}
+
+# tb_hmp CMD: run a human monitor command, print its text.
+tb_hmp() {
+	tb_qmp "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"$1\"}}" |
+		jq -r '.return // .error.desc'
+}
+
+# The nested guest's counter (see guest/counter.S).
+tb_guest_counter() {
+	local v
+	v=$(tb_hmp 'xp /1wx 0x200000' | sed -n 's/.*: *\(0x[0-9a-f]*\).*/\1/p')
+	printf '%d\n' "${v:-0}"
+}
+
+# tb_guest_counting TIMEOUT: wait until the nested guest's counter moves
+# (firmware runs first, slowly, under nested TCG); print the last two values.
+tb_guest_counting() {
+	local end=$(($(cut -d. -f1 /proc/uptime) + $1)) c0 c1
+	c0=$(tb_guest_counter)
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		sleep 1
+		c1=$(tb_guest_counter)
+		if [ "$c1" -gt "$c0" ] && [ "$c0" -gt 0 ]; then
+			echo "$c0 $c1"
+			return 0
+		fi
+		c0=$c1
+	done
+	return 1
+}
+
+# tb_nested_qemu VF [EXTRA ARGS...]: start the nested guest with VF assigned
+# (vfio-pci, enable-migration=on); QMP at /run/tb/nested.sock.
+tb_nested_qemu() {
+	local vf=$1
+	shift
+	qemu-system-x86_64 -machine q35 -accel tcg,tb-size=64 -cpu qemu64 -smp 1 -m 16 \
+		-nodefaults -no-user-config -display none -serial none -monitor none \
+		-kernel /tb/guest/counter.elf \
+		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
+		-device "vfio-pci,host=$vf,id=vf0,bus=rp0,enable-migration=on,x-msix-relocation=bar2" \
+		-qmp unix:/run/tb/nested.sock,server=on,wait=off \
+		"$@" >/run/tb/nested.log 2>&1 &
+	TB_NESTED_PID=$!
+	echo $TB_NESTED_PID >/run/tb/nested.pid
+}
+
+tb_nested_stop() {
+	local i
+	[ -n "${TB_NESTED_PID:-}" ] || return 0
+	kill "$TB_NESTED_PID" 2>/dev/null
+	for i in $(seq 50); do
+		kill -0 "$TB_NESTED_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$TB_NESTED_PID" 2>/dev/null
+	wait "$TB_NESTED_PID" 2>/dev/null
+	TB_NESTED_PID=
+	return 0
+}
