@@ -8,6 +8,8 @@
 #include "nvfm/device.h"
 #include "nvfm/stream.h"
 #include "nvfm/transfer.h"
+#include "nvfm/transport.h"
+#include "nvfm/agent.h"
 #include "nvfm/emu.h"
 #include "nvfm/selftest.h"
 #include "nvfm/pf.h"

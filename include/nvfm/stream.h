@@ -65,6 +65,77 @@ gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError 
  */
 gboolean nvfm_channel_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error);
 
+/**
+ * nvfm_channel_try_read() - read what is there without waiting
+ * @ch: the channel
+ * @buf: destination
+ * @len: most bytes wanted
+ * @got: receives the bytes read
+ * @error: return location for an error
+ *
+ * Return: 1 when bytes were read, 0 when nothing is there yet, -1 at end
+ * of stream or on an error (@error set for errors only).
+ */
+int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error);
+
+/**
+ * nvfm_channel_get_fd() - the file descriptor under a channel
+ * @ch: the channel
+ *
+ * Return: the fd of a plain fd channel, or -1 for a stream channel (TLS),
+ * whose bytes must go through the stream.
+ */
+int nvfm_channel_get_fd(NvfmChannel *ch);
+
+/**
+ * nvfm_channel_set_socket_fd() - name the socket under a stream channel
+ * @ch: the channel
+ * @fd: the socket (not owned), used only by nvfm_channel_shutdown()
+ */
+void nvfm_channel_set_socket_fd(NvfmChannel *ch, int fd);
+
+/**
+ * nvfm_channel_shutdown() - make every pending and later read and write fail
+ * @ch: the channel
+ *
+ * Thread-safe with respect to one other thread blocked in a read or write
+ * on @ch: it is woken with end of stream or an error. Used to abort a
+ * transfer from outside (an agent shutting down).
+ */
+void nvfm_channel_shutdown(NvfmChannel *ch);
+
+/**
+ * nvfm_channel_readable() - whether the peer has sent something
+ * @ch: the channel
+ * @timeout_ms: how long to wait (0: just look)
+ *
+ * Return: %TRUE when a read would not block (data or end of stream).
+ */
+gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms);
+
+/**
+ * nvfm_channel_set_peer() - remember a printable name of the peer
+ * @ch: the channel
+ * @peer: "10.0.0.1:4711", "unix:/run/x.sock", a certificate subject...
+ */
+void nvfm_channel_set_peer(NvfmChannel *ch, const char *peer);
+
+/**
+ * nvfm_channel_get_peer() - the name set with nvfm_channel_set_peer()
+ * @ch: the channel
+ *
+ * Return: the name (owned by @ch), or "peer".
+ */
+const char *nvfm_channel_get_peer(NvfmChannel *ch);
+
+/**
+ * nvfm_channel_get_timeout() - the bound set with nvfm_channel_set_timeout()
+ * @ch: the channel
+ *
+ * Return: milliseconds, -1 for none.
+ */
+int nvfm_channel_get_timeout(NvfmChannel *ch);
+
 /** NVFM_PROTO_MAGIC: "NVFM" as the first four bytes of every frame. */
 #define NVFM_PROTO_MAGIC 0x4d46564eu
 /** NVFM_PROTO_VERSION: the frame format version this library speaks. */
@@ -102,11 +173,25 @@ typedef enum {
 } NvfmPhase;
 
 /**
+ * NVFM_FRAME_FLAG_NO_CRC: on a DATA frame only: no CRC32C follows the
+ * payload. Sent only when both ends negotiated the "zero-copy"
+ * capability (the payload went from the device to the socket without
+ * passing through userspace); see docs/protocol.md.
+ */
+#define NVFM_FRAME_FLAG_NO_CRC 0x0001u
+/**
+ * NVFM_FRAME_FLAG_NO_DIGEST: on a TRAILER frame only: its SHA-256 field is
+ * zero because some DATA frames were not seen by the sender (zero-copy).
+ */
+#define NVFM_FRAME_FLAG_NO_DIGEST 0x0002u
+
+/**
  * NvfmFrameHeader - a decoded frame header
  * @type: an #NvfmFrameType
  * @version: the sender's frame format version
- * @flags: reserved, 0
- * @length: payload bytes (the payload CRC32C follows when non-zero)
+ * @flags: NVFM_FRAME_FLAG_* bits; each is valid on one frame type only
+ * @length: payload bytes (the payload CRC32C follows when non-zero and
+ *	    %NVFM_FRAME_FLAG_NO_CRC is not set)
  */
 typedef struct {
 	guint8 type;
@@ -165,6 +250,22 @@ gboolean nvfm_frame_send(NvfmChannel *ch, NvfmFrameType type, const void *payloa
 			 guint32 len, GError **error);
 
 /**
+ * nvfm_frame_send_flags() - send one frame with header flags
+ * @ch: the channel
+ * @type: the frame type
+ * @flags: NVFM_FRAME_FLAG_* bits valid for @type
+ * @payload: its payload (may be %NULL when @len is 0)
+ * @len: payload bytes, at most nvfm_frame_max_payload(@type)
+ * @error: return location for an error
+ *
+ * With %NVFM_FRAME_FLAG_NO_CRC no payload checksum is written.
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_frame_send_flags(NvfmChannel *ch, NvfmFrameType type, guint16 flags,
+			       const void *payload, guint32 len, GError **error);
+
+/**
  * nvfm_frame_send_json() - send a frame whose payload is a JSON object
  * @ch: the channel
  * @type: the frame type
@@ -190,6 +291,51 @@ gboolean nvfm_frame_send_json(NvfmChannel *ch, NvfmFrameType type, json_t *obj,
  * Return: %TRUE with a verified frame.
  */
 gboolean nvfm_frame_recv(NvfmChannel *ch, NvfmFrameHeader *hdr, guint8 *buf, GError **error);
+
+/**
+ * nvfm_frame_recv_header() - receive and check one frame header
+ * @ch: the channel
+ * @hdr: receives the header
+ * @error: return location for an error
+ *
+ * The payload (and its checksum) is still unread: read it with
+ * nvfm_frame_recv_payload(), or move it some other way.
+ *
+ * Return: %TRUE with a verified header.
+ */
+gboolean nvfm_frame_recv_header(NvfmChannel *ch, NvfmFrameHeader *hdr, GError **error);
+
+/**
+ * nvfm_frame_recv_payload() - receive the payload announced by @hdr
+ * @ch: the channel
+ * @hdr: a header from nvfm_frame_recv_header()
+ * @buf: receives the payload; at least @hdr->length bytes
+ * @error: return location for an error
+ *
+ * Checks the payload CRC32C unless the frame carries
+ * %NVFM_FRAME_FLAG_NO_CRC.
+ *
+ * Return: %TRUE with a verified payload.
+ */
+gboolean nvfm_frame_recv_payload(NvfmChannel *ch, const NvfmFrameHeader *hdr, guint8 *buf,
+				 GError **error);
+
+/**
+ * nvfm_frame_parse() - parse one frame from a buffer
+ * @data: the bytes
+ * @len: their number
+ * @hdr: receives the header
+ * @payload: receives a pointer into @data at the payload
+ * @consumed: receives the bytes the whole frame took
+ * @error: return location for an error
+ *
+ * The same checks as nvfm_frame_recv(), for callers (and fuzzers) that
+ * hold bytes in memory. A frame that does not fit in @len is "truncated".
+ *
+ * Return: %TRUE with a verified frame.
+ */
+gboolean nvfm_frame_parse(const guint8 *data, gsize len, NvfmFrameHeader *hdr,
+			  const guint8 **payload, gsize *consumed, GError **error);
 
 /**
  * nvfm_frame_parse_json() - parse a JSON-object payload

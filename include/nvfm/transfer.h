@@ -16,7 +16,14 @@ G_BEGIN_DECLS
  * @stop_copy_us: time from STOP_COPY entry to end of stream
  * @commit_us: time of RESUMING -> STOP (the driver's validation)
  * @total_us: wall time of the whole call
- * @sha256: hex SHA-256 of the state bytes
+ * @sha256: hex SHA-256 of the state bytes; empty when some went unchecked
+ *	    (see docs/protocol.md) and no digest was computed
+ * @zero_copy_bytes: of @total_bytes, bytes moved by splice (unchecked)
+ * @unchecked_bytes: of @total_bytes, bytes in DATA frames without a CRC32C:
+ *		     spliced, or sent over TLS, whose records authenticate them
+ * @phase: the phase reached, or on failure the phase that failed:
+ *	   "handshake", "compat", "resume" (entering RESUMING), "precopy",
+ *	   "stop-copy", "trailer", "commit" or "run" (a static string)
  */
 typedef struct {
 	guint64 total_bytes;
@@ -28,6 +35,9 @@ typedef struct {
 	gint64 commit_us;
 	gint64 total_us;
 	char sha256[65];
+	guint64 zero_copy_bytes;
+	const char *phase;
+	guint64 unchecked_bytes;
 } NvfmTransferStats;
 
 /**
@@ -45,6 +55,16 @@ typedef void (*NvfmProgressFunc)(int phase, guint64 bytes, gpointer user_data);
  * @timeout_ms: bound on each wait for the device (-1: none)
  * @progress: optional progress callback
  * @user_data: its closure
+ * @zero_copy: move STOP_COPY data with splice (DATA frames without CRC,
+ *	       TRAILER without digest) when the channel is a stream socket
+ *	       and the device's data_fd splices; only when the receiver
+ *	       agreed to unchecked data
+ * @unchecked: send every DATA frame without a CRC32C and the TRAILER
+ *	       without a digest (the channel is TLS, whose records are
+ *	       authenticated); only when the receiver agreed to it
+ * @watch_peer: the receiver may send an ABORT frame while the state
+ *		flows (a live connection): look for one after every frame
+ * @cancellable: checked between frames (may be %NULL)
  */
 typedef struct {
 	guint precopy_rounds;
@@ -52,7 +72,20 @@ typedef struct {
 	int timeout_ms;
 	NvfmProgressFunc progress;
 	gpointer user_data;
+	gboolean zero_copy;
+	gboolean watch_peer;
+	GCancellable *cancellable;
+	gboolean unchecked;
 } NvfmSaveOptions;
+
+/**
+ * NvfmCommitFunc - the last word before a loaded state is committed
+ * @user_data: closure
+ * @error: return location for an error
+ *
+ * Return: %TRUE to commit; %FALSE to refuse (the device is reset).
+ */
+typedef gboolean (*NvfmCommitFunc)(gpointer user_data, GError **error);
 
 /**
  * NvfmLoadOptions - how to load
@@ -60,12 +93,27 @@ typedef struct {
  * @run: continue to RUNNING after the state was committed
  * @progress: optional progress callback
  * @user_data: its closure
+ * @allow_unchecked: accept DATA frames without CRC and a TRAILER without
+ *		     digest (negotiated: "zero-copy" on a plain socket,
+ *		     "tls-integrity" over TLS); splice them into the device
+ *		     when the channel is a socket fd
+ * @before_commit: called once the trailer is verified, before RESUMING ->
+ *		   STOP (an agent asks its client to confirm). %NULL: the
+ *		   stream must end right after the trailer, so a file with
+ *		   anything after it (a second trailer) is refused.
+ * @commit_data: closure of @before_commit
+ * @cancellable: checked between frames (may be %NULL); a cancelled load
+ *		 fails with %NVFM_ERROR_CANCELLED and resets the device
  */
 typedef struct {
 	int timeout_ms;
 	gboolean run;
 	NvfmProgressFunc progress;
 	gpointer user_data;
+	gboolean allow_unchecked;
+	NvfmCommitFunc before_commit;
+	gpointer commit_data;
+	GCancellable *cancellable;
 } NvfmLoadOptions;
 
 /**
@@ -117,13 +165,26 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
  * @error: return location for an error
  *
  * Checks HELLO and COMPAT, moves the device to RESUMING, writes the DATA
- * payloads, verifies the TRAILER's byte count and SHA-256, and commits with
- * RESUMING -> STOP. Any failure, including an ABORT frame from the sender,
+ * payloads, verifies the TRAILER's byte count and SHA-256 (when the stream
+ * carries one), checks that nothing follows (or asks @before_commit), and
+ * commits with RESUMING -> STOP. Any failure, including an ABORT frame from the sender,
  * resets the device: it is never resumed with a partial state.
  *
  * Return: %TRUE on success.
  */
 gboolean nvfm_load(NvfmDevice *dev, NvfmChannel *ch, const NvfmLoadOptions *opts,
 		   NvfmTransferStats *stats, GError **error);
+
+/**
+ * nvfm_compat_check() - whether a source's compatibility block fits a
+ * destination's
+ * @src: the source device's block (nvfm_device_compat_block())
+ * @dst: the destination device's block
+ * @error: return location for an error
+ *
+ * Return: %TRUE when every fact both blocks report is equal; %FALSE with
+ * %NVFM_ERROR_NOT_SUPPORTED naming the first mismatch.
+ */
+gboolean nvfm_compat_check(json_t *src, json_t *dst, GError **error);
 
 G_END_DECLS

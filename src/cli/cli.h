@@ -65,6 +65,9 @@ int cmd_load(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_emu(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
+int cmd_agent(int argc, char **argv);	/* cmd-agent.c */
+int cmd_send(int argc, char **argv);	/* cmd-send.c */
+int cmd_receive(int argc, char **argv);	/* cmd-send.c */
 
 /* "vf" subcommands: cmd-vf-state.c (engine) and cmd-vf-pf.c (provisioning) */
 int cmd_vf_state(int argc, char **argv);

@@ -15,6 +15,9 @@ static const CliCommand commands[] = {
 	{ "selftest", "DEV", "VFIO migration conformance suite for a device", cmd_selftest },
 	{ "emu", "SUBCOMMAND ...", "manage emulated devices (create, list, fault, ...)", cmd_emu },
 	{ "qmp", "SOCKET COMMAND [JSON]", "talk QMP to a QEMU process", cmd_qmp },
+	{ "agent", "--listen ADDR", "serve migrations to this host (the per-host agent)", cmd_agent },
+	{ "send", "DEV --to HOST --target DEV", "move a device's state to a device on another host", cmd_send },
+	{ "receive", "DEV --listen ADDR", "wait for one state transfer into DEV", cmd_receive },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -6,6 +6,7 @@
  *   0  u32 magic "NVFM"   4 u8 version   5 u8 type   6 u16 flags
  *   8  u32 payload length 12 u32 CRC32C of bytes 0..11
  *   16 payload, then u32 CRC32C of the payload when the length is not 0
+ *      (and the frame is not a DATA frame flagged NO_CRC)
  *
  * Every length is bounded per type before anything is allocated or read.
  */
@@ -45,6 +46,24 @@ guint32 nvfm_frame_max_payload(guint type)
 	default:
 		return NVFM_FRAME_MAX_CONTROL;
 	}
+}
+
+/* Each flag has one meaning on one frame type; anything else is refused. */
+static guint16 frame_allowed_flags(guint type)
+{
+	switch (type) {
+	case NVFM_FRAME_DATA:
+		return NVFM_FRAME_FLAG_NO_CRC;
+	case NVFM_FRAME_TRAILER:
+		return NVFM_FRAME_FLAG_NO_DIGEST;
+	default:
+		return 0;
+	}
+}
+
+static gboolean has_payload_crc(const NvfmFrameHeader *hdr)
+{
+	return hdr->length > 0 && !(hdr->flags & NVFM_FRAME_FLAG_NO_CRC);
 }
 
 static void put_le32(guint8 *p, guint32 v)
@@ -102,7 +121,7 @@ gboolean nvfm_frame_header_decode(const guint8 *raw, NvfmFrameHeader *hdr, GErro
 	hdr->type = raw[5];
 	hdr->flags = GUINT16_FROM_LE(fl);
 	hdr->length = get_le32(raw + 8);
-	if (hdr->flags != 0) {
+	if (hdr->flags & ~frame_allowed_flags(hdr->type)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
 			    "%s frame with unknown flags 0x%x", nvfm_frame_type_name(hdr->type),
 			    hdr->flags);
@@ -118,14 +137,16 @@ gboolean nvfm_frame_header_decode(const guint8 *raw, NvfmFrameHeader *hdr, GErro
 	return TRUE;
 }
 
-gboolean nvfm_frame_send(NvfmChannel *ch, NvfmFrameType type, const void *payload,
-			 guint32 len, GError **error)
+gboolean nvfm_frame_send_flags(NvfmChannel *ch, NvfmFrameType type, guint16 flags,
+			       const void *payload, guint32 len, GError **error)
 {
-	NvfmFrameHeader hdr = { .type = type, .version = NVFM_PROTO_VERSION, .length = len };
+	NvfmFrameHeader hdr = { .type = type, .version = NVFM_PROTO_VERSION, .flags = flags,
+				.length = len };
 	guint8 raw[NVFM_FRAME_HEADER_SIZE];
 	guint8 crc[4];
 
 	g_return_val_if_fail(len <= nvfm_frame_max_payload(type), FALSE);
+	g_return_val_if_fail((flags & ~frame_allowed_flags(type)) == 0, FALSE);
 	nvfm_frame_header_encode(&hdr, raw);
 	if (!nvfm_channel_write(ch, raw, sizeof(raw), error))
 		return FALSE;
@@ -133,8 +154,16 @@ gboolean nvfm_frame_send(NvfmChannel *ch, NvfmFrameType type, const void *payloa
 		return TRUE;
 	if (!nvfm_channel_write(ch, payload, len, error))
 		return FALSE;
+	if (!has_payload_crc(&hdr))
+		return TRUE;
 	put_le32(crc, nvfm_crc32c(0, payload, len));
 	return nvfm_channel_write(ch, crc, sizeof(crc), error);
+}
+
+gboolean nvfm_frame_send(NvfmChannel *ch, NvfmFrameType type, const void *payload,
+			 guint32 len, GError **error)
+{
+	return nvfm_frame_send_flags(ch, type, 0, payload, len, error);
 }
 
 gboolean nvfm_frame_send_json(NvfmChannel *ch, NvfmFrameType type, json_t *obj,
@@ -167,10 +196,9 @@ static gboolean read_exact(NvfmChannel *ch, guint8 *buf, gsize len, const char *
 	return TRUE;
 }
 
-gboolean nvfm_frame_recv(NvfmChannel *ch, NvfmFrameHeader *hdr, guint8 *buf, GError **error)
+gboolean nvfm_frame_recv_header(NvfmChannel *ch, NvfmFrameHeader *hdr, GError **error)
 {
 	guint8 raw[NVFM_FRAME_HEADER_SIZE];
-	guint8 crc[4];
 	gsize got = 0;
 
 	if (!nvfm_channel_read(ch, raw, sizeof(raw), &got, error))
@@ -181,19 +209,71 @@ gboolean nvfm_frame_recv(NvfmChannel *ch, NvfmFrameHeader *hdr, guint8 *buf, GEr
 				: "stream truncated: it ended before its trailer", got);
 		return FALSE;
 	}
-	if (!nvfm_frame_header_decode(raw, hdr, error))
-		return FALSE;
-	if (hdr->length == 0)
-		return TRUE;
-	if (!read_exact(ch, buf, hdr->length, nvfm_frame_type_name(hdr->type), error) ||
-	    !read_exact(ch, crc, sizeof(crc), "a payload checksum", error))
-		return FALSE;
-	if (get_le32(crc) != nvfm_crc32c(0, buf, hdr->length)) {
+	return nvfm_frame_header_decode(raw, hdr, error);
+}
+
+static gboolean check_payload_crc(const NvfmFrameHeader *hdr, const guint8 *payload,
+				  const guint8 *crc, GError **error)
+{
+	if (get_le32(crc) != nvfm_crc32c(0, payload, hdr->length)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INTEGRITY,
 			    "%s frame payload checksum mismatch (corrupted stream)",
 			    nvfm_frame_type_name(hdr->type));
 		return FALSE;
 	}
+	return TRUE;
+}
+
+gboolean nvfm_frame_recv_payload(NvfmChannel *ch, const NvfmFrameHeader *hdr, guint8 *buf,
+				 GError **error)
+{
+	guint8 crc[4];
+
+	if (hdr->length == 0)
+		return TRUE;
+	if (!read_exact(ch, buf, hdr->length, nvfm_frame_type_name(hdr->type), error))
+		return FALSE;
+	if (!has_payload_crc(hdr))
+		return TRUE;
+	if (!read_exact(ch, crc, sizeof(crc), "a payload checksum", error))
+		return FALSE;
+	return check_payload_crc(hdr, buf, crc, error);
+}
+
+gboolean nvfm_frame_recv(NvfmChannel *ch, NvfmFrameHeader *hdr, guint8 *buf, GError **error)
+{
+	return nvfm_frame_recv_header(ch, hdr, error) &&
+	       nvfm_frame_recv_payload(ch, hdr, buf, error);
+}
+
+gboolean nvfm_frame_parse(const guint8 *data, gsize len, NvfmFrameHeader *hdr,
+			  const guint8 **payload, gsize *consumed, GError **error)
+{
+	gsize need;
+
+	if (len < NVFM_FRAME_HEADER_SIZE) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    len ? "stream truncated in a frame header (%zu of 16 bytes)"
+				: "stream truncated: it ended before its trailer", len);
+		return FALSE;
+	}
+	if (!nvfm_frame_header_decode(data, hdr, error))
+		return FALSE;
+	/* length is bounded by the decode above: no overflow here */
+	need = NVFM_FRAME_HEADER_SIZE + (gsize)hdr->length + (has_payload_crc(hdr) ? 4 : 0);
+	if (len < need) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "stream truncated in %s (%zu of %zu bytes)",
+			    nvfm_frame_type_name(hdr->type), len - NVFM_FRAME_HEADER_SIZE,
+			    need - NVFM_FRAME_HEADER_SIZE);
+		return FALSE;
+	}
+	if (has_payload_crc(hdr) &&
+	    !check_payload_crc(hdr, data + NVFM_FRAME_HEADER_SIZE,
+			       data + NVFM_FRAME_HEADER_SIZE + hdr->length, error))
+		return FALSE;
+	*payload = data + NVFM_FRAME_HEADER_SIZE;
+	*consumed = need;
 	return TRUE;
 }
 

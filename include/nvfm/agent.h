@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The per-host agent and its client: the channel the orchestrator (or
+ * "nvme-vf-migrate send") uses to talk to the destination host. One
+ * connection carries control requests (status, preflight, provision,
+ * release) and device-state streams ("receive"), all as frames of the
+ * device-state protocol (docs/protocol.md, docs/agent.md).
+ */
+#pragma once
+
+#include "nvfm/device.h"
+#include "nvfm/transfer.h"
+#include "nvfm/transport.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NvfmAgent - a running agent: a listener and its sessions
+ */
+typedef struct _NvfmAgent NvfmAgent;
+
+/**
+ * NvfmAgentLogFunc - where the agent reports what happens
+ * @level: G_LOG_LEVEL_MESSAGE for events (a migration started, done),
+ *	   G_LOG_LEVEL_WARNING for refusals and failures, G_LOG_LEVEL_INFO
+ *	   for details
+ * @message: one line
+ * @user_data: closure
+ */
+typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
+				 gpointer user_data);
+
+/**
+ * NvfmAgentOptions - how an agent runs
+ * @listen: "HOST:PORT", ":PORT", "unix:PATH" (see nvfm_listener_new())
+ * @tls: server credentials; %NULL serves plain connections, which on TCP
+ *	 the caller must only allow when the user said --insecure
+ * @runtime_dir: per-migration state and reservations (%NULL:
+ *		 $RUNTIME_DIRECTORY, else /run/nvme-vf-migrate/agent for
+ *		 root, else $XDG_RUNTIME_DIR/nvme-vf-migrate/agent)
+ * @max_sessions: connections served at once (0: 16); more are refused
+ * @timeout_ms: bound on every wait for a peer or a device (<= 0: 30 s)
+ * @idle_timeout_ms: how long a connection may sit between requests
+ *		     (<= 0: 300 s)
+ * @fixed_target: restore only into this device, whatever the client asks
+ *		  ("nvme-vf-migrate receive")
+ * @one_shot: stop after the first state transfer, successful or not
+ * @verify: never let DATA go unchecked: no "zero-copy" or
+ *	    "tls-integrity" capability, every DATA frame carries a CRC32C
+ *	    and the trailer a SHA-256
+ * @log: where events go (%NULL: nowhere)
+ * @log_data: closure of @log
+ */
+typedef struct {
+	const char *listen;
+	NvfmTls *tls;
+	const char *runtime_dir;
+	guint max_sessions;
+	int timeout_ms;
+	int idle_timeout_ms;
+	const char *fixed_target;
+	gboolean one_shot;
+	gboolean verify;
+	NvfmAgentLogFunc log;
+	gpointer log_data;
+} NvfmAgentOptions;
+
+/**
+ * nvfm_agent_new() - listen and prepare the runtime directory
+ * @opts: the options
+ * @error: return location for an error
+ *
+ * Creates the runtime directory (0700). Migrations a previous instance
+ * left behind (it crashed mid-transfer) have their target device reset
+ * and their state removed.
+ *
+ * Return: the agent, or %NULL.
+ */
+NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error);
+
+/**
+ * nvfm_agent_get_address() - the address the agent listens on
+ * @agent: the agent
+ *
+ * Return: "10.0.0.2:16590" or "unix:PATH", owned by @agent.
+ */
+const char *nvfm_agent_get_address(NvfmAgent *agent);
+
+/**
+ * nvfm_agent_run() - serve until nvfm_agent_stop() (or one transfer)
+ * @agent: the agent
+ * @error: return location for an error
+ *
+ * Each connection is served by its own thread. On stop, the listener
+ * closes, transfers in flight are aborted (their destination devices
+ * reset, their clients told why) and every session is joined.
+ *
+ * Return: %TRUE on a clean stop; with @one_shot, the transfer's success.
+ */
+gboolean nvfm_agent_run(NvfmAgent *agent, GError **error);
+
+/**
+ * nvfm_agent_stop() - ask a running agent to stop
+ * @agent: the agent
+ *
+ * Async-signal-safe: call it from a SIGTERM handler.
+ */
+void nvfm_agent_stop(NvfmAgent *agent);
+
+/**
+ * nvfm_agent_free() - free a stopped agent (NULL is fine)
+ * @agent: the agent
+ */
+void nvfm_agent_free(NvfmAgent *agent);
+
+/**
+ * NvfmAgentClient - a connection to an agent
+ */
+typedef struct _NvfmAgentClient NvfmAgentClient;
+
+/**
+ * nvfm_agent_client_connect() - connect and exchange HELLO frames
+ * @address: the agent's address (see nvfm_transport_connect())
+ * @tls: client credentials, or %NULL for a plain connection
+ * @timeout_ms: bound on every wait
+ * @error: return location for an error
+ *
+ * Return: the client, or %NULL (%NVFM_ERROR_AUTH when the agent refused
+ * us or we refused it).
+ */
+NvfmAgentClient *nvfm_agent_client_connect(const char *address, NvfmTls *tls, int timeout_ms,
+					   GError **error);
+
+/**
+ * nvfm_agent_client_free() - close a connection (NULL is fine)
+ * @client: the client
+ */
+void nvfm_agent_client_free(NvfmAgentClient *client);
+
+/**
+ * nvfm_agent_client_get_hello() - what the agent said about itself
+ * @client: the client
+ *
+ * Return: the agent's HELLO object (host, version, capabilities), owned
+ * by @client.
+ */
+json_t *nvfm_agent_client_get_hello(NvfmAgentClient *client);
+
+/**
+ * nvfm_agent_client_has_capability() - whether both ends agreed on a
+ * capability
+ * @client: the client
+ * @cap: "zero-copy", "tls-integrity", "precopy", "control", ...
+ *
+ * Return: %TRUE when the agent announced it and this build uses it.
+ */
+gboolean nvfm_agent_client_has_capability(NvfmAgentClient *client, const char *cap);
+
+/**
+ * nvfm_agent_client_call() - one control request
+ * @client: the client
+ * @op: "status", "preflight", "provision" (alias "reserve"), "release"
+ * @args: the request's arguments (may be %NULL)
+ * @error: return location for an error
+ *
+ * Return: the reply's result object (new reference), or %NULL with the
+ * agent's error (its code and message) in @error.
+ */
+json_t *nvfm_agent_client_call(NvfmAgentClient *client, const char *op, json_t *args,
+			       GError **error);
+
+/**
+ * NvfmSendOptions - how to move a device's state to an agent
+ * @target: the destination device ("emu:b", a VF's PCI address) or
+ *	    %NULL with @reservation
+ * @reservation: a reservation made with "provision", whose VF is the
+ *		 destination
+ * @run: the destination device continues to RUNNING once committed
+ * @verify: every DATA frame carries a CRC32C and the trailer a SHA-256,
+ *	    even where zero-copy or TLS integrity was negotiated
+ * @save: precopy rounds, threshold, timeouts and progress of the source
+ */
+typedef struct {
+	const char *target;
+	const char *reservation;
+	gboolean run;
+	gboolean verify;
+	NvfmSaveOptions save;
+} NvfmSendOptions;
+
+/**
+ * nvfm_send_options_init() - defaults: no target, stay STOP, unchecked
+ * data where negotiated, nvfm_save_options_init()
+ * @opts: the options
+ */
+void nvfm_send_options_init(NvfmSendOptions *opts);
+
+/**
+ * nvfm_agent_client_send() - stream a device's state into a device on
+ * the agent's host
+ * @client: the client
+ * @dev: the source device, RUNNING or STOP
+ * @opts: the options
+ * @stats: receives the source side's measurements (may be %NULL); on
+ *	   failure its @phase names the phase that failed
+ * @result: receives the agent's verdict object (migration id, remote
+ *	    statistics, destination state) on success (may be %NULL)
+ * @error: return location for an error
+ *
+ * On success the source is left in STOP and the destination holds the
+ * state (in STOP, or RUNNING with @run). On any failure the source is
+ * back in RUNNING (or reset) and the agent has reset the destination;
+ * the error says what failed and why, the receiver's reason included.
+ * The connection cannot carry more requests after a failed transfer.
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_agent_client_send(NvfmAgentClient *client, NvfmDevice *dev,
+				const NvfmSendOptions *opts, NvfmTransferStats *stats,
+				json_t **result, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmAgent, nvfm_agent_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmAgentClient, nvfm_agent_client_free)
+
+G_END_DECLS

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * "agent": the per-host service the source side talks to, and "agent
+ * request" to send it one control request by hand. Also the transport
+ * options every networked command shares.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli-transport.h"
+
+/* ---- transport options ---- */
+
+void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean server)
+{
+	GOptionEntry entries[] = {
+		{ "insecure", 0, 0, G_OPTION_ARG_NONE, &t->insecure,
+		  "Plain TCP: no TLS, no authentication (trusted networks only)", NULL },
+		{ "tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &t->tls_dir,
+		  "Directory of ca-cert.pem, {server,client}-{cert,key}.pem (default $NVFM_PKI_DIR or " NVFM_PKI_DIR ")", "DIR" },
+		{ "tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &t->tls_ca, "CA certificate file", "FILE" },
+		{ "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &t->tls_cert, "Our certificate file", "FILE" },
+		{ "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &t->tls_key, "Our private key file", "FILE" },
+		{ server ? "allow" : "tls-name", 0, 0,
+		  server ? G_OPTION_ARG_STRING_ARRAY : G_OPTION_ARG_STRING,
+		  server ? (gpointer)&t->allow : (gpointer)&t->tls_name,
+		  server ? "Accept only clients whose certificate subject, CN or SAN matches (repeatable, * wildcards)"
+			 : "Name the agent's certificate must carry (default: the host connected to)",
+		  server ? "PATTERN" : "NAME" },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &t->timeout,
+		  "Seconds any wait for the peer or a device may take (default 30)", "S" },
+		{ NULL },
+	};
+	GOptionGroup *g = g_option_group_new("transport", "Transport and TLS options:",
+					     "Show transport and TLS options", NULL, NULL);
+
+	t->timeout = 30;
+	g_option_group_add_entries(g, entries);
+	g_option_context_add_group(ctx, g);
+}
+
+NvfmTls *cli_transport_tls(CliTransport *t, gboolean server, const char *address,
+			   GError **error)
+{
+	NvfmTlsOptions o = {
+		.dir = t->tls_dir,
+		.ca_file = t->tls_ca,
+		.cert_file = t->tls_cert,
+		.key_file = t->tls_key,
+		.allow = (const char *const *)t->allow,
+		.server_name = t->tls_name,
+	};
+	NvfmTls *tls;
+
+	if (g_str_has_prefix(address, "unix:"))
+		return NULL;
+	if (t->insecure) {
+		if (t->tls_dir || t->tls_ca || t->tls_cert || t->tls_key || t->allow) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "--insecure cannot be combined with TLS options");
+			return NULL;
+		}
+		return NULL;
+	}
+	tls = nvfm_tls_new(server, &o, error);
+	if (!tls)
+		g_prefix_error(error, "TLS is required for TCP (use --insecure for plain TCP): ");
+	return tls;
+}
+
+void cli_transport_clear(CliTransport *t)
+{
+	g_free(t->tls_dir);
+	g_free(t->tls_ca);
+	g_free(t->tls_cert);
+	g_free(t->tls_key);
+	g_free(t->tls_name);
+	g_strfreev(t->allow);
+}
+
+/* ---- logging ---- */
+
+typedef enum { LOG_AUTO, LOG_STDERR, LOG_JOURNAL } LogTarget;
+
+typedef struct {
+	LogTarget target;
+	int verbose;
+} LogCtx;
+
+static int syslog_priority(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_WARNING)
+		return 4;
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return 5;
+	return 6;
+}
+
+static void agent_log(GLogLevelFlags level, const char *message, gpointer data)
+{
+	LogCtx *lc = data;
+
+	if ((level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) && !lc->verbose)
+		return;
+	if (lc->target == LOG_JOURNAL) {
+		char prio[2] = { (char)('0' + syslog_priority(level)), 0 };
+		const GLogField fields[] = {
+			{ "MESSAGE", message, -1 },
+			{ "PRIORITY", prio, -1 },
+			{ "SYSLOG_IDENTIFIER", "nvme-vf-migrate", -1 },
+		};
+
+		if (g_log_writer_journald(level, fields, G_N_ELEMENTS(fields), NULL) ==
+		    G_LOG_WRITER_HANDLED)
+			return;
+	}
+	{
+		g_autoptr(GDateTime) now = g_date_time_new_now_local();
+		g_autofree char *ts = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%f");
+
+		/* milliseconds are enough */
+		if (ts && strlen(ts) > 23)
+			ts[23] = 0;
+		fprintf(stderr, "%s %s: %s\n", ts ? ts : "",
+			(level & G_LOG_LEVEL_WARNING) ? "warning"
+			: (level & G_LOG_LEVEL_MESSAGE) ? "notice" : "info", message);
+		fflush(stderr);
+	}
+}
+
+/* ---- the service ---- */
+
+static NvfmAgent *running_agent;
+
+static void on_signal(int sig)
+{
+	if (running_agent)
+		nvfm_agent_stop(running_agent);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_run_agent(const NvfmAgentOptions *opts, GError **error)
+{
+	g_autoptr(NvfmAgent) agent = nvfm_agent_new(opts, error);
+	gboolean ok;
+
+	if (!agent)
+		return -1;
+	install_signals();
+	running_agent = agent;
+	ok = nvfm_agent_run(agent, error);
+	running_agent = NULL;
+	return ok ? 0 : -1;
+}
+
+static int agent_request(int argc, char **argv);
+
+int cmd_agent(int argc, char **argv)
+{
+	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL;
+	int max_sessions = 0, idle = 300;
+	gboolean verify = FALSE;
+	CliTransport t = { 0 };
+	GOptionEntry entries[] = {
+		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT, [V6]:PORT or unix:PATH (port default " G_STRINGIFY(NVFM_AGENT_DEFAULT_PORT) ")", "ADDR" },
+		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Per-migration state (default /run/nvme-vf-migrate/agent)", "DIR" },
+		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Connections served at once (default 16)", "N" },
+		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
+		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
+		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = NULL;
+	g_autoptr(NvfmTls) tls = NULL;
+	NvfmAgentOptions ao = { 0 };
+	LogCtx lc = { .target = LOG_AUTO, .verbose = cli_globals.verbose };
+	GError *error = NULL;
+	int code;
+
+	if (argc > 1 && strcmp(argv[1], "request") == 0)
+		return agent_request(argc - 1, argv + 1);
+	ctx = g_option_context_new(NULL);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	cli_transport_add_options(ctx, &t, TRUE);
+	if (!cli_parse(ctx, "agent", "--listen ADDR | request OP ...",
+		       "serve migrations to this host (or send one request to an agent)",
+		       &argc, &argv, 0, 0, &code)) {
+		cli_transport_clear(&t);
+		return code;
+	}
+	if (!listen) {
+		cli_transport_clear(&t);
+		return cli_usage_error("agent", "missing --listen ADDR");
+	}
+	if (max_sessions < 0 || idle <= 0 || t.timeout <= 0) {
+		cli_transport_clear(&t);
+		return cli_usage_error("agent", "--max-sessions, --idle-timeout and --timeout must be positive");
+	}
+	if (log && strcmp(log, "stderr") == 0)
+		lc.target = LOG_STDERR;
+	else if (log && strcmp(log, "journal") == 0)
+		lc.target = LOG_JOURNAL;
+	else if (log && strcmp(log, "auto") != 0) {
+		cli_transport_clear(&t);
+		return cli_usage_error("agent", "--log must be stderr, journal or auto");
+	}
+	if (lc.target == LOG_AUTO)
+		lc.target = g_log_writer_is_journald(fileno(stderr)) ? LOG_JOURNAL : LOG_STDERR;
+
+	tls = cli_transport_tls(&t, TRUE, listen, &error);
+	if (error) {
+		cli_transport_clear(&t);
+		return cli_fail(error);
+	}
+	ao.listen = listen;
+	ao.tls = tls;
+	ao.runtime_dir = runtime;
+	ao.max_sessions = (guint)max_sessions;
+	ao.timeout_ms = t.timeout * 1000;
+	ao.idle_timeout_ms = idle * 1000;
+	ao.verify = verify;
+	ao.log = agent_log;
+	ao.log_data = &lc;
+	code = cli_run_agent(&ao, &error);
+	cli_transport_clear(&t);
+	if (code < 0)
+		return cli_fail(error);
+	return CLI_EXIT_OK;
+}
+
+/* KEY=VALUE with JSON values where they parse ("3", "true", "{...}"). */
+static gboolean add_arg(json_t *args, const char *kv, GError **error)
+{
+	const char *eq = strchr(kv, '=');
+	g_autofree char *key = NULL;
+	json_error_t jerr;
+	json_t *v;
+
+	if (!eq || eq == kv) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "argument '%s' is not KEY=VALUE", kv);
+		return FALSE;
+	}
+	key = g_strndup(kv, eq - kv);
+	v = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
+	if (!v)
+		v = json_string(eq + 1);
+	json_object_set_new(args, key, v);
+	return TRUE;
+}
+
+static int agent_request(int argc, char **argv)
+{
+	g_autofree char *to = NULL;
+	CliTransport t = { 0 };
+	GOptionEntry entries[] = {
+		{ "to", 0, 0, G_OPTION_ARG_STRING, &to, "The agent: HOST[:PORT] or unix:PATH", "ADDR" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmTls) tls = NULL;
+	g_autoptr(NvfmAgentClient) client = NULL;
+	json_auto_t *args = json_object();
+	json_auto_t *res = NULL;
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	cli_transport_add_options(ctx, &t, FALSE);
+	if (!cli_parse(ctx, "agent request", "OP --to ADDR [KEY=VALUE...]",
+		       "send one control request (status, preflight, provision, reserve, release)",
+		       &argc, &argv, 1, -1, &code))
+		goto out;
+	if (!to) {
+		code = cli_usage_error("agent request", "missing --to ADDR");
+		goto out;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!add_arg(args, argv[i], &error)) {
+			code = cli_fail(error);
+			goto out;
+		}
+	}
+	tls = cli_transport_tls(&t, FALSE, to, &error);
+	if (error) {
+		code = cli_fail(error);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	client = nvfm_agent_client_connect(to, tls, t.timeout * 1000, &error);
+	res = client ? nvfm_agent_client_call(client, argv[1], args, &error) : NULL;
+	if (!res) {
+		code = cli_fail(error);
+		goto out;
+	}
+	cli_print_json(res);
+	/* a preflight that ran but found a problem is a failure too */
+	code = json_is_false(json_object_get(res, "ok")) ? CLI_EXIT_NOT_SUPPORTED : CLI_EXIT_OK;
+out:
+	cli_transport_clear(&t);
+	return code;
+}

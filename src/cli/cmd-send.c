@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * "send" and "receive": move a device's state straight to a device on
+ * another host (the direct mode), through an agent or a one-shot
+ * receiver.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-transport.h"
+
+static json_t *stats_json(const NvfmTransferStats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:f, s:f, s:f, s:s}",
+			 "total_bytes", (json_int_t)st->total_bytes,
+			 "precopy_bytes", (json_int_t)st->precopy_bytes,
+			 "stop_copy_bytes", (json_int_t)st->stop_copy_bytes,
+			 "zero_copy_bytes", (json_int_t)st->zero_copy_bytes,
+			 "unchecked_bytes", (json_int_t)st->unchecked_bytes,
+			 "precopy_rounds", (int)st->precopy_rounds,
+			 "precopy_seconds", st->precopy_us / 1e6,
+			 "stop_copy_seconds", st->stop_copy_us / 1e6,
+			 "total_seconds", st->total_us / 1e6,
+			 "sha256", st->sha256);
+}
+
+static const char *state_of(NvfmDevice *dev)
+{
+	NvfmMigState s;
+
+	if (!nvfm_device_get_state(dev, &s, NULL))
+		return "unknown";
+	return nvfm_mig_state_name(s);
+}
+
+int cmd_send(int argc, char **argv)
+{
+	g_autofree char *to = NULL, *target = NULL, *resv = NULL, *threshold = NULL;
+	int rounds = 0;
+	gboolean run = FALSE, verify = FALSE;
+	CliTransport t = { 0 };
+	GOptionEntry entries[] = {
+		{ "to", 0, 0, G_OPTION_ARG_STRING, &to, "The destination agent: HOST[:PORT] or unix:PATH", "ADDR" },
+		{ "target", 0, 0, G_OPTION_ARG_STRING, &target, "Destination device on that host (emu:NAME or a VF's PCI address)", "DEV" },
+		{ "reservation", 0, 0, G_OPTION_ARG_STRING, &resv, "Restore into the VF of this reservation (agent request provision)", "ID" },
+		{ "run", 0, 0, G_OPTION_ARG_NONE, &run, "Start the destination device once its state is committed", NULL },
+		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "PRE_COPY rounds while the device runs (default 0)", "N" },
+		{ "precopy-threshold", 0, 0, G_OPTION_ARG_STRING, &threshold, "Leave PRE_COPY once dirty bytes fall below (default 4M)", "SIZE" },
+		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "CRC32C every DATA frame and SHA-256 the state, even where zero-copy or TLS integrity was negotiated", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmTls) tls = NULL;
+	g_autoptr(NvfmDevice) dev = NULL;
+	g_autoptr(NvfmAgentClient) client = NULL;
+	json_auto_t *result = NULL;
+	NvfmSendOptions so;
+	NvfmTransferStats st;
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	cli_transport_add_options(ctx, &t, FALSE);
+	if (!cli_parse(ctx, "send", "DEV --to HOST[:PORT] --target DEV",
+		       "move a device's state into a device on another host", &argc, &argv, 1, 1,
+		       &code))
+		goto out;
+	if (!to || (!target && !resv)) {
+		code = cli_usage_error("send", "needs --to ADDR and --target DEV or --reservation ID");
+		goto out;
+	}
+	nvfm_send_options_init(&so);
+	if (rounds < 0 || t.timeout <= 0) {
+		code = cli_usage_error("send", "--precopy-rounds must be >= 0 and --timeout > 0");
+		goto out;
+	}
+	if (threshold && !nvfm_size_parse(threshold, &so.save.precopy_threshold, &error)) {
+		code = cli_fail(error);
+		goto out;
+	}
+	so.target = target;
+	so.reservation = resv;
+	so.run = run;
+	so.verify = verify;
+	so.save.precopy_rounds = (guint)rounds;
+	so.save.timeout_ms = t.timeout * 1000;
+
+	tls = cli_transport_tls(&t, FALSE, to, &error);
+	if (error) {
+		code = cli_fail(error);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	dev = nvfm_device_open(argv[1], &error);
+	if (!dev) {
+		code = cli_fail(error);
+		goto out;
+	}
+	client = nvfm_agent_client_connect(to, tls, t.timeout * 1000, &error);
+	if (!client) {
+		code = cli_fail(error);
+		goto out;
+	}
+	cli_note("sending %s -> %s (%s)%s\n", argv[1], to, target ? target : resv,
+		 verify ? ", verified"
+		 : nvfm_agent_client_has_capability(client, "zero-copy") ? ", zero-copy"
+		 : nvfm_agent_client_has_capability(client, "tls-integrity")
+		 ? ", TLS-authenticated" : "");
+	if (!nvfm_agent_client_send(client, dev, &so, &st, &result, &error)) {
+		const char *src_state = state_of(dev);
+
+		if (cli_want_json()) {
+			json_auto_t *j = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:s, s:s, s:o}",
+						   "ok", 0, "device", argv[1], "to", to,
+						   "target", target ? target : resv,
+						   "phase", st.phase ? st.phase : "handshake",
+						   "error", error->message, "source_state", src_state,
+						   "stats", stats_json(&st));
+
+			cli_print_json(j);
+		}
+		g_prefix_error(&error, "send %s failed (source %s, destination reset): ", argv[1],
+			       src_state);
+		code = cli_fail(error);
+		goto out;
+	}
+	if (cli_want_json()) {
+		json_auto_t *j = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:o, s:O}", "ok", 1,
+					   "device", argv[1], "to", to,
+					   "target", target ? target : resv,
+					   "source_state", state_of(dev), "stats", stats_json(&st),
+					   "remote", result);
+
+		cli_print_json(j);
+	} else {
+		double secs = st.total_us / 1e6;
+		g_autofree char *total = g_format_size_full(st.total_bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+		if (st.precopy_rounds)
+			cli_note("  precopy    %" G_GUINT64_FORMAT " bytes in %u round(s), %.3f s\n",
+				 st.precopy_bytes, st.precopy_rounds, st.precopy_us / 1e6);
+		cli_note("  stop-copy  %" G_GUINT64_FORMAT " bytes in %.3f s%s\n",
+			 st.stop_copy_bytes, st.stop_copy_us / 1e6,
+			 st.zero_copy_bytes ? " (zero-copy)" : "");
+		cli_note("sent %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, %s; "
+			 "destination %s is %s\n", total, st.total_bytes, secs,
+			 secs > 0 ? st.total_bytes / secs / (1 << 20) : 0.0,
+			 st.zero_copy_bytes ? "zero-copy, validated by the device"
+			 : st.unchecked_bytes ? "TLS-authenticated, validated by the device"
+			 : "sha256 verified",
+			 json_string_value(json_object_get(result, "target")),
+			 json_string_value(json_object_get(result, "state")));
+	}
+	code = CLI_EXIT_OK;
+out:
+	cli_transport_clear(&t);
+	return code;
+}
+
+static void receive_log(GLogLevelFlags level, const char *message, gpointer data)
+{
+	if ((level & G_LOG_LEVEL_INFO) && !cli_globals.verbose)
+		return;
+	if ((level & G_LOG_LEVEL_MESSAGE) && (cli_globals.quiet || cli_globals.json))
+		return;
+	fprintf(stderr, "%s\n", message);
+}
+
+int cmd_receive(int argc, char **argv)
+{
+	g_autofree char *listen = NULL, *runtime = NULL;
+	gboolean verify = FALSE;
+	CliTransport t = { 0 };
+	GOptionEntry entries[] = {
+		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT or unix:PATH", "ADDR" },
+		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Where the transfer's state lives while it runs", "DIR" },
+		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require CRC32C and SHA-256 on the stream", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmTls) tls = NULL;
+	NvfmAgentOptions ao = { 0 };
+	GError *error = NULL;
+	int code;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	cli_transport_add_options(ctx, &t, TRUE);
+	if (!cli_parse(ctx, "receive", "DEV --listen ADDR",
+		       "wait for one state transfer and restore it into DEV", &argc, &argv, 1, 1,
+		       &code))
+		goto out;
+	if (!listen) {
+		code = cli_usage_error("receive", "missing --listen ADDR");
+		goto out;
+	}
+	if (t.timeout <= 0) {
+		code = cli_usage_error("receive", "--timeout must be > 0");
+		goto out;
+	}
+	tls = cli_transport_tls(&t, TRUE, listen, &error);
+	if (error) {
+		code = cli_fail(error);
+		goto out;
+	}
+	ao.listen = listen;
+	ao.tls = tls;
+	ao.runtime_dir = runtime;
+	ao.max_sessions = 1;
+	ao.timeout_ms = t.timeout * 1000;
+	ao.fixed_target = argv[1];
+	ao.one_shot = TRUE;
+	ao.verify = verify;
+	ao.log = receive_log;
+	if (cli_run_agent(&ao, &error) < 0) {
+		code = cli_fail(error);
+		goto out;
+	}
+	code = CLI_EXIT_OK;
+out:
+	cli_transport_clear(&t);
+	return code;
+}

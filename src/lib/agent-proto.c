@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The agent protocol's parsers and constructors that the agent and its
+ * client share: connection HELLO and requests (docs/agent.md). Every
+ * byte here comes from a peer, so tests/fuzz/fuzz-frame.c runs it.
+ */
+#define G_LOG_DOMAIN "nvfm-agent-proto"
+
+#include <string.h>
+
+#include "agent-private.h"
+
+json_t *nvfm_agent_hello_new(const char *role, guint offer)
+{
+	json_t *caps = json_pack("[s,s,s]", "control", "precopy", "sha256");
+	json_t *hello;
+
+	if (offer & NVFM_CAP_ZERO_COPY)
+		json_array_append_new(caps, json_string("zero-copy"));
+	if (offer & NVFM_CAP_TLS_INTEGRITY)
+		json_array_append_new(caps, json_string("tls-integrity"));
+	hello = json_pack("{s:s, s:i, s:[i], s:s, s:o, s:s}", "protocol", NVFM_AGENT_PROTOCOL,
+			  "version", NVFM_PROTO_VERSION, "versions", NVFM_PROTO_VERSION, "role",
+			  role, "capabilities", caps, "software",
+			  "nvme-vf-migrate " NVFM_VERSION);
+	if (strcmp(role, NVFM_ROLE_AGENT) == 0)
+		json_object_set_new(hello, "host", json_string(g_get_host_name()));
+	return hello;
+}
+
+json_t *nvfm_agent_hello_parse(const guint8 *payload, gsize len, const char *role,
+			       guint *offer, GError **error)
+{
+	json_auto_t *obj = nvfm_frame_parse_json(payload, len, error);
+	const char *proto = NULL, *peer_role = NULL;
+	json_int_t version = 0;
+	json_t *caps = NULL, *versions = NULL;
+	gboolean ok_version;
+
+	*offer = 0;
+	if (!obj)
+		return NULL;
+	if (json_unpack(obj, "{s:s, s:I, s:s, s?o, s?o}", "protocol", &proto, "version",
+			&version, "role", &peer_role, "capabilities", &caps, "versions",
+			&versions) < 0 ||
+	    strcmp(proto, NVFM_AGENT_PROTOCOL) != 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the peer's HELLO does not announce the nvme-vf-migrate protocol");
+		return NULL;
+	}
+	/* A peer may speak several versions; one of them must be ours. */
+	ok_version = version == NVFM_PROTO_VERSION;
+	for (gsize i = 0; !ok_version && versions && json_is_array(versions) &&
+			  i < json_array_size(versions); i++)
+		ok_version = json_integer_value(json_array_get(versions, i)) == NVFM_PROTO_VERSION;
+	if (!ok_version) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the peer speaks protocol version %" JSON_INTEGER_FORMAT
+			    ", this build speaks %d", version, NVFM_PROTO_VERSION);
+		return NULL;
+	}
+	if (strcmp(peer_role, role) != 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the peer is a '%s', expected a '%s'", peer_role, role);
+		return NULL;
+	}
+	if (caps && !json_is_array(caps)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the peer's capabilities are not a list");
+		return NULL;
+	}
+	for (gsize i = 0; caps && i < json_array_size(caps); i++) {
+		const char *c = json_string_value(json_array_get(caps, i));
+
+		if (c && strcmp(c, "zero-copy") == 0)
+			*offer |= NVFM_CAP_ZERO_COPY;
+		else if (c && strcmp(c, "tls-integrity") == 0)
+			*offer |= NVFM_CAP_TLS_INTEGRITY;
+	}
+	return g_steal_pointer(&obj);
+}
+
+json_t *nvfm_agent_request_parse(const guint8 *payload, gsize len, json_int_t *id,
+				 const char **op, json_t **args, GError **error)
+{
+	json_auto_t *obj = nvfm_frame_parse_json(payload, len, error);
+	json_t *a = NULL;
+
+	if (!obj)
+		return NULL;
+	if (json_unpack(obj, "{s:I, s:s, s?o}", "id", id, "op", op, "args", &a) < 0 ||
+	    *id < 0 || *id > NVFM_ID_MAX || !**op || strlen(*op) > NVFM_OP_MAX_LEN ||
+	    (a && !json_is_object(a))) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "malformed request (expected {\"id\": N, \"op\": NAME, \"args\": {...}})");
+		return NULL;
+	}
+	if (!a) {
+		a = json_object();
+		json_object_set_new(obj, "args", a);
+	}
+	*args = a;
+	return g_steal_pointer(&obj);
+}
+
+NvfmErrorCode nvfm_error_code_from_name(const char *name)
+{
+	for (int c = NVFM_ERROR_FAILED; c <= NVFM_ERROR_PERMISSION; c++)
+		if (name && strcmp(nvfm_error_code_name(c), name) == 0)
+			return c;
+	return NVFM_ERROR_FAILED;
+}
