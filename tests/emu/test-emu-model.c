@@ -14,6 +14,7 @@
 
 #include "src/lib/private.h"
 #include "src/lib/emu-private.h"
+#include "tests/common/testutil.h"
 
 #define S_ERR NVFM_MIG_STATE_ERROR
 #define S_STOP NVFM_MIG_STATE_STOP
@@ -30,24 +31,6 @@ typedef struct {
 	char *dir;
 } Fixture;
 
-static void rm_rf(const char *path)
-{
-	GDir *d = g_dir_open(path, 0, NULL);
-	const char *e;
-
-	if (d) {
-		while ((e = g_dir_read_name(d))) {
-			g_autofree char *p = g_build_filename(path, e, NULL);
-
-			rm_rf(p);
-		}
-		g_dir_close(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
 	g_autofree char *base = g_dir_make_tmp("nvfm-emu-XXXXXX", NULL);
@@ -61,7 +44,7 @@ static void fx_teardown(Fixture *fx, gconstpointer data)
 {
 	g_autofree char *base = g_path_get_dirname(fx->dir);
 
-	rm_rf(base);
+	nvfm_test_rm_rf(base);
 	g_free(fx->dir);
 }
 

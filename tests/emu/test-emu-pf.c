@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src/lib/pf-private.h"
+#include "tests/common/testutil.h"
 
 typedef struct {
 	char *dir;
@@ -25,25 +26,9 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 }
 
-static void rm_rf(const char *path)
-{
-	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-	const char *e;
-
-	while (d && (e = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(path, e, NULL);
-
-		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_rmdir(path);
-}
-
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-	rm_rf(f->dir);
+	nvfm_test_rm_rf(f->dir);
 	g_free(f->dir);
 }
 
@@ -448,7 +433,7 @@ int main(int argc, char **argv)
 	ADD("/emu-pf/concurrent", test_concurrent);
 	ADD("/emu-pf/replace-destroy", test_replace_destroy);
 	r = g_test_run();
-	rm_rf(emu_dir);
+	nvfm_test_rm_rf(emu_dir);
 	g_free(emu_dir);
 	return r;
 }

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "src/lib/private.h"
+#include "tests/common/testutil.h"
 
 typedef struct {
 	char *dir;
@@ -54,25 +55,9 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	make_dev("b", 4u << 20, 2);
 }
 
-static void rm_rf(const char *path)
-{
-	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-	const char *n;
-
-	while (d && (n = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(path, n, NULL);
-
-		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_rmdir(path);
-}
-
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-	rm_rf(f->dir);
+	nvfm_test_rm_rf(f->dir);
 	g_free(f->dir);
 }
 

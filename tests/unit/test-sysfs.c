@@ -10,6 +10,7 @@
 
 #include "src/lib/pf-private.h"
 #include "src/lib/sysfs.h"
+#include "tests/common/testutil.h"
 
 #define PF "0000:01:00.0"
 #define VF0 "0000:01:00.1"
@@ -393,22 +394,6 @@ static void test_pf_open(void)
 	g_assert_cmpstr(drv, ==, "vfio-pci");
 }
 
-static void rm_rf(const char *path)
-{
-	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-	const char *e;
-
-	while (d && (e = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(path, e, NULL);
-
-		if (!g_file_test(p, G_FILE_TEST_IS_SYMLINK) && g_file_test(p, G_FILE_TEST_IS_DIR))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -433,6 +418,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/sysfs/modalias", test_modalias);
 	g_test_add_func("/sysfs/pf-open", test_pf_open);
 	r = g_test_run();
-	rm_rf(root);
+	nvfm_test_rm_rf(root);
 	return r;
 }
