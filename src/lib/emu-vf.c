@@ -568,17 +568,33 @@ static gpointer resume_thread(gpointer data)
 
 /* ---- sessions ---- */
 
-static EmuSession *session_new(EmuDev *d, gboolean resume, int pfd[2], int *out_fd)
+/* A session's pipe and wake-up eventfd; the device's end is @out_fd.
+ * NULL with *err = -errno when either cannot be made. */
+static EmuSession *session_new(EmuDev *d, gboolean resume, int *out_fd, int *err)
 {
-	EmuSession *s = g_new0(EmuSession, 1);
-	int ours = resume ? pfd[0] : pfd[1];
-	int theirs = resume ? pfd[1] : pfd[0];
+	EmuSession *s;
+	int pfd[2], ours, theirs;
 	struct stat sb;
 
+	*out_fd = -1;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	ours = resume ? pfd[0] : pfd[1];
+	theirs = resume ? pfd[1] : pfd[0];
+	s = g_new0(EmuSession, 1);
+	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake < 0) {
+		*err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		g_free(s);
+		return NULL;
+	}
 	s->d = d;
 	s->resume = resume;
 	s->fd = ours;
-	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->faults = d->faults;
 	fstat(ours, &sb);
 	s->pipe_dev = sb.st_dev;
@@ -590,31 +606,25 @@ static EmuSession *session_new(EmuDev *d, gboolean resume, int pfd[2], int *out_
 	return s;
 }
 
-static int make_pipe(int pfd[2])
+/* Make @s the device's session and start its model thread. */
+static void session_start(EmuDev *d, EmuSession *s, const char *thread_name,
+			  GThreadFunc fn, const char *what)
 {
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	return 0;
+	g_mutex_lock(&d->mu);
+	d->sess = s;
+	g_mutex_unlock(&d->mu);
+	s->thread = g_thread_new(thread_name, fn, s);
+	g_debug("%s: %s session started", d->m->name, what);
 }
 
 static int start_save(EmuDev *d, gboolean precopy, int *out_fd)
 {
 	const EmuState *st = &d->m->st;
-	int pfd[2];
-	EmuSession *s;
-	int r = make_pipe(pfd);
+	int r = 0;
+	EmuSession *s = session_new(d, FALSE, out_fd, &r);
 
-	if (r < 0)
+	if (!s)
 		return r;
-	s = session_new(d, FALSE, pfd, out_fd);
-	if (s->wake < 0) {
-		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		g_free(s);
-		*out_fd = -1;
-		return r;
-	}
 	s->precopy = precopy;
 	s->final = !precopy;
 	s->stage = SAVE_HEADER;
@@ -623,38 +633,20 @@ static int start_save(EmuDev *d, gboolean precopy, int *out_fd)
 		s->initial_size = emu_image_size(st) - EMU_REC_HEADER_SIZE - EMU_END_PAYLOAD_SIZE;
 		s->last_initial = s->initial_size;
 	}
-	g_mutex_lock(&d->mu);
-	d->sess = s;
-	g_mutex_unlock(&d->mu);
-	s->thread = g_thread_new("nvfm-emu-save", save_thread, s);
-	g_debug("%s: %s session started", d->m->name, precopy ? "PRE_COPY" : "STOP_COPY");
+	session_start(d, s, "nvfm-emu-save", save_thread, precopy ? "PRE_COPY" : "STOP_COPY");
 	return 0;
 }
 
 static int start_resume(EmuDev *d, int *out_fd)
 {
 	g_autofree char *spill = emu_path(d->m->dir, d->m->name, ".blob.new");
-	int pfd[2];
-	EmuSession *s;
-	int r = make_pipe(pfd);
+	int r = 0;
+	EmuSession *s = session_new(d, TRUE, out_fd, &r);
 
-	if (r < 0)
+	if (!s)
 		return r;
-	s = session_new(d, TRUE, pfd, out_fd);
-	if (s->wake < 0) {
-		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		g_free(s);
-		*out_fd = -1;
-		return r;
-	}
 	s->parser = emu_parser_new(spill);
-	g_mutex_lock(&d->mu);
-	d->sess = s;
-	g_mutex_unlock(&d->mu);
-	s->thread = g_thread_new("nvfm-emu-resume", resume_thread, s);
-	g_debug("%s: RESUMING session started", d->m->name);
+	session_start(d, s, "nvfm-emu-resume", resume_thread, "RESUMING");
 	return 0;
 }
 
