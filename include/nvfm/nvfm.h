@@ -15,3 +15,4 @@
 #include "nvfm/pf.h"
 #include "nvfm/qmp.h"
 #include "nvfm/vm.h"
+#include "nvfm/migrate.h"

@@ -23,6 +23,7 @@ G_BEGIN_DECLS
  *		     spliced, or sent over TLS, whose records authenticate them
  * @phase: the phase reached, or on failure the phase that failed:
  *	   "handshake", "compat", "resume" (entering RESUMING), "precopy",
+ *	   "pause" (the @before_stop_copy callback of #NvfmSaveOptions),
  *	   "stop-copy", "trailer", "commit" or "run" (a static string)
  */
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct {
 	gboolean watch_peer;
 	GCancellable *cancellable;
 	gboolean unchecked;
+	gboolean (*before_stop_copy)(gpointer user_data, GError **error);
+	gpointer stop_copy_data;
 } NvfmSaveOptions;
 
 /**

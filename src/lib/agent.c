@@ -735,6 +735,7 @@ static json_t *do_preflight(Session *s, json_t *args, GError **error)
 	const char *pf = json_string_value(json_object_get(args, "pf"));
 	json_int_t nvq = json_integer_value(json_object_get(args, "nvq"));
 	json_int_t nvi = json_integer_value(json_object_get(args, "nvi"));
+	json_t *target_compat = NULL;
 	gboolean all = TRUE;
 
 	if (compat && !json_is_object(compat)) {
@@ -769,6 +770,8 @@ static json_t *do_preflight(Session *s, json_t *args, GError **error)
 				  dst ? "VFIO migration supported" : err->message);
 			all &= dst != NULL;
 		}
+		if (dst)
+			target_compat = json_incref(dst);
 		if (dst && compat) {
 			gboolean ok = nvfm_compat_check(compat, dst, &err);
 
@@ -802,7 +805,9 @@ static json_t *do_preflight(Session *s, json_t *args, GError **error)
 			all &= enough;
 		}
 	}
-	return json_pack("{s:b, s:o}", "ok", all, "checks", checks);
+	/* the target's own block tells the orchestrator its state size */
+	return json_pack("{s:b, s:o, s:o*}", "ok", all, "checks", checks, "target_compat",
+			 target_compat);
 }
 
 static json_t *do_provision(Session *s, json_t *args, GError **error)

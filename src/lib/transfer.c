@@ -426,6 +426,11 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
 		if (!save_precopy(&s, &err))
 			goto fail;
 	}
+	if (opts->before_stop_copy) {
+		stats->phase = "pause";
+		if (!opts->before_stop_copy(opts->stop_copy_data, &err))
+			goto fail;
+	}
 	if (!save_stop_copy(&s, &err))
 		goto fail;
 	stats->phase = "trailer";

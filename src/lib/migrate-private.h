@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internals of the orchestrator, shared by orchestrate.c (phases, timeline,
+ * rollback), migrate-vm.c (the VM's own QEMU migration) and the two movers
+ * (mover-direct.c, mover-qemu.c), which plug in through NvfmMoverOps.
+ */
+#pragma once
+
+#include "nvfm/agent.h"
+#include "nvfm/migrate.h"
+#include "nvfm/qmp.h"
+#include "nvfm/vm.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct _NvfmMigration NvfmMigration;
+
+/*
+ * What differs between the two ways the VF's state moves. The orchestrator
+ * calls them in this order; rollback only before the commit point.
+ */
+typedef struct {
+	const char *name;
+	/* Source-side facts and blockers; nothing may change. */
+	void (*preflight)(NvfmMigration *m, json_t *source, json_t *blockers);
+	/* After the destination VF was provisioned (qemu: plug it into the
+	 * destination QEMU). */
+	gboolean (*reserve)(NvfmMigration *m, GError **error);
+	/* From the start of precopy until the VM waits in pre-switchover (or,
+	 * without a VM, until the destination VF holds and runs the state):
+	 * drives the precopy, pause, stop-copy and restore phases it owns. */
+	gboolean (*transfer)(NvfmMigration *m, GError **error);
+	/* The mover's part of the switchover (qemu: the VF's data moves
+	 * inside QEMU's completion). */
+	void (*switched)(NvfmMigration *m);
+	/* Undo the mover's part before the commit point; says what it did. */
+	void (*rollback)(NvfmMigration *m, GString *what);
+	/* After success: the source VF can go. */
+	gboolean (*release)(NvfmMigration *m, GError **error);
+	/* Close what the mover holds. */
+	void (*clear)(NvfmMigration *m);
+} NvfmMoverOps;
+
+extern const NvfmMoverOps nvfm_mover_direct;
+extern const NvfmMoverOps nvfm_mover_qemu;
+
+typedef struct {
+	gint64 start_us;	/* relative to NvfmMigration.t0, -1: not run */
+	gint64 end_us;
+	guint64 bytes;
+	const char *outcome;	/* "ok", "failed", "skipped", "rolled-back" */
+	char *note;
+} NvfmPhaseRecord;
+
+struct _NvfmMigration {
+	const NvfmMigrateOptions *opts;
+	const NvfmMoverOps *mover;
+	gint64 t0;
+	NvfmMigratePhase phase;
+	NvfmPhaseRecord rec[NVFM_MIGRATE_N_PHASES];
+
+	NvfmQmp *src_qmp;	/* NULL: no VM */
+	NvfmQmp *dst_qmp;
+	gboolean src_was_running;
+	guint64 src_event_seq;	/* events before the migration started */
+	guint64 dst_event_seq;
+	gboolean vm_migrating;	/* "migrate" was sent */
+	gboolean incoming_started;
+	gboolean dest_device_added;	/* the qemu mover plugged the VF in */
+	gint64 pause_us;	/* monotonic time the source VM stopped */
+	gint64 resume_us;	/* monotonic time the destination ran */
+	gint64 transfer_us;	/* the VF state transfer's own time */
+
+	NvfmAgentClient *agent;
+	char *reservation;
+	char *dest_vf;		/* as the agent names it: "emu:pfb-vf0" or a PCI address */
+	char *dest_vf_pci;	/* the qemu mover: the PCI address */
+	json_t *dest_compat;	/* the destination VF's compatibility block */
+	guint64 state_size;	/* the VF's state size estimate */
+	guint64 state_bytes;	/* VF state bytes moved */
+	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */
+
+	gboolean committed;
+	GError *cancel_error;
+
+	gpointer mover_data;
+};
+
+/* orchestrate.c: phase bookkeeping and helpers the movers use */
+void nvfm_migration_begin(NvfmMigration *m, NvfmMigratePhase phase);
+void nvfm_migration_end(NvfmMigration *m, NvfmMigratePhase phase, guint64 bytes);
+/* The bound of the current phase, in ms. */
+int nvfm_migration_timeout(NvfmMigration *m);
+void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total);
+gboolean nvfm_migration_check_cancel(NvfmMigration *m, GError **error);
+/* A fresh connection to the destination agent (the transfer's may be
+ * broken after a failure). */
+NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);
+
+/* migrate-vm.c: the VM's QEMU migration, used by both movers */
+void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *source, json_t *destination,
+				 json_t *blockers);
+/* Capabilities and parameters on both ends, incoming, then "migrate". */
+gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GError **error);
+/* Called at every poll while waiting for pre-switchover. */
+typedef void (*NvfmVmPollFunc)(NvfmMigration *m, const NvfmVmMigrationInfo *info);
+/* Waits until the source stopped in pre-switchover; sets pause_us. */
+gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GError **error);
+/* migrate-continue and wait for "completed" on the source: the commit point. */
+gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error);
+/* The destination runs; sets resume_us. */
+gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error);
+/* Before the commit point: cancel; the destination QEMU goes. %FALSE when
+ * the migration completed first (m->committed is then set). */
+gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what);
+/* After the mover's rollback: the source VM runs as it did. */
+void nvfm_migration_vm_restart_source(NvfmMigration *m, GString *what);
+/* After success: the source QEMU quits (it holds nothing any more). */
+gboolean nvfm_migration_vm_quit_source(NvfmMigration *m, GError **error);
+/* Monotonic time of the first event @name after @since on @qmp, or -1. */
+gint64 nvfm_migration_event_time(NvfmQmp *qmp, const char *name, guint64 since);
+
+#pragma GCC visibility pop
