@@ -1,48 +1,85 @@
 #!/bin/sh
-# The demo: installs what it needs, builds, and moves the state of an
-# emulated NVMe VF holding a few hundred MiB into a second emulated VF in
-# direct mode (save -> load), proving the destination holds exactly the
-# source's state. Idempotent: reuses the build, recreates the devices.
+# The demo: two hosts on this machine (network namespaces joined by veth),
+# an agent on each, emulated NVMe PFs with SR-IOV, a real QEMU VM on host A
+# whose emulated VF holds NVFM_DEMO_SIZE of state, and
+# "nvme-vf-migrate migrate" moving it to host B in direct mode. Prints the
+# timeline and the downtime, and proves that B's freshly provisioned VF
+# holds exactly A's state, that A's VF was released and that the guest
+# runs on B. Installs what it needs; idempotent (reuses the build).
 set -eu
 cd "$(dirname "$0")/.."
 
 SIZE=${NVFM_DEMO_SIZE:-256M}
 
-sh scripts/install-deps.sh build
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: needs root (network namespaces); run it with sudo" >&2
+	exit 2
+fi
+sh scripts/install-deps.sh build qemu
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
+ninja -C build tests/qmp/tiny-guest.elf >/dev/null
 
-TOOL=build/src/cli/nvme-vf-migrate
+TOOL=${NVFM_CLI:-$PWD/build/src/cli/nvme-vf-migrate}
+GUEST=${NVFM_TINY_GUEST:-$PWD/build/tests/qmp/tiny-guest.elf}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
-export NVFM_EMU_DIR="$WORK/emu"
+. scripts/twohosts.sh
+trap 'th_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM
 
-echo "== two emulated NVMe VFs with $SIZE of internal state each"
-$TOOL emu create src --size "$SIZE" --seed 42
-$TOOL emu create dst --size "$SIZE" --seed 7
-$TOOL vf state emu:src
+jget() { python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v = v[k]
+print(v)' "$1" "$2"; }
+
+echo "== host A ($IPA) and host B ($IPB): two network namespaces joined by veth"
+th_setup || { echo "demo: cannot create the namespaces" >&2; exit 1; }
+on_a "$TOOL" -q emu pf-create pfa --vfs 2 --size "$SIZE"
+on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE"
+th_agent a
+th_agent b
+echo "agents listening on $IPA:$AGENT_PORT and $IPB:$AGENT_PORT"
 echo
-echo "== the guest runs and dirties 32 MiB of the source's state"
-$TOOL emu dirty src 32M
-SRC=$($TOOL emu digest src | cut -d' ' -f1)
-DST=$($TOOL emu digest dst | cut -d' ' -f1)
-echo "source      sha256 $SRC"
-echo "destination sha256 $DST (before: a different state)"
+echo "== host A: provision a VF for the VM ($SIZE of device state)"
+on_a "$TOOL" --json vf provision emu:pfa >"$WORK/prov.json"
+VF=$(jget "$WORK/prov.json" device)
+echo "VF $VF: $(jget "$WORK/prov.json" nvq) VQ, $(jget "$WORK/prov.json" nvi) VI resources"
 echo
-echo "== save: PRE_COPY rounds while running, then STOP_COPY"
-$TOOL save emu:src -o "$WORK/state.nvfm" --precopy-rounds 2
-ls -l "$WORK/state.nvfm" | awk '{print "file: " $5 " bytes"}'
+echo "== host A runs the VM; host B waits for it (QEMU -incoming defer)"
+th_qemu a
+th_qemu b -incoming defer
+sleep 1
+C1=$(th_counter a)
+echo "guest counter on A: $C1"
 echo
-echo "== load: RESUMING, write, RESUMING -> STOP (the driver validates and commits)"
-$TOOL load emu:dst -i "$WORK/state.nvfm"
+MIG="$VF --to $IPB:$AGENT_PORT --insecure --dest-pf emu:pfb --vm $WORK/qmp-a.sock
+ --dest-vm $WORK/qmp-b.sock --migrate-uri tcp:$IPB:$MIG_PORT"
+echo "== nvme-vf-migrate check (preflight on both hosts)"
+# shellcheck disable=SC2086
+on_a "$TOOL" check $MIG
 echo
-SRC=$($TOOL emu digest src | cut -d' ' -f1)
-DST=$($TOOL emu digest dst | cut -d' ' -f1)
-echo "source      sha256 $SRC"
-echo "destination sha256 $DST"
-if [ "$SRC" = "$DST" ]; then
-	echo "VERIFIED: the destination VF holds exactly the source's state"
-else
-	echo "MISMATCH: the destination VF does not hold the source's state" >&2
+echo "== nvme-vf-migrate migrate --device-state direct --precopy-rounds 3"
+# shellcheck disable=SC2086
+on_a "$TOOL" migrate $MIG --precopy-rounds 3 --report "$WORK/report.json"
+echo
+echo "== the proof"
+SRC=$(jget "$WORK/report.json" source_state_sha256)
+DVF=$(jget "$WORK/report.json" destination_vf)
+DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
+echo "A's VF $VF at stop-copy  sha256 $SRC"
+echo "B's VF $DVF (provisioned) sha256 $DST"
+[ "$SRC" = "$DST" ] || { echo "MISMATCH: B's VF does not hold A's state" >&2; exit 1; }
+echo "VERIFIED: B's freshly provisioned VF holds exactly A's state"
+on_a "$TOOL" vf list --pf emu:pfa | sed -n '2,3p'
+if on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"'; then
+	echo "A's VF was not released" >&2
 	exit 1
 fi
+echo "RELEASED: A's VF is offline, its resources back with PF emu:pfa"
+kill -0 "$QEMU_A" 2>/dev/null && { echo "A's QEMU still runs" >&2; exit 1; }
+C2=$(th_counter b)
+sleep 0.5
+C3=$(th_counter b)
+echo "guest counter on B: $C2 -> $C3 (status $(th_status b)); A's QEMU has quit"
+[ "$C2" != "$C3" ] || { echo "the guest does not run on B" >&2; exit 1; }
+echo "RUNNING: the guest kept running on B"

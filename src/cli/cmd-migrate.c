@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * "migrate" and "check": the orchestrator (include/nvfm/migrate.h) and its
+ * preflight alone. Prints the timeline (or --json), a progress bar when
+ * stderr is a terminal, and turns SIGINT/SIGTERM into a cancel that takes
+ * the same rollback as any failure.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-transport.h"
+
+typedef struct {
+	char *agent, *dest_pf, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
+	char *threshold, *state_size, *device_props, *report;
+	char **timeouts;
+	int nvq, nvi, rounds, downtime;
+	gboolean keep_source;
+	CliTransport t;
+} MigrateArgs;
+
+static void add_options(GOptionContext *ctx, MigrateArgs *a)
+{
+	GOptionEntry entries[] = {
+		{ "to", 0, 0, G_OPTION_ARG_STRING, &a->agent, "The destination host's agent: HOST[:PORT] or unix:PATH", "ADDR" },
+		{ "dest-pf", 0, 0, G_OPTION_ARG_STRING, &a->dest_pf, "The destination PF to provision the VF from (PCI address or emu:NAME)", "PF" },
+		{ "dest-driver", 0, 0, G_OPTION_ARG_STRING, &a->dest_driver, "Driver for the destination VF (default: the agent's choice for the PF)", "DRIVER" },
+		{ "device-state", 0, 0, G_OPTION_ARG_STRING, &a->mover, "Who moves the VF's state: direct (default) or qemu", "MOVER" },
+		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (unix:PATH or HOST:PORT)", "QMP" },
+		{ "dest-vm", 0, 0, G_OPTION_ARG_STRING, &a->dest_vm, "The destination QEMU's QMP socket (started with -incoming defer)", "QMP" },
+		{ "migrate-uri", 0, 0, G_OPTION_ARG_STRING, &a->uri, "Where the destination QEMU listens for the VM's migration stream (tcp:HOST:PORT)", "URI" },
+		{ "vm-device", 0, 0, G_OPTION_ARG_STRING, &a->vm_device, "qemu mover: the id of the VF's vfio-pci device in the VM (default: found by the VF's address)", "ID" },
+		{ "dest-device-props", 0, 0, G_OPTION_ARG_STRING, &a->device_props, "qemu mover: extra properties for the destination vfio-pci device (a JSON object)", "JSON" },
+		{ "nvq", 0, 0, G_OPTION_ARG_INT, &a->nvq, "Flexible queue resources for the destination VF", "N" },
+		{ "nvi", 0, 0, G_OPTION_ARG_INT, &a->nvi, "Flexible interrupt resources for the destination VF", "N" },
+		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &a->rounds, "direct mover: PRE_COPY rounds while the VM runs (default 0)", "N" },
+		{ "precopy-threshold", 0, 0, G_OPTION_ARG_STRING, &a->threshold, "direct mover: leave PRE_COPY once dirty bytes fall below (default 4M)", "SIZE" },
+		{ "downtime-limit", 0, 0, G_OPTION_ARG_INT, &a->downtime, "qemu mover: downtime-limit in ms (default: from the VF's state size and the measured link rate)", "MS" },
+		{ "state-size", 0, 0, G_OPTION_ARG_STRING, &a->state_size, "qemu mover: the VF's state size for that computation (default: the destination VF's MIG_DATA_SIZE)", "SIZE" },
+		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &a->report, "migrate: also write the JSON report (timeline, downtime, outcome) to FILE", "FILE" },
+		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &a->keep_source, "After success, leave the source QEMU and VF as they are", NULL },
+		{ "phase-timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->timeouts, "Bound a phase: PHASE=SECONDS (repeatable; phases: preflight reserve precopy pause stop-copy restore switchover resume release)", "PHASE=S" },
+		{ NULL },
+	};
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	cli_transport_add_options(ctx, &a->t, FALSE);
+}
+
+static void clear_args(MigrateArgs *a)
+{
+	g_free(a->agent);
+	g_free(a->dest_pf);
+	g_free(a->dest_driver);
+	g_free(a->mover);
+	g_free(a->vm);
+	g_free(a->dest_vm);
+	g_free(a->uri);
+	g_free(a->vm_device);
+	g_free(a->threshold);
+	g_free(a->state_size);
+	g_free(a->device_props);
+	g_free(a->report);
+	g_strfreev(a->timeouts);
+	cli_transport_clear(&a->t);
+}
+
+/* Fills @o from @a; the strings stay owned by @a. */
+static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
+			   NvfmMigrateOptions *o, int *code)
+{
+	GError *error = NULL;
+
+	nvfm_migrate_options_init(o);
+	o->vf = vf;
+	if (!a->agent || !a->dest_pf) {
+		*code = cli_usage_error(cmd, "needs --to ADDR and --dest-pf PF");
+		return FALSE;
+	}
+	if (!a->mover || !strcmp(a->mover, "direct")) {
+		o->mover = NVFM_MOVER_DIRECT;
+	} else if (!strcmp(a->mover, "qemu")) {
+		o->mover = NVFM_MOVER_QEMU;
+	} else {
+		*code = cli_usage_error(cmd, "--device-state must be direct or qemu, not '%s'",
+					a->mover);
+		return FALSE;
+	}
+	if (a->nvq < 0 || a->nvi < 0 || a->rounds < 0 || a->downtime < 0 || a->t.timeout <= 0) {
+		*code = cli_usage_error(cmd, "--nvq, --nvi, --precopy-rounds and --downtime-limit "
+					"must be >= 0, --timeout > 0");
+		return FALSE;
+	}
+	if ((a->threshold && !nvfm_size_parse(a->threshold, &o->precopy_threshold, &error)) ||
+	    (a->state_size && !nvfm_size_parse(a->state_size, &o->state_size, &error))) {
+		*code = cli_fail(error);
+		return FALSE;
+	}
+	for (char **p = a->timeouts; p && *p; p++) {
+		g_auto(GStrv) kv = g_strsplit(*p, "=", 2);
+		int ph = kv[0] ? nvfm_migrate_phase_from_name(kv[0]) : -1;
+		char *end = NULL;
+		double s = kv[0] && kv[1] ? g_ascii_strtod(kv[1], &end) : 0;
+
+		if (ph < 0 || !end || *end || s <= 0 || s > 86400) {
+			*code = cli_usage_error(cmd, "--phase-timeout '%s': want PHASE=SECONDS", *p);
+			return FALSE;
+		}
+		o->timeout_ms[ph] = (int)(s * 1000);
+	}
+	o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] = o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] ?:
+						 a->t.timeout * 1000;
+	o->vm_qmp = a->vm;
+	o->dest_qmp = a->dest_vm;
+	o->migrate_uri = a->uri;
+	o->vm_device_id = a->vm_device;
+	o->dest_device_props = a->device_props;
+	o->agent = a->agent;
+	o->dest_pf = a->dest_pf;
+	o->dest_driver = a->dest_driver;
+	o->nvq = (guint)a->nvq;
+	o->nvi = (guint)a->nvi;
+	o->precopy_rounds = (guint)a->rounds;
+	o->downtime_limit_ms = (guint)a->downtime;
+	o->keep_source = a->keep_source;
+	o->tls = cli_transport_tls(&a->t, FALSE, a->agent, &error);
+	if (error) {
+		*code = cli_fail(error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- progress and cancel ---- */
+
+static void progress(NvfmMigratePhase phase, guint64 done, guint64 total, gpointer data)
+{
+	static NvfmMigratePhase last = NVFM_MIGRATE_N_PHASES;
+	const int width = 30;
+	int fill;
+
+	(void)data;
+	if (phase != last && last != NVFM_MIGRATE_N_PHASES)
+		fputc('\n', stderr);
+	last = phase;
+	fill = total ? (int)MIN((double)done / (double)total * width, (double)width) : 0;
+	fprintf(stderr, "\r%-10s [%.*s%*s] %8.1f MiB", nvfm_migrate_phase_name(phase), fill,
+		"##############################", width - fill, "", done / 1048576.0);
+	if (total)
+		fprintf(stderr, " / %.1f MiB", total / 1048576.0);
+	fflush(stderr);
+}
+
+static void *watch_signals(void *data)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while (sigwait(&set, &sig) == 0) {
+		g_cancellable_cancel(G_CANCELLABLE(data));
+		/* a second signal is the user insisting: die as usual */
+		break;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return NULL;
+}
+
+/* Blocks SIGINT/SIGTERM in every thread and hands them to one that
+ * cancels: called before any other thread exists. */
+static void cancel_on_signals(GCancellable *c)
+{
+	sigset_t set;
+	pthread_t th;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&th, NULL, watch_signals, c) == 0)
+		pthread_detach(th);
+}
+
+/* ---- the report ---- */
+
+static void print_timeline(json_t *rep)
+{
+	json_t *p, *v;
+	gsize i;
+
+	printf("%-11s %10s %10s %12s  %s\n", "phase", "start ms", "ms", "bytes", "outcome");
+	json_array_foreach(json_object_get(rep, "timeline"), i, p) {
+		const char *note = json_string_value(json_object_get(p, "note"));
+
+		printf("%-11s %10.1f %10.1f %12" JSON_INTEGER_FORMAT "  %s%s%s\n",
+		       json_string_value(json_object_get(p, "phase")),
+		       json_real_value(json_object_get(p, "start_ms")),
+		       json_real_value(json_object_get(p, "ms")),
+		       json_integer_value(json_object_get(p, "bytes")),
+		       json_string_value(json_object_get(p, "outcome")), note ? " - " : "",
+		       note ? note : "");
+	}
+	if ((v = json_object_get(rep, "downtime_ms"))) {
+		double down = json_real_value(v);
+		json_t *x = json_object_get(rep, "state_transfer_ms");
+
+		printf("downtime: %.1f ms", down);
+		if (x)
+			printf(" (VF state transfer %.1f ms, orchestration %.1f ms)",
+			       json_real_value(x), down - json_real_value(x));
+		printf("\n");
+	}
+	printf("VF state: %" JSON_INTEGER_FORMAT " bytes; total %.1f ms\n",
+	       json_integer_value(json_object_get(rep, "state_bytes")),
+	       json_real_value(json_object_get(rep, "total_ms")));
+	if ((v = json_object_get(rep, "destination_vf")))
+		printf("destination VF: %s\n", json_string_value(v));
+	if ((v = json_object_get(rep, "source_state_sha256")))
+		printf("source VF state sha256: %s\n", json_string_value(v));
+	json_array_foreach(json_object_get(rep, "warnings"), i, v)
+		printf("warning: %s\n", json_string_value(v));
+	if ((v = json_object_get(rep, "rollback")))
+		printf("rollback: %s\n", json_string_value(v));
+}
+
+static const char *synopsis = "VF --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI]";
+
+int cmd_migrate(int argc, char **argv)
+{
+	MigrateArgs a = { 0 };
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	json_auto_t *rep = NULL;
+	NvfmMigrateOptions o;
+	GError *error = NULL;
+	gboolean ok;
+	int code;
+
+	add_options(ctx, &a);
+	if (!cli_parse(ctx, "migrate", synopsis,
+		       "move a VM's NVMe VF (and the VM) to another host", &argc, &argv, 1, 1, &code))
+		goto out;
+	if (!to_options("migrate", &a, argv[1], &o, &code))
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	cancel_on_signals(cancel);
+	o.cancellable = cancel;
+	if (isatty(STDERR_FILENO) && !cli_globals.quiet && !cli_want_json())
+		o.progress = progress;
+	ok = nvfm_migrate(&o, &rep, &error);
+	if (o.progress)
+		fputc('\n', stderr);
+	if (a.report && json_dump_file(rep, a.report, JSON_INDENT(2)) != 0)
+		g_printerr("nvme-vf-migrate: cannot write the report to %s\n", a.report);
+	if (cli_want_json())
+		cli_print_json(rep);
+	else if (!cli_globals.quiet || !ok)
+		print_timeline(rep);
+	code = ok ? CLI_EXIT_OK : cli_fail(error);
+	nvfm_tls_free(o.tls);
+out:
+	clear_args(&a);
+	return code;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	MigrateArgs a = { 0 };
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	json_auto_t *rep = NULL;
+	NvfmMigrateOptions o;
+	GError *error = NULL;
+	const char *hosts[] = { "source", "destination" };
+	int code;
+
+	add_options(ctx, &a);
+	if (!cli_parse(ctx, "check", synopsis,
+		       "run the migration's preflight alone and print what would block it", &argc,
+		       &argv, 1, 1, &code))
+		goto out;
+	if (!to_options("check", &a, argv[1], &o, &code))
+		goto out;
+	rep = nvfm_migrate_check(&o, &error);
+	nvfm_tls_free(o.tls);
+	if (!rep) {
+		code = cli_fail(error);
+		goto out;
+	}
+	if (cli_want_json()) {
+		cli_print_json(rep);
+	} else {
+		for (guint h = 0; h < G_N_ELEMENTS(hosts); h++) {
+			json_t *host = json_object_get(rep, hosts[h]);
+			json_t *b;
+			gsize i;
+
+			printf("%s:", hosts[h]);
+			if (!json_array_size(json_object_get(host, "blockers")))
+				printf(" ready\n");
+			else
+				printf("\n");
+			json_array_foreach(json_object_get(host, "blockers"), i, b)
+				printf("  blocker: %s\n", json_string_value(b));
+		}
+	}
+	code = json_is_true(json_object_get(rep, "ok")) ? CLI_EXIT_OK : CLI_EXIT_NOT_SUPPORTED;
+out:
+	clear_args(&a);
+	return code;
+}
