@@ -23,11 +23,12 @@ fi
 
 BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
  libjansson-dev libnvme-dev libjson-c-dev libssl-dev libgnutls28-dev
- libvirt-dev"
+ libvirt-dev libxml2-dev"
 # tests/testbed: the host image (debootstrap) and the test variant driver
 # (kbuild needs make, gcc and pahole from dwarves)
 TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev"
-TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu"
+TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu
+ libvirt-daemon libvirt-clients"
 
 missing() {
 	out=
@@ -80,9 +81,10 @@ apt_install $(missing $pkgs)
 
 if [ $want_qemu -eq 1 ]; then
 	# tests/guest: a static busybox for the initramfs; nvme-cli for the
-	# provisioning benchmark's by-hand baseline
+	# provisioning benchmark's by-hand baseline; iproute2 for the demo's
+	# and the tests' two hosts in network namespaces
 	# shellcheck disable=SC2046
-	apt_install $(missing busybox-static nvme-cli)
+	apt_install $(missing busybox-static nvme-cli iproute2)
 	ver=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
 	case "$ver" in
 	1[0-9]:*|*:1[0-9].*) ;;

@@ -376,6 +376,22 @@ gboolean nvfm_emu_pf_create(const char *name, const NvfmEmuPfConfig *cfg, GError
 gboolean nvfm_emu_pf_destroy(const char *name, GError **error);
 
 /**
+ * nvfm_emu_pf_set_vf_fault() - arm a fault knob on every VF device the
+ * emulated PF makes from now on (a faulty device model, for tests)
+ * @name: the PF's name
+ * @knob: a knob of nvfm_emu_set_fault(), or %NULL to disarm them all
+ * @value: its value, or %NULL to disarm @knob
+ * @error: return location for an error
+ *
+ * VF devices that exist already keep their knobs. A bad knob or value
+ * makes the next provisioning fail with nvfm_emu_set_fault()'s error.
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_emu_pf_set_vf_fault(const char *name, const char *knob, const char *value,
+				  GError **error);
+
+/**
  * nvfm_emu_pf_list() - names of the emulated PFs
  * @error: return location for an error
  *

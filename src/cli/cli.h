@@ -81,3 +81,4 @@ int cmd_vf_bind(int argc, char **argv);
 /* "emu pf-create/pf-destroy": emulated PFs, in cmd-vf-pf.c */
 int cmd_emu_pf_create(int argc, char **argv);
 int cmd_emu_pf_destroy(int argc, char **argv);
+int cmd_emu_pf_fault(int argc, char **argv);

@@ -224,6 +224,7 @@ static const CliCommand emu_commands[] = {
 	{ "destroy", "NAME", "remove a device", emu_destroy },
 	{ "pf-create", "NAME [--vfs N --vq N --vi N]", "create or replace an emulated NVMe PF", cmd_emu_pf_create },
 	{ "pf-destroy", "NAME", "remove an emulated PF", cmd_emu_pf_destroy },
+	{ "pf-fault", "NAME KNOB [VALUE]", "arm a fault knob on the VFs an emulated PF makes", cmd_emu_pf_fault },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -327,3 +327,24 @@ int cmd_emu_pf_destroy(int argc, char **argv)
 	cli_note("removed emulated PF emu:%s\n", argv[1]);
 	return CLI_EXIT_OK;
 }
+
+int cmd_emu_pf_fault(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	GError *error = NULL;
+	const char *knob, *value;
+	int code;
+
+	if (!cli_parse(ctx, "emu pf-fault", "NAME KNOB [VALUE] | NAME clear",
+		       "arm a fault knob on every VF device the emulated PF makes from now on",
+		       &argc, &argv, 2, 3, &code))
+		return code;
+	knob = g_str_equal(argv[2], "clear") ? NULL : argv[2];
+	value = argc > 3 ? argv[3] : NULL;
+	if (!nvfm_emu_pf_set_vf_fault(argv[1], knob, value, &error))
+		return cli_fail(error);
+	cli_note("emulated PF emu:%s: %s%s%s on VFs provisioned from now on\n", argv[1],
+		 knob ? knob : "all knobs cleared", value ? "=" : knob ? " cleared" : "",
+		 value ? value : "");
+	return CLI_EXIT_OK;
+}

@@ -64,6 +64,8 @@ int main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	/* diagnostics never mix with the output a command prints */
+	g_log_writer_default_set_use_stderr(TRUE);
 	if (cli_globals.verbose)
 		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
 	if (i >= argc) {

@@ -69,6 +69,7 @@ struct _Session {
 	guint caps;		/* NVFM_CAP_* negotiated on this connection */
 	NvfmChannel *ch;	/* session thread only */
 	guint8 *buf;
+	GPtrArray *leases;	/* reservations that end with this connection */
 
 	/* the transfer in flight, under agent->mu */
 	char *mig_id;
@@ -183,6 +184,32 @@ static void remove_dir(const char *path)
 }
 
 /* Devices a crashed predecessor was restoring into hold partial state. */
+/* Reservations whose connection died with a previous instance. */
+static void recover_leases(NvfmAgent *a)
+{
+	g_autoptr(GDir) d = g_dir_open(a->res_dir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *file = g_build_filename(a->res_dir, name, NULL);
+		json_auto_t *rec = read_json_file(file);
+		const char *vf = rec ? json_string_value(json_object_get(rec, "vf")) : NULL;
+		g_autoptr(GError) err = NULL;
+
+		if (!vf || g_strcmp0(json_string_value(json_object_get(rec, "lease")), "session"))
+			continue;
+		if (nvfm_vf_release(vf, &err)) {
+			unlink(file);
+			agent_log(a, G_LOG_LEVEL_WARNING,
+				  "reservation %s was left by a previous instance: %s released", name, vf);
+		} else {
+			agent_log(a, G_LOG_LEVEL_WARNING,
+				  "reservation %s was left by a previous instance: cannot release %s: %s",
+				  name, vf, err->message);
+		}
+	}
+}
+
 static void recover_stale(NvfmAgent *a)
 {
 	g_autoptr(GDir) d = g_dir_open(a->mig_dir, 0, NULL);
@@ -209,6 +236,7 @@ static void recover_stale(NvfmAgent *a)
 		}
 		remove_dir(dir);
 	}
+	recover_leases(a);
 }
 
 /* ---- setup ---- */
@@ -274,6 +302,8 @@ static void session_free(Session *s)
 	g_free(s->peer);
 	g_free(s->identity);
 	g_free(s->buf);
+	if (s->leases)
+		g_ptr_array_free(s->leases, TRUE);
 	g_free(s->mig_id);
 	g_free(s->mig_path);
 	g_free(s->target);
@@ -815,6 +845,7 @@ static json_t *do_provision(Session *s, json_t *args, GError **error)
 	NvfmAgent *a = s->agent;
 	const char *pf = json_string_value(json_object_get(args, "pf"));
 	json_t *idx = json_object_get(args, "vf_index");
+	const char *lease = json_string_value(json_object_get(args, "lease"));
 	g_autoptr(NvfmPf) p = NULL;
 	g_autoptr(NvfmVfInfo) vf = NULL;
 	g_autofree char *id = NULL, *file = NULL;
@@ -833,6 +864,11 @@ static json_t *do_provision(Session *s, json_t *args, GError **error)
 	po.driver = json_string_value(json_object_get(args, "driver"));
 	po.require_migration = json_is_true(json_object_get(args, "require_migration"));
 	po.lock_timeout_ms = a->timeout_ms;
+	if (lease && strcmp(lease, "session") && strcmp(lease, "kept")) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "lease must be \"session\" or \"kept\", not \"%s\"", lease);
+		return NULL;
+	}
 	p = nvfm_pf_open(pf, error);
 	if (!p)
 		return NULL;
@@ -845,6 +881,7 @@ static json_t *do_provision(Session *s, json_t *args, GError **error)
 			"nvq", (int)vf->nvq, "nvi", (int)vf->nvi, "driver", vf->driver,
 			"peer", s->peer, "identity", s->identity ? s->identity : s->peer,
 			"created", (json_int_t)(g_get_real_time() / G_USEC_PER_SEC));
+	json_object_set_new(rec, "lease", json_string(lease ? lease : "kept"));
 	file = g_strdup_printf("%s/%s.json", a->res_dir, id);
 	g_mutex_lock(&a->res_mu);
 	if (!write_json_file(file, rec, error)) {
@@ -853,8 +890,63 @@ static json_t *do_provision(Session *s, json_t *args, GError **error)
 		return NULL;
 	}
 	g_mutex_unlock(&a->res_mu);
+	if (lease && !strcmp(lease, "session"))
+		g_ptr_array_add(s->leases, g_strdup(id));
 	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s for %s: %s (%s, %u VQ, %u VI)", id,
 		  s->peer, vf->address, vf->device ? vf->device : "no device", vf->nvq, vf->nvi);
+	return json_incref(rec);
+}
+
+/* A reservation's record, or %NULL with the reason. */
+static json_t *reservation_read(NvfmAgent *a, const char *resv, char **ret_file, GError **error)
+{
+	g_autofree char *file = NULL;
+	json_t *rec;
+
+	if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid reservation id '%s'", resv);
+		return NULL;
+	}
+	file = g_strdup_printf("%s/%s.json", a->res_dir, resv);
+	g_mutex_lock(&a->res_mu);
+	rec = read_json_file(file);
+	g_mutex_unlock(&a->res_mu);
+	if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
+		json_decref(rec);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "no reservation '%s' on this host", resv);
+		return NULL;
+	}
+	if (ret_file)
+		*ret_file = g_steal_pointer(&file);
+	return rec;
+}
+
+/* "keep": a reservation made with lease "session" outlives its connection
+ * (the orchestrator says so just before its commit point). */
+static json_t *do_keep(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	const char *resv = json_string_value(json_object_get(args, "reservation"));
+	g_autofree char *file = NULL;
+	json_auto_t *rec = NULL;
+	gboolean ok;
+
+	if (!resv) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "keep needs a reservation");
+		return NULL;
+	}
+	rec = reservation_read(a, resv, &file, error);
+	if (!rec)
+		return NULL;
+	json_object_set_new(rec, "lease", json_string("kept"));
+	g_mutex_lock(&a->res_mu);
+	ok = write_json_file(file, rec, error);
+	g_mutex_unlock(&a->res_mu);
+	if (!ok)
+		return NULL;
+	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s kept for %s", resv, s->peer);
 	return json_incref(rec);
 }
 
@@ -868,20 +960,9 @@ static json_t *do_release(Session *s, json_t *args, GError **error)
 	json_auto_t *rec = NULL;
 
 	if (resv) {
-		if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-				    "invalid reservation id '%s'", resv);
+		rec = reservation_read(a, resv, &file, error);
+		if (!rec)
 			return NULL;
-		}
-		file = g_strdup_printf("%s/%s.json", a->res_dir, resv);
-		g_mutex_lock(&a->res_mu);
-		rec = read_json_file(file);
-		g_mutex_unlock(&a->res_mu);
-		if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-				    "no reservation '%s' on this host", resv);
-			return NULL;
-		}
 		vf_addr = g_strdup(json_string_value(json_object_get(rec, "vf")));
 	} else if (vf) {
 		vf_addr = g_strdup(vf);
@@ -914,6 +995,27 @@ static json_t *do_release(Session *s, json_t *args, GError **error)
 	if (resv)
 		agent_log(a, G_LOG_LEVEL_INFO, "reservation %s closed", resv);
 	return json_pack("{s:s, s:s?}", "vf", vf_addr, "reservation", resv);
+}
+
+/* The connection that made "session" reservations is gone: release those
+ * not kept since (their orchestrator failed, was killed or lost the link). */
+static void end_leases(Session *s)
+{
+	for (guint i = 0; s->leases && i < s->leases->len; i++) {
+		const char *id = g_ptr_array_index(s->leases, i);
+		json_auto_t *rec = reservation_read(s->agent, id, NULL, NULL);
+		json_auto_t *args = NULL;
+		json_auto_t *res = NULL;
+		g_autoptr(GError) err = NULL;
+
+		if (!rec || g_strcmp0(json_string_value(json_object_get(rec, "lease")), "session"))
+			continue;
+		args = json_pack("{s:s}", "reservation", id);
+		res = do_release(s, args, &err);
+		agent_log(s->agent, res ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+			  "reservation %s ended with its connection: %s%s", id,
+			  res ? "released" : "release failed: ", res ? "" : err->message);
+	}
 }
 
 /* ---- sessions ---- */
@@ -1023,10 +1125,12 @@ static void serve(Session *s)
 			result = do_provision(s, args, &err);
 		else if (strcmp(op, "release") == 0)
 			result = do_release(s, args, &err);
+		else if (strcmp(op, "keep") == 0)
+			result = do_keep(s, args, &err);
 		else
 			g_set_error(&err, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 				    "unknown request '%s' (status, preflight, provision, reserve, "
-				    "release, receive)", op);
+				    "keep, release, receive)", op);
 		if (!result && err) {
 			agent_log(a, G_LOG_LEVEL_WARNING, "%s: %s failed: %s", s->peer, op,
 				  err->message);
@@ -1072,6 +1176,7 @@ static gpointer session_main(gpointer data)
 		  : (s->caps & NVFM_CAP_TLS_INTEGRITY) ? " (tls-integrity)" : "");
 	serve(s);
 	agent_log(a, G_LOG_LEVEL_INFO, "%s disconnected", s->peer);
+	end_leases(s);
 out:
 	nvfm_channel_free(g_steal_pointer(&s->ch));
 	g_mutex_lock(&a->mu);
@@ -1135,6 +1240,7 @@ static void accept_one(NvfmAgent *a)
 		return;
 	}
 	s = g_new0(Session, 1);
+	s->leases = g_ptr_array_new_with_free_func(g_free);
 	s->agent = a;
 	s->ctl_fd = fd;
 	s->peer = g_steal_pointer(&peer);

@@ -40,6 +40,7 @@ typedef struct {
 	guint num_vfs;
 	gboolean autoprobe;
 	EmuSec sec[EMU_PF_MAX_VFS];
+	json_t *vf_faults;	/* knob -> value, armed on every VF device made */
 } EmuPf;
 
 static void emu_pf_free(EmuPf *p)
@@ -50,6 +51,7 @@ static void emu_pf_free(EmuPf *p)
 		g_free(p->sec[i].driver);
 		g_free(p->sec[i].override);
 	}
+	json_decref(p->vf_faults);
 	g_free(p->name);
 	g_free(p->dir);
 	g_free(p);
@@ -178,6 +180,7 @@ static EmuPf *pf_load(const char *name, GError **error)
 	p->cfg.blob_size = (guint64)json_integer_value(json_object_get(root, "blob_size"));
 	p->num_vfs = MIN(json_uint(root, "num_vfs", 0), p->cfg.total_vfs);
 	p->autoprobe = json_is_true(json_object_get(root, "autoprobe"));
+	p->vf_faults = json_incref(json_object_get(root, "vf_faults"));
 	vfs = json_object_get(root, "secondary");
 	for (guint i = 0; i < p->cfg.total_vfs && i < json_array_size(vfs); i++) {
 		json_t *e = json_array_get(vfs, i);
@@ -215,6 +218,8 @@ static gboolean pf_save(EmuPf *p, GError **error)
 	json_object_set_new(root, "blob_size", json_integer((json_int_t)p->cfg.blob_size));
 	json_object_set_new(root, "num_vfs", json_integer(p->num_vfs));
 	json_object_set_new(root, "autoprobe", json_boolean(p->autoprobe));
+	if (p->vf_faults && json_object_size(p->vf_faults))
+		json_object_set(root, "vf_faults", p->vf_faults);
 	for (guint i = 0; i < p->cfg.total_vfs; i++) {
 		json_t *ent = json_object();
 
@@ -296,6 +301,8 @@ static char *vf_holder(const EmuPf *p, guint index)
 static gboolean vf_dev_create(const EmuPf *p, guint index, GError **error)
 {
 	g_autofree char *dev = vf_dev_name(p->name, index);
+	const char *knob;
+	json_t *value;
 	NvfmEmuConfig cfg;
 
 	nvfm_emu_config_init(&cfg);
@@ -303,7 +310,13 @@ static gboolean vf_dev_create(const EmuPf *p, guint index, GError **error)
 	cfg.n_io_queues = MIN(p->sec[index].nvq > 1 ? p->sec[index].nvq - 1 : 1, 64u);
 	cfg.blob_size = p->cfg.blob_size;
 	cfg.seed = (guint64)g_str_hash(p->name) * 64 + index + 1;
-	return nvfm_emu_create(dev, &cfg, error);
+	if (!nvfm_emu_create(dev, &cfg, error))
+		return FALSE;
+	json_object_foreach((json_t *)p->vf_faults, knob, value) {
+		if (!nvfm_emu_set_fault(dev, knob, json_string_value(value), error))
+			return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean vf_dev_destroy(const EmuPf *p, guint index, GError **error)
@@ -654,9 +667,9 @@ gboolean nvfm_emu_pf_open(NvfmPf *pf, const char *name, GError **error)
 
 /* Runs @fn on PF @name under its lock, like provisioning does. */
 static gboolean with_pf_lock(const char *name, gboolean (*fn)(const char *name,
-							     const NvfmEmuPfConfig *cfg,
+							     gconstpointer data,
 							     GError **error),
-			     const NvfmEmuPfConfig *cfg, GError **error)
+			     gconstpointer data, GError **error)
 {
 	g_autoptr(NvfmPf) pf = g_new0(NvfmPf, 1);
 	gboolean ok;
@@ -668,7 +681,7 @@ static gboolean with_pf_lock(const char *name, gboolean (*fn)(const char *name,
 	pf->address = g_strconcat("emu:", name, NULL);
 	if (!nvfm_pf_lock(pf, 0, error))
 		return FALSE;
-	ok = fn(name, cfg, error);
+	ok = fn(name, data, error);
 	nvfm_pf_unlock(pf);
 	return ok;
 }
@@ -707,8 +720,9 @@ static gboolean drop_existing(const char *name, GError **error)
 	return TRUE;
 }
 
-static gboolean create_locked(const char *name, const NvfmEmuPfConfig *cfg, GError **error)
+static gboolean create_locked(const char *name, gconstpointer data, GError **error)
 {
+	const NvfmEmuPfConfig *cfg = data;
 	g_autoptr(EmuPf) p = g_new0(EmuPf, 1);
 
 	if (!drop_existing(name, error))
@@ -720,7 +734,8 @@ static gboolean create_locked(const char *name, const NvfmEmuPfConfig *cfg, GErr
 	return pf_save(p, error);
 }
 
-static gboolean destroy_locked(const char *name, const NvfmEmuPfConfig *cfg, GError **error)
+static gboolean destroy_locked(const char *name, gconstpointer data G_GNUC_UNUSED,
+			       GError **error)
 {
 	g_autofree char *dir = pf_dir();
 	g_autofree char *path = pf_file(dir, name, ".json");
@@ -776,6 +791,36 @@ gboolean nvfm_emu_pf_create(const char *name, const NvfmEmuPfConfig *cfg, GError
 	if (c.blob_size == 0)
 		c.blob_size = 16ull << 20;
 	return with_pf_lock(name, create_locked, &c, error);
+}
+
+static gboolean set_vf_fault_locked(const char *name, gconstpointer data, GError **error)
+{
+	const char *const *kv = data;
+	g_autoptr(EmuPf) p = pf_load(name, error);
+
+	if (!p)
+		return FALSE;
+	if (!p->vf_faults)
+		p->vf_faults = json_object();
+	if (!kv[0])
+		json_object_clear(p->vf_faults);
+	else if (!kv[1])
+		json_object_del(p->vf_faults, kv[0]);
+	else
+		json_object_set_new(p->vf_faults, kv[0], json_string(kv[1]));
+	return pf_save(p, error);
+}
+
+gboolean nvfm_emu_pf_set_vf_fault(const char *name, const char *knob, const char *value,
+				  GError **error)
+{
+	const char *kv[2] = { knob, value };
+
+	/* a bad knob or value shows when a VF is made, as the device's own
+	 * nvfm_emu_set_fault() refuses it */
+	if (!check_name(name, error))
+		return FALSE;
+	return with_pf_lock(name, set_vf_fault_locked, kv, error);
 }
 
 gboolean nvfm_emu_pf_destroy(const char *name, GError **error)

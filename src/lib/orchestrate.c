@@ -15,6 +15,9 @@
 #include "migrate-private.h"
 #include "private.h"
 
+/* 5 s in steps of 100 ms */
+#define RELEASE_TRIES 50
+
 static const char *const phase_names[NVFM_MIGRATE_N_PHASES] = {
 	"preflight", "reserve", "precopy", "pause", "stop-copy",
 	"restore", "switchover", "resume", "release",
@@ -167,7 +170,7 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 	json_object_set(dst, "checks", json_object_get(res, "checks"));
 	json_array_foreach(json_object_get(res, "checks"), i, check) {
 		if (!json_is_true(json_object_get(check, "ok")))
-			blocker(dst, "%s: %s", json_string_value(json_object_get(check, "name")),
+			blocker(dst, "%s: %s", json_string_value(json_object_get(check, "check")),
 				json_string_value(json_object_get(check, "detail")));
 	}
 	if (!src_compat)
@@ -200,8 +203,10 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 
 static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 {
-	json_auto_t *args = json_pack("{s:s, s:b}", "pf", m->opts->dest_pf,
-				      "require_migration", TRUE);
+	/* The reservation ends with our connection until we keep it at the
+	 * commit point: if we die or lose the link, the agent releases it. */
+	json_auto_t *args = json_pack("{s:s, s:b, s:s}", "pf", m->opts->dest_pf,
+				      "require_migration", TRUE, "lease", "session");
 	json_auto_t *res = NULL;
 	json_auto_t *pre = NULL;
 	json_t *tc;
@@ -252,6 +257,24 @@ static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 	return m->mover->reserve(m, error);
 }
 
+/* Just before the commit point: the destination VF now outlives our
+ * connection to the agent. */
+static gboolean keep_reservation(NvfmMigration *m, GError **error)
+{
+	json_auto_t *args = json_pack("{s:s}", "reservation", m->reservation);
+	json_auto_t *res = nvfm_agent_client_call(m->agent, "keep", args, NULL);
+	g_autoptr(NvfmAgentClient) c = NULL;
+
+	if (res)
+		return TRUE;
+	/* the transfer's connection may be spent: one more try on a new one */
+	c = nvfm_migration_agent(m, error);
+	res = c ? nvfm_agent_client_call(c, "keep", args, error) : NULL;
+	if (!res)
+		g_prefix_error(error, "keeping reservation %s: ", m->reservation);
+	return res != NULL;
+}
+
 /* ---- rollback and release ---- */
 
 static void release_reservation(NvfmMigration *m, GString *what)
@@ -265,7 +288,15 @@ static void release_reservation(NvfmMigration *m, GString *what)
 		return;
 	c = nvfm_migration_agent(m, &err);
 	args = json_pack("{s:s}", "reservation", m->reservation);
-	res = c ? nvfm_agent_client_call(c, "release", args, &err) : NULL;
+	/* the agent's own session may still be closing the VF after an
+	 * abort: give it a moment (bounded) */
+	for (int i = 0; c && i < RELEASE_TRIES; i++) {
+		g_clear_error(&err);
+		res = nvfm_agent_client_call(c, "release", args, &err);
+		if (res || !g_error_matches(err, NVFM_ERROR, NVFM_ERROR_BUSY))
+			break;
+		g_usleep(100 * 1000);
+	}
 	if (res)
 		g_string_append_printf(what, "; destination VF %s released", m->dest_vf);
 	else
@@ -463,6 +494,8 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 		goto fail;
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_SWITCHOVER);
+	if (!keep_reservation(&m, &err))
+		goto fail;
 	if (m.src_qmp) {
 		if (!nvfm_migration_check_cancel(&m, &err) ||
 		    !nvfm_migration_vm_switchover(&m, &err))
@@ -500,7 +533,10 @@ fail:
 		if (rb->len > 2 && rb->str[0] == ';')
 			g_string_erase(rb, 0, 2);
 	}
-	g_prefix_error(&err, "%s: ", phase_names[m.phase]);
+	/* the transfer names its phase already where it is ours too */
+	if (!g_str_has_prefix(err->message, phase_names[m.phase]) ||
+	    strncmp(err->message + strlen(phase_names[m.phase]), ": ", 2))
+		g_prefix_error(&err, "%s: ", phase_names[m.phase]);
 	if (report)
 		*report = make_report(&m, FALSE, err, rb ? rb->str : NULL, pre, warnings);
 	migration_clear(&m);
