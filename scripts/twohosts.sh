@@ -83,8 +83,9 @@ th_wait_file() {
 	done
 }
 
-# th_agent a|b [ARGS...]: an agent on that host (plain TCP inside the test
-# namespaces); its log is $WORK/agent-X.log, its PID $AGENT_A / $AGENT_B
+# th_agent a|b [ARGS...]: an agent on that host, plain TCP inside the test
+# namespaces unless TH_AGENT_SECURITY says otherwise (e.g. --tls-dir DIR);
+# its log is $WORK/agent-X.log, its PID $AGENT_A / $AGENT_B
 th_agent() {
 	h=$1
 	shift
@@ -92,7 +93,7 @@ th_agent() {
 	dir=$WORK/host$(echo "$h" | tr ab AB)
 	: >"$WORK/agent-$h.log"
 	ip netns exec "$ns" env NVFM_EMU_DIR="$dir" "$TOOL" -v agent --listen "$ip:$AGENT_PORT" \
-		--insecure --runtime-dir "$WORK/rt-$h" "$@" >>"$WORK/agent-$h.log" 2>&1 &
+		${TH_AGENT_SECURITY:---insecure} --runtime-dir "$WORK/rt-$h" "$@" >>"$WORK/agent-$h.log" 2>&1 &
 	eval "AGENT_$(echo "$h" | tr ab AB)=$!"
 	TH_PIDS="$TH_PIDS $!"
 	th_wait_file "$WORK/agent-$h.log" "listening on" 15

@@ -1,0 +1,385 @@
+#!/bin/sh
+# "nvme-vf-migrate migrate" between two hosts in network namespaces
+# (scripts/twohosts.sh): a real QEMU VM (the tiny guest) on host A with an
+# emulated VF, an agent on host B, QEMU on B waiting with -incoming defer.
+# One case per invocation, named by $1.
+#
+# Success cases check what the demo promises: B's provisioned VF holds A's
+# state, A's VF is released, the guest runs on B and only there. Fault
+# cases check the rollback: the guest runs on A and only there, A's VF is
+# RUNNING and still provisioned, B's VF is released (at once, or when B's
+# agent notices the connection is gone) with every PF resource back.
+set -u
+CASE=$1
+TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
+GUEST=${NVFM_TINY_GUEST:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
+
+skip() {
+	echo "SKIP [$CASE]: $*"
+	exit 77
+}
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || skip "needs iproute2"
+command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "needs qemu-system-x86_64 (scripts/install-deps.sh qemu)"
+[ -n "$GUEST" ] && [ -f "$GUEST" ] || skip "no tiny guest (NVFM_TINY_GUEST; needs binutils)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-migrate.XXXXXX")
+. "$ROOT/scripts/twohosts.sh"
+
+cleanup() {
+	th_cleanup
+	if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	for f in migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log; do
+		[ -s "$WORK/$f" ] && { echo "--- $f" >&2; tail -n 25 "$WORK/$f" >&2; }
+	done
+	exit 1
+}
+
+jget() {
+	python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else (str(v).lower() if isinstance(v, bool) else v))' "$1" "$2"
+}
+
+th_setup || fail "cannot build the two hosts"
+
+SIZE=16M
+on_a "$TOOL" -q emu pf-create pfa --vfs 2 --size "$SIZE" || fail "emu pf-create pfa"
+on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE" || fail "emu pf-create pfb"
+on_a "$TOOL" --json vf provision emu:pfa >"$WORK/prov.json" || fail "provision on A"
+VF=$(jget "$WORK/prov.json" device)
+
+# what PF emu:pfb looks like with nothing provisioned
+pf_b() { on_b "$TOOL" --json vf list --pf emu:pfb; }
+PFB0=$(pf_b | python3 -c 'import json,sys; p=json.load(sys.stdin)["pfs"][0]; print(p["vq"]["free"], p["vi"]["free"], p["num_vfs"])')
+
+start_vms() {
+	th_qemu a || fail "QEMU on A did not start"
+	th_qemu b -incoming defer || fail "QEMU on B did not start"
+}
+
+# migrate [OPTIONS...]: runs the orchestrator on host A; RC, migrate.out,
+# migrate.err and report.json hold what it said
+MIG_ARGS() {
+	echo "$VF --to $IPB:$AGENT_PORT --dest-pf emu:pfb --vm $WORK/qmp-a.sock
+		--dest-vm $WORK/qmp-b.sock --migrate-uri tcp:$IPB:$MIG_PORT --report $WORK/report.json"
+}
+migrate() {
+	# shellcheck disable=SC2046
+	on_a "$TOOL" migrate $(MIG_ARGS) ${SEC:---insecure} "$@" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+	RC=$?
+}
+# migrate_bg [OPTIONS...]: the same in the background, -v so that its log
+# shows the phase it is in; PID in $MIGPID
+migrate_bg() {
+	# shellcheck disable=SC2046
+	ip netns exec "$NSA" env NVFM_EMU_DIR="$HA" "$TOOL" -v migrate $(MIG_ARGS) --insecure "$@" \
+		>"$WORK/migrate.out" 2>"$WORK/migrate.err" &
+	MIGPID=$!
+	TH_PIDS="$TH_PIDS $MIGPID"
+}
+wait_phase() {
+	th_wait_file "$WORK/migrate.err" "phase $1" "${2:-60}" || fail "the migration never reached $1"
+}
+wait_migrate() {
+	n=1200
+	while kill -0 "$MIGPID" 2>/dev/null; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "the migration did not end"
+		sleep 0.1
+	done
+	wait "$MIGPID"
+	RC=$?
+}
+
+# the guest's counter moves on host $1
+runs_on() {
+	[ "$(th_status "$1")" = running ] || fail "the VM is not running on host $1 ($(th_status "$1"))"
+	c1=$(th_counter "$1")
+	n=50
+	while [ "$(th_counter "$1")" = "$c1" ]; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "the guest's counter does not move on host $1"
+		sleep 0.1
+	done
+}
+
+not_running_on() {
+	st=$(th_status "$1")
+	[ "$st" != running ] || fail "the VM runs on host $1 too"
+}
+
+# B's PF has every resource back, within $1 seconds (B's agent releases a
+# reservation when the connection that made it is gone)
+b_released() {
+	n=$((${1:-1} * 10))
+	while :; do
+		now=$(pf_b | python3 -c 'import json,sys; p=json.load(sys.stdin)["pfs"][0]; print(p["vq"]["free"], p["vi"]["free"], p["num_vfs"])')
+		[ "$now" = "$PFB0" ] && ! pf_b | grep -q '"state": "online"' && return 0
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "B's VF was not released (PF emu:pfb: $now, was $PFB0)"
+		sleep 0.1
+	done
+}
+
+expect_migrated() {
+	[ "$RC" -eq 0 ] || fail "migrate failed ($RC): $(cat "$WORK/migrate.err")"
+	[ "$(jget "$WORK/report.json" ok)" = true ] || fail "report not ok"
+	[ "$(jget "$WORK/report.json" committed)" = true ] || fail "report: not committed"
+	python3 - "$WORK/report.json" <<'EOF' || fail "report timeline incomplete"
+import json, sys
+r = json.load(open(sys.argv[1]))
+phases = [p["phase"] for p in r["timeline"] if p["outcome"] == "ok"]
+want = ["preflight", "reserve", "precopy", "pause", "stop-copy", "restore",
+        "switchover", "resume", "release"]
+assert phases == want, phases
+assert r["downtime_ms"] > 0 and r["state_bytes"] > 0
+EOF
+	DVF=$(jget "$WORK/report.json" destination_vf)
+	SRC=$(jget "$WORK/report.json" source_state_sha256)
+	DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
+	[ -n "$SRC" ] && [ "$SRC" = "$DST" ] || fail "B's VF $DVF does not hold A's state ($DST vs $SRC)"
+	on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"' &&
+		fail "A's VF was not released"
+	kill -0 "$QEMU_A" 2>/dev/null && fail "A's QEMU still runs"
+	runs_on b
+	on_b "$TOOL" --json vf state "$DVF" | grep -q '"RUNNING"' || fail "B's VF is not RUNNING"
+}
+
+expect_rolled_back() {
+	phase=$1
+	[ "$RC" -ne 0 ] || fail "migrate succeeded, expected a failure in $phase"
+	[ "$(wc -l <"$WORK/migrate.err" | tr -d ' ')" -ge 1 ] || fail "no error line"
+	grep -q "^nvme-vf-migrate: $phase: " "$WORK/migrate.err" ||
+		fail "the error does not name phase $phase: $(tail -n 1 "$WORK/migrate.err")"
+	[ "$(jget "$WORK/report.json" committed)" = false ] || fail "report says committed"
+	[ "$(jget "$WORK/report.json" failed_phase)" = "$phase" ] ||
+		fail "report: failed phase $(jget "$WORK/report.json" failed_phase), not $phase"
+	runs_on a
+	not_running_on b
+	on_a "$TOOL" --json vf state "$VF" | grep -q '"RUNNING"' || fail "A's VF is not RUNNING"
+	on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"' ||
+		fail "A's VF was released although the VM stayed"
+	b_released "${2:-1}"
+}
+
+case "$CASE" in
+direct)
+	th_agent b
+	start_vms
+	migrate --precopy-rounds 3
+	expect_migrated
+	grep -q "downtime:" "$WORK/migrate.out" || fail "no downtime line"
+	# B's agent keeps the reservation: the VF now belongs to the VM
+	[ -n "$(ls "$WORK/rt-b/reservations/")" ] || fail "B forgot the reservation"
+	grep -q '"lease": "kept"' "$WORK"/rt-b/reservations/*.json || fail "reservation not kept"
+	;;
+
+tls)
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" >/dev/null || fail "making certificates"
+	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b
+	start_vms
+	SEC="--tls-dir $WORK/pki/client" migrate
+	expect_migrated
+	;;
+
+no-vm)
+	# a VF that no VM uses moves alone: the commit point is B's commit
+	th_agent b
+	on_a "$TOOL" migrate "$VF" --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
+		--report "$WORK/report.json" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+	RC=$?
+	[ "$RC" -eq 0 ] || fail "migrate failed: $(cat "$WORK/migrate.err")"
+	DVF=$(jget "$WORK/report.json" destination_vf)
+	[ "$(jget "$WORK/report.json" source_state_sha256)" = \
+		"$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)" ] || fail "state differs"
+	;;
+
+check)
+	th_agent b
+	start_vms
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.out" ||
+		fail "check found blockers: $(cat "$WORK/check.out")"
+	grep -q "destination: ready" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	# now everything wrong at once: B's QEMU is not waiting, B's PF has
+	# no free VF, the source VF is held by someone else
+	kill "$QEMU_B"
+	wait "$QEMU_B" 2>/dev/null
+	th_qemu b || fail "QEMU on B"
+	on_b "$TOOL" -q vf provision emu:pfb >/dev/null || fail "provision on B"
+	on_b "$TOOL" -q vf provision emu:pfb >/dev/null || fail "provision on B"
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.out"
+	[ $? -eq 3 ] || fail "check did not exit 3 on blockers"
+	grep -q "not waiting for an incoming migration" "$WORK/check.out" ||
+		fail "check missed B's QEMU: $(cat "$WORK/check.out")"
+	grep -q "free-vf" "$WORK/check.out" || fail "check missed B's full PF: $(cat "$WORK/check.out")"
+	# and an agent that is not there
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed "s/--report [^ ]*//; s/:$AGENT_PORT/:1/") --insecure \
+		>"$WORK/check.out"
+	[ $? -eq 3 ] || fail "check did not exit 3 without an agent"
+	grep -q "agent $IPB:1" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	runs_on a
+	;;
+
+bad-input)
+	th_agent b
+	start_vms
+	on_a "$TOOL" migrate "$VF" --to "$IPB:$AGENT_PORT" --insecure 2>"$WORK/err"
+	[ $? -eq 2 ] || fail "missing --dest-pf: not a usage error"
+	migrate --phase-timeout warp=3
+	[ "$RC" -eq 2 ] || fail "unknown phase accepted"
+	migrate --device-state teleport
+	[ "$RC" -eq 2 ] || fail "unknown mover accepted"
+	on_a "$TOOL" migrate vfio:0000:99:1f.7 --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
+		--vm "$WORK/qmp-a.sock" --dest-vm "$WORK/qmp-b.sock" --migrate-uri "tcp:$IPB:$MIG_PORT" \
+		>/dev/null 2>"$WORK/migrate.err"
+	[ $? -eq 3 ] || fail "a VF that does not exist: not refused in preflight"
+	grep -q "^nvme-vf-migrate: preflight: source: source VF" "$WORK/migrate.err" ||
+		fail "unclear error: $(cat "$WORK/migrate.err")"
+	: >"$WORK/not-qmp"
+	on_a "$TOOL" migrate "$VF" --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
+		--vm "$WORK/not-qmp" --dest-vm "$WORK/qmp-b.sock" --migrate-uri "tcp:$IPB:$MIG_PORT" \
+		>/dev/null 2>"$WORK/migrate.err"
+	[ $? -eq 3 ] || fail "a VM socket that is not QMP: not refused in preflight"
+	grep -q "VM's QMP socket" "$WORK/migrate.err" || fail "unclear error: $(cat "$WORK/migrate.err")"
+	runs_on a
+	not_running_on b
+	b_released 10
+	;;
+
+fault-kill-dest-agent)
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg --phase-timeout stop-copy=20
+	wait_phase stop-copy
+	sleep 0.5
+	kill -9 "$AGENT_B"
+	wait_migrate
+	# B's agent died holding the reservation: its successor releases it
+	th_agent b
+	grep -q "left by a previous instance" "$WORK/agent-b.log" || fail "no recovery logged"
+	expect_rolled_back stop-copy 10
+	;;
+
+fault-kill-src-agent)
+	# the orchestrator runs on A and needs no agent there: losing it
+	# mid-migration changes nothing
+	th_agent a
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 500 || fail "arming slow-us"
+	migrate_bg
+	wait_phase precopy
+	kill -9 "$AGENT_A"
+	wait_migrate
+	expect_migrated
+	;;
+
+fault-link-down)
+	th_agent b --timeout 3
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg --phase-timeout stop-copy=5 --timeout 3
+	wait_phase stop-copy
+	ip -n "$NSA" link set "va$TH_ID" down
+	wait_migrate
+	ip -n "$NSA" link set "va$TH_ID" up
+	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
+	expect_rolled_back stop-copy 30
+	grep -q "ended with its connection: released" "$WORK/agent-b.log" ||
+		fail "B's agent did not release the reservation"
+	;;
+
+fault-corrupt)
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" corrupt-byte 5000 || fail "arming corrupt-byte"
+	migrate
+	expect_rolled_back restore
+	grep -q "refused\|integrity\|corrupt\|mismatch\|invalid" "$WORK/migrate.err" ||
+		fail "unclear error: $(cat "$WORK/migrate.err")"
+	;;
+
+fault-reject-resume)
+	th_agent b
+	start_vms
+	on_b "$TOOL" -q emu pf-fault pfb reject-resume 1 || fail "arming reject-resume"
+	migrate
+	expect_rolled_back restore
+	grep -q "RESUMING -> STOP" "$WORK/migrate.err" || fail "unclear error: $(cat "$WORK/migrate.err")"
+	;;
+
+fault-dest-qemu-exit)
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" stop-after 65536 || fail "arming stop-after"
+	migrate_bg --phase-timeout stop-copy=5
+	wait_phase stop-copy
+	kill -9 "$QEMU_B"
+	wait_migrate
+	expect_rolled_back stop-copy
+	;;
+
+fault-src-qemu-exit)
+	# QEMU on A dies: the guest dies with it and nothing can bring it back;
+	# what matters is that it does not appear on B and B keeps nothing
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" stop-after 65536 || fail "arming stop-after"
+	migrate_bg --phase-timeout stop-copy=5
+	wait_phase stop-copy
+	kill -9 "$QEMU_A"
+	wait_migrate
+	[ "$RC" -ne 0 ] || fail "migrate succeeded without a source"
+	[ "$(jget "$WORK/report.json" committed)" = false ] || fail "report says committed"
+	not_running_on b
+	on_a "$TOOL" --json vf state "$VF" | grep -q '"RUNNING"' || fail "A's VF is not RUNNING"
+	b_released 10
+	;;
+
+fault-timeout)
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" stop-after 65536 || fail "arming stop-after"
+	migrate --phase-timeout stop-copy=2
+	expect_rolled_back stop-copy
+	grep -q "destination VF emu:pfb-vf0 released" "$WORK/migrate.out" ||
+		fail "the rollback did not release B's VF itself: $(grep rollback "$WORK/migrate.out")"
+	grep -q "no progress for 2000 ms" "$WORK/migrate.err" ||
+		fail "not the stop-copy bound: $(cat "$WORK/migrate.err")"
+	;;
+
+fault-sigint)
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg
+	wait_phase stop-copy
+	kill -INT "$MIGPID"
+	wait_migrate
+	[ "$RC" -eq 8 ] || fail "cancelled migration exited $RC, not 8"
+	expect_rolled_back stop-copy
+	;;
+
+*)
+	echo "unknown case $CASE" >&2
+	exit 2
+	;;
+esac
+echo "PASS [$CASE]"
