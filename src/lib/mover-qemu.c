@@ -124,7 +124,7 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	 * sees and from sysfs, not from opening it */
 	compat = json_pack("{s:i, s:i}", "vendor_id", q->vmdev->vendor_id, "device_id",
 			   q->vmdev->device_id);
-	info = nvfm_vf_lookup(q->vmdev->host ? q->vmdev->host : m->opts->vf, &err);
+	info = nvfm_vf_lookup(m->opts->vf, &err);
 	if (info && info->driver)
 		json_object_set_new(compat, "driver", json_string(info->driver));
 	json_object_set_new(src, "compat", compat);
@@ -281,9 +281,9 @@ static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 
 static gboolean qemu_release(NvfmMigration *m, GError **error)
 {
-	Qemu *q = qemu(m);
-	const char *vf = q->vmdev && q->vmdev->host ? q->vmdev->host : m->opts->vf;
+	const char *vf = m->opts->vf;
 
+	/* the source QEMU has quit: nobody holds the VF any more */
 	if (!nvfm_vf_release(vf, error))
 		return FALSE;
 	m->rec[NVFM_MIGRATE_RELEASE].note = g_strdup_printf("source QEMU quit, source VF %s "
