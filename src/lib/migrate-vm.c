@@ -143,12 +143,21 @@ gint64 nvfm_migration_event_time(NvfmQmp *qmp, const char *name, guint64 since)
 	return ev ? nvfm_qmp_event_get_received_us(ev) : -1;
 }
 
+static gboolean status_event(const NvfmQmpEvent *ev, gpointer data)
+{
+	const char *st = json_string_value(json_object_get(nvfm_qmp_event_get_data(ev), "status"));
+
+	return g_strcmp0(st, data) == 0 || nvfm_vm_migration_status_is_final(st);
+}
+
 gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GError **error)
 {
 	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
 
 	for (;;) {
 		g_autoptr(NvfmVmMigrationInfo) info = NULL;
+		g_autoptr(NvfmQmpEvent) ev = NULL;
+		guint64 seq = nvfm_qmp_event_seq(m->src_qmp);
 		gint64 left = (deadline - nvfm_now_us()) / 1000;
 
 		if (!nvfm_migration_check_cancel(m, error))
@@ -173,7 +182,10 @@ gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GE
 				    info->status, info->error_desc ? info->error_desc : "no reason");
 			return FALSE;
 		}
-		g_usleep(POLL_MS * 1000);
+		/* the MIGRATION event wakes us at once; the poll interval only
+		 * paces the progress reports */
+		ev = nvfm_qmp_wait_event(m->src_qmp, "MIGRATION", status_event, "pre-switchover",
+					 seq, POLL_MS, NULL);
 	}
 	m->pause_us = nvfm_migration_event_time(m->src_qmp, "STOP", m->src_event_seq);
 	if (m->pause_us < 0)
@@ -197,6 +209,8 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 
 	for (;;) {
 		g_autofree char *status = NULL;
+		g_autoptr(NvfmQmpEvent) ev = NULL;
+		guint64 seq = nvfm_qmp_event_seq(m->dst_qmp);
 		gint64 left = (deadline - nvfm_now_us()) / 1000;
 
 		if (left <= 0) {
@@ -223,7 +237,7 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 				    "the destination VM is %s after the migration", status);
 			return FALSE;
 		}
-		g_usleep(POLL_MS * 1000);
+		ev = nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, POLL_MS, NULL);
 	}
 	m->resume_us = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
 	if (m->resume_us < 0)

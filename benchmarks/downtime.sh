@@ -1,0 +1,71 @@
+#!/bin/sh
+# The orchestrator's added downtime: for a VM (the tiny guest, real QEMU)
+# with a 64 MiB emulated VF, migrated between two network namespaces in
+# direct mode, downtime (source pause -> destination resume) minus the VF
+# state transfer's own time (stop-copy + restore), median of N runs.
+#
+#   sudo benchmarks/downtime.sh [BUILD_DIR] [RUNS] [SIZE]
+#
+# Prints one line per run, then the medians and the ratio of the added
+# time to the whole downtime.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+RUNS=${2:-10}
+SIZE=${3:-64M}
+TOOL=$PWD/$BUILD/src/cli/nvme-vf-migrate
+GUEST=$PWD/$BUILD/tests/qmp/tiny-guest.elf
+[ "$(id -u)" -eq 0 ] || { echo "downtime.sh: needs root (network namespaces)" >&2; exit 2; }
+[ -x "$TOOL" ] && [ -f "$GUEST" ] || {
+	echo "downtime.sh: build first (ninja -C $BUILD; ninja -C $BUILD tests/qmp/tiny-guest.elf)" >&2
+	exit 2
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-downtime.XXXXXX")
+. scripts/twohosts.sh
+trap 'th_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM
+th_setup
+on_a "$TOOL" -q emu pf-create pfa --vfs 2 --size "$SIZE"
+on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE"
+th_agent b
+
+printf '%-4s %12s %14s %12s %10s\n' run downtime_ms transfer_ms added_ms state_MiB
+i=1
+while [ "$i" -le "$RUNS" ]; do
+	VF=$(on_a "$TOOL" --json vf provision emu:pfa |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["device"])')
+	th_qemu a
+	th_qemu b -incoming defer
+	on_a "$TOOL" -q migrate "$VF" --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
+		--vm "$WORK/qmp-a.sock" --dest-vm "$WORK/qmp-b.sock" --migrate-uri "tcp:$IPB:$MIG_PORT" \
+		--report "$WORK/r$i.json"
+	python3 - "$WORK/r$i.json" "$i" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d, t = r["downtime_ms"], r["state_transfer_ms"]
+print("%-4s %12.1f %14.1f %12.1f %10.1f" % (sys.argv[2], d, t, d - t, r["state_bytes"] / 2**20))
+EOF
+	# B's VF goes back, B's QEMU (now the VM) goes: the next run starts afresh
+	DVF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["destination_vf"])' "$WORK/r$i.json")
+	kill "$QEMU_B"
+	wait "$QEMU_B" 2>/dev/null || true
+	on_b "$TOOL" -q agent request release --to "$IPB:$AGENT_PORT" --insecure vf="$DVF" >/dev/null
+	i=$((i + 1))
+done
+python3 - "$WORK" "$RUNS" <<'EOF'
+import json, statistics, sys
+rs = [json.load(open("%s/r%d.json" % (sys.argv[1], i))) for i in range(1, int(sys.argv[2]) + 1)]
+d = statistics.median(r["downtime_ms"] for r in rs)
+t = statistics.median(r["state_transfer_ms"] for r in rs)
+a = statistics.median(r["downtime_ms"] - r["state_transfer_ms"] for r in rs)
+print("median of %d: downtime %.1f ms, VF state transfer %.1f ms, orchestrator added %.1f ms "
+      "(%.0f%% of the downtime)" % (len(rs), d, t, a, 100 * a / d))
+def phase(r, name):
+    return next(p["ms"] for p in r["timeline"] if p["phase"] == name)
+# where the added time goes: QEMU's own switchover (its last RAM pass and
+# the destination's load) and the wait for the destination to run
+print("of which (medians): QEMU switchover %.1f ms, destination resume %.1f ms" % (
+    statistics.median(phase(r, "switchover") for r in rs),
+    statistics.median(phase(r, "resume") for r in rs)))
+EOF
