@@ -16,3 +16,4 @@
 #include "nvfm/qmp.h"
 #include "nvfm/vm.h"
 #include "nvfm/migrate.h"
+#include "nvfm/domxml.h"
