@@ -87,6 +87,12 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  * @mover: who moves the VF's state
  * @vm_qmp: the source VM's QMP address ("unix:PATH", "HOST:PORT"), or
  *	    %NULL to move a VF that no VM uses (direct mover only)
+ * @domain: a libvirt domain (name or UUID) instead of @vm_qmp: libvirt
+ *	    migrates it, QEMU carries the VF's state (qemu mover only), and
+ *	    the destination XML has the VF's hostdev source rewritten
+ * @libvirt_uri: the source libvirt connection (%NULL: libvirt's default)
+ * @dest_libvirt_uri: the destination libvirt URI, for a peer-to-peer
+ *		      migration ("qemu+tcp://10.0.0.2/system")
  * @dest_qmp: the destination QEMU's QMP address (started with
  *	      "-incoming defer"); needed with @vm_qmp
  * @migrate_uri: where the destination QEMU listens for the migration
@@ -124,6 +130,9 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
 typedef struct {
 	NvfmMover mover;
 	const char *vm_qmp;
+	const char *domain;
+	const char *libvirt_uri;
+	const char *dest_libvirt_uri;
 	const char *dest_qmp;
 	const char *migrate_uri;
 	const char *vf;

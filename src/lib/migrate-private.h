@@ -21,6 +21,9 @@ typedef struct _NvfmMigration NvfmMigration;
  */
 typedef struct {
 	const char *name;
+	/* The VM's migration completes inside transfer() (libvirt): the
+	 * reservation is kept before it and the commit point is its success. */
+	gboolean commits_in_transfer;
 	/* Source-side facts and blockers; nothing may change. */
 	void (*preflight)(NvfmMigration *m, json_t *source, json_t *blockers);
 	/* After the destination VF was provisioned (qemu: plug it into the
@@ -43,6 +46,7 @@ typedef struct {
 
 extern const NvfmMoverOps nvfm_mover_direct;
 extern const NvfmMoverOps nvfm_mover_qemu;
+extern const NvfmMoverOps nvfm_mover_libvirt;
 
 typedef struct {
 	gint64 start_us;	/* relative to NvfmMigration.t0, -1: not run */
@@ -93,6 +97,9 @@ void nvfm_migration_end(NvfmMigration *m, NvfmMigratePhase phase, guint64 bytes)
 int nvfm_migration_timeout(NvfmMigration *m);
 void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total);
 gboolean nvfm_migration_check_cancel(NvfmMigration *m, GError **error);
+/* Gives a source VF back to its PF (a VF no PF manages, or one released
+ * already, is fine) and notes it in the release phase. */
+gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **error);
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);

@@ -190,7 +190,6 @@ static gboolean direct_release(NvfmMigration *m, GError **error)
 {
 	Direct *d = direct(m);
 	g_autoptr(GError) err = NULL;
-	g_autoptr(NvfmVfInfo) info = NULL;
 
 	g_clear_pointer(&d->dev, nvfm_device_close);
 	/* An emulated VF can prove what it sent: its digest, stored on close,
@@ -198,18 +197,7 @@ static gboolean direct_release(NvfmMigration *m, GError **error)
 	if (g_str_has_prefix(m->opts->vf, "emu:") &&
 	    !nvfm_emu_digest(m->opts->vf + 4, &m->source_digest, NULL, &err))
 		g_debug("%s: no digest: %s", m->opts->vf, err->message);
-	g_clear_error(&err);
-	info = nvfm_vf_lookup(m->opts->vf, &err);
-	if (!info) {
-		m->rec[NVFM_MIGRATE_RELEASE].note =
-			g_strdup_printf("%s is not a PF's VF: nothing to release", m->opts->vf);
-		return TRUE;
-	}
-	if (!nvfm_vf_release(info->address, error))
-		return FALSE;
-	m->rec[NVFM_MIGRATE_RELEASE].note = g_strdup_printf("source VF %s released",
-							    info->address);
-	return TRUE;
+	return nvfm_migration_release_vf(m, m->opts->vf, error);
 }
 
 static void direct_clear(NvfmMigration *m)

@@ -279,16 +279,10 @@ static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 	g_string_append(what, "; source VF left with QEMU (it runs again with the VM)");
 }
 
+/* the source QEMU has quit: nobody holds the VF any more */
 static gboolean qemu_release(NvfmMigration *m, GError **error)
 {
-	const char *vf = m->opts->vf;
-
-	/* the source QEMU has quit: nobody holds the VF any more */
-	if (!nvfm_vf_release(vf, error))
-		return FALSE;
-	m->rec[NVFM_MIGRATE_RELEASE].note = g_strdup_printf("source QEMU quit, source VF %s "
-							    "released", vf);
-	return TRUE;
+	return nvfm_migration_release_vf(m, m->opts->vf, error);
 }
 
 static void qemu_clear(NvfmMigration *m)

@@ -134,7 +134,13 @@ static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
 			    "a VM needs the destination QEMU's QMP socket and a migration URI");
 		return FALSE;
 	}
-	if (o->mover == NVFM_MOVER_QEMU && !o->vm_qmp) {
+	if (o->domain && (o->vm_qmp || !o->dest_libvirt_uri || o->mover != NVFM_MOVER_QEMU)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "a libvirt domain needs the destination libvirt URI, no QMP socket, and "
+			    "the qemu mover (libvirt holds the pause window)");
+		return FALSE;
+	}
+	if (o->mover == NVFM_MOVER_QEMU && !o->vm_qmp && !o->domain) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "the qemu mover needs the VM whose QEMU holds the VF");
 		return FALSE;
@@ -175,7 +181,7 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 	}
 	if (!src_compat)
 		return;
-	json_object_set(dst, "compatibility",
+	json_object_set_new(dst, "compatibility",
 			json_string("checked against the provisioned VF in the reserve phase"));
 }
 
@@ -277,6 +283,28 @@ static gboolean keep_reservation(NvfmMigration *m, GError **error)
 
 /* ---- rollback and release ---- */
 
+gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf, &err);
+	char **note = &m->rec[NVFM_MIGRATE_RELEASE].note;
+
+	g_free(*note);
+	if (!info) {
+		*note = g_strdup_printf("%s is not a PF's VF: nothing to release", vf);
+		return TRUE;
+	}
+	/* a libvirt hook on this host may have been first */
+	if (nvfm_vf_info_is_free(info)) {
+		*note = g_strdup_printf("source VF %s was released already", info->address);
+		return TRUE;
+	}
+	if (!nvfm_vf_release(info->address, error))
+		return FALSE;
+	*note = g_strdup_printf("source VF %s released", info->address);
+	return TRUE;
+}
+
 static void release_reservation(NvfmMigration *m, GString *what)
 {
 	g_autoptr(GError) err = NULL;
@@ -286,6 +314,9 @@ static void release_reservation(NvfmMigration *m, GString *what)
 
 	if (!m->reservation)
 		return;
+	/* After a failed transfer the agent drains that connection for a
+	 * while, holding the VF: end it (which also ends the lease). */
+	g_clear_pointer(&m->agent, nvfm_agent_client_free);
 	c = nvfm_migration_agent(m, &err);
 	args = json_pack("{s:s}", "reservation", m->reservation);
 	/* the agent's own session may still be closing the VF after an
@@ -299,6 +330,9 @@ static void release_reservation(NvfmMigration *m, GString *what)
 	}
 	if (res)
 		g_string_append_printf(what, "; destination VF %s released", m->dest_vf);
+	else if (g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
+		g_string_append_printf(what, "; destination VF %s released by the agent as our "
+				       "connection ended", m->dest_vf);
 	else
 		g_string_append_printf(what, "; destination VF %s NOT released (reservation %s): %s",
 				       m->dest_vf, m->reservation, err->message);
@@ -383,7 +417,8 @@ static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
 {
 	memset(m, 0, sizeof(*m));
 	m->opts = opts;
-	m->mover = opts->mover == NVFM_MOVER_QEMU ? &nvfm_mover_qemu : &nvfm_mover_direct;
+	m->mover = opts->domain ? &nvfm_mover_libvirt :
+		   opts->mover == NVFM_MOVER_QEMU ? &nvfm_mover_qemu : &nvfm_mover_direct;
 	m->t0 = nvfm_now_us();
 	m->state_size = opts->state_size;
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
@@ -489,12 +524,14 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 		goto fail;
 	nvfm_migration_end(&m, NVFM_MIGRATE_RESERVE, 0);
 
+	if (m.mover->commits_in_transfer && !keep_reservation(&m, &err))
+		goto fail;
 	/* precopy, pause, stop-copy and restore belong to the mover */
 	if (!nvfm_migration_check_cancel(&m, &err) || !m.mover->transfer(&m, &err))
 		goto fail;
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_SWITCHOVER);
-	if (!keep_reservation(&m, &err))
+	if (!m.mover->commits_in_transfer && !keep_reservation(&m, &err))
 		goto fail;
 	if (m.src_qmp) {
 		if (!nvfm_migration_check_cancel(&m, &err) ||
@@ -510,7 +547,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	nvfm_migration_begin(&m, NVFM_MIGRATE_RESUME);
 	if (m.src_qmp && !nvfm_migration_vm_resume(&m, &err))
 		goto fail;
-	if (!m.src_qmp)
+	if (!m.resume_us)
 		m.resume_us = nvfm_now_us();
 	nvfm_migration_end(&m, NVFM_MIGRATE_RESUME, 0);
 
