@@ -15,6 +15,7 @@
 
 typedef struct {
 	char *agent, *dest_pf, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
+	char *domain, *connect, *dest_connect;
 	char *threshold, *state_size, *device_props, *report;
 	char **timeouts;
 	int nvq, nvi, rounds, downtime;
@@ -32,6 +33,9 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (unix:PATH or HOST:PORT)", "QMP" },
 		{ "dest-vm", 0, 0, G_OPTION_ARG_STRING, &a->dest_vm, "The destination QEMU's QMP socket (started with -incoming defer)", "QMP" },
 		{ "migrate-uri", 0, 0, G_OPTION_ARG_STRING, &a->uri, "Where the destination QEMU listens for the VM's migration stream (tcp:HOST:PORT)", "URI" },
+		{ "domain", 0, 0, G_OPTION_ARG_STRING, &a->domain, "A libvirt domain instead of --vm: libvirt migrates it, QEMU carries the VF (--device-state qemu)", "NAME" },
+		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &a->connect, "The source libvirt URI (default: libvirt's default)", "URI" },
+		{ "dest-connect", 0, 0, G_OPTION_ARG_STRING, &a->dest_connect, "The destination libvirt URI for the peer-to-peer migration (qemu+tcp://HOST/system)", "URI" },
 		{ "vm-device", 0, 0, G_OPTION_ARG_STRING, &a->vm_device, "qemu mover: the id of the VF's vfio-pci device in the VM (default: found by the VF's address)", "ID" },
 		{ "dest-device-props", 0, 0, G_OPTION_ARG_STRING, &a->device_props, "qemu mover: extra properties for the destination vfio-pci device (a JSON object)", "JSON" },
 		{ "nvq", 0, 0, G_OPTION_ARG_INT, &a->nvq, "Flexible queue resources for the destination VF", "N" },
@@ -60,6 +64,9 @@ static void clear_args(MigrateArgs *a)
 	g_free(a->dest_vm);
 	g_free(a->uri);
 	g_free(a->vm_device);
+	g_free(a->domain);
+	g_free(a->connect);
+	g_free(a->dest_connect);
 	g_free(a->threshold);
 	g_free(a->state_size);
 	g_free(a->device_props);
@@ -114,6 +121,9 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] = o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] ?:
 						 a->t.timeout * 1000;
 	o->vm_qmp = a->vm;
+	o->domain = a->domain;
+	o->libvirt_uri = a->connect;
+	o->dest_libvirt_uri = a->dest_connect;
 	o->dest_qmp = a->dest_vm;
 	o->migrate_uri = a->uri;
 	o->vm_device_id = a->vm_device;
@@ -228,7 +238,8 @@ static void print_timeline(json_t *rep)
 		printf("rollback: %s\n", json_string_value(v));
 }
 
-static const char *synopsis = "VF --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI]";
+static const char *synopsis = "VF --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI | "
+			       "--domain NAME --dest-connect URI]";
 
 int cmd_migrate(int argc, char **argv)
 {
@@ -255,11 +266,12 @@ int cmd_migrate(int argc, char **argv)
 	ok = nvfm_migrate(&o, &rep, &error);
 	if (o.progress)
 		fputc('\n', stderr);
-	if (a.report && json_dump_file(rep, a.report, JSON_INDENT(2)) != 0)
+	/* no report: the options were refused before anything ran */
+	if (rep && a.report && json_dump_file(rep, a.report, JSON_INDENT(2)) != 0)
 		g_printerr("nvme-vf-migrate: cannot write the report to %s\n", a.report);
-	if (cli_want_json())
+	if (rep && cli_want_json())
 		cli_print_json(rep);
-	else if (!cli_globals.quiet || !ok)
+	else if (rep && (!cli_globals.quiet || !ok))
 		print_timeline(rep);
 	code = ok ? CLI_EXIT_OK : cli_fail(error);
 	nvfm_tls_free(o.tls);

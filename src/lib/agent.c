@@ -990,8 +990,8 @@ static json_t *do_release(Session *s, json_t *args, GError **error)
 		}
 	}
 	g_mutex_unlock(&a->res_mu);
-	agent_log(a, G_LOG_LEVEL_MESSAGE, "released %s%s%s for %s", vf_addr,
-		  resv ? " (reservation " : "", resv ? resv : "", s->peer);
+	agent_log(a, G_LOG_LEVEL_MESSAGE, "released %s%s%s%s for %s", vf_addr,
+		  resv ? " (reservation " : "", resv ? resv : "", resv ? ")" : "", s->peer);
 	if (resv)
 		agent_log(a, G_LOG_LEVEL_INFO, "reservation %s closed", resv);
 	return json_pack("{s:s, s:s?}", "vf", vf_addr, "reservation", resv);
