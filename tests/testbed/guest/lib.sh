@@ -9,15 +9,31 @@ tb_log() {
 }
 
 # Goes to stderr so it shows even from inside $(...); callers of such
-# substitutions add "|| exit 1".
+# substitutions add "|| exit 1". The first reason becomes the verdict's.
 tb_fail() {
 	echo "TB-FAIL: $*" >&2
+	echo "$*" >>/run/tb/failed
 	exit 1
+}
+
+# The result channel: the host's second serial port, which only this
+# harness writes (the kernel's console is ttyS0), so no kernel message can
+# split a line. tests/testbed/run reads verdicts and metrics from it, never
+# from the peer. Each write opens, writes and closes the port; the last
+# close waits until the UART has sent everything, so a line is on the
+# build machine before the writer goes on (to power off, say).
+TB_RESULT_TTY=/dev/ttyS1
+
+# tb_result LINE: one line to the result channel (and the console).
+tb_result() {
+	echo "$1"
+	[ -c "$TB_RESULT_TTY" ] && printf '%s\n' "$1" >"$TB_RESULT_TTY"
+	return 0
 }
 
 # tb_metric NAME VALUE: collected into the runner's report.
 tb_metric() {
-	echo "TB-METRIC $1=$2"
+	tb_result "TB-METRIC $1=$2"
 }
 
 tb_setup() {
@@ -31,13 +47,22 @@ tb_setup() {
 
 tb_my_ip() { [ "$TB_ROLE" = a ] && echo 10.77.0.1 || echo 10.77.0.2; }
 tb_peer_ip() { [ "$TB_ROLE" = a ] && echo 10.77.0.2 || echo 10.77.0.1; }
+tb_peer_role() { [ "$TB_ROLE" = a ] && echo b || echo a; }
+
+# The runner starts host B only once host A's QEMU listens, but either host
+# may still boot well after the other on a loaded machine, and frames sent
+# before the outer QEMUs are connected are dropped (first ARP requests
+# included): so the link counts as up only once the peer answers a ping,
+# retried within a bound.
+TB_LINK_TIMEOUT=150
 
 tb_net_up() {
-	local dev='' d i
+	local dev='' d i t0
 	# Single-host scenarios have no link (virtio-net: 1af4:1000 or 1af4:1041).
 	grep -qsx '0x1af4' /sys/bus/pci/devices/*/vendor || return 0
 	cat /sys/bus/pci/devices/*/device | grep -qE '^0x(1000|1041)$' || return 0
-	for i in $(seq 50); do
+	# No udev runs here, so the kernel's name stays; find it by driver.
+	for i in $(seq 100); do
 		for d in /sys/class/net/*; do
 			[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = virtio_net ] &&
 				dev=$(basename "$d")
@@ -46,37 +71,75 @@ tb_net_up() {
 		sleep 0.1
 	done
 	[ -n "$dev" ] || tb_fail "the virtio-net link did not appear"
-	ip addr add "$(tb_my_ip)/24" dev "$dev"
-	ip link set "$dev" up
-	# A tiny name -> value service for the peer: one request line, the
-	# published file (or nothing) back. A script, since socat's address
-	# syntax mangles shell punctuation.
+	ip addr add "$(tb_my_ip)/24" dev "$dev" || tb_fail "cannot address $dev"
+	ip link set "$dev" up || tb_fail "cannot bring $dev up"
+	# A tiny name -> value service for the peer: one request line; the reply
+	# is BEGIN, the value's lines, END; or NONE while it is unpublished, or
+	# FAILED and the reason once this host's scenario has failed, so the
+	# peer stops waiting for it. A cut-off reply is never taken for a value.
+	# Every name served is logged (shown when the scenario fails). A
+	# script, since socat's address syntax mangles shell punctuation.
 	cat >/run/tb/serve <<-'EOS'
 		#!/bin/sh
 		read -r n
-		case "$n" in *[!a-z0-9_-]* | "") exit 0 ;; esac
-		cat "/run/tb/pub/$n" 2>/dev/null
+		case "$n" in *[!a-z0-9_-]* | "") echo BAD; exit 0 ;; esac
+		if [ -f "/run/tb/pub/$n" ]; then
+			echo BEGIN
+			cat "/run/tb/pub/$n"
+			echo END
+			echo "$n" >>/run/tb/served.log
+		elif [ -s /run/tb/failed ]; then
+			echo FAILED
+			head -n 1 /run/tb/failed
+		else
+			echo NONE
+		fi
 	EOS
 	chmod +x /run/tb/serve
-	socat "TCP-LISTEN:$TB_PEER_PORT,bind=$(tb_my_ip),fork,reuseaddr" EXEC:/run/tb/serve \
-		</dev/null >/run/tb/serve.log 2>&1 &
-	tb_log "link $dev $(tb_my_ip)"
+	socat "TCP-LISTEN:$TB_PEER_PORT,bind=$(tb_my_ip),fork,reuseaddr,backlog=16" \
+		EXEC:/run/tb/serve </dev/null >/run/tb/serve.log 2>&1 &
+	echo "$dev" >/run/tb/link
+	tb_log "link $dev $(tb_my_ip); waiting for the peer"
+	t0=$(date +%s%N)
+	tb_peer_wait "$TB_LINK_TIMEOUT" ||
+		{ ip addr; ip link; ip neigh; tb_fail "no ping from the peer $(tb_peer_ip) in ${TB_LINK_TIMEOUT}s"; }
+	tb_log "the peer answers after $((($(date +%s%N) - t0) / 1000000)) ms"
 }
 
-# tb_pub NAME VALUE: make VALUE readable by the peer as NAME.
+# tb_peer_wait TIMEOUT: wait until the peer answers a ping.
+tb_peer_wait() {
+	local end=$(($(cut -d. -f1 /proc/uptime) + $1))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		ping -c 1 -W 1 "$(tb_peer_ip)" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# tb_pub NAME VALUE: make VALUE readable by the peer as NAME (atomically:
+# a reader sees the whole value or none).
 tb_pub() {
 	printf '%s\n' "$2" >"/run/tb/pub/$1.tmp"
 	mv "/run/tb/pub/$1.tmp" "/run/tb/pub/$1"
 }
 
 # tb_peer_get NAME TIMEOUT: print the peer's NAME once it is published.
+# Retries until TIMEOUT seconds have passed; a busy peer (its vCPU running a
+# nested TCG guest) may take seconds to answer, hence the long socat bounds.
+# Fails this host at once, with the peer's reason, if the peer has failed.
 tb_peer_get() {
 	local end=$(($(cut -d. -f1 /proc/uptime) + $2))
 	local v
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-		v=$(echo "$1" | socat -t 3 -T 5 - "TCP:$(tb_peer_ip):$TB_PEER_PORT,connect-timeout=2" 2>/dev/null)
-		if [ -n "$v" ]; then
-			echo "$v"
+		v=$(echo "$1" | socat -t 20 -T 30 - \
+			"TCP:$(tb_peer_ip):$TB_PEER_PORT,connect-timeout=5" 2>/dev/null)
+		if [ "${v%%$'\n'*}" = FAILED ]; then
+			tb_fail "host-$(tb_peer_role) failed: ${v#FAILED$'\n'}"
+		fi
+		if [ "${v%%$'\n'*}" = BEGIN ] && [ "${v##*$'\n'}" = END ]; then
+			v=${v#BEGIN$'\n'}
+			[ "$v" = END ] && v= || v=${v%$'\n'END}
+			printf '%s\n' "$v"
 			return 0
 		fi
 		sleep 0.5
@@ -130,6 +193,47 @@ tb_vf_provision() {
 	nvme virt-mgmt "$ctrl" --cntlid="$scid" --act=9 >/dev/null ||
 		tb_fail "bringing controller $scid online failed"
 	basename "$(readlink -f "/sys/bus/pci/devices/$pf/virtfn$idx")"
+}
+
+# tb_pf_wait_ctrl PF: print the PF's controller node once the nvme driver
+# has created it (bounded).
+tb_pf_wait_ctrl() {
+	local i ctrl
+	for i in $(seq 100); do
+		ctrl=$(tb_pf_ctrl "$1") && [ -c "$ctrl" ] && { echo "$ctrl"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# tb_pf_snapshot PF: what provisioning changes on a PF, read with nvme-cli
+# and sysfs rather than with our own code: sriov_numvfs, each secondary
+# controller's state and resources, the flexible resources the primary
+# reports allocated, and the driver of each enabled VF. Two equal snapshots
+# mean nothing leaked in between.
+tb_pf_snapshot() {
+	local pf=$1 ctrl v sec caps drv
+	ctrl=$(tb_pf_wait_ctrl "$pf") || { echo "no controller for $pf"; return 1; }
+	sec=$(nvme list-secondary "$ctrl" -o json) || { echo "nvme list-secondary $ctrl failed"; return 1; }
+	caps=$(nvme primary-ctrl-caps "$ctrl" -o json) || { echo "nvme primary-ctrl-caps $ctrl failed"; return 1; }
+	echo "numvfs $(cat "/sys/bus/pci/devices/$pf/sriov_numvfs")"
+	echo "$sec" | jq -c '.["secondary-controllers"][] |
+		{scid: .["secondary-controller-identifier"], online: .["secondary-controller-state"],
+		 vq: .["num-virtual-queues"], vi: .["num-virtual-interrupts"]}'
+	echo "$caps" | jq -c '{vq_allocated: .vqrfa, vi_allocated: .virfa}'
+	for v in /sys/bus/pci/devices/"$pf"/virtfn*; do
+		[ -e "$v" ] || continue
+		drv=none
+		[ -e "$v/driver" ] && drv=$(basename "$(readlink -f "$v/driver")")
+		echo "$(basename "$(readlink -f "$v")") driver=$drv"
+	done
+}
+
+# tb_pf_idle SNAPSHOT: whether a snapshot shows every secondary controller
+# offline with no resources and none allocated.
+tb_pf_idle() {
+	! echo "$1" | grep -q '"online":[^0]' &&
+		! echo "$1" | grep -qE '"(vq|vi|vq_allocated|vi_allocated)":[1-9]'
 }
 
 # tb_vf_bind ADDR DRIVER

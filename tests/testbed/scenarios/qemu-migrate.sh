@@ -4,7 +4,7 @@
 # with -incoming on host B, whose VF is bound to nvfm_tvf too. Passes when
 # the guest keeps counting on B and B's VF holds exactly A's state (digest).
 TB_HOSTS="a b"
-TB_TIMEOUT=600
+TB_TIMEOUT=900
 MIG_PORT=4444
 
 # Both hosts: a VF bound to the test driver, each generated from its own seed
@@ -31,7 +31,9 @@ host_a() {
 
 	tb_nested_qemu "$TB_VF"
 	tb_qmp_open /run/tb/nested.sock
-	c=$(tb_guest_counting 120) || tb_fail "the nested guest does not run on A"
+	# ~9 s on a quiet machine; nested TCG slows tenfold when the build
+	# machine is overloaded
+	c=$(tb_guest_counting 300) || tb_fail "the nested guest does not run on A"
 	tb_log "nested guest runs on A (counter ${c/ / -> })"
 	tb_qmp "$tb_caps" | grep -q '"return"' || tb_fail "capabilities refused on A"
 	# Without device dirty tracking QEMU counts all guest memory as dirty at
@@ -72,11 +74,10 @@ host_a() {
 	tb_qmp '{"execute":"quit"}' >/dev/null
 	tb_qmp_close
 	tb_nested_stop
-	tb_peer_get verdict 240 >/dev/null || tb_fail "host B gave no verdict"
 }
 
 host_b() {
-	local before digest_a digest status c reply i
+	local before digest_a digest status c reply end
 	tb_prepare_vf 2
 	before=$(tb_tvf_digest "$TB_VF")
 
@@ -89,15 +90,16 @@ host_b() {
 	[ "$before" != "$digest_a" ] || tb_fail "B's VF already held A's state"
 	tb_pub ready yes
 
-	status=$(tb_peer_get migrated 400) || tb_fail "A never finished migrating"
+	status=$(tb_peer_get migrated 700) || tb_fail "A never finished migrating"
 	[ "$status" = completed ] || tb_fail "A reports migration $status"
-	for i in $(seq 100); do
+	end=$(($(cut -d. -f1 /proc/uptime) + 120))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
 		status=$(tb_qmp '{"execute":"query-status"}' | jq -r '.return.status')
 		[ "$status" = running ] && break
 		sleep 0.2
 	done
 	[ "$status" = running ] || tb_fail "the VM is $status on B, not running"
-	c=$(tb_guest_counting 30) || tb_fail "the guest does not run on B"
+	c=$(tb_guest_counting 120) || tb_fail "the guest does not run on B"
 	tb_log "guest keeps running on B (counter ${c/ / -> })"
 
 	digest=$(tb_tvf_digest "$TB_VF")
@@ -105,7 +107,6 @@ host_b() {
 	cat "/sys/bus/pci/devices/$TB_VF/nvfm_tvf_info"
 	[ "$digest" = "$digest_a" ] || tb_fail "B's VF digest $digest differs from A's $digest_a"
 	[ "$(tb_tvf_info "$TB_VF" restores)" = 1 ] || tb_fail "B's VF did not commit one restore"
-	tb_pub verdict pass
 	tb_qmp '{"execute":"quit"}' >/dev/null
 	tb_qmp_close
 	tb_nested_stop
