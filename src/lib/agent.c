@@ -526,6 +526,32 @@ static void drain(Session *s)
 	}
 }
 
+/* A reservation's record, or %NULL with the reason. */
+static json_t *reservation_read(NvfmAgent *a, const char *resv, char **ret_file, GError **error)
+{
+	g_autofree char *file = NULL;
+	json_t *rec;
+
+	if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid reservation id '%s'", resv);
+		return NULL;
+	}
+	file = g_strdup_printf("%s/%s.json", a->res_dir, resv);
+	g_mutex_lock(&a->res_mu);
+	rec = read_json_file(file);
+	g_mutex_unlock(&a->res_mu);
+	if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
+		json_decref(rec);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "no reservation '%s' on this host", resv);
+		return NULL;
+	}
+	if (ret_file)
+		*ret_file = g_steal_pointer(&file);
+	return rec;
+}
+
 static char *resolve_target(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;
@@ -533,23 +559,14 @@ static char *resolve_target(Session *s, json_t *args, GError **error)
 	const char *resv = json_string_value(json_object_get(args, "reservation"));
 
 	if (resv) {
-		g_autofree char *file = NULL;
-		json_auto_t *r = NULL;
-		const char *dev;
+		json_auto_t *r = reservation_read(a, resv, NULL, error);
+		const char *dev = r ? json_string_value(json_object_get(r, "device")) : NULL;
 
-		if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-				    "invalid reservation id '%s'", resv);
+		if (!r)
 			return NULL;
-		}
-		file = g_strdup_printf("%s/%s.json", a->res_dir, resv);
-		g_mutex_lock(&a->res_mu);
-		r = read_json_file(file);
-		g_mutex_unlock(&a->res_mu);
-		dev = r ? json_string_value(json_object_get(r, "device")) : NULL;
 		if (!dev) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-				    "no reservation '%s' on this host", resv);
+				    "reservation '%s' has no device to restore into", resv);
 			return NULL;
 		}
 		if (target && strcmp(target, dev) != 0) {
@@ -895,32 +912,6 @@ static json_t *do_provision(Session *s, json_t *args, GError **error)
 	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s for %s: %s (%s, %u VQ, %u VI)", id,
 		  s->peer, vf->address, vf->device ? vf->device : "no device", vf->nvq, vf->nvi);
 	return json_incref(rec);
-}
-
-/* A reservation's record, or %NULL with the reason. */
-static json_t *reservation_read(NvfmAgent *a, const char *resv, char **ret_file, GError **error)
-{
-	g_autofree char *file = NULL;
-	json_t *rec;
-
-	if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-			    "invalid reservation id '%s'", resv);
-		return NULL;
-	}
-	file = g_strdup_printf("%s/%s.json", a->res_dir, resv);
-	g_mutex_lock(&a->res_mu);
-	rec = read_json_file(file);
-	g_mutex_unlock(&a->res_mu);
-	if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
-		json_decref(rec);
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "no reservation '%s' on this host", resv);
-		return NULL;
-	}
-	if (ret_file)
-		*ret_file = g_steal_pointer(&file);
-	return rec;
 }
 
 /* "keep": a reservation made with lease "session" outlives its connection
