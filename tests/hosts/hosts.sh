@@ -23,31 +23,14 @@ skip() {
 command -v ip >/dev/null 2>&1 || skip "needs iproute2"
 command -v python3 >/dev/null 2>&1 || skip "needs python3"
 
-ID=$$
-NSA=nvfmA$ID
-NSB=nvfmB$ID
-VA=nva$ID
-VB=nvb$ID
-IPA=10.$((ID % 200 + 20)).$((ID / 200 % 250 + 1)).1
-IPB=10.$((ID % 200 + 20)).$((ID / 200 % 250 + 1)).2
 PORT=16590
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-hosts.XXXXXX")
-HA=$WORK/hostA
-HB=$WORK/hostB
 RT=$WORK/rt
-PIDS=
-NS_MADE=
+. "${NVFM_SOURCE_ROOT:-$HERE/../..}/scripts/twohosts.sh"
+VA=va$TH_ID
 
 cleanup() {
-	for p in $PIDS; do
-		kill -9 "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	for ns in $NS_MADE; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	th_cleanup
 	if [ -n "${KEEP:-}" ]; then
 		echo "kept $WORK"
 	else
@@ -65,40 +48,17 @@ fail() {
 	exit 1
 }
 
-ip netns add "$NSA" 2>/dev/null || skip "cannot create network namespaces"
-NS_MADE=$NSA
-ip netns add "$NSB" || fail "ip netns add $NSB"
-NS_MADE="$NSA $NSB"
-ip link add "$VA" netns "$NSA" type veth peer name "$VB" netns "$NSB" || fail "veth"
-ip -n "$NSA" addr add "$IPA/24" dev "$VA"
-ip -n "$NSB" addr add "$IPB/24" dev "$VB"
-for ns in "$NSA" "$NSB"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" link set "$VB" up
-mkdir -p "$HA" "$HB"
+ip netns add "nvfmprobe$TH_ID" 2>/dev/null || skip "cannot create network namespaces"
+ip netns del "nvfmprobe$TH_ID"
+th_setup || fail "no link between the namespaces"
 
 # ona/onb CMD...: run on host A / host B (its namespace, its emu devices).
 # In the background use "bga/bgb CMD... &": they exec, so $! is the command
 # itself and not a subshell that a signal would kill instead.
-ona() { ip netns exec "$NSA" env NVFM_EMU_DIR="$HA" "$@"; }
-onb() { ip netns exec "$NSB" env NVFM_EMU_DIR="$HB" "$@"; }
+ona() { on_a "$@"; }
+onb() { on_b "$@"; }
 bga() { exec ip netns exec "$NSA" env NVFM_EMU_DIR="$HA" "$@"; }
 bgb() { exec ip netns exec "$NSB" env NVFM_EMU_DIR="$HB" "$@"; }
-
-# reachability, bounded: a refused connection proves the path works
-ona python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection((sys.argv[1], 9), timeout=1).close()
-        sys.exit(0)
-    except ConnectionRefusedError:
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)' "$IPB" || fail "no link between the namespaces"
 
 pki() {
 	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
@@ -125,7 +85,7 @@ start_agent() {
 	bgb "$TOOL" -v agent --listen "$IPB:$PORT" --runtime-dir "$RT" --timeout 5 "$@" \
 		>>"$WORK/agent.log" 2>&1 &
 	AGENT=$!
-	PIDS="$PIDS $AGENT"
+	TH_PIDS="$TH_PIDS $AGENT"
 	wait_log "listening on"
 }
 
@@ -244,7 +204,7 @@ through_proxy() {
 	start_agent --insecure
 	bgb python3 "$HERE/faultproxy.py" "$IPB" $((PORT + 1)) "$IPB" "$PORT" "$fault" \
 		>"$WORK/proxy.log" 2>&1 &
-	PIDS="$PIDS $!"
+	TH_PIDS="$TH_PIDS $!"
 	n=50
 	until grep -q ready "$WORK/proxy.log"; do
 		n=$((n - 1))
@@ -289,7 +249,7 @@ roundtrip() {
 		bgb "$TOOL" -v agent --listen "unix:$WORK/agent.sock" --runtime-dir "$RT" \
 			>"$WORK/agent.log" 2>&1 &
 		AGENT=$!
-		PIDS="$PIDS $AGENT"
+		TH_PIDS="$TH_PIDS $AGENT"
 		wait_log "listening on"
 		ip netns exec "$NSB" env NVFM_EMU_DIR="$HA" "$TOOL" --json send emu:a \
 			--to "unix:$WORK/agent.sock" --target emu:b >"$WORK/send.json" 2>"$WORK/send.err"
@@ -365,7 +325,7 @@ concurrent)
 	bga "$TOOL" -q send emu:a2 --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b2 \
 		2>"$WORK/send2.err" &
 	P2=$!
-	PIDS="$PIDS $P2"
+	TH_PIDS="$TH_PIDS $P2"
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	wait "$P2" || fail "second transfer failed: $(cat "$WORK/send2.err")"
 	expect_arrived
@@ -421,7 +381,7 @@ receive)
 	bgb "$TOOL" -v receive emu:b --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" \
 		--runtime-dir "$RT" >>"$WORK/agent.log" 2>&1 &
 	AGENT=$!
-	PIDS="$PIDS $AGENT"
+	TH_PIDS="$TH_PIDS $AGENT"
 	wait_log "listening on"
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	expect_arrived
@@ -516,7 +476,7 @@ fault-kill-sender)
 	bga "$TOOL" send emu:a --to "$IPB:$PORT" --insecure --target emu:b \
 		>"$WORK/send.out" 2>"$WORK/send.err" &
 	S=$!
-	PIDS="$PIDS $S"
+	TH_PIDS="$TH_PIDS $S"
 	wait_log "migration m.*-> emu:b"
 	sleep 1
 	kill -9 "$S"
@@ -533,7 +493,7 @@ fault-kill-agent)
 	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b --timeout 5 \
 		>"$WORK/send.json" 2>"$WORK/send.err" &
 	S=$!
-	PIDS="$PIDS $S"
+	TH_PIDS="$TH_PIDS $S"
 	wait_log "migration m.*-> emu:b"
 	sleep 1
 	kill -9 "$AGENT"
@@ -555,7 +515,7 @@ fault-link-down)
 	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b --timeout 3 \
 		>"$WORK/send.json" 2>"$WORK/send.err" &
 	S=$!
-	PIDS="$PIDS $S"
+	TH_PIDS="$TH_PIDS $S"
 	wait_log "migration m.*-> emu:b"
 	sleep 1
 	ip -n "$NSA" link set "$VA" down
@@ -575,7 +535,7 @@ sigterm)
 	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b \
 		>"$WORK/send.json" 2>"$WORK/send.err" &
 	S=$!
-	PIDS="$PIDS $S"
+	TH_PIDS="$TH_PIDS $S"
 	wait_log "migration m.*-> emu:b"
 	sleep 1
 	stop_agent
