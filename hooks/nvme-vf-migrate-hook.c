@@ -515,6 +515,35 @@ static NvfmVfInfo *provision_for(Hook *h, const NvfmDomVf *vf, GError **error)
 	return NULL;
 }
 
+/*
+ * Whether @vf already names a VF made for this migration: one of a
+ * configured PF's VFs, provisioned (controller online) and held by no
+ * process. "nvme-vf-migrate migrate --domain" provisions the destination
+ * VF through this host's agent and hands libvirt an XML that names it;
+ * provisioning a second VF here would strand the agent's. Such a VF is
+ * kept as it is and stays its provisioner's to release: the hook records
+ * nothing for it. A source address that means another VF on this host
+ * (a PCI address both hosts happen to use) is not free here, or belongs
+ * to a PF the hook does not manage, so it is not mistaken for one.
+ */
+static NvfmVfInfo *provisioned_here(Hook *h, const NvfmDomVf *vf)
+{
+	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf->source, NULL);
+
+	if (!info || !info->online || info->in_use_by)
+		return NULL;
+	for (guint i = 0; h->conf.pfs[i]; i++) {
+		g_autoptr(NvfmPf) pf = NULL;
+
+		if (!pf_fits(h->conf.pfs[i], vf))
+			continue;
+		pf = nvfm_pf_open(h->conf.pfs[i], NULL);
+		if (pf && g_strcmp0(nvfm_pf_address(pf), info->pf) == 0)
+			return g_steal_pointer(&info);
+	}
+	return NULL;
+}
+
 /* ---- the operations ------------------------------------------------------ */
 
 static int op_migrate_begin(Hook *h, NvfmDomain *dom, const char *xml)
@@ -555,8 +584,14 @@ static int op_migrate_begin(Hook *h, NvfmDomain *dom, const char *xml)
 	st = state_new(dom);
 	for (guint i = 0; i < vfs->len; i++) {
 		const NvfmDomVf *vf = g_ptr_array_index(vfs, i);
-		g_autoptr(NvfmVfInfo) info = provision_for(h, vf, &error);
+		g_autoptr(NvfmVfInfo) info = provisioned_here(h, vf);
 
+		if (info) {
+			act(h, "kept %s for %s: already provisioned on PF %s for this migration",
+			    info->address, vf_label(vf), info->pf);
+			continue;
+		}
+		info = provision_for(h, vf, &error);
 		if (!info) {
 			g_prefix_error(&error, "no VF for %s (%s): ", vf_label(vf), vf->source);
 			goto rollback;
@@ -575,6 +610,9 @@ static int op_migrate_begin(Hook *h, NvfmDomain *dom, const char *xml)
 		    info->address, info->pf, vf_label(vf), vf->source, info->nvq, info->nvi,
 		    info->driver ? info->driver : "none");
 	}
+	/* every VF kept: nothing to record, and libvirt keeps its XML */
+	if (got->len == 0)
+		return done(h);
 	out = nvfm_domxml_rewrite(xml, map, &error);
 	if (!out)
 		goto rollback;

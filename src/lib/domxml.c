@@ -143,6 +143,8 @@ static void set_invalid(GError **error, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* quoted values come from the document: the reason stays one line */
+	g_strdelimit(msg, "\r\n", ' ');
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "invalid domain XML: %s", msg);
 }
 

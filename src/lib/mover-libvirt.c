@@ -29,6 +29,8 @@ typedef struct {
 	virDomainPtr dom;
 	char *xml;		/* migratable XML of the source domain */
 	char *dest_xml;
+	char *persist_xml;	/* persistent domains: the rewritten configuration */
+	char *source;		/* the VF as the domain XML spells it */
 	char *guest_address;
 	GThread *thread;
 	GMutex mu;
@@ -36,6 +38,7 @@ typedef struct {
 	int result;
 	char *error;
 	guint64 downtime_ms;
+	gboolean have_downtime;
 	guint64 data_bytes;
 } Libvirt;
 
@@ -76,15 +79,22 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 		return;
 	}
 	l->dom = virDomainLookupByName(l->conn, m->opts->domain);
-	if (!l->dom)
-		l->dom = virDomainLookupByUUIDString(l->conn, m->opts->domain);
 	if (!l->dom) {
-		add_blocker(blockers, "domain", lv_error());
-		return;
+		/* the name lookup's error says what went wrong; a UUID lookup
+		 * of a name would only add "invalid UUID" */
+		g_autofree char *why = g_strdup(lv_error());
+
+		if (g_uuid_string_is_valid(m->opts->domain))
+			l->dom = virDomainLookupByUUIDString(l->conn, m->opts->domain);
+		if (!l->dom) {
+			add_blocker(blockers, "domain", why);
+			return;
+		}
 	}
 	if (virDomainIsActive(l->dom) != 1)
 		add_blocker(blockers, "domain", "not running");
-	l->xml = virDomainGetXMLDesc(l->dom, VIR_DOMAIN_XML_MIGRATABLE);
+	/* SECURE: the destination definition must keep graphics passwords */
+	l->xml = virDomainGetXMLDesc(l->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
 	if (!l->xml) {
 		add_blocker(blockers, "domain XML", lv_error());
 		return;
@@ -103,6 +113,8 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 		return;
 	}
 	l->guest_address = g_strdup(vf->guest_address);
+	/* the rewrite matches the XML's spelling, not the command line's */
+	l->source = g_strdup(vf->source);
 	json_object_set_new(src, "vm_device", json_pack("{s:s?, s:s?}", "alias", vf->alias,
 							"guest_address", vf->guest_address));
 	/* libvirt connects to the destination itself (peer to peer): make
@@ -120,10 +132,33 @@ static gboolean libvirt_reserve(NvfmMigration *m, GError **error)
 	Libvirt *l = lv(m);
 	g_autoptr(GHashTable) map = g_hash_table_new(g_str_hash, g_str_equal);
 	const char *to = m->dest_vf_pci ? m->dest_vf_pci : m->dest_vf;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *inactive = NULL;
 
-	g_hash_table_insert(map, (gpointer)m->opts->vf, (gpointer)to);
+	g_hash_table_insert(map, l->source, (gpointer)to);
 	l->dest_xml = nvfm_domxml_rewrite(l->xml, map, error);
-	return l->dest_xml != NULL;
+	if (!l->dest_xml)
+		return FALSE;
+	if (virDomainIsPersistent(l->dom) != 1)
+		return TRUE;
+	/* With PERSIST_DEST libvirt defines the destination from the source's
+	 * configuration unless given one: it must name the new VF too. A
+	 * configuration without the VF (attached live only) has nothing to
+	 * rewrite and goes as it is. */
+	inactive = virDomainGetXMLDesc(l->dom, VIR_DOMAIN_XML_INACTIVE |
+				       VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
+	if (!inactive) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_FAILED,
+			    "the domain's configuration: %s", lv_error());
+		return FALSE;
+	}
+	l->persist_xml = nvfm_domxml_rewrite(inactive, map, &err);
+	if (!l->persist_xml && !g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&err),
+					   "the domain's configuration: ");
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gpointer migrate_thread(gpointer data)
@@ -135,6 +170,9 @@ static gpointer migrate_thread(gpointer data)
 	unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
 
 	virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_DEST_XML, l->dest_xml);
+	if (l->persist_xml)
+		virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_PERSIST_XML,
+					l->persist_xml);
 	if (virDomainIsPersistent(l->dom) == 1)
 		flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
 	r = virDomainMigrateToURI3(l->dom, m->opts->dest_libvirt_uri, params, n, flags);
@@ -148,22 +186,46 @@ static gpointer migrate_thread(gpointer data)
 	return NULL;
 }
 
-static void job_stats(Libvirt *l, gboolean completed, guint64 *processed, guint64 *total)
+static void job_stats(Libvirt *l, virDomainPtr dom, gboolean completed, guint64 *processed,
+		      guint64 *total)
 {
 	virTypedParameterPtr p = NULL;
 	int type, n = 0;
 	unsigned long long v;
 
-	if (virDomainGetJobStats(l->dom, &type, &p, &n,
+	if (virDomainGetJobStats(dom, &type, &p, &n,
 				 completed ? VIR_DOMAIN_JOB_STATS_COMPLETED : 0) < 0)
 		return;
 	if (processed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
 		*processed = v;
 	if (total && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
 		*total = v;
-	if (completed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1)
+	if (completed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1) {
 		l->downtime_ms = v;
+		l->have_downtime = TRUE;
+	}
 	virTypedParamsFree(p, n);
+}
+
+/* A transient domain leaves the source with its statistics; libvirt hands
+ * them to the destination, which keeps them as its completed job. */
+static void dest_job_stats(NvfmMigration *m, Libvirt *l)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virConnectPtr c;
+	virDomainPtr d;
+
+	if (virDomainGetUUIDString(l->dom, uuid) < 0)
+		return;
+	c = virConnectOpen(m->opts->dest_libvirt_uri);
+	if (!c)
+		return;
+	d = virDomainLookupByUUIDString(c, uuid);
+	if (d) {
+		job_stats(l, d, TRUE, l->data_bytes ? NULL : &l->data_bytes, NULL);
+		virDomainFree(d);
+	}
+	virConnectClose(c);
 }
 
 /* libvirt migrates in one call: precopy to resume happen inside it. The
@@ -192,7 +254,7 @@ static gboolean libvirt_transfer(NvfmMigration *m, GError **error)
 			virDomainAbortJob(l->dom);
 			aborted = TRUE;
 		}
-		job_stats(l, FALSE, &done, &total);
+		job_stats(l, l->dom, FALSE, &done, &total);
 		nvfm_migration_progress(m, done, total);
 		g_usleep(100 * 1000);
 	}
@@ -204,13 +266,19 @@ static gboolean libvirt_transfer(NvfmMigration *m, GError **error)
 			    "libvirt: %s", l->error);
 		return FALSE;
 	}
-	job_stats(l, TRUE, &l->data_bytes, NULL);
+	job_stats(l, l->dom, TRUE, &l->data_bytes, NULL);
+	if (!l->have_downtime)
+		dest_job_stats(m, l);
 	nvfm_migration_end(m, NVFM_MIGRATE_PRECOPY, l->data_bytes);
 	m->rec[NVFM_MIGRATE_PRECOPY].note =
 		g_strdup("libvirt ran precopy, pause, the VF's stop-copy, switchover and resume");
-	/* libvirt measures the downtime itself */
-	m->pause_us = nvfm_now_us() - (gint64)l->downtime_ms * 1000;
-	m->resume_us = nvfm_now_us();
+	/* libvirt measures the downtime itself; a transient domain is gone
+	 * from the source by now, with its statistics: then no figure rather
+	 * than a made-up one */
+	if (l->have_downtime) {
+		m->resume_us = nvfm_now_us();
+		m->pause_us = m->resume_us - (gint64)l->downtime_ms * 1000;
+	}
 	return TRUE;
 }
 
@@ -240,6 +308,8 @@ static void libvirt_clear(NvfmMigration *m)
 		virConnectClose(l->conn);
 	g_free(l->xml);
 	g_free(l->dest_xml);
+	g_free(l->persist_xml);
+	g_free(l->source);
 	g_free(l->guest_address);
 	g_free(l->error);
 	g_mutex_clear(&l->mu);

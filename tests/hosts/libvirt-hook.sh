@@ -442,6 +442,8 @@ libvirt_host() {
 	exit 0
 	EOF
 	chmod 755 "$d/etc/hooks/qemu.d/nvme-vf-migrate"
+	# migrate-libvirt.sh's cases without the hook
+	[ -z "${NVFM_LVHOOK_NONE:-}" ] || rm -f "$d/etc/hooks/qemu.d/nvme-vf-migrate"
 }
 
 # A cold libvirtd probes QEMU for seconds; the probe's result is cached in
@@ -683,6 +685,8 @@ case_fail_started() {
 	echo "ok: B released after a failure once QEMU had started"
 }
 
+# sourced by migrate-libvirt.sh for the two-libvirtd setup above
+[ -n "${NVFM_LVHOOK_LIB:-}" ] && return 0
 mkdir -p "$A" "$B"
 case "$CASE" in
 hook) case_hook ;;
