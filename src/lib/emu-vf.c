@@ -1012,7 +1012,8 @@ static gssize emu_data_write(NvfmDevice *dev, int data_fd, const void *buf, gsiz
 
 static int emu_compat_facts(NvfmDevice *dev, json_t *obj)
 {
-	json_object_set_new(obj, "driver", json_string("nvfm-emu"));
+	/* as the kernel backend does: the variant driver the VF is bound to */
+	json_object_set_new(obj, "driver", json_string("emu-vfio-pci"));
 	json_object_set_new(obj, "emu_stream_version", json_integer(EMU_STREAM_VERSION));
 	json_object_set_new(obj, "emu_page_size", json_integer(EMU_PAGE_SIZE));
 	return 0;
