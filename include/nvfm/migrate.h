@@ -85,7 +85,7 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
 /**
  * NvfmMigrateOptions - what to migrate, where to, and how
  * @mover: who moves the VF's state
- * @vm_qmp: the source VM's QMP address ("unix:PATH", "HOST:PORT"), or
+ * @vm_qmp: the source VM's QMP address ("unix:PATH", "tcp:HOST:PORT" or a socket path), or
  *	    %NULL to move a VF that no VM uses (direct mover only)
  * @domain: a libvirt domain (name or UUID) instead of @vm_qmp: libvirt
  *	    migrates it, QEMU carries the VF's state (qemu mover only), and

@@ -30,7 +30,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "dest-pf", 0, 0, G_OPTION_ARG_STRING, &a->dest_pf, "The destination PF to provision the VF from (PCI address or emu:NAME)", "PF" },
 		{ "dest-driver", 0, 0, G_OPTION_ARG_STRING, &a->dest_driver, "Driver for the destination VF (default: the agent's choice for the PF)", "DRIVER" },
 		{ "device-state", 0, 0, G_OPTION_ARG_STRING, &a->mover, "Who moves the VF's state: direct (default) or qemu", "MOVER" },
-		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (unix:PATH or HOST:PORT)", "QMP" },
+		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (a path, unix:PATH or tcp:HOST:PORT)", "QMP" },
 		{ "dest-vm", 0, 0, G_OPTION_ARG_STRING, &a->dest_vm, "The destination QEMU's QMP socket (started with -incoming defer)", "QMP" },
 		{ "migrate-uri", 0, 0, G_OPTION_ARG_STRING, &a->uri, "Where the destination QEMU listens for the VM's migration stream (tcp:HOST:PORT)", "URI" },
 		{ "domain", 0, 0, G_OPTION_ARG_STRING, &a->domain, "A libvirt domain instead of --vm: libvirt migrates it, QEMU carries the VF (--device-state qemu)", "NAME" },

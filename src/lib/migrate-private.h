@@ -36,6 +36,11 @@ typedef struct {
 	/* The mover's part of the switchover (qemu: the VF's data moves
 	 * inside QEMU's completion). */
 	void (*switched)(NvfmMigration *m);
+	/* Optional: once the destination VM runs, whether its VF really took
+	 * the state. Until it says so the source (QEMU in postmigrate, its VF
+	 * stopped with the state intact) can still be taken back: this, not
+	 * QEMU's "completed", is then the commit point. */
+	gboolean (*confirm)(NvfmMigration *m, GError **error);
 	/* Undo the mover's part before the commit point; says what it did. */
 	void (*rollback)(NvfmMigration *m, GString *what);
 	/* After success: the source VF can go. */
@@ -69,6 +74,7 @@ struct _NvfmMigration {
 	guint64 src_event_seq;	/* events before the migration started */
 	guint64 dst_event_seq;
 	gboolean vm_migrating;	/* "migrate" was sent */
+	gboolean vm_completed;	/* QEMU reported "completed" */
 	gboolean incoming_started;
 	gboolean dest_device_added;	/* the qemu mover plugged the VF in */
 	gint64 pause_us;	/* monotonic time the source VM stopped */

@@ -125,11 +125,12 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 		g_prefix_error(error, "migration capabilities: ");
 		return FALSE;
 	}
+	/* the destination's VF enters RESUMING as the incoming side starts */
+	m->dst_event_seq = nvfm_qmp_event_seq(m->dst_qmp);
 	if (!nvfm_vm_migrate_incoming(m->dst_qmp, m->opts->migrate_uri, t, error))
 		return FALSE;
 	m->incoming_started = TRUE;
 	m->src_event_seq = nvfm_qmp_event_seq(m->src_qmp);
-	m->dst_event_seq = nvfm_qmp_event_seq(m->dst_qmp);
 	if (!nvfm_vm_migrate(m->src_qmp, m->opts->migrate_uri, t, error))
 		return FALSE;
 	m->vm_migrating = TRUE;
@@ -200,7 +201,10 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 
 	if (!nvfm_vm_migrate_continue(m->src_qmp, "pre-switchover", t, error))
 		return FALSE;
-	return nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error);
+	if (!nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
+		return FALSE;
+	m->vm_completed = TRUE;
+	return TRUE;
 }
 
 gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
@@ -269,20 +273,31 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 	g_autofree char *st = NULL;
 	int t = nvfm_migrate_default_timeout_ms(NVFM_MIGRATE_SWITCHOVER);
 
-	if (m->vm_migrating) {
+	if (m->vm_completed) {
+		/* QEMU finished, but the destination's VF did not take the
+		 * state: the source, paused in postmigrate with its VF's state
+		 * intact, is taken back once the destination has stopped */
+		g_string_append(what, "; the VM's migration had completed: taking it back");
+	} else if (m->vm_migrating) {
 		nvfm_vm_migrate_cancel(m->src_qmp, t, NULL);
 		if (!nvfm_vm_wait_migration(m->src_qmp, final, &st, t, &err) && !st)
 			st = g_strdup(err->code == NVFM_ERROR_CANCELLED ? "cancelled" :
 				      err->code == NVFM_ERROR_FAILED ? "failed" : "unknown");
-		if (!g_strcmp0(st, "completed")) {
+		if (!g_strcmp0(st, "completed") && m->mover->confirm) {
+			/* the source is in postmigrate with its state: take it
+			 * back like an unconfirmed completion */
+			m->vm_completed = TRUE;
+			g_string_append(what, "; the VM's migration completed: taking it back");
+		} else if (!g_strcmp0(st, "completed")) {
 			/* the switchover won the race: the VM lives on the
 			 * destination now, nothing may roll back */
 			m->committed = TRUE;
 			g_string_append(what, "; the migration completed before the cancel: the VM "
 					"runs on the destination");
 			return FALSE;
+		} else {
+			g_string_append_printf(what, "; VM migration %s", st);
 		}
-		g_string_append_printf(what, "; VM migration %s", st);
 	}
 	/* A QEMU that took an incoming migration (or a device for it) is of
 	 * no further use; it must let go of the destination VF before the VF

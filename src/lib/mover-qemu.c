@@ -21,6 +21,9 @@
  * the final RAM pass and the device's commit. */
 #define DOWNTIME_FLOOR_MS 300
 #define DOWNTIME_MARGIN_MS 100
+/* ram.mbps is what QEMU achieved, which an idle guest keeps far below the
+ * link's rate: never let that stretch the limit past this */
+#define DOWNTIME_CAP_MS 10000
 
 typedef struct {
 	NvfmVmPciDevice *vmdev;
@@ -28,6 +31,7 @@ typedef struct {
 	json_t *copied_props;
 	gboolean ack;
 	guint downtime_ms;	/* last downtime-limit set */
+	double best_mbps;	/* the fastest rate QEMU has shown: the link's, nearly */
 	gint64 switch_begin;
 } Qemu;
 
@@ -146,6 +150,10 @@ static gboolean qemu_reserve(NvfmMigration *m, GError **error)
 	json_object_set_new(props, "host", json_string(m->dest_vf_pci));
 	json_object_set_new(props, "bus", json_string(q->bus));
 	json_object_set_new(props, "addr", json_string(addr));
+	/* QEMU >= 9.1 reports the device's state changes: how we learn that
+	 * the VF took the state (see qemu_confirm) */
+	if (nvfm_qmp_version_at_least(m->dst_qmp, 9, 1, 0))
+		json_object_set_new(props, "migration-events", json_true());
 	if (m->opts->dest_device_props) {
 		json_error_t jerr;
 		json_auto_t *extra = json_loads(m->opts->dest_device_props, 0, &jerr);
@@ -174,7 +182,7 @@ static guint downtime_for(guint64 state_size, double mbps)
 	if (!state_size || mbps <= 0)
 		return DOWNTIME_FLOOR_MS;
 	ms = (double)state_size * 8.0 / (mbps * 1e6) * 1000.0 * 1.25 + DOWNTIME_MARGIN_MS;
-	return (guint)MIN(MAX(ms, DOWNTIME_FLOOR_MS), 600000.0);
+	return (guint)MIN(MAX(ms, DOWNTIME_FLOOR_MS), DOWNTIME_CAP_MS);
 }
 
 static void set_downtime(NvfmMigration *m, guint ms)
@@ -196,10 +204,16 @@ static void set_downtime(NvfmMigration *m, guint ms)
 
 static void qemu_poll(NvfmMigration *m, const NvfmVmMigrationInfo *info)
 {
+	Qemu *q = qemu(m);
+
 	if (info->has_vfio)
 		m->state_bytes = info->vfio_transferred;
-	if (!m->opts->downtime_limit_ms && info->ram_mbps > 0)
-		set_downtime(m, downtime_for(m->state_size, info->ram_mbps));
+	/* only while RAM flows: once paused, every round trip is downtime */
+	if (g_strcmp0(info->status, "active"))
+		return;
+	q->best_mbps = MAX(q->best_mbps, info->ram_mbps);
+	if (!m->opts->downtime_limit_ms && q->best_mbps > 0)
+		set_downtime(m, downtime_for(m->state_size, q->best_mbps));
 }
 
 static gboolean qemu_transfer(NvfmMigration *m, GError **error)
@@ -227,22 +241,25 @@ static gboolean qemu_transfer(NvfmMigration *m, GError **error)
 	return TRUE;
 }
 
-/* Which VFIO_MIGRATION states the source device went through. */
-static char *vfio_states(NvfmMigration *m)
+/* The VFIO_MIGRATION states device @id went through on @qmp since @seq,
+ * as "a > b > c" (%NULL: none seen). */
+static char *vfio_states(NvfmQmp *qmp, const char *id, guint64 seq)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
-	guint64 seq = m->src_event_seq;
 
 	for (guint n = 0; n < 64; n++) {
-		g_autoptr(NvfmQmpEvent) ev = nvfm_qmp_wait_event(m->src_qmp, "VFIO_MIGRATION", NULL,
-								NULL, seq, 0, NULL);
+		g_autoptr(NvfmQmpEvent) ev = nvfm_qmp_wait_event(qmp, "VFIO_MIGRATION", NULL, NULL,
+								seq, 0, NULL);
+		json_t *data;
 
 		if (!ev)
 			break;
 		seq = nvfm_qmp_event_get_seq(ev);
+		data = nvfm_qmp_event_get_data(ev);
+		if (g_strcmp0(json_string_value(json_object_get(data, "device-id")), id))
+			continue;
 		g_string_append_printf(s, "%s%s", s->len ? " > " : "",
-				       json_string_value(json_object_get(
-					       nvfm_qmp_event_get_data(ev), "device-state")));
+				       json_string_value(json_object_get(data, "device-state")));
 	}
 	return s->len ? g_strdup(s->str) : NULL;
 }
@@ -258,20 +275,67 @@ static void qemu_switched(NvfmMigration *m)
 	info = nvfm_vm_query_migration(m->src_qmp, nvfm_migration_timeout(m), NULL);
 	if (info && info->has_vfio)
 		m->state_bytes = info->vfio_transferred;
-	m->transfer_us = now - q->switch_begin;
+	/* no transfer_us: the VF's share of QEMU's switchover cannot be told
+	 * apart from the RAM's, and the destination may run before the source
+	 * reports completion */
 	m->rec[NVFM_MIGRATE_STOP_COPY].start_us = q->switch_begin - m->t0;
 	m->rec[NVFM_MIGRATE_STOP_COPY].end_us = now - m->t0;
 	m->rec[NVFM_MIGRATE_STOP_COPY].bytes = m->state_bytes;
 	m->rec[NVFM_MIGRATE_STOP_COPY].outcome = "ok";
-	states = vfio_states(m);
+	states = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
 	m->rec[NVFM_MIGRATE_STOP_COPY].note =
 		g_strdup_printf("inside QEMU's switchover%s%s", states ? "; VFIO_MIGRATION: " : "",
 				states ? states : "");
 	m->rec[NVFM_MIGRATE_RESTORE].start_us = now - m->t0;
-	m->rec[NVFM_MIGRATE_RESTORE].end_us = now - m->t0;
-	m->rec[NVFM_MIGRATE_RESTORE].outcome = "ok";
-	m->rec[NVFM_MIGRATE_RESTORE].note =
-		g_strdup("the destination QEMU committed the VF's state before completing");
+}
+
+/*
+ * The destination QEMU commits the VF's state only as its VM starts
+ * (RESUMING -> RUNNING_P2P/RUNNING, where the driver validates); a refusal
+ * there never reaches the source. Its VFIO_MIGRATION events tell: after
+ * "resuming" the device must reach "running-p2p" (or "running" for a
+ * device without P2P, i.e. whose source never went through a -p2p state).
+ */
+static gboolean qemu_confirm(NvfmMigration *m, GError **error)
+{
+	Qemu *q = qemu(m);
+	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+	g_autofree char *src = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
+	gboolean p2p = src && strstr(src, "-p2p");
+	NvfmPhaseRecord *r = &m->rec[NVFM_MIGRATE_RESTORE];
+
+	if (!nvfm_qmp_version_at_least(m->dst_qmp, 9, 1, 0)) {
+		r->note = g_strdup("unconfirmed: the destination QEMU reports no VFIO_MIGRATION "
+				   "events (needs 9.1)");
+		nvfm_migration_end(m, NVFM_MIGRATE_RESTORE, 0);
+		return TRUE;
+	}
+	for (;;) {
+		g_autofree char *dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
+		const char *after = dst ? strstr(dst, "resuming") : NULL;
+
+		if (after && (strstr(after, "running-p2p") ||
+			      (!p2p && strstr(after, "> running")))) {
+			r->note = g_strdup_printf("the destination VF took the state (%s)", dst);
+			nvfm_migration_end(m, NVFM_MIGRATE_RESTORE, 0);
+			return TRUE;
+		}
+		if (after && p2p && strstr(after, "> running")) {
+			m->phase = NVFM_MIGRATE_RESTORE;
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+				    "the destination VF refused the state: it went %s without "
+				    "RUNNING_P2P (the destination QEMU reset it)", dst);
+			return FALSE;
+		}
+		if (nvfm_now_us() > deadline) {
+			m->phase = NVFM_MIGRATE_RESTORE;
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+				    "the destination VF did not report RUNNING within %d ms (%s)",
+				    nvfm_migration_timeout(m), dst ? dst : "no VFIO_MIGRATION events");
+			return FALSE;
+		}
+		g_usleep(20 * 1000);
+	}
 }
 
 static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
@@ -304,6 +368,7 @@ const NvfmMoverOps nvfm_mover_qemu = {
 	.reserve = qemu_reserve,
 	.transfer = qemu_transfer,
 	.switched = qemu_switched,
+	.confirm = qemu_confirm,
 	.rollback = qemu_rollback,
 	.release = qemu_release,
 	.clear = qemu_clear,

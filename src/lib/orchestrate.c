@@ -538,15 +538,19 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 		    !nvfm_migration_vm_switchover(&m, &err))
 			goto fail;
 	}
-	m.committed = TRUE;
+	m.committed = !m.mover->confirm;
 	m.mover->switched(&m);
 	nvfm_migration_end(&m, NVFM_MIGRATE_SWITCHOVER, 0);
 
 	/* Past the commit point nothing rolls back: a failure to resume is
-	 * reported, and the destination is where the VM lives. */
+	 * reported, and the destination is where the VM lives. A mover that
+	 * confirms moves the commit point here. */
 	nvfm_migration_begin(&m, NVFM_MIGRATE_RESUME);
 	if (m.src_qmp && !nvfm_migration_vm_resume(&m, &err))
 		goto fail;
+	if (m.mover->confirm && !m.mover->confirm(&m, &err))
+		goto fail;
+	m.committed = TRUE;
 	if (!m.resume_us)
 		m.resume_us = nvfm_now_us();
 	nvfm_migration_end(&m, NVFM_MIGRATE_RESUME, 0);
