@@ -301,7 +301,10 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 	Qemu *q = qemu(m);
 	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
 	g_autofree char *src = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
-	gboolean p2p = src && strstr(src, "-p2p");
+	/* the destination VF's own flags (same model) say whether QEMU must
+	 * pass RUNNING_P2P; the source's events, when it reports any, too */
+	json_int_t flags = json_integer_value(json_object_get(m->dest_compat, "migration_flags"));
+	gboolean p2p = (flags & NVFM_MIG_FLAG_P2P) || (src && strstr(src, "-p2p"));
 	NvfmPhaseRecord *r = &m->rec[NVFM_MIGRATE_RESTORE];
 
 	if (!nvfm_qmp_version_at_least(m->dst_qmp, 9, 1, 0)) {
