@@ -1,0 +1,251 @@
+# migrate-qemu: `nvme-vf-migrate migrate --device-state qemu` moves a nested VM and its VF from A to B.
+# Host A runs a nested guest with a VF of its PF (nvfm_tvf) assigned through
+# vfio-pci (enable-migration=on, behind a pcie-root-port); host B runs
+# `nvme-vf-migrate agent` and a nested QEMU with the same machine minus the
+# VF, waiting with -incoming defer. A runs the orchestrator with the qemu
+# mover: B's agent provisions a fresh VF, the orchestrator device_adds it
+# into B's QEMU, QEMU migrates the VM and the VF's state, A's QEMU quits and
+# A's VF is released. Passes when the guest keeps counting on B, B's fresh
+# VF holds exactly A's state (digest, one committed restore), A's PF is as at
+# boot and B's PF differs from its boot state only by the VF in use (and is
+# as at boot once that is released). migrate-refused.sh reuses the helpers.
+TB_HOSTS="a b"
+TB_TIMEOUT=900
+
+MQ_AGENT=10.77.0.2:16590
+MQ_DEST_QMP=10.77.0.2:4445
+MQ_URI=tcp:10.77.0.2:4444
+# what the nested guest's state and the link allow (see qemu-migrate.sh):
+# all 16 MiB of guest RAM count as dirty at every pass
+MQ_DOWNTIME_LIMIT=8000
+
+if [ -d /tb/pki/server ] && [ -d /tb/pki/client ]; then
+	MQ_TLS=tls
+	MQ_AGENT_TLS=(--tls-dir /tb/pki/server --allow host-a)
+	MQ_CLIENT_TLS=(--tls-dir /tb/pki/client)
+else
+	MQ_TLS=insecure
+	MQ_AGENT_TLS=(--insecure)
+	MQ_CLIENT_TLS=(--insecure)
+fi
+
+# mq_prepare SEED [PARAM=VALUE...]: the driver, the PF and its boot snapshot.
+mq_prepare() {
+	local seed=$1
+	shift
+	command -v nvme-vf-migrate >/dev/null ||
+		tb_fail "nvme-vf-migrate is not in the payload (NVFM_CLI unset)"
+	tb_tvf_load "seed=$seed" "state_size=${MQ_STATE_SIZE:-$((4 << 20))}" "$@"
+	MQ_PF=$(tb_pf_addr) || tb_fail "no NVMe PF with SR-IOV"
+	MQ_PF_BOOT=$(tb_pf_snapshot "$MQ_PF") || tb_fail "cannot read PF $MQ_PF: $MQ_PF_BOOT"
+	tb_log "PF $MQ_PF at boot:"
+	echo "$MQ_PF_BOOT"
+	tb_pf_idle "$MQ_PF_BOOT" || tb_fail "PF $MQ_PF is not idle at boot"
+}
+
+# mq_pf_changes: how the PF differs from its boot snapshot (empty: not at
+# all). Files, not <(...): these hosts have no /dev/fd.
+mq_pf_changes() {
+	echo "$MQ_PF_BOOT" >/run/tb/pf-boot
+	tb_pf_snapshot "$MQ_PF" >/run/tb/pf-now
+	diff /run/tb/pf-boot /run/tb/pf-now | grep '^[<>]' | tr '\n' ' '
+}
+
+# mq_online_count: the PF's secondary controllers that are online now.
+mq_online_count() {
+	tb_pf_snapshot "$MQ_PF" | grep -c '"online":[^0]'
+}
+
+mq_start_agent() {
+	nvme-vf-migrate -v agent --listen "$MQ_AGENT" "${MQ_AGENT_TLS[@]}" --log stderr \
+		--timeout 120 >/run/tb/agent.log 2>&1 &
+	MQ_AGENT_PID=$!
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :${MQ_AGENT##*:}" | grep -q . && break
+		kill -0 $MQ_AGENT_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	ss -Hltn "sport = :${MQ_AGENT##*:}" | grep -q . ||
+		tb_fail "the agent does not listen on $MQ_AGENT"
+	tb_log "agent (pid $MQ_AGENT_PID, $MQ_TLS) listens on $MQ_AGENT"
+}
+
+# mq_stop_agent: SIGTERM; it must exit 0 and keep no reservation.
+mq_stop_agent() {
+	local rc
+	kill -TERM $MQ_AGENT_PID
+	for _ in $(seq 100); do
+		kill -0 $MQ_AGENT_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $MQ_AGENT_PID 2>/dev/null && { kill -9 $MQ_AGENT_PID; tb_fail "the agent ignored SIGTERM"; }
+	wait $MQ_AGENT_PID
+	rc=$?
+	echo "---- agent log (without debug lines) ----"
+	grep -v -- '-DEBUG: ' /run/tb/agent.log
+	[ $rc -eq 0 ] || tb_fail "the agent exited $rc on SIGTERM"
+	[ -z "$(ls -A /run/nvme-vf-migrate/agent/reservations 2>/dev/null)" ] ||
+		tb_fail "the agent kept reservations: $(ls /run/nvme-vf-migrate/agent/reservations)"
+}
+
+# mq_dest_qemu: B's nested QEMU: A's machine and devices minus the VF (the
+# orchestrator plugs B's VF into rp0), waiting for the VM. QMP on a local
+# socket for the checks here and on TCP for A's orchestrator.
+mq_dest_qemu() {
+	qemu-system-x86_64 -machine q35 -accel tcg,tb-size=64 -cpu qemu64 -smp 1 -m 16 \
+		-nodefaults -no-user-config -display none -serial none -monitor none \
+		-kernel /tb/guest/counter.elf \
+		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
+		-qmp unix:/run/tb/nested.sock,server=on,wait=off \
+		-qmp "tcp:$MQ_DEST_QMP,server=on,wait=off" \
+		-incoming defer >/run/tb/nested.log 2>&1 &
+	TB_NESTED_PID=$!
+	echo $TB_NESTED_PID >/run/tb/nested.pid
+}
+
+# mq_source_vm: A's VF on nvfm_tvf in a running nested guest; a second QMP
+# socket is the orchestrator's. Sets MQ_VF and MQ_DIGEST.
+mq_source_vm() {
+	local out c
+	out=$(nvme-vf-migrate --json vf provision "$MQ_PF" --driver nvfm_tvf --require-migration) ||
+		tb_fail "provisioning A's VF failed: $out"
+	MQ_VF=$(echo "$out" | jq -r .address)
+	[ "$(echo "$out" | jq -r .driver)" = nvfm_tvf ] || tb_fail "A's VF is not on nvfm_tvf: $out"
+	MQ_DIGEST=$(tb_tvf_digest "$MQ_VF")
+	tb_log "A's VF $MQ_VF on nvfm_tvf, digest $MQ_DIGEST"
+	tb_nested_qemu "$MQ_VF" -qmp unix:/run/tb/vm.qmp,server=on,wait=off
+	tb_qmp_open /run/tb/nested.sock
+	c=$(tb_guest_counting 300) || tb_fail "the nested guest does not run on A"
+	tb_log "nested guest runs on A (counter ${c/ / -> })"
+}
+
+# mq_migrate: runs the orchestrator; its exit status in MQ_RC, the report in
+# /run/tb/report.json, its stderr in /run/tb/migrate.log.
+mq_migrate() {
+	local b_pf=$1 t0
+	tb_log "migrate $MQ_VF --device-state qemu --to $MQ_AGENT --dest-pf $b_pf ($MQ_TLS)"
+	t0=$(date +%s%N)
+	nvme-vf-migrate -v migrate "$MQ_VF" --device-state qemu --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" \
+		--dest-pf "$b_pf" --dest-driver nvfm_tvf \
+		--vm unix:/run/tb/vm.qmp --dest-vm "tcp:$MQ_DEST_QMP" --migrate-uri "$MQ_URI" \
+		--vm-device vf0 --downtime-limit "$MQ_DOWNTIME_LIMIT" \
+		--phase-timeout preflight=120 --phase-timeout reserve=240 \
+		--report /run/tb/report.json >/run/tb/migrate.out 2>/run/tb/migrate.log
+	MQ_RC=$?
+	MQ_WALL_MS=$((($(date +%s%N) - t0) / 1000000))
+	tb_log "migrate exited $MQ_RC after $MQ_WALL_MS ms"
+	cat /run/tb/migrate.out
+	grep -v -- '-DEBUG: ' /run/tb/migrate.log
+	[ -s /run/tb/report.json ] || tb_fail "migrate wrote no report (exit $MQ_RC)"
+	jq -M -c . /run/tb/report.json
+}
+
+mq_report() { jq -r "$1" /run/tb/report.json; }
+
+# mq_nested_gone TIMEOUT: whether the nested QEMU has exited.
+mq_nested_gone() {
+	local end=$(($(cut -d. -f1 /proc/uptime) + $1))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		kill -0 "$TB_NESTED_PID" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# Failures are published before they are raised, so the peer stops waiting.
+mq_fail_pub() {
+	tb_pub "$1" "fail: $2"
+	tb_fail "$2"
+}
+
+host_a() {
+	local b_pf v status
+	mq_prepare 1
+	tb_metric transport "$MQ_TLS"
+	mq_source_vm
+	tb_pub digest "$MQ_DIGEST"
+	b_pf=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
+	case "$b_pf" in fail:*) tb_fail "B: ${b_pf#fail: }" ;; esac
+
+	mq_migrate "$b_pf"
+	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
+		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
+		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
+	fi
+	tb_metric migrate_wall_ms "$MQ_WALL_MS"
+	tb_metric downtime_ms "$(mq_report '.downtime_ms | round')"
+	tb_metric state_transfer_ms "$(mq_report '(.state_transfer_ms // 0) | round')"
+	tb_metric migrate_total_ms "$(mq_report '.total_ms | round')"
+	tb_metric vfio_bytes "$(mq_report .state_bytes)"
+	[ "$(mq_report .committed)" = true ] || tb_fail "the report says not committed"
+	tb_pub migrated "$(mq_report .destination_vf)"
+
+	# the orchestrator made A's QEMU quit and released A's VF
+	mq_nested_gone 60 || tb_fail "A's nested QEMU still runs after the migration"
+	tb_qmp_close
+	TB_NESTED_PID=
+	[ ! -e "/sys/bus/pci/devices/$MQ_VF/driver" ] || tb_fail "A's VF $MQ_VF is still bound"
+	v=$(mq_pf_changes)
+	[ -z "$v" ] || tb_fail "A's PF $MQ_PF differs from boot after the migration: $v"
+	tb_log "A's VF released; A's PF as at boot"
+	status=$(tb_peer_get b_checked 600) || tb_fail "B did not check the VM"
+	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
+}
+
+host_b() {
+	local digest_a dvf n before v c status
+	mq_prepare 2
+	mq_start_agent
+	mq_dest_qemu
+	tb_qmp_open /run/tb/nested.sock
+	status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
+	[ "$status" = inmigrate ] || mq_fail_pub b_ready "B's QEMU is $status, not inmigrate"
+	digest_a=$(tb_peer_get digest 400) || tb_fail "no digest from A"
+	[ "$(mq_online_count)" = 0 ] || mq_fail_pub b_ready "B's PF has a VF online before the migration"
+	tb_pub b_ready "$MQ_PF"
+
+	dvf=$(tb_peer_get migrated 800) || tb_fail "A never finished migrating"
+	case "$dvf" in fail:*) tb_fail "A: ${dvf#fail: }" ;; esac
+	for _ in $(seq 300); do
+		status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
+		[ "$status" = running ] && break
+		sleep 0.2
+	done
+	[ "$status" = running ] || mq_fail_pub b_checked "the VM is $status on B, not running"
+	c=$(tb_guest_counting 120) || mq_fail_pub b_checked "the guest does not count on B"
+	tb_log "guest keeps running on B (counter ${c/ / -> })"
+	v=$(tb_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vf0","property":"host"}}' |
+		jq -r '.return // empty')
+	tb_log "B's vfio-pci vf0: host=$v; the agent provisioned $dvf"
+	[ -n "$v" ] && [ "${dvf#*$v}" != "$dvf" ] ||
+		mq_fail_pub b_checked "B's vf0 is host=$v, not the provisioned VF $dvf"
+	dvf=$v
+	n=$(basename "$(readlink -f "/sys/bus/pci/devices/$dvf/driver" 2>/dev/null)")
+	[ "$n" = nvfm_tvf ] || mq_fail_pub b_checked "B's VF $dvf is on '$n', not nvfm_tvf"
+	cat "/sys/bus/pci/devices/$dvf/nvfm_tvf_info"
+	[ "$(tb_tvf_digest "$dvf")" = "$digest_a" ] ||
+		mq_fail_pub b_checked "B's VF digest $(tb_tvf_digest "$dvf") differs from A's $digest_a"
+	[ "$(tb_tvf_info "$dvf" origin)" = restored ] ||
+		mq_fail_pub b_checked "B's VF state is $(tb_tvf_info "$dvf" origin), not restored"
+	[ "$(tb_tvf_info "$dvf" restores)" = 1 ] ||
+		mq_fail_pub b_checked "B's VF committed $(tb_tvf_info "$dvf" restores) restores, not 1"
+	[ "$(tb_tvf_info "$dvf" mig_state)" = RUNNING ] ||
+		mq_fail_pub b_checked "B's VF is $(tb_tvf_info "$dvf" mig_state), not RUNNING"
+	# B's PF: as at boot but for the one VF the VM now uses
+	[ "$(mq_online_count)" = 1 ] ||
+		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
+	tb_log "B's VF $dvf holds A's state ($digest_a)"
+
+	# hand the VF back: the VM quits, the agent releases it; then B's PF is
+	# as at boot
+	tb_qmp '{"execute":"quit"}' >/dev/null
+	tb_qmp_close
+	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
+	TB_NESTED_PID=
+	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$dvf" 2>&1) ||
+		mq_fail_pub b_checked "the agent did not release $dvf: $v"
+	v=$(mq_pf_changes)
+	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
+	tb_pub b_checked ok
+	mq_stop_agent
+}
