@@ -33,6 +33,8 @@
 #define XML_MAX (16u << 20)
 #define LOG_TAIL_MAX (256u << 10)
 #define DEFAULT_RUNTIME_DIR "/run/nvme-vf-migrate/hook"
+/* where this host's agent keeps its reservations (nvme-vf-migrate agent) */
+#define DEFAULT_AGENT_RUNTIME_DIR "/run/nvme-vf-migrate/agent"
 #define DEFAULT_QEMU_LOG_DIR "/var/log/libvirt/qemu"
 
 #ifndef NVFM_HOOK_CONF_DEFAULT
@@ -44,6 +46,7 @@ typedef struct {
 	char **pfs;		/* PFs to provision from, in order */
 	char *driver;		/* NULL: nvfm_vf_default_driver() */
 	char *runtime_dir;
+	char *agent_runtime_dir;
 	char *qemu_log_dir;
 	char *log_file;
 	gboolean all_hostdevs;	/* every PCI hostdev is an NVMe VF */
@@ -147,6 +150,7 @@ static void conf_clear(HookConf *c)
 	g_strfreev(c->pfs);
 	g_free(c->driver);
 	g_free(c->runtime_dir);
+	g_free(c->agent_runtime_dir);
 	g_free(c->qemu_log_dir);
 	g_free(c->log_file);
 }
@@ -223,6 +227,9 @@ static gboolean conf_load(HookConf *c, GError **error)
 	c->runtime_dir = conf_string(kf, "runtime_dir");
 	if (!c->runtime_dir)
 		c->runtime_dir = g_strdup(DEFAULT_RUNTIME_DIR);
+	c->agent_runtime_dir = conf_string(kf, "agent_runtime_dir");
+	if (!c->agent_runtime_dir)
+		c->agent_runtime_dir = g_strdup(DEFAULT_AGENT_RUNTIME_DIR);
 	c->qemu_log_dir = conf_string(kf, "qemu_log_dir");
 	if (!c->qemu_log_dir)
 		c->qemu_log_dir = g_strdup(DEFAULT_QEMU_LOG_DIR);
@@ -526,11 +533,34 @@ static NvfmVfInfo *provision_for(Hook *h, const NvfmDomVf *vf, GError **error)
  * (a PCI address both hosts happen to use) is not free here, or belongs
  * to a PF the hook does not manage, so it is not mistaken for one.
  */
+/* Whether this host's agent has reserved @vf (docs/agent.md): together
+ * with nobody holding it, the mark of a VF provisioned for a migration
+ * that is arriving (the orchestrator keeps the lease before libvirt
+ * starts, so any lease counts). */
+static gboolean agent_reserved(Hook *h, const char *vf)
+{
+	g_autofree char *dir = g_build_filename(h->conf.agent_runtime_dir, "reservations", NULL);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		json_auto_t *rec = json_load_file(path, 0, NULL);
+
+		if (g_strcmp0(json_string_value(json_object_get(rec, "vf")), vf) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static NvfmVfInfo *provisioned_here(Hook *h, const NvfmDomVf *vf)
 {
 	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf->source, NULL);
 
-	if (!info || !info->online || info->in_use_by)
+	/* an idle provisioned VF is not enough: B may use the same address
+	 * for a VF of its own; the agent's reservation says it was made for
+	 * a migration */
+	if (!info || !info->online || info->in_use_by || !agent_reserved(h, info->address))
 		return NULL;
 	for (guint i = 0; h->conf.pfs[i]; i++) {
 		g_autoptr(NvfmPf) pf = NULL;

@@ -65,6 +65,8 @@ fail() {
 }
 
 start_agent() {
+	# the hook on B recognises the VF this agent reserves for a migration
+	echo "agent_runtime_dir = $WORK/rt-b" >>"$B/hook.conf"
 	: >"$WORK/agent-b.log"
 	ip netns exec "$NSB" env NVFM_EMU_DIR="$B/emu" "$TOOL" -v agent \
 		--listen "$IPB:$AGENT_PORT" --insecure --runtime-dir "$WORK/rt-b" \
