@@ -17,67 +17,23 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
 PROXY=$HERE/qmp-vfio-proxy.py
 
-skip() {
-	echo "SKIP [$CASE]: $*"
-	exit 77
-}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-mq.XXXXXX")
+FAIL_LOGS="migrate.out migrate.err check.out agent-b.log qemu-a.log qemu-b.log proxy-a.log proxy-b.log"
+SIZE=16M
+. "$HERE/migrate-lib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null 2>&1 || skip "needs iproute2"
-command -v python3 >/dev/null 2>&1 || skip "needs python3"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "needs qemu-system-x86_64 (scripts/install-deps.sh qemu)"
-[ -n "$GUEST" ] && [ -f "$GUEST" ] || skip "no tiny guest (NVFM_TINY_GUEST; needs binutils)"
 qv=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p;q')
 # shellcheck disable=SC2086
 set -- $qv
 [ "${1:-0}" -gt 8 ] || { [ "${1:-0}" -eq 8 ] && [ "${2:-0}" -ge 1 ]; } ||
 	skip "needs QEMU >= 8.1 (switchover-ack; this is ${1:-?}.${2:-?})"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-mq.XXXXXX")
-. "$ROOT/scripts/twohosts.sh"
-
-cleanup() {
-	th_cleanup
-	if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL [$CASE]: $*" >&2
-	for f in migrate.out migrate.err check.out agent-b.log qemu-a.log qemu-b.log \
-		proxy-a.log proxy-b.log; do
-		[ -s "$WORK/$f" ] && { echo "--- $f" >&2; tail -n 25 "$WORK/$f" >&2; }
-	done
-	exit 1
-}
-
-jget() {
-	python3 -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v.get(k) if isinstance(v, dict) else None
-print("" if v is None else (str(v).lower() if isinstance(v, bool) else v))' "$1" "$2"
-}
-
-th_setup || fail "cannot build the two hosts"
-
-SIZE=16M
-on_a "$TOOL" -q emu pf-create pfa --vfs 2 --size "$SIZE" || fail "emu pf-create pfa"
-on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE" || fail "emu pf-create pfb"
-on_a "$TOOL" --json vf provision emu:pfa >"$WORK/prov.json" || fail "provision on A"
-VF=$(jget "$WORK/prov.json" device)
+ml_setup
 # the VF's MIG_DATA_SIZE: what the downtime-limit is computed from
 STATE=$(on_a "$TOOL" --json vf state "$VF" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin).get("stop_copy_length", 0))')
 [ "${STATE:-0}" -gt 0 ] || fail "no MIG_DATA_SIZE for $VF"
 DEV_ID=nvme-vf0
-
-pf_b() { on_b "$TOOL" --json vf list --pf emu:pfb; }
-pf_b_now() {
-	pf_b | python3 -c 'import json,sys; p=json.load(sys.stdin)["pfs"][0]; print(p["vq"]["free"], p["vi"]["free"], p["num_vfs"])'
-}
-PFB0=$(pf_b_now)
 
 # proxy a|b [OPTIONS...]: the proxy in front of that host's QEMU at
 # $WORK/vm-X.sock, logging to $WORK/proxy-X.log; PID in $PROXY_A/$PROXY_B.
@@ -150,48 +106,10 @@ wait_log() {
 		sleep 0.1
 	done
 }
-wait_migrate() {
-	n=1800
-	while kill -0 "$MIGPID" 2>/dev/null; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "the migration did not end"
-		sleep 0.1
-	done
-	wait "$MIGPID"
-	RC=$?
-}
 check() {
 	# shellcheck disable=SC2046
 	on_a "$TOOL" check $(MIG_ARGS) >"$WORK/check.out" 2>&1
 	RC=$?
-}
-
-runs_on() {
-	[ "$(th_status "$1")" = running ] || fail "the VM is not running on host $1 ($(th_status "$1"))"
-	c1=$(th_counter "$1")
-	n=50
-	while [ "$(th_counter "$1")" = "$c1" ]; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "the guest's counter does not move on host $1"
-		sleep 0.1
-	done
-}
-
-# host $1's QEMU is gone or not running the guest
-not_running_on() {
-	st=$(th_status "$1")
-	[ "$st" != running ] || fail "the VM runs on host $1 too"
-}
-
-b_released() {
-	n=$((${1:-1} * 10))
-	while :; do
-		now=$(pf_b_now)
-		[ "$now" = "$PFB0" ] && ! pf_b | grep -q '"state": "online"' && return 0
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "B's VF was not released (PF emu:pfb: $now, was $PFB0)"
-		sleep 0.1
-	done
 }
 
 a_vf_provisioned() {

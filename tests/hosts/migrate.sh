@@ -16,53 +16,11 @@ GUEST=${NVFM_TINY_GUEST:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
 
-skip() {
-	echo "SKIP [$CASE]: $*"
-	exit 77
-}
-
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null 2>&1 || skip "needs iproute2"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "needs qemu-system-x86_64 (scripts/install-deps.sh qemu)"
-[ -n "$GUEST" ] && [ -f "$GUEST" ] || skip "no tiny guest (NVFM_TINY_GUEST; needs binutils)"
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-migrate.XXXXXX")
-. "$ROOT/scripts/twohosts.sh"
-
-cleanup() {
-	th_cleanup
-	if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL [$CASE]: $*" >&2
-	for f in migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log; do
-		[ -s "$WORK/$f" ] && { echo "--- $f" >&2; tail -n 25 "$WORK/$f" >&2; }
-	done
-	exit 1
-}
-
-jget() {
-	python3 -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v.get(k) if isinstance(v, dict) else None
-print("" if v is None else (str(v).lower() if isinstance(v, bool) else v))' "$1" "$2"
-}
-
-th_setup || fail "cannot build the two hosts"
-
+FAIL_LOGS="migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log"
 SIZE=16M
-on_a "$TOOL" -q emu pf-create pfa --vfs 2 --size "$SIZE" || fail "emu pf-create pfa"
-on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE" || fail "emu pf-create pfb"
-on_a "$TOOL" --json vf provision emu:pfa >"$WORK/prov.json" || fail "provision on A"
-VF=$(jget "$WORK/prov.json" device)
-
-# what PF emu:pfb looks like with nothing provisioned
-pf_b() { on_b "$TOOL" --json vf list --pf emu:pfb; }
-PFB0=$(pf_b | python3 -c 'import json,sys; p=json.load(sys.stdin)["pfs"][0]; print(p["vq"]["free"], p["vi"]["free"], p["num_vfs"])')
+. "$HERE/migrate-lib.sh"
+ml_setup
 
 start_vms() {
 	th_qemu a || fail "QEMU on A did not start"
@@ -92,47 +50,6 @@ migrate_bg() {
 wait_phase() {
 	th_wait_file "$WORK/migrate.err" "phase $1" "${2:-60}" || fail "the migration never reached $1"
 }
-wait_migrate() {
-	n=1200
-	while kill -0 "$MIGPID" 2>/dev/null; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "the migration did not end"
-		sleep 0.1
-	done
-	wait "$MIGPID"
-	RC=$?
-}
-
-# the guest's counter moves on host $1
-runs_on() {
-	[ "$(th_status "$1")" = running ] || fail "the VM is not running on host $1 ($(th_status "$1"))"
-	c1=$(th_counter "$1")
-	n=50
-	while [ "$(th_counter "$1")" = "$c1" ]; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "the guest's counter does not move on host $1"
-		sleep 0.1
-	done
-}
-
-not_running_on() {
-	st=$(th_status "$1")
-	[ "$st" != running ] || fail "the VM runs on host $1 too"
-}
-
-# B's PF has every resource back, within $1 seconds (B's agent releases a
-# reservation when the connection that made it is gone)
-b_released() {
-	n=$((${1:-1} * 10))
-	while :; do
-		now=$(pf_b | python3 -c 'import json,sys; p=json.load(sys.stdin)["pfs"][0]; print(p["vq"]["free"], p["vi"]["free"], p["num_vfs"])')
-		[ "$now" = "$PFB0" ] && ! pf_b | grep -q '"state": "online"' && return 0
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "B's VF was not released (PF emu:pfb: $now, was $PFB0)"
-		sleep 0.1
-	done
-}
-
 expect_migrated() {
 	[ "$RC" -eq 0 ] || fail "migrate failed ($RC): $(cat "$WORK/migrate.err")"
 	[ "$(jget "$WORK/report.json" ok)" = true ] || fail "report not ok"
