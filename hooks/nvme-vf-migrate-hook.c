@@ -96,21 +96,28 @@ static char *one_line(const char *fmt, va_list ap)
 	return g_strdelimit(s, "\r\n", ' ');
 }
 
+/* "PROG: DOMAIN OP SUBOP: message", one line, into the log file too. */
+static char *hook_line(Hook *h, const char *fmt, va_list ap)
+{
+	g_autofree char *msg = one_line(fmt, ap);
+	char *line = g_strdup_printf(PROG ": %s %s %s: %s", h->domain, h->op, h->subop, msg);
+
+	log_to_file(h, line);
+	return line;
+}
+
 /* An action: kept for stderr (shown if the call succeeds) and the log file. */
 static void act(Hook *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void act(Hook *h, const char *fmt, ...)
 {
-	g_autofree char *msg = NULL;
 	g_autofree char *line = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	msg = one_line(fmt, ap);
+	line = hook_line(h, fmt, ap);
 	va_end(ap);
-	line = g_strdup_printf(PROG ": %s %s %s: %s", h->domain, h->op, h->subop, msg);
 	g_string_append_printf(h->pending, "%s\n", line);
-	log_to_file(h, line);
 }
 
 /*
@@ -122,16 +129,13 @@ static int fail(Hook *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static int fail(Hook *h, const char *fmt, ...)
 {
-	g_autofree char *msg = NULL;
 	g_autofree char *line = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	msg = one_line(fmt, ap);
+	line = hook_line(h, fmt, ap);
 	va_end(ap);
-	line = g_strdup_printf(PROG ": %s %s %s: %s", h->domain, h->op, h->subop, msg);
 	fprintf(stderr, "%s\n", line);
-	log_to_file(h, line);
 	g_string_truncate(h->pending, 0);
 	return 1;
 }
