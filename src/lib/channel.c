@@ -258,11 +258,14 @@ static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GErro
 	gsize done = 0;
 
 	/* a blocking fd is polled first so the timeout holds; a non-blocking
-	 * one says EAGAIN itself */
-	if (ch->timeout_ms >= 0 && !ch->nonblock && !wait_fd(ch, POLLIN, error))
+	 * one says EAGAIN itself, and so does a socket asked not to wait,
+	 * which saves a poll per frame when the bytes are already there */
+	if (ch->timeout_ms >= 0 && !ch->nonblock && !ch->is_socket && !wait_fd(ch, POLLIN, error))
 		return FALSE;
 	while (done < len) {
-		gssize n = read(ch->fd, p + done, len - done);
+		gssize n = ch->is_socket ? recv(ch->fd, p + done, len - done,
+						ch->nonblock || ch->timeout_ms < 0 ? 0 : MSG_DONTWAIT)
+					 : read(ch->fd, p + done, len - done);
 
 		if (n > 0) {
 			done += (gsize)n;

@@ -49,8 +49,12 @@ gboolean nvfm_splicer_init(NvfmSplicer *sp, GError **error)
 	return TRUE;
 }
 
+static void sigpipe_hold(NvfmSplicer *sp);
+static void sigpipe_release(NvfmSplicer *sp);
+
 void nvfm_splicer_clear(NvfmSplicer *sp)
 {
+	sigpipe_release(sp);
 	nvfm_close_fd(&sp->rd);
 	nvfm_close_fd(&sp->wr);
 	sp->fill = 0;
@@ -190,22 +194,31 @@ gssize nvfm_splice_from_device(NvfmSplicer *sp, NvfmDevice *dev, gsize max, int 
 }
 
 /*
- * splice(2) into a socket has no MSG_NOSIGNAL: a peer that went away
- * would kill the process with SIGPIPE. Hold the signal for this thread
- * and swallow the one the failed splice raised.
+ * splice(2) into a socket or a pipe has no MSG_NOSIGNAL: a reader that
+ * went away would kill the process with SIGPIPE. Hold the signal for this
+ * thread until the splicer is cleared, then swallow what was raised.
  */
-static void sigpipe_block(sigset_t *old)
+static void sigpipe_hold(NvfmSplicer *sp)
 {
 	sigset_t set;
 
+	if (sp->sigpipe_held)
+		return;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, old);
+	pthread_sigmask(SIG_BLOCK, &set, &sp->sigpipe_old);
+	sp->sigpipe_held = TRUE;
 }
 
-static void sigpipe_restore(const sigset_t *old, gboolean raised)
+static void sigpipe_release(NvfmSplicer *sp)
 {
-	if (raised && !sigismember(old, SIGPIPE)) {
+	sigset_t pending;
+
+	if (!sp->sigpipe_held)
+		return;
+	sp->sigpipe_held = FALSE;
+	if (!sigismember(&sp->sigpipe_old, SIGPIPE) && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE)) {
 		sigset_t set;
 		struct timespec zero = { 0 };
 
@@ -214,21 +227,17 @@ static void sigpipe_restore(const sigset_t *old, gboolean raised)
 		while (sigtimedwait(&set, NULL, &zero) > 0)
 			;
 	}
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	pthread_sigmask(SIG_SETMASK, &sp->sigpipe_old, NULL);
 }
 
 static gboolean to_socket(NvfmSplicer *sp, int fd, int timeout_ms, int *err, GError **error);
 
 gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError **error)
 {
-	sigset_t old;
 	int err = 0;
-	gboolean ok;
 
-	sigpipe_block(&old);
-	ok = to_socket(sp, fd, timeout_ms, &err, error);
-	sigpipe_restore(&old, err == EPIPE);
-	return ok;
+	sigpipe_hold(sp);
+	return to_socket(sp, fd, timeout_ms, &err, error);
 }
 
 static gboolean to_socket(NvfmSplicer *sp, int fd, int timeout_ms, int *err, GError **error)
@@ -340,16 +349,20 @@ static gboolean drain_to_device(NvfmSplicer *sp, NvfmDevice *dev, guint8 *bounce
  */
 #define RCV_BATCH (256 << 10)
 
-static void set_lowat(int fd, gsize want)
+static void set_lowat(NvfmSplicer *sp, int fd, gsize want)
 {
 	int v = (int)MAX(MIN(want, (gsize)RCV_BATCH), 1);
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+	/* 0: never set, which is the same as 1 */
+	if (v == MAX(sp->lowat, 1))
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+		sp->lowat = v;
 }
 
 /* Socket straight into a pipe data_fd. */
-static gboolean socket_to_device_pipe(int fd, int dfd, gsize len, int timeout_ms,
-				      GError **error)
+static gboolean socket_to_device_pipe(NvfmSplicer *sp, int fd, int dfd, gsize len,
+				      int timeout_ms, GError **error)
 {
 	gboolean ok = FALSE;
 	gsize done = 0;
@@ -375,7 +388,7 @@ static gboolean socket_to_device_pipe(int fd, int dfd, gsize len, int timeout_ms
 				if (!wait_for(dfd, POLLOUT, timeout_ms, "the device data_fd", error))
 					goto out;
 			} else {
-				set_lowat(fd, len - done);
+				set_lowat(sp, fd, len - done);
 				if (!wait_for(fd, POLLIN, timeout_ms, "the peer", error))
 					goto out;
 			}
@@ -392,7 +405,7 @@ static gboolean socket_to_device_pipe(int fd, int dfd, gsize len, int timeout_ms
 	ok = TRUE;
 out:
 	/* headers and control frames are read byte-exact: wake for any */
-	set_lowat(fd, 1);
+	set_lowat(sp, fd, 1);
 	return ok;
 }
 
@@ -407,16 +420,10 @@ gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, int fd, NvfmDevice *dev, 
 			    "%s: no data_fd: the device is not RESUMING", nvfm_device_address(dev));
 		return FALSE;
 	}
-	if (is_pipe(sp, dfd)) {
-		sigset_t old;
-		gboolean ok;
-
-		/* a pipe whose reader died raises SIGPIPE */
-		sigpipe_block(&old);
-		ok = socket_to_device_pipe(fd, dfd, len, timeout_ms, error);
-		sigpipe_restore(&old, !ok);
-		return ok;
-	}
+	/* a pipe whose reader died raises SIGPIPE */
+	sigpipe_hold(sp);
+	if (is_pipe(sp, dfd))
+		return socket_to_device_pipe(sp, fd, dfd, len, timeout_ms, error);
 	while (done < len) {
 		gssize n = splice(fd, NULL, sp->wr, NULL, MIN(len - done, sp->cap - sp->fill),
 				  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);

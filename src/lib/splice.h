@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <signal.h>
+
 #include "private.h"
 
 #pragma GCC visibility push(hidden)
@@ -23,11 +25,21 @@ typedef struct {
 	int src;	/* where those bytes are: rd, or a pipe data_fd */
 	int dev_pipe;	/* -1 unknown, 0 no, 1 the data_fd is a pipe */
 	gboolean device_no_splice; /* the data_fd refused splice: copy instead */
+	int lowat;	/* the socket's SO_RCVLOWAT as we last set it (0: untouched) */
+	gboolean sigpipe_held;	/* SIGPIPE blocked in this thread, see below */
+	sigset_t sigpipe_old;
 } NvfmSplicer;
 
 /* Return of nvfm_splice_from_device() when the data_fd cannot splice. */
 #define NVFM_SPLICE_UNSUPPORTED (-2)
 
+/*
+ * A splice into a socket or a pipe has no MSG_NOSIGNAL, so from its first
+ * move the splicer keeps SIGPIPE blocked in the calling thread (one mask
+ * change per transfer, not two per frame); nvfm_splicer_clear(), called
+ * from the same thread, restores the mask and swallows a SIGPIPE that a
+ * dead peer raised meanwhile.
+ */
 gboolean nvfm_splicer_init(NvfmSplicer *sp, GError **error);
 void nvfm_splicer_clear(NvfmSplicer *sp);
 
