@@ -22,25 +22,31 @@ static const char *const compat_must_match[] = {
 };
 
 /* The running SHA-256 of a transfer (sha256.c), with the state a failed
- * transfer needs to drop it. */
+ * transfer needs to drop it. The context is made on first use: a
+ * zero-copy or TLS transfer never hashes, and making one loads the
+ * crypto library's configuration (milliseconds on both ends). */
 typedef struct {
 	NvfmSha256 *h;
 } Sha;
 
 static gboolean sha_init(Sha *s, GError **error)
 {
-	s->h = nvfm_sha256_new();
+	s->h = NULL;
 	return TRUE;
 }
 
 static void sha_update(Sha *s, const void *p, gsize len)
 {
+	if (!s->h)
+		s->h = nvfm_sha256_new();
 	nvfm_sha256_update(s->h, p, len);
 }
 
 /* Writes the 32-byte digest and its hex form; the context is spent. */
 static void sha_finish(Sha *s, guint8 *digest, char *hex)
 {
+	if (!s->h)
+		s->h = nvfm_sha256_new();
 	nvfm_sha256_finish(s->h, digest);
 	nvfm_sha256_hex(digest, hex);
 	g_clear_pointer(&s->h, nvfm_sha256_free);
