@@ -10,10 +10,12 @@
  * pointers and completion phase, and a few fetched-but-unfinished
  * commands) plus a "blob": the bulk internal state a PF would DMA out for
  * its VF, blob_size bytes split into 64 KiB pages. Every byte derives from
- * the seed: page i at version v holds the output of xoshiro256+ seeded from
- * (seed, i, v), so a page costs four bytes of page table unless its
- * contents came from a stream and differ from the generator's (then they
- * are spilled into a sparse file). Dirtying a page bumps its version.
+ * the seed: page i at version v holds 16 bytes of splitmix64 output keyed
+ * by (seed, i, v), then the bytes of a per-seed pool of xoshiro256+ output
+ * from an offset the same key picks (see "The pool" below), so a page
+ * costs four bytes of page table unless its contents came from a stream
+ * and differ from the generator's (then they are spilled into a sparse
+ * file). Dirtying a page bumps its version.
  *
  * The record stream (the data_fd bytes; all integers little-endian)
  * ------------------------------------------------------------------
@@ -68,6 +70,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "emu-private.h"
@@ -167,28 +170,217 @@ static inline guint64 xo_next(Xoshiro *x)
 }
 
 /*
- * Two independent xoshiro256+ lanes interleaved: one lane's dependency
- * chain leaves most of the core idle, two keep generation at several GB/s.
+ * Polynomial arithmetic modulo the CRC32C polynomial, in the CRC's
+ * bit-reflected order (bit 31 holds x^0). With it the CRC of A||B follows
+ * from the CRCs of A and B: crc(A||B) = crc(A) * x^(8|B|) + crc(B). That
+ * is what lets a page's CRC come from a table instead of its bytes.
  */
-void emu_gen_page(guint64 seed, guint32 index, guint32 version, guint8 *out, gsize len)
-{
-	guint64 key = seed ^ mix64(((guint64)index << 32 | version) + GOLDEN);
-	Xoshiro a, b;
-	gsize words = len / 16 * 2;
-	gsize i;
+#define CRC32C_POLY 0x82f63b78u
 
+static guint32 gf_mul(guint32 a, guint32 b)
+{
+	guint32 r = 0;
+
+	for (int bit = 31; bit >= 0; bit--) {
+		if (a & (1u << bit))
+			r ^= b;
+		b = (b >> 1) ^ (b & 1 ? CRC32C_POLY : 0);
+	}
+	return r;
+}
+
+/* x^(8n): the factor that moves a CRC past n bytes */
+static guint32 gf_xpow8n(guint64 n)
+{
+	guint32 r = 1u << 31, sq = 1u << 23;
+
+	for (; n; n >>= 1) {
+		if (n & 1)
+			r = gf_mul(r, sq);
+		sq = gf_mul(sq, sq);
+	}
+	return r;
+}
+
+/*
+ * The pool: POOL_BYTES of xoshiro256+ output per seed, made once per
+ * process and shared by every state with that seed. A page's bytes are
+ * a 16-byte tweak (unique to seed, index and version) followed by the
+ * pool's bytes from one of POOL_WINDOWS offsets (POOL_STEP apart) that
+ * the same key picks. So producing a page costs a copy, checking one a
+ * memcmp, and the CRC32C of every full-size window is in win_crc. The
+ * memory is made read-only once built, so nothing can change a page
+ * behind the generator's back.
+ *
+ * The pool stays small enough (320 KiB) to sit in cache: the devices'
+ * copies and compares are then not what a transfer of their state
+ * measures. The bytes still cross the pipe and the socket as bytes of
+ * their own, in pages of their own (docs/protocol.md, "Integrity and
+ * speed").
+ */
+#define POOL_STEP 4096u
+#define POOL_WINDOWS 64u
+#define POOL_BYTES ((gsize)POOL_STEP * POOL_WINDOWS + EMU_PAGE_SIZE)
+
+struct _EmuPool {
+	guint64 seed;
+	guint refs;
+	guint8 *bytes;
+	guint32 *win_crc;
+	guint32 shift[4][256];	/* multiply by x^(8 * EMU_WINDOW_SIZE), bytewise */
+};
+
+static GMutex pools_mu;
+static GSList *pools;
+
+static inline guint32 pool_shift(const EmuPool *pool, guint32 crc)
+{
+	return pool->shift[0][crc & 0xff] ^ pool->shift[1][(crc >> 8) & 0xff] ^
+	       pool->shift[2][(crc >> 16) & 0xff] ^ pool->shift[3][crc >> 24];
+}
+
+static void pool_build(EmuPool *pool)
+{
+	guint64 key = pool->seed ^ 0x706f6f6c2d626c6bull;
+	gsize words = POOL_BYTES / 8;
+	guint32 op = gf_xpow8n(EMU_WINDOW_SIZE);
+	g_autofree guint32 *prefix = g_new(guint32, POOL_BYTES / POOL_STEP + 1);
+	Xoshiro a, b;
+
+	pool->bytes = mmap(NULL, POOL_BYTES, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			   -1, 0);
+	if (pool->bytes == MAP_FAILED)
+		g_error("%s: cannot map %zu bytes: %s", G_STRLOC, POOL_BYTES, g_strerror(errno));
+	/* two interleaved lanes: one lane's dependency chain idles the core */
 	xo_seed(&a, key);
 	xo_seed(&b, ~key);
-	for (i = 0; i < words; i += 2) {
+	for (gsize i = 0; i < words; i += 2) {
 		guint64 w[2] = { GUINT64_TO_LE(xo_next(&a)), GUINT64_TO_LE(xo_next(&b)) };
 
-		memcpy(out + i * 8, w, 16);
+		memcpy(pool->bytes + i * 8, w, 16);
 	}
-	if (len > words * 8) {
-		guint64 w[2] = { GUINT64_TO_LE(xo_next(&a)), GUINT64_TO_LE(xo_next(&b)) };
+	mprotect(pool->bytes, POOL_BYTES, PROT_READ);
 
-		memcpy(out + words * 8, w, len - words * 8);
+	for (guint byte = 0; byte < 4; byte++) {
+		for (guint v = 0; v < 256; v++)
+			pool->shift[byte][v] = gf_mul(op, (guint32)v << (8 * byte));
 	}
+	/* crc(window) = crc(pool[0, end)) + crc(pool[0, start)) * x^(8 * size) */
+	prefix[0] = 0;
+	for (gsize k = 0; k < POOL_BYTES / POOL_STEP; k++)
+		prefix[k + 1] = nvfm_crc32c(prefix[k], pool->bytes + k * POOL_STEP, POOL_STEP);
+	pool->win_crc = g_new(guint32, POOL_WINDOWS);
+	for (guint32 w = 0; w < POOL_WINDOWS; w++) {
+		gsize end = (gsize)w * POOL_STEP + EMU_WINDOW_SIZE;
+		gsize k = end / POOL_STEP;
+		guint32 upto_end = nvfm_crc32c(prefix[k], pool->bytes + k * POOL_STEP,
+					       end - k * POOL_STEP);
+
+		pool->win_crc[w] = upto_end ^ pool_shift(pool, prefix[w]);
+	}
+}
+
+EmuPool *emu_pool_ref(guint64 seed)
+{
+	EmuPool *pool = NULL;
+
+	g_mutex_lock(&pools_mu);
+	for (GSList *l = pools; l; l = l->next) {
+		EmuPool *p = l->data;
+
+		if (p->seed == seed) {
+			pool = p;
+			break;
+		}
+	}
+	if (!pool) {
+		pool = g_new0(EmuPool, 1);
+		pool->seed = seed;
+		pool_build(pool);
+		pools = g_slist_prepend(pools, pool);
+	}
+	pool->refs++;
+	g_mutex_unlock(&pools_mu);
+	return pool;
+}
+
+void emu_pool_unref(EmuPool *pool)
+{
+	if (!pool)
+		return;
+	g_mutex_lock(&pools_mu);
+	if (--pool->refs == 0) {
+		pools = g_slist_remove(pools, pool);
+		munmap(pool->bytes, POOL_BYTES);
+		g_free(pool->win_crc);
+		g_free(pool);
+	}
+	g_mutex_unlock(&pools_mu);
+}
+
+void emu_page_gen(const EmuState *st, guint32 index, guint32 version, EmuPageGen *g)
+{
+	guint64 x = st->seed ^ mix64(((guint64)index << 32 | version) + GOLDEN);
+	guint32 w;
+
+	put64(g->tweak, splitmix(&x));
+	put64(g->tweak + 8, splitmix(&x));
+	w = (guint32)(splitmix(&x) >> 32) % POOL_WINDOWS;
+	g->window = st->pool->bytes + (gsize)w * POOL_STEP;
+	g->window_crc = st->pool->win_crc[w];
+}
+
+guint32 emu_page_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc)
+{
+	crc = nvfm_crc32c(crc, g->tweak, MIN(len, (gsize)EMU_TWEAK_SIZE));
+	return emu_window_crc(st, g, len, crc);
+}
+
+guint32 emu_window_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc)
+{
+	if (len <= EMU_TWEAK_SIZE)
+		return crc;
+	if (len == EMU_PAGE_SIZE)
+		return pool_shift(st->pool, crc) ^ g->window_crc;
+	return nvfm_crc32c(crc, g->window, len - EMU_TWEAK_SIZE);
+}
+
+/* Bytes [off, off + len) of a generated page. */
+void emu_page_gen_copy(const EmuPageGen *g, gsize off, guint8 *out, gsize len)
+{
+	if (off < EMU_TWEAK_SIZE) {
+		gsize n = MIN(len, EMU_TWEAK_SIZE - off);
+
+		memcpy(out, g->tweak + off, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+	if (len)
+		memcpy(out, g->window + (off - EMU_TWEAK_SIZE), len);
+}
+
+gboolean emu_page_gen_equal(const EmuPageGen *g, gsize off, const guint8 *buf, gsize len)
+{
+	if (off < EMU_TWEAK_SIZE) {
+		gsize n = MIN(len, EMU_TWEAK_SIZE - off);
+
+		if (memcmp(buf, g->tweak + off, n) != 0)
+			return FALSE;
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return len == 0 || memcmp(buf, g->window + (off - EMU_TWEAK_SIZE), len) == 0;
+}
+
+void emu_gen_page(const EmuState *st, guint32 index, guint32 version, guint8 *out, gsize len)
+{
+	EmuPageGen g;
+
+	emu_page_gen(st, index, version, &g);
+	emu_page_gen_copy(&g, 0, out, len);
 }
 
 gsize emu_page_len(const EmuState *st, guint32 index)
@@ -280,6 +472,7 @@ gboolean emu_state_init(EmuState *st, guint64 blob_size, guint64 seed, guint32 n
 	st->n_pages = (guint32)((blob_size + EMU_PAGE_SIZE - 1) / EMU_PAGE_SIZE);
 	st->ver = g_new0(guint32, MAX(st->n_pages, 1));
 	st->spilled = g_new0(guint64, (st->n_pages + 63) / 64 + 1);
+	st->pool = emu_pool_ref(seed);
 	emu_ctrl_generate(&st->ctrl, seed, n_io_queues);
 	return TRUE;
 }
@@ -288,6 +481,7 @@ void emu_state_clear(EmuState *st)
 {
 	g_clear_pointer(&st->ver, g_free);
 	g_clear_pointer(&st->spilled, g_free);
+	g_clear_pointer(&st->pool, emu_pool_unref);
 	nvfm_close_fd(&st->spill_fd);
 	st->n_pages = 0;
 	st->n_spilled = 0;
@@ -356,7 +550,7 @@ int emu_page_read(const EmuState *st, guint32 index, guint32 version, gboolean s
 			return -EIO;
 		return pread_full(st->spill_fd, out, len, (guint64)index * EMU_PAGE_SIZE);
 	}
-	emu_gen_page(st->seed, index, version, out, len);
+	emu_gen_page(st, index, version, out, len);
 	return 0;
 }
 
@@ -583,7 +777,9 @@ struct _EmuParser {
 	guint64 rec_len;
 	guint32 page_idx, page_ver, page_len;
 	gsize page_have;
-	guint8 *page, *gen;
+	EmuPageGen gen;		/* what the generator has for the page */
+	gboolean page_match;	/* its bytes so far are the generator's */
+	guint8 *page;		/* its bytes so far, once they are not */
 	guint64 offset;
 	guint32 crc;
 	guint32 n_records;
@@ -603,7 +799,6 @@ EmuParser *emu_parser_new(const char *spill_path)
 	p->phase = P_HEADER;
 	p->need = EMU_STREAM_HEADER_SIZE;
 	p->page = g_malloc(EMU_PAGE_SIZE);
-	p->gen = g_malloc(EMU_PAGE_SIZE);
 	p->spill_path = g_strdup(spill_path);
 	p->spill_fd = -1;
 	p->st.spill_fd = -1;
@@ -621,7 +816,6 @@ void emu_parser_free(EmuParser *p)
 	emu_state_clear(&p->st);
 	g_free(p->seen);
 	g_free(p->page);
-	g_free(p->gen);
 	g_free(p->spill_path);
 	g_free(p->err);
 	g_free(p);
@@ -782,20 +976,44 @@ static void parse_page_sub(EmuParser *p)
 	p->page_ver = ver;
 	p->page_len = len;
 	p->page_have = 0;
+	emu_page_gen(&p->st, idx, ver, &p->gen);
+	p->page_match = TRUE;
 	p->phase = P_PAGE_DATA;
 }
 
-static void parse_page_done(EmuParser *p, const guint8 *data)
+/*
+ * Page bytes are compared with the generator's as they come, so pages it
+ * reproduces (all of them, but for loaded foreign states) are never
+ * copied and their CRC comes from its tables. The first byte that differs
+ * turns the page into a copy: what matched until then is the generator's.
+ */
+static void page_take(EmuParser *p, const guint8 *buf, gsize len)
 {
+	if (p->page_match) {
+		if (emu_page_gen_equal(&p->gen, p->page_have, buf, len)) {
+			p->page_have += len;
+			return;
+		}
+		p->page_match = FALSE;
+		emu_page_gen_copy(&p->gen, 0, p->page, p->page_have);
+	}
+	memcpy(p->page + p->page_have, buf, len);
+	p->page_have += len;
+}
+
+static void parse_page_done(EmuParser *p)
+{
+	const guint8 *data = p->page;
 	guint32 idx = p->page_idx;
 
 	/* Pages the generator reproduces cost nothing; only others are kept. */
-	emu_gen_page(p->st.seed, idx, p->page_ver, p->gen, p->page_len);
-	if (memcmp(p->gen, data, p->page_len) == 0) {
+	if (p->page_match) {
+		p->crc = emu_page_crc(&p->st, &p->gen, p->page_len, p->crc);
 		set_spilled(&p->st, idx, FALSE);
 	} else {
 		int r;
 
+		p->crc = nvfm_crc32c(p->crc, data, p->page_len);
 		if (p->spill_fd < 0) {
 			p->spill_fd = open(p->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (p->spill_fd < 0)
@@ -851,24 +1069,14 @@ void emu_parser_feed(EmuParser *p, const guint8 *buf, gsize len)
 			parse_fail(p, "%" G_GSIZE_FORMAT " bytes after the end record", len);
 			return;
 		case P_PAGE_DATA:
-			if (p->page_have == 0 && len >= p->page_len) {
-				/* the whole page is at hand: no copy */
-				p->crc = nvfm_crc32c(p->crc, buf, p->page_len);
-				p->offset += p->page_len;
-				buf += p->page_len;
-				len -= p->page_len;
-				parse_page_done(p, buf - p->page_len);
-				continue;
-			}
+			/* the page's CRC is added when it is complete */
 			take = MIN(len, p->page_len - p->page_have);
-			memcpy(p->page + p->page_have, buf, take);
-			p->crc = nvfm_crc32c(p->crc, buf, take);
-			p->page_have += take;
+			page_take(p, buf, take);
 			p->offset += take;
 			buf += take;
 			len -= take;
 			if (p->page_have == p->page_len)
-				parse_page_done(p, p->page);
+				parse_page_done(p);
 			continue;
 		default:
 			break;

@@ -18,6 +18,10 @@
 
 /* Granule of the blob: page records carry at most this many bytes. */
 #define EMU_PAGE_SIZE (64u << 10)
+/* A generated page: this many bytes unique to (seed, index, version),
+ * then EMU_WINDOW_SIZE bytes from the seed's pool (emu-model.c). */
+#define EMU_TWEAK_SIZE 16u
+#define EMU_WINDOW_SIZE (EMU_PAGE_SIZE - EMU_TWEAK_SIZE)
 /* Largest blob a device may have (the page table stays at 4 MiB). */
 #define EMU_MAX_BLOB (64ull << 30)
 #define EMU_MAX_IO_QUEUES 64
@@ -79,6 +83,16 @@ typedef struct {
 	EmuCmd cmds[EMU_MAX_CMDS];
 } EmuCtrl;
 
+/* Per-seed bytes the generator draws pages from; shared, read-only. */
+typedef struct _EmuPool EmuPool;
+
+/* The generator's recipe for one page. */
+typedef struct {
+	guint8 tweak[EMU_TWEAK_SIZE];
+	const guint8 *window;	/* the page's bytes from EMU_TWEAK_SIZE on */
+	guint32 window_crc;	/* CRC32C of a full page's window */
+} EmuPageGen;
+
 /*
  * The whole migratable state. A page's bytes are those the generator
  * gives for (seed, index, version), unless its bit in @spilled is set:
@@ -93,6 +107,7 @@ typedef struct {
 	guint64 *spilled;	/* bitmap, n_pages bits */
 	guint32 n_spilled;
 	int spill_fd;		/* open read-only when n_spilled > 0, else -1 */
+	EmuPool *pool;		/* the generator's pool for @seed */
 	EmuCtrl ctrl;
 } EmuState;
 
@@ -128,7 +143,16 @@ guint64 emu_lock_holder(const char *path);
 gboolean emu_config_check(const NvfmEmuConfig *cfg, GError **error);
 
 /* emu-model.c: state */
-void emu_gen_page(guint64 seed, guint32 index, guint32 version, guint8 *out, gsize len);
+EmuPool *emu_pool_ref(guint64 seed);
+void emu_pool_unref(EmuPool *pool);
+void emu_page_gen(const EmuState *st, guint32 index, guint32 version, EmuPageGen *g);
+/* @crc updated over a generated page of @len bytes, from the tables
+ * (emu_page_crc) or over its window only (emu_window_crc) */
+guint32 emu_page_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc);
+guint32 emu_window_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc);
+void emu_page_gen_copy(const EmuPageGen *g, gsize off, guint8 *out, gsize len);
+gboolean emu_page_gen_equal(const EmuPageGen *g, gsize off, const guint8 *buf, gsize len);
+void emu_gen_page(const EmuState *st, guint32 index, guint32 version, guint8 *out, gsize len);
 gsize emu_page_len(const EmuState *st, guint32 index);
 gboolean emu_state_init(EmuState *st, guint64 blob_size, guint64 seed, guint32 n_io_queues);
 void emu_state_clear(EmuState *st);

@@ -10,6 +10,13 @@
  * session's fd is disabled when the device leaves the saving state, and
  * only one process can have a device open. The model itself (state,
  * stream format, files) is in emu-model.c.
+ *
+ * The device must not be what limits a transfer, so its data path does no
+ * per-byte work it can avoid: generated pages are copied from a small
+ * per-seed pool with their CRCs from the pool's tables (emu-model.c), and
+ * the resume thread compares what it reads with the generator, copying
+ * only pages that differ. Every page still reaches the pipe as bytes of
+ * its own, as a driver's read() of its migration buffer would.
  */
 #define G_LOG_DOMAIN "nvfm-emu"
 
@@ -39,8 +46,11 @@
 
 /* Pages the save thread generates per pass; bounds its buffer to ~1 MiB. */
 #define SAVE_BATCH 16
+/* The resume thread's reads: a pipeful at a time (wakeups and syscalls
+ * cost more than cache misses here). */
 #define IO_CHUNK (1u << 20)
 #define PIPE_SIZE (1 << 20)
+#define MIN_PIPE_SIZE (256 << 10)
 /* How often an idle PRE_COPY thread looks for freshly dirtied pages. */
 #define PRECOPY_POLL_US 20000
 /* Wall time that counts for dirtying at once: a device left open and
@@ -471,11 +481,24 @@ static gpointer save_thread(gpointer data)
 			continue;
 		}
 		/* Page contents are a pure function of the snapshot taken above. */
+		s->crc = nvfm_crc32c(s->crc, buf, n);
 		for (guint i = 0; i < n_pages; i++) {
 			gsize len = emu_page_len(st, idx[i]);
-			gsize h = emu_encode_page_header(idx[i], ver[i], (guint32)len, buf + n);
-			int r = emu_page_read(st, idx[i], ver[i], spl[i], buf + n + h);
+			guint8 *rec = buf + n;
+			gsize h = emu_encode_page_header(idx[i], ver[i], (guint32)len, rec);
+			EmuPageGen g;
+			int r = 0;
 
+			s->crc = nvfm_crc32c(s->crc, rec, h);
+			if (spl[i]) {
+				r = emu_page_read(st, idx[i], ver[i], TRUE, rec + h);
+				s->crc = nvfm_crc32c(s->crc, rec + h, len);
+			} else {
+				/* generated: its CRC comes from the pool's tables */
+				emu_page_gen(st, idx[i], ver[i], &g);
+				emu_page_gen_copy(&g, 0, rec + h, len);
+				s->crc = emu_page_crc(st, &g, len, s->crc);
+			}
 			if (r < 0) {
 				g_debug("%s: reading page %u: %s", d->m->name, idx[i], g_strerror(-r));
 				s->io_error = r;
@@ -486,11 +509,8 @@ static gpointer save_thread(gpointer data)
 			n += h + len;
 			s->n_records++;
 		}
-		if (end) {
+		if (end)
 			n = emu_encode_end(s->offset, s->n_records, &s->crc, buf);
-		} else {
-			s->crc = nvfm_crc32c(s->crc, buf, n);
-		}
 		s->offset += n;
 		if (!emit(s, buf, n, &out_off)) {
 			g_mutex_lock(&d->mu);
@@ -599,8 +619,12 @@ static EmuSession *session_new(EmuDev *d, gboolean resume, int *out_fd, int *err
 	fstat(ours, &sb);
 	s->pipe_dev = sb.st_dev;
 	s->pipe_ino = sb.st_ino;
-	/* A bigger pipe keeps the copy loop in large steps; best effort. */
-	(void)fcntl(ours, F_SETPIPE_SZ, PIPE_SIZE);
+	/* A bigger pipe keeps the copy loop in large steps; best effort: an
+	 * unprivileged user past fs.pipe-user-pages-soft gets less. */
+	for (int want = PIPE_SIZE; want >= MIN_PIPE_SIZE; want /= 2) {
+		if (fcntl(ours, F_SETPIPE_SZ, want) >= 0)
+			break;
+	}
 	fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
 	*out_fd = theirs;
 	return s;
