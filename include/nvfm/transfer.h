@@ -66,6 +66,19 @@ typedef void (*NvfmProgressFunc)(int phase, guint64 bytes, gpointer user_data);
  * @watch_peer: the receiver may send an ABORT frame while the state
  *		flows (a live connection): look for one after every frame
  * @cancellable: checked between frames (may be %NULL)
+ * @initial_sent: optional; called once, when the device's initial bytes
+ *		  are all sent (its PRE_COPY reports no initial bytes left),
+ *		  or before @before_stop_copy when there was no precopy or it
+ *		  ended first. What should not compete with the bulk of the
+ *		  state (a VM's RAM migration) starts here. %FALSE fails the
+ *		  save in phase "precopy".
+ * @before_stop_copy: optional; called after precopy, before STOP_COPY
+ *		      (the VM pauses here), again and again while it sets
+ *		      *@ready to %FALSE: between calls the receiver hears
+ *		      that the stream is alive. It must bound its own wait
+ *		      (each call briefly, all calls together by a deadline).
+ *		      %FALSE fails the save in phase "pause".
+ * @stop_copy_data: the closure of both callbacks
  */
 typedef struct {
 	guint precopy_rounds;
@@ -77,7 +90,8 @@ typedef struct {
 	gboolean watch_peer;
 	GCancellable *cancellable;
 	gboolean unchecked;
-	gboolean (*before_stop_copy)(gpointer user_data, GError **error);
+	gboolean (*initial_sent)(gpointer user_data, GError **error);
+	gboolean (*before_stop_copy)(gpointer user_data, gboolean *ready, GError **error);
 	gpointer stop_copy_data;
 } NvfmSaveOptions;
 

@@ -119,6 +119,10 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 typedef void (*NvfmVmPollFunc)(NvfmMigration *m, const NvfmVmMigrationInfo *info);
 /* Waits until the source stopped in pre-switchover; sets pause_us. */
 gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GError **error);
+/* The same in slices: returns %TRUE with *@paused %FALSE when @slice_ms
+ * passed first (-1: no slice); fails at @deadline (monotonic us). */
+gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gint64 deadline,
+				       int slice_ms, gboolean *paused, GError **error);
 /* migrate-continue and wait for "completed" on the source: the commit point. */
 gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error);
 /* The destination runs; sets resume_us. */

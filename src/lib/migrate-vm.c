@@ -154,7 +154,17 @@ static gboolean status_event(const NvfmQmpEvent *ev, gpointer data)
 gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GError **error)
 {
 	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+	gboolean paused = FALSE;
 
+	return nvfm_migration_vm_poll_paused(m, poll, deadline, -1, &paused, error);
+}
+
+gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gint64 deadline,
+				       int slice_ms, gboolean *paused, GError **error)
+{
+	gint64 slice_end = slice_ms < 0 ? G_MAXINT64 : nvfm_now_us() + (gint64)slice_ms * 1000;
+
+	*paused = FALSE;
 	for (;;) {
 		g_autoptr(NvfmVmMigrationInfo) info = NULL;
 		g_autoptr(NvfmQmpEvent) ev = NULL;
@@ -178,6 +188,8 @@ gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GE
 					info->ram_total);
 		if (!strcmp(info->status, "pre-switchover"))
 			break;
+		if (nvfm_now_us() >= slice_end)
+			return TRUE;
 		if (nvfm_vm_migration_status_is_final(info->status)) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_FAILED, "the VM's migration %s: %s",
 				    info->status, info->error_desc ? info->error_desc : "no reason");
@@ -191,6 +203,7 @@ gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GE
 	m->pause_us = nvfm_migration_event_time(m->src_qmp, "STOP", m->src_event_seq);
 	if (m->pause_us < 0)
 		m->pause_us = nvfm_now_us();
+	*paused = TRUE;
 	return TRUE;
 }
 

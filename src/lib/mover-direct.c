@@ -19,7 +19,12 @@ typedef struct {
 	NvfmDevice *dev;
 	gboolean sent;		/* the source is STOP with its state sent */
 	gint64 stop_copy_begin;
+	gint64 pause_deadline;	/* the wait for the VM's pause gives up here */
 } Direct;
+
+/* While the VM's RAM still moves, the agent hears from us this often
+ * (its waits for the next frame are bounded, 30 s by default). */
+#define KEEPALIVE_MS 1000
 
 static Direct *direct(NvfmMigration *m)
 {
@@ -64,22 +69,49 @@ static gboolean direct_reserve(NvfmMigration *m G_GNUC_UNUSED, GError **error G_
 	return TRUE;
 }
 
-/* Precopy is over (or was never wanted): the VM pauses, then STOP_COPY. */
-static gboolean direct_pause(gpointer data, GError **error)
+/*
+ * The VF's initial bytes are out (or there was no precopy): only now does
+ * QEMU's RAM migration start. Run together, the RAM could converge first
+ * and the VM would wait, paused, for the rest of the VF's precopy.
+ */
+static gboolean direct_initial_sent(gpointer data, GError **error)
 {
 	NvfmMigration *m = data;
 
+	return !m->src_qmp || nvfm_migration_vm_start(m, FALSE, error);
+}
+
+/*
+ * The VF's precopy is over (or was never wanted): the VM pauses, then
+ * STOP_COPY. Until QEMU stops the vCPUs its RAM is still moving, which is
+ * precopy and under precopy's bound; the pause phase starts at the STOP.
+ */
+static gboolean direct_pause(gpointer data, gboolean *ready, GError **error)
+{
+	NvfmMigration *m = data;
+	Direct *d = direct(m);
+
+	if (m->src_qmp) {
+		if (!d->pause_deadline)
+			d->pause_deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+		if (!nvfm_migration_vm_poll_paused(m, NULL, d->pause_deadline, KEEPALIVE_MS, ready,
+						   error))
+			return FALSE;
+		if (!*ready)
+			return TRUE;
+	} else {
+		m->pause_us = nvfm_now_us();
+		*ready = TRUE;
+	}
 	nvfm_migration_end(m, NVFM_MIGRATE_PRECOPY, 0);
 	nvfm_migration_begin(m, NVFM_MIGRATE_PAUSE);
-	if (m->src_qmp) {
-		if (!nvfm_migration_vm_wait_paused(m, NULL, error))
-			return FALSE;
+	m->rec[NVFM_MIGRATE_PRECOPY].end_us = MIN(m->rec[NVFM_MIGRATE_PRECOPY].end_us,
+						  m->pause_us - m->t0);
+	m->rec[NVFM_MIGRATE_PAUSE].start_us = m->rec[NVFM_MIGRATE_PRECOPY].end_us;
+	if (m->src_qmp)
 		m->rec[NVFM_MIGRATE_PAUSE].note =
 			g_strdup_printf("QEMU's RAM converged; vCPUs stopped at %.1f ms",
 					(m->pause_us - m->t0) / 1000.0);
-	} else {
-		m->pause_us = nvfm_now_us();
-	}
 	nvfm_migration_end(m, NVFM_MIGRATE_PAUSE, 0);
 	nvfm_migration_begin(m, NVFM_MIGRATE_STOP_COPY);
 	direct(m)->stop_copy_begin = nvfm_now_us();
@@ -120,8 +152,6 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	gint64 restore_begin;
 
 	nvfm_migration_begin(m, NVFM_MIGRATE_PRECOPY);
-	if (m->src_qmp && !nvfm_migration_vm_start(m, FALSE, error))
-		return FALSE;
 	nvfm_send_options_init(&so);
 	so.reservation = m->reservation;
 	so.run = TRUE;
@@ -133,6 +163,7 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	so.save.progress = direct_progress;
 	so.save.user_data = m;
 	so.save.cancellable = m->opts->cancellable;
+	so.save.initial_sent = direct_initial_sent;
 	so.save.before_stop_copy = direct_pause;
 	so.save.stop_copy_data = m;
 	if (!nvfm_agent_client_send(m->agent, d->dev, &so, &st, &res, error)) {

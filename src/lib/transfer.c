@@ -158,7 +158,17 @@ typedef struct {
 	gboolean splicing;	/* the zero-copy path is set up and usable */
 	gboolean receiver_gone;	/* do not bother sending an ABORT */
 	guint64 next_check;	/* look for the receiver's ABORT at this byte count */
+	gboolean initial_sent;	/* opts->initial_sent was called */
 } Sender;
+
+/* Tell the caller, once, that the device's initial bytes are out. */
+static gboolean signal_initial_sent(Sender *s, GError **error)
+{
+	if (s->initial_sent || !s->opts->initial_sent)
+		return TRUE;
+	s->initial_sent = TRUE;
+	return s->opts->initial_sent(s->opts->stop_copy_data, error);
+}
 
 #define CHECK_EVERY (4u << 20)
 
@@ -327,6 +337,8 @@ static gboolean save_precopy(Sender *s, GError **error)
 			return FALSE;
 		g_debug("precopy round %u: initial %" G_GUINT64_FORMAT " dirty %" G_GUINT64_FORMAT,
 			round + 1, initial, dirty);
+		if (initial == 0 && !signal_initial_sent(s, error))
+			return FALSE;
 		if (initial == 0 && dirty <= s->opts->precopy_threshold)
 			break;
 	}
@@ -432,10 +444,22 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
 		if (!save_precopy(&s, &err))
 			goto fail;
 	}
+	if (!signal_initial_sent(&s, &err))
+		goto fail;
 	if (opts->before_stop_copy) {
+		gboolean ready = FALSE;
+
 		stats->phase = "pause";
-		if (!opts->before_stop_copy(opts->stop_copy_data, &err))
-			goto fail;
+		/* bounded by the callback's deadline; a PHASE frame repeated
+		 * tells the receiver, whose every wait is bounded, to wait on */
+		for (;;) {
+			if (!opts->before_stop_copy(opts->stop_copy_data, &ready, &err))
+				goto fail;
+			if (ready)
+				break;
+			if (!send_phase(ch, NVFM_PHASE_PRECOPY, 0, &err))
+				goto fail;
+		}
 	}
 	if (!save_stop_copy(&s, &err))
 		goto fail;
