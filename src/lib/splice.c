@@ -230,36 +230,40 @@ static void sigpipe_release(NvfmSplicer *sp)
 	pthread_sigmask(SIG_SETMASK, &sp->sigpipe_old, NULL);
 }
 
-static gboolean to_socket(NvfmSplicer *sp, int fd, int timeout_ms, int *err, GError **error);
+/*
+ * After a move that did nothing (@n <= 0): 1 to try again (EINTR, or
+ * EAGAIN and @fd is now ready for @events), -1 when that wait failed
+ * (@error set), 0 when the caller must judge errno itself.
+ */
+static int again(gssize n, int fd, short events, int timeout_ms, const char *what,
+		 GError **error)
+{
+	if (n < 0 && errno == EINTR)
+		return 1;
+	if (n < 0 && errno == EAGAIN)
+		return wait_for(fd, events, timeout_ms, what, error) ? 1 : -1;
+	return 0;
+}
 
 gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError **error)
 {
-	int err = 0;
-
 	sigpipe_hold(sp);
-	return to_socket(sp, fd, timeout_ms, &err, error);
-}
-
-static gboolean to_socket(NvfmSplicer *sp, int fd, int timeout_ms, int *err, GError **error)
-{
 	while (sp->fill > 0) {
 		gssize n = splice(sp->src, NULL, fd, NULL, sp->fill,
 				  SPLICE_F_MOVE | SPLICE_F_MORE | SPLICE_F_NONBLOCK);
+		int r;
 
 		if (n > 0) {
 			sp->fill -= (gsize)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!wait_for(fd, POLLOUT, timeout_ms, "the peer", error))
-				return FALSE;
-			continue;
+		r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
+		if (r < 0)
+			return FALSE;
+		if (r == 0) {
+			io_error(error, n < 0 ? errno : EPIPE, "sending device state");
+			return FALSE;
 		}
-		*err = n < 0 ? errno : EPIPE;
-		io_error(error, *err, "sending device state");
-		return FALSE;
 	}
 	return TRUE;
 }
@@ -269,21 +273,20 @@ gboolean nvfm_splice_send_header(int fd, const guint8 *raw, gsize len, int timeo
 {
 	while (len > 0) {
 		gssize n = send(fd, raw, len, MSG_MORE | MSG_NOSIGNAL);
+		int r;
 
 		if (n > 0) {
 			raw += n;
 			len -= (gsize)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!wait_for(fd, POLLOUT, timeout_ms, "the peer", error))
-				return FALSE;
-			continue;
+		r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
+		if (r < 0)
+			return FALSE;
+		if (r == 0) {
+			io_error(error, n < 0 ? errno : EPIPE, "sending a frame header");
+			return FALSE;
 		}
-		io_error(error, n < 0 ? errno : EPIPE, "sending a frame header");
-		return FALSE;
 	}
 	return TRUE;
 }
@@ -296,6 +299,7 @@ static gboolean drain_to_device(NvfmSplicer *sp, NvfmDevice *dev, guint8 *bounce
 
 	while (sp->fill > 0) {
 		gssize n;
+		int r;
 
 		if (sp->device_no_splice) {
 			n = read(sp->rd, bounce, sp->fill);
@@ -315,13 +319,11 @@ static gboolean drain_to_device(NvfmSplicer *sp, NvfmDevice *dev, guint8 *bounce
 			sp->fill -= (gsize)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		r = again(n, dfd, POLLOUT, timeout_ms, "the device data_fd", error);
+		if (r < 0)
+			return FALSE;
+		if (r > 0)
 			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!wait_for(dfd, POLLOUT, timeout_ms, "the device data_fd", error))
-				return FALSE;
-			continue;
-		}
 		if (n < 0 && errno == EINVAL) {
 			g_debug("%s: data_fd does not splice; copying through userspace",
 				nvfm_device_address(dev));
