@@ -86,6 +86,17 @@ th_wait_file() {
 	done
 }
 
+# th_wait_gone PID SECONDS: wait (bounded) until a process we started has
+# ended; 1 if it still runs after SECONDS
+th_wait_gone() {
+	n=$(($2 * 10))
+	while kill -0 "$1" 2>/dev/null; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
 # th_agent a|b [ARGS...]: an agent on that host, plain TCP inside the test
 # namespaces unless TH_AGENT_SECURITY says otherwise (e.g. --tls-dir DIR);
 # its log is $WORK/agent-X.log, its PID $AGENT_A / $AGENT_B

@@ -91,12 +91,7 @@ start_agent() {
 
 stop_agent() {
 	kill -TERM "$AGENT" 2>/dev/null
-	n=100
-	while kill -0 "$AGENT" 2>/dev/null; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "agent did not stop on SIGTERM"
-		sleep 0.1
-	done
+	th_wait_gone "$AGENT" 10 || fail "agent did not stop on SIGTERM"
 	wait "$AGENT"
 	AGENT_RC=$?
 }

@@ -59,12 +59,7 @@ ml_setup() {
 
 # wait_migrate: the background migration ($MIGPID) ends (bounded); RC
 wait_migrate() {
-	n=1800
-	while kill -0 "$MIGPID" 2>/dev/null; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || fail "the migration did not end"
-		sleep 0.1
-	done
+	th_wait_gone "$MIGPID" 180 || fail "the migration did not end"
 	wait "$MIGPID"
 	RC=$?
 }

@@ -152,6 +152,27 @@ mq_nested_gone() {
 	return 1
 }
 
+# mq_source_ready: A's side up to the migration: the source VM with its
+# VF, its digest published, B ready; B's PF address in MQ_B_PF.
+mq_source_ready() {
+	mq_prepare 1
+	tb_metric transport "$MQ_TLS"
+	mq_source_vm
+	tb_pub digest "$MQ_DIGEST"
+	MQ_B_PF=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
+	case "$MQ_B_PF" in fail:*) tb_fail "B: ${MQ_B_PF#fail: }" ;; esac
+}
+
+# mq_source_released VF [HOW]: after the migration, A's VF is unbound and
+# A's PF is as at boot.
+mq_source_released() {
+	local v
+	[ ! -e "/sys/bus/pci/devices/$1/driver" ] || tb_fail "A's VF $1 is still bound"
+	v=$(mq_pf_changes)
+	[ -z "$v" ] || tb_fail "A's PF $MQ_PF differs from boot after the migration: $v"
+	tb_log "A's VF released${2:+ $2}; A's PF as at boot"
+}
+
 # Failures are published before they are raised, so the peer stops waiting.
 mq_fail_pub() {
 	tb_pub "$1" "fail: $2"
@@ -159,15 +180,9 @@ mq_fail_pub() {
 }
 
 host_a() {
-	local b_pf v status
-	mq_prepare 1
-	tb_metric transport "$MQ_TLS"
-	mq_source_vm
-	tb_pub digest "$MQ_DIGEST"
-	b_pf=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
-	case "$b_pf" in fail:*) tb_fail "B: ${b_pf#fail: }" ;; esac
-
-	mq_migrate "$b_pf"
+	local status
+	mq_source_ready
+	mq_migrate "$MQ_B_PF"
 	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
 		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
 		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
@@ -184,10 +199,7 @@ host_a() {
 	mq_nested_gone 60 || tb_fail "A's nested QEMU still runs after the migration"
 	tb_qmp_close
 	TB_NESTED_PID=
-	[ ! -e "/sys/bus/pci/devices/$MQ_VF/driver" ] || tb_fail "A's VF $MQ_VF is still bound"
-	v=$(mq_pf_changes)
-	[ -z "$v" ] || tb_fail "A's PF $MQ_PF differs from boot after the migration: $v"
-	tb_log "A's VF released; A's PF as at boot"
+	mq_source_released "$MQ_VF"
 	status=$(tb_peer_get b_checked 600) || tb_fail "B did not check the VM"
 	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
 }

@@ -12,15 +12,9 @@ TB_TIMEOUT=900
 . /tb/scenarios/migrate-qemu.sh
 
 host_a() {
-	local b_pf v phase status c
-	mq_prepare 1
-	tb_metric transport "$MQ_TLS"
-	mq_source_vm
-	tb_pub digest "$MQ_DIGEST"
-	b_pf=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
-	case "$b_pf" in fail:*) tb_fail "B: ${b_pf#fail: }" ;; esac
-
-	mq_migrate "$b_pf"
+	local v phase status c
+	mq_source_ready
+	mq_migrate "$MQ_B_PF"
 	tb_metric migrate_wall_ms "$MQ_WALL_MS"
 	if [ $MQ_RC -eq 0 ] || [ "$(mq_report .ok)" = true ]; then
 		tb_pub migrated "fail: migrate succeeded"
