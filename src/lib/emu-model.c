@@ -334,11 +334,6 @@ void emu_page_gen(const EmuState *st, guint32 index, guint32 version, EmuPageGen
 guint32 emu_page_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc)
 {
 	crc = nvfm_crc32c(crc, g->tweak, MIN(len, (gsize)EMU_TWEAK_SIZE));
-	return emu_window_crc(st, g, len, crc);
-}
-
-guint32 emu_window_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc)
-{
 	if (len <= EMU_TWEAK_SIZE)
 		return crc;
 	if (len == EMU_PAGE_SIZE)
@@ -346,19 +341,14 @@ guint32 emu_window_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint
 	return nvfm_crc32c(crc, g->window, len - EMU_TWEAK_SIZE);
 }
 
-/* Bytes [off, off + len) of a generated page. */
-void emu_page_gen_copy(const EmuPageGen *g, gsize off, guint8 *out, gsize len)
+/* The first @len bytes of a generated page. */
+void emu_page_gen_copy(const EmuPageGen *g, guint8 *out, gsize len)
 {
-	if (off < EMU_TWEAK_SIZE) {
-		gsize n = MIN(len, EMU_TWEAK_SIZE - off);
+	gsize n = MIN(len, (gsize)EMU_TWEAK_SIZE);
 
-		memcpy(out, g->tweak + off, n);
-		out += n;
-		off += n;
-		len -= n;
-	}
-	if (len)
-		memcpy(out, g->window + (off - EMU_TWEAK_SIZE), len);
+	memcpy(out, g->tweak, n);
+	if (len > n)
+		memcpy(out + n, g->window, len - n);
 }
 
 gboolean emu_page_gen_equal(const EmuPageGen *g, gsize off, const guint8 *buf, gsize len)
@@ -373,14 +363,6 @@ gboolean emu_page_gen_equal(const EmuPageGen *g, gsize off, const guint8 *buf, g
 		len -= n;
 	}
 	return len == 0 || memcmp(buf, g->window + (off - EMU_TWEAK_SIZE), len) == 0;
-}
-
-void emu_gen_page(const EmuState *st, guint32 index, guint32 version, guint8 *out, gsize len)
-{
-	EmuPageGen g;
-
-	emu_page_gen(st, index, version, &g);
-	emu_page_gen_copy(&g, 0, out, len);
 }
 
 gsize emu_page_len(const EmuState *st, guint32 index)
@@ -544,13 +526,15 @@ int emu_page_read(const EmuState *st, guint32 index, guint32 version, gboolean s
 		  guint8 *out)
 {
 	gsize len = emu_page_len(st, index);
+	EmuPageGen g;
 
 	if (spilled) {
 		if (st->spill_fd < 0)
 			return -EIO;
 		return pread_full(st->spill_fd, out, len, (guint64)index * EMU_PAGE_SIZE);
 	}
-	emu_gen_page(st, index, version, out, len);
+	emu_page_gen(st, index, version, &g);
+	emu_page_gen_copy(&g, out, len);
 	return 0;
 }
 
@@ -995,7 +979,7 @@ static void page_take(EmuParser *p, const guint8 *buf, gsize len)
 			return;
 		}
 		p->page_match = FALSE;
-		emu_page_gen_copy(&p->gen, 0, p->page, p->page_have);
+		emu_page_gen_copy(&p->gen, p->page, p->page_have);
 	}
 	memcpy(p->page + p->page_have, buf, len);
 	p->page_have += len;

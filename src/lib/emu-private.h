@@ -146,13 +146,12 @@ gboolean emu_config_check(const NvfmEmuConfig *cfg, GError **error);
 EmuPool *emu_pool_ref(guint64 seed);
 void emu_pool_unref(EmuPool *pool);
 void emu_page_gen(const EmuState *st, guint32 index, guint32 version, EmuPageGen *g);
-/* @crc updated over a generated page of @len bytes, from the tables
- * (emu_page_crc) or over its window only (emu_window_crc) */
+/* @crc updated over a generated page of @len bytes (a full page's from the
+ * pool's tables) */
 guint32 emu_page_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc);
-guint32 emu_window_crc(const EmuState *st, const EmuPageGen *g, gsize len, guint32 crc);
-void emu_page_gen_copy(const EmuPageGen *g, gsize off, guint8 *out, gsize len);
+void emu_page_gen_copy(const EmuPageGen *g, guint8 *out, gsize len);
+/* whether @buf holds the page's bytes [@off, @off + @len) */
 gboolean emu_page_gen_equal(const EmuPageGen *g, gsize off, const guint8 *buf, gsize len);
-void emu_gen_page(const EmuState *st, guint32 index, guint32 version, guint8 *out, gsize len);
 gsize emu_page_len(const EmuState *st, guint32 index);
 gboolean emu_state_init(EmuState *st, guint64 blob_size, guint64 seed, guint32 n_io_queues);
 void emu_state_clear(EmuState *st);

@@ -496,7 +496,7 @@ static gpointer save_thread(gpointer data)
 			} else {
 				/* generated: its CRC comes from the pool's tables */
 				emu_page_gen(st, idx[i], ver[i], &g);
-				emu_page_gen_copy(&g, 0, rec + h, len);
+				emu_page_gen_copy(&g, rec + h, len);
 				s->crc = emu_page_crc(st, &g, len, s->crc);
 			}
 			if (r < 0) {
