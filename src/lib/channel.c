@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "private.h"
+#include "readahead.h"
 
 static void stream_error(GError **error, GError *gerr);
 
@@ -82,7 +83,9 @@ static GSocket *stream_socket(GIOStream *stream)
 		return g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream));
 	if (G_IS_TLS_CONNECTION(stream)) {
 		g_object_get(stream, "base-io-stream", &base, NULL);
-		if (base && G_IS_SOCKET_CONNECTION(base))
+		if (base && NVFM_IS_READ_AHEAD_STREAM(base))
+			s = nvfm_read_ahead_stream_get_socket(NVFM_READ_AHEAD_STREAM(base));
+		else if (base && G_IS_SOCKET_CONNECTION(base))
 			s = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
 		g_clear_object(&base);	/* the TLS connection keeps its own ref */
 	}

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 
 #include "private.h"
+#include "readahead.h"
 #include "nvfm/transport.h"
 
 struct _NvfmTls {
@@ -445,10 +446,12 @@ static int connect_tcp(const Addr *a, int timeout_ms, GError **error)
 	return fd;
 }
 
+/* The stream a TLS connection runs on: @fd's socket, read ahead. */
 static GIOStream *socket_stream(int fd, int timeout_ms, GError **error)
 {
 	GError *gerr = NULL;
 	g_autoptr(GSocket) gs = g_socket_new_from_fd(fd, &gerr);
+	g_autoptr(GSocketConnection) conn = NULL;
 
 	if (!gs) {
 		close(fd);
@@ -457,7 +460,8 @@ static GIOStream *socket_stream(int fd, int timeout_ms, GError **error)
 		return NULL;
 	}
 	g_socket_set_timeout(gs, timeout_ms < 0 ? 0 : (guint)((timeout_ms + 999) / 1000));
-	return G_IO_STREAM(g_socket_connection_factory_create_connection(gs));
+	conn = g_socket_connection_factory_create_connection(gs);
+	return nvfm_read_ahead_stream_new(conn);
 }
 
 static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms,
