@@ -245,25 +245,33 @@ static int again(gssize n, int fd, short events, int timeout_ms, const char *wha
 	return 0;
 }
 
+/*
+ * After a send to the peer @fd that moved nothing (@n <= 0): TRUE to try
+ * again, FALSE with @error set (@what names the step that failed).
+ */
+static gboolean send_again(gssize n, int fd, int timeout_ms, const char *what, GError **error)
+{
+	int r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
+
+	/* again() left errno as the send set it */
+	if (r == 0)
+		io_error(error, n < 0 ? errno : EPIPE, what);
+	return r > 0;
+}
+
 gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError **error)
 {
 	sigpipe_hold(sp);
 	while (sp->fill > 0) {
 		gssize n = splice(sp->src, NULL, fd, NULL, sp->fill,
 				  SPLICE_F_MOVE | SPLICE_F_MORE | SPLICE_F_NONBLOCK);
-		int r;
 
 		if (n > 0) {
 			sp->fill -= (gsize)n;
 			continue;
 		}
-		r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
-		if (r < 0)
+		if (!send_again(n, fd, timeout_ms, "sending device state", error))
 			return FALSE;
-		if (r == 0) {
-			io_error(error, n < 0 ? errno : EPIPE, "sending device state");
-			return FALSE;
-		}
 	}
 	return TRUE;
 }
@@ -273,20 +281,14 @@ gboolean nvfm_splice_send_header(int fd, const guint8 *raw, gsize len, int timeo
 {
 	while (len > 0) {
 		gssize n = send(fd, raw, len, MSG_MORE | MSG_NOSIGNAL);
-		int r;
 
 		if (n > 0) {
 			raw += n;
 			len -= (gsize)n;
 			continue;
 		}
-		r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
-		if (r < 0)
+		if (!send_again(n, fd, timeout_ms, "sending a frame header", error))
 			return FALSE;
-		if (r == 0) {
-			io_error(error, n < 0 ? errno : EPIPE, "sending a frame header");
-			return FALSE;
-		}
 	}
 	return TRUE;
 }
