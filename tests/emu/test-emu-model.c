@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "src/lib/private.h"
-#include "src/lib/emu-private.h"
+#include "src/lib/util/util-private.h"
+#include "src/lib/emu/emu-private.h"
 #include "tests/common/testutil.h"
 
 #define S_ERR NVFM_MIG_STATE_ERROR

@@ -6,7 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#include "src/lib/pf-private.h"
+#include "src/lib/pf/pf-private.h"
 #include "tests/common/testutil.h"
 
 typedef struct {

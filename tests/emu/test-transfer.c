@@ -12,7 +12,7 @@
 
 #include <glib/gstdio.h>
 
-#include "src/lib/private.h"
+#include "src/lib/util/util-private.h"
 #include "tests/common/testutil.h"
 
 typedef struct {

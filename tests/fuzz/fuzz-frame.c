@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/lib/agent-private.h"
+#include "src/lib/agent/agent-private.h"
 
 /* Inputs longer than this only repeat what shorter ones reach. */
 #define FUZZ_MAX_INPUT (4u << 20)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "src/lib/qmp-reader.h"
+#include "src/lib/qmp/qmp-reader.h"
 
 /* small, so inputs reach the size bound */
 #define FUZZ_MAX_MESSAGE 4096

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/lib/private.h"
+#include "src/lib/util/util-private.h"
 #include "peer.h"
 
 /* Generous bounds: tests assert outcomes, never speed. */

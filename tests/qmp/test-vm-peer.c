@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "src/lib/private.h"
+#include "src/lib/util/util-private.h"
 #include "peer.h"
 
 #define T_MS 5000

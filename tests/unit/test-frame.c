@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "src/lib/private.h"
+#include "src/lib/util/util-private.h"
 
 static void test_crc32c_vectors(void)
 {

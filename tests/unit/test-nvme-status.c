@@ -2,7 +2,7 @@
 /* The one mapping of libnvme results (status > 0, or -1 with errno). */
 #include <string.h>
 
-#include "src/lib/pf-private.h"
+#include "src/lib/pf/pf-private.h"
 
 static void test_success(void)
 {

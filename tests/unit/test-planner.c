@@ -18,7 +18,7 @@
  */
 #include <string.h>
 
-#include "src/lib/private.h"
+#include "src/lib/util/util-private.h"
 
 #define ERROR NVFM_MIG_STATE_ERROR
 #define STOP NVFM_MIG_STATE_STOP

@@ -3,7 +3,7 @@
  * HELLO and REQUEST checks. */
 #include <string.h>
 
-#include "src/lib/agent-private.h"
+#include "src/lib/agent/agent-private.h"
 
 static gsize build(guint8 *out, guint type, guint16 flags, const void *payload, guint32 len,
 		   gboolean with_crc)

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "src/lib/pf-private.h"
-#include "src/lib/sysfs.h"
+#include "src/lib/pf/pf-private.h"
+#include "src/lib/util/sysfs.h"
 #include "tests/common/testutil.h"
 
 #define PF "0000:01:00.0"

@@ -14,9 +14,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "src/lib/private.h"
-#include "src/lib/vfio-compat.h"
-#include "src/lib/vfio-kernel.h"
+#include "src/lib/util/util-private.h"
+#include "src/lib/engine/vfio-compat.h"
+#include "src/lib/engine/vfio-kernel.h"
 
 /* ---- the fake kernel -------------------------------------------------- */
 

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine's inside: the device ops table that every backend (kernel
+ * VFIO in this wing, the emulated VF in emu/) fills in, and the device
+ * object the engine drives through it.
+ */
+#pragma once
+
+#include "util/util-private.h"
+
+#pragma GCC visibility push(hidden)
+
+/*
+ * One backend of NvfmDevice. Every call returns 0 or -errno, mirroring the
+ * kernel ioctl it stands for, so the engine above has one code path.
+ */
+typedef struct {
+	const char *name;
+	/* VFIO_DEVICE_FEATURE_MIGRATION; -ENOTTY means no migration support */
+	int (*get_flags)(NvfmDevice *dev, guint32 *flags);
+	/* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE; -ENOTTY when not implemented */
+	int (*get_data_size)(NvfmDevice *dev, guint64 *stop_copy_length);
+	/* VFIO_DEVICE_FEATURE_DMA_LOGGING_START probe: 0 or -ENOTTY */
+	int (*probe_dma_logging)(NvfmDevice *dev);
+	/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE get */
+	int (*get_state)(NvfmDevice *dev, NvfmMigState *state);
+	/*
+	 * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE set. *data_fd receives a new
+	 * fd (caller owns it) or -1 when the arc hands none out.
+	 */
+	int (*set_state)(NvfmDevice *dev, NvfmMigState state, int *data_fd);
+	/* VFIO_DEVICE_RESET */
+	int (*reset)(NvfmDevice *dev);
+	/* VFIO_MIG_GET_PRECOPY_INFO on data_fd */
+	int (*precopy_info)(NvfmDevice *dev, int data_fd, guint64 *initial, guint64 *dirty);
+	/* read(2)/write(2) on data_fd; NULL means the plain syscalls. -errno. */
+	gssize (*data_read)(NvfmDevice *dev, int data_fd, void *buf, gsize len);
+	gssize (*data_write)(NvfmDevice *dev, int data_fd, const void *buf, gsize len);
+	/*
+	 * Add the facts a destination must match (PCI IDs, driver, model...)
+	 * to @obj; NULL when the backend knows none. -errno.
+	 */
+	int (*compat_facts)(NvfmDevice *dev, json_t *obj);
+	/* release backend resources; the engine already dropped data_fd */
+	void (*close)(NvfmDevice *dev);
+} NvfmDeviceOps;
+
+struct _NvfmDevice {
+	const NvfmDeviceOps *ops;
+	void *priv;		/* backend state */
+	char *address;
+	int data_fd;		/* -1 unless in a saving/resuming state */
+	guint32 flags;		/* cached migration flags */
+	gboolean flags_known;
+};
+
+/* device.c: one raw VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE set, without the
+ * planner, for the conformance suite to probe combination arcs. -errno. */
+int nvfm_device_set_state_raw(NvfmDevice *dev, NvfmMigState state);
+
+/* Backend constructors: fill dev->ops and dev->priv from the part of the
+ * address after the scheme. */
+gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **error);
+gboolean nvfm_vfio_open_fd(NvfmDevice *dev, const char *fd_spec, GError **error);
+gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error);
+
+#pragma GCC visibility pop

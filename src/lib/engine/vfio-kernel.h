@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internals of the kernel VFIO backend (vfio-kernel.c) that the unit tests
+ * reach: PCI address parsing and the sysfs lookup that decides between the
+ * vfio cdev and the legacy group interface.
+ *
+ * Paths are resolved under $NVFM_SYSFS_ROOT (for /sys) and $NVFM_DEV_ROOT
+ * (for /dev) when those are set, so tests can build fake trees.
+ */
+#pragma once
+
+#include "engine-private.h"
+
+#pragma GCC visibility push(hidden)
+
+/* "DDDD:BB:DD.F" plus the terminating NUL */
+#define NVFM_PCI_ADDR_LEN 13
+
+/*
+ * What sysfs says about a PCI device, before anything is opened.
+ * @addr: the normalised address (lowercase, with domain)
+ * @sysfs_dir: the device's sysfs directory (under NVFM_SYSFS_ROOT)
+ * @driver: name of the bound driver, NULL when unbound
+ * @iommu_group: the IOMMU group number, -1 when the device has none
+ * @cdev_name: "vfioN" from vfio-dev/, NULL without a vfio cdev
+ */
+typedef struct {
+	char addr[NVFM_PCI_ADDR_LEN];
+	char *sysfs_dir;
+	char *driver;
+	int iommu_group;
+	char *cdev_name;
+} NvfmVfioLocation;
+
+/* Accepts DDDD:BB:DD.F and BB:DD.F (domain 0000), any hex case; writes
+ * the normalised lowercase form with the domain. */
+gboolean nvfm_vfio_parse_pci_addr(const char *s, char out[NVFM_PCI_ADDR_LEN], GError **error);
+
+/* Fills @loc and fails, with the message the user will see, when the
+ * device does not exist, is not bound to a VFIO driver, or has neither an
+ * IOMMU group nor a vfio cdev. */
+gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **error);
+void nvfm_vfio_location_clear(NvfmVfioLocation *loc);
+
+/* Devices of IOMMU group @group that keep it from being viable, as
+ * "0000:3b:00.3 (nvme), ..."; NULL when sysfs names none. */
+char *nvfm_vfio_group_blockers(int group);
+
+/* @abs_path ("/sys/...", "/dev/...") under the overriding roots */
+char *nvfm_vfio_sysfs_path(const char *abs_path);
+char *nvfm_vfio_dev_path(const char *abs_path);
+
+/* Make @dev use @device_fd (taken over) through the "fd" backend without
+ * checking it; nvfm_vfio_open_fd() validates first, tests use it as is. */
+void nvfm_vfio_adopt_fd(NvfmDevice *dev, int device_fd);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NvfmVfioLocation, nvfm_vfio_location_clear)
+
+#pragma GCC visibility pop

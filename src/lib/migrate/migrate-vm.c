@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The VM's own migration, common to both movers: QEMU moves RAM (and with
+ * the qemu mover the VF) while the orchestrator holds the switchover with
+ * "pause-before-switchover", so the pause window is ours: the direct mover
+ * moves the VF's state inside it, the qemu mover watches QEMU do so.
+ */
+#define G_LOG_DOMAIN "nvfm-migrate"
+
+#include <string.h>
+
+#include "nvfm/error.h"
+#include "migrate-private.h"
+#include "util/util-private.h"
+
+#define POLL_MS 50
+
+static void blocker(json_t *host, const char *msg, const GError *err)
+{
+	json_array_append_new(json_object_get(host, "blockers"),
+			      err ? json_sprintf("%s: %s", msg, err->message) : json_string(msg));
+}
+
+static char *version_of(NvfmQmp *qmp)
+{
+	int a, b, c;
+
+	nvfm_qmp_get_version(qmp, &a, &b, &c);
+	return g_strdup_printf("%d.%d.%d", a, b, c);
+}
+
+static gboolean older(NvfmQmp *x, NvfmQmp *y)
+{
+	int a, b, c;
+
+	nvfm_qmp_get_version(y, &a, &b, &c);
+	return !nvfm_qmp_version_at_least(x, a, b, c);
+}
+
+void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
+				 json_t *unused G_GNUC_UNUSED)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmVmMigrationInfo) info = NULL;
+	g_autofree char *status = NULL;
+	g_autofree char *dstatus = NULL;
+	int t = nvfm_migration_timeout(m);
+
+	m->src_qmp = nvfm_qmp_connect(m->opts->vm_qmp, t, &err);
+	if (!m->src_qmp) {
+		blocker(src, "VM's QMP socket", err);
+		g_clear_error(&err);
+	} else {
+		json_object_set_new(src, "qemu", json_string(version_of(m->src_qmp)));
+		if (!nvfm_vm_query_status(m->src_qmp, &status, &m->src_was_running, t, &err)) {
+			blocker(src, "query-status", err);
+			g_clear_error(&err);
+		} else {
+			json_object_set_new(src, "vm_status", json_string(status));
+			if (strcmp(status, "running") && strcmp(status, "paused"))
+				json_array_append_new(json_object_get(src, "blockers"),
+						      json_sprintf("the VM is %s, not running or paused",
+								   status));
+		}
+		info = nvfm_vm_query_migration(m->src_qmp, t, &err);
+		if (!info) {
+			blocker(src, "query-migrate", err);
+			g_clear_error(&err);
+		} else {
+			for (char **r = info->blocked_reasons; r && *r; r++)
+				json_array_append_new(json_object_get(src, "blockers"),
+						      json_sprintf("QEMU blocks migration: %s", *r));
+			if (!strcmp(info->status, "active") || !strcmp(info->status, "setup") ||
+			    !strcmp(info->status, "pre-switchover"))
+				blocker(src, "a migration of this VM is already running", NULL);
+		}
+	}
+	m->dst_qmp = nvfm_qmp_connect(m->opts->dest_qmp, t, &err);
+	if (!m->dst_qmp) {
+		blocker(dst, "destination QEMU's QMP socket", err);
+		return;
+	}
+	json_object_set_new(dst, "qemu", json_string(version_of(m->dst_qmp)));
+	if (!nvfm_vm_query_status(m->dst_qmp, &dstatus, NULL, t, &err)) {
+		blocker(dst, "query-status", err);
+		return;
+	}
+	json_object_set_new(dst, "vm_status", json_string(dstatus));
+	if (strcmp(dstatus, "inmigrate"))
+		json_array_append_new(json_object_get(dst, "blockers"),
+				      json_sprintf("the destination QEMU is %s, not waiting for an "
+						   "incoming migration (start it with -incoming defer)",
+						   dstatus));
+	if (m->src_qmp && older(m->dst_qmp, m->src_qmp))
+		json_array_append_new(json_object_get(dst, "blockers"),
+				      json_sprintf("the destination QEMU %s is older than the "
+						   "source's: QEMU does not migrate backwards",
+						   json_string_value(json_object_get(dst, "qemu"))));
+}
+
+static gboolean set_caps(NvfmQmp *qmp, gboolean source, gboolean ack, int t, GError **error)
+{
+	NvfmVmMigrationCap caps[5];
+	gsize n = 0;
+
+	caps[n++] = (NvfmVmMigrationCap){ "events", TRUE };
+	/* post-copy would run the guest on the destination before the VF's
+	 * state is there: never */
+	caps[n++] = (NvfmVmMigrationCap){ "postcopy-ram", FALSE };
+	if (source)
+		caps[n++] = (NvfmVmMigrationCap){ "pause-before-switchover", TRUE };
+	if (ack) {
+		caps[n++] = (NvfmVmMigrationCap){ "return-path", TRUE };
+		caps[n++] = (NvfmVmMigrationCap){ "switchover-ack", TRUE };
+	}
+	return nvfm_vm_set_migration_caps(qmp, caps, n, t, error);
+}
+
+gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GError **error)
+{
+	int t = nvfm_migration_timeout(m);
+
+	if (!set_caps(m->dst_qmp, FALSE, switchover_ack, t, error) ||
+	    !set_caps(m->src_qmp, TRUE, switchover_ack, t, error)) {
+		g_prefix_error(error, "migration capabilities: ");
+		return FALSE;
+	}
+	/* the destination's VF enters RESUMING as the incoming side starts */
+	m->dst_event_seq = nvfm_qmp_event_seq(m->dst_qmp);
+	if (!nvfm_vm_migrate_incoming(m->dst_qmp, m->opts->migrate_uri, t, error))
+		return FALSE;
+	m->incoming_started = TRUE;
+	m->src_event_seq = nvfm_qmp_event_seq(m->src_qmp);
+	if (!nvfm_vm_migrate(m->src_qmp, m->opts->migrate_uri, t, error))
+		return FALSE;
+	m->vm_migrating = TRUE;
+	return TRUE;
+}
+
+gint64 nvfm_migration_event_time(NvfmQmp *qmp, const char *name, guint64 since)
+{
+	g_autoptr(NvfmQmpEvent) ev = nvfm_qmp_wait_event(qmp, name, NULL, NULL, since, 0, NULL);
+
+	return ev ? nvfm_qmp_event_get_received_us(ev) : -1;
+}
+
+static gboolean status_event(const NvfmQmpEvent *ev, gpointer data)
+{
+	const char *st = json_string_value(json_object_get(nvfm_qmp_event_get_data(ev), "status"));
+
+	return g_strcmp0(st, data) == 0 || nvfm_vm_migration_status_is_final(st);
+}
+
+gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GError **error)
+{
+	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+	gboolean paused = FALSE;
+
+	return nvfm_migration_vm_poll_paused(m, poll, deadline, -1, &paused, error);
+}
+
+gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gint64 deadline,
+				       int slice_ms, gboolean *paused, GError **error)
+{
+	gint64 slice_end = slice_ms < 0 ? G_MAXINT64 : nvfm_now_us() + (gint64)slice_ms * 1000;
+
+	*paused = FALSE;
+	for (;;) {
+		g_autoptr(NvfmVmMigrationInfo) info = NULL;
+		g_autoptr(NvfmQmpEvent) ev = NULL;
+		guint64 seq = nvfm_qmp_event_seq(m->src_qmp);
+		gint64 left = (deadline - nvfm_now_us()) / 1000;
+
+		if (!nvfm_migration_check_cancel(m, error))
+			return FALSE;
+		if (left <= 0) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+				    "the source VM did not reach pre-switchover within %d ms",
+				    nvfm_migration_timeout(m));
+			return FALSE;
+		}
+		info = nvfm_vm_query_migration(m->src_qmp, (int)left, error);
+		if (!info)
+			return FALSE;
+		if (poll)
+			poll(m, info);
+		nvfm_migration_progress(m, info->ram_transferred + info->vfio_transferred,
+					info->ram_total);
+		if (!strcmp(info->status, "pre-switchover"))
+			break;
+		if (nvfm_now_us() >= slice_end)
+			return TRUE;
+		if (nvfm_vm_migration_status_is_final(info->status)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_FAILED, "the VM's migration %s: %s",
+				    info->status, info->error_desc ? info->error_desc : "no reason");
+			return FALSE;
+		}
+		/* the MIGRATION event wakes us at once; the poll interval only
+		 * paces the progress reports */
+		ev = nvfm_qmp_wait_event(m->src_qmp, "MIGRATION", status_event, "pre-switchover",
+					 seq, POLL_MS, NULL);
+	}
+	m->pause_us = nvfm_migration_event_time(m->src_qmp, "STOP", m->src_event_seq);
+	if (m->pause_us < 0)
+		m->pause_us = nvfm_now_us();
+	*paused = TRUE;
+	return TRUE;
+}
+
+gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
+{
+	static const char *const done[] = { "completed", NULL };
+	int t = nvfm_migration_timeout(m);
+
+	if (!nvfm_vm_migrate_continue(m->src_qmp, "pre-switchover", t, error))
+		return FALSE;
+	if (!nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
+		return FALSE;
+	m->vm_completed = TRUE;
+	return TRUE;
+}
+
+gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
+{
+	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+
+	for (;;) {
+		g_autofree char *status = NULL;
+		g_autoptr(NvfmQmpEvent) ev = NULL;
+		guint64 seq = nvfm_qmp_event_seq(m->dst_qmp);
+		gint64 left = (deadline - nvfm_now_us()) / 1000;
+
+		if (left <= 0) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+				    "the destination VM did not start within %d ms",
+				    nvfm_migration_timeout(m));
+			return FALSE;
+		}
+		if (!nvfm_vm_query_status(m->dst_qmp, &status, NULL, (int)left, error))
+			return FALSE;
+		if (!strcmp(status, "running"))
+			break;
+		/* started with -S, or the source was paused: run it only if
+		 * it ran on the source */
+		if (!strcmp(status, "paused") || !strcmp(status, "prelaunch")) {
+			if (!m->src_was_running)
+				break;
+			if (!nvfm_vm_resume(m->dst_qmp, (int)left, error))
+				return FALSE;
+			continue;
+		}
+		if (strcmp(status, "inmigrate") && strcmp(status, "postmigrate")) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+				    "the destination VM is %s after the migration", status);
+			return FALSE;
+		}
+		ev = nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, POLL_MS, NULL);
+	}
+	m->resume_us = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
+	if (m->resume_us < 0)
+		m->resume_us = nvfm_now_us();
+	return TRUE;
+}
+
+/* Waits (bounded) until a QEMU we asked to quit has gone. */
+static gboolean quit(NvfmQmp *qmp, int t, GError **error)
+{
+	json_auto_t *r = nvfm_qmp_execute(qmp, "quit", NULL, t, error);
+	gint64 deadline = nvfm_now_us() + (gint64)t * 1000;
+
+	if (!r)
+		return !nvfm_qmp_is_connected(qmp);
+	while (nvfm_qmp_is_connected(qmp) && nvfm_now_us() < deadline)
+		g_usleep(10 * 1000);
+	if (nvfm_qmp_is_connected(qmp)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT, "QEMU did not quit");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
+{
+	static const char *const final[] = { "cancelled", "failed", "completed", NULL };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *st = NULL;
+	int t = nvfm_migrate_default_timeout_ms(NVFM_MIGRATE_SWITCHOVER);
+
+	if (m->vm_completed) {
+		/* QEMU finished, but the destination's VF did not take the
+		 * state: the source, paused in postmigrate with its VF's state
+		 * intact, is taken back once the destination has stopped */
+		g_string_append(what, "; the VM's migration had completed: taking it back");
+	} else if (m->vm_migrating) {
+		nvfm_vm_migrate_cancel(m->src_qmp, t, NULL);
+		if (!nvfm_vm_wait_migration(m->src_qmp, final, &st, t, &err) && !st)
+			st = g_strdup(err->code == NVFM_ERROR_CANCELLED ? "cancelled" :
+				      err->code == NVFM_ERROR_FAILED ? "failed" : "unknown");
+		if (!g_strcmp0(st, "completed") && m->mover->confirm) {
+			/* the source is in postmigrate with its state: take it
+			 * back like an unconfirmed completion */
+			m->vm_completed = TRUE;
+			g_string_append(what, "; the VM's migration completed: taking it back");
+		} else if (!g_strcmp0(st, "completed")) {
+			/* the switchover won the race: the VM lives on the
+			 * destination now, nothing may roll back */
+			m->committed = TRUE;
+			g_string_append(what, "; the migration completed before the cancel: the VM "
+					"runs on the destination");
+			return FALSE;
+		} else {
+			g_string_append_printf(what, "; VM migration %s", st);
+		}
+	}
+	/* A QEMU that took an incoming migration (or a device for it) is of
+	 * no further use; it must let go of the destination VF before the VF
+	 * is released. */
+	if (m->dst_qmp && (m->incoming_started || m->dest_device_added) && nvfm_qmp_is_connected(m->dst_qmp)) {
+		g_clear_error(&err);
+		if (quit(m->dst_qmp, 5000, &err))
+			g_string_append(what, "; destination QEMU stopped");
+		else
+			g_string_append_printf(what, "; destination QEMU: %s", err->message);
+	}
+	return TRUE;
+}
+
+void nvfm_migration_vm_restart_source(NvfmMigration *m, GString *what)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *status = NULL;
+	gboolean running = FALSE;
+	int t = nvfm_migrate_default_timeout_ms(NVFM_MIGRATE_RESUME);
+
+	if (!nvfm_vm_query_status(m->src_qmp, &status, &running, t, &err)) {
+		g_string_append_printf(what, "; source VM: %s", err->message);
+		return;
+	}
+	if (!running && m->src_was_running && !nvfm_vm_resume(m->src_qmp, t, &err)) {
+		g_string_append_printf(what, "; source VM did not resume: %s", err->message);
+		return;
+	}
+	g_string_append_printf(what, "; VM %s on the source",
+			       m->src_was_running ? "running" : "paused as it was");
+}
+
+gboolean nvfm_migration_vm_quit_source(NvfmMigration *m, GError **error)
+{
+	return quit(m->src_qmp, nvfm_migration_timeout(m), error);
+}

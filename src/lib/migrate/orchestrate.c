@@ -1,0 +1,586 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The orchestrator: preflight -> reserve -> precopy -> pause -> stop-copy ->
+ * restore -> switchover -> resume -> release, each phase bounded, one commit
+ * point (QEMU's "completed" on the source, or without a VM the destination
+ * VF's commit), and a single rollback path for every failure before it.
+ * What differs between the movers is behind NvfmMoverOps.
+ */
+#define G_LOG_DOMAIN "nvfm-migrate"
+
+#include <string.h>
+
+#include "nvfm/error.h"
+#include "nvfm/pf.h"
+#include "migrate-private.h"
+#include "util/util-private.h"
+
+/* 5 s in steps of 100 ms */
+#define RELEASE_TRIES 50
+
+static const char *const phase_names[NVFM_MIGRATE_N_PHASES] = {
+	"preflight", "reserve", "precopy", "pause", "stop-copy",
+	"restore", "switchover", "resume", "release",
+};
+
+/* Precopy is the long one: it lasts as long as RAM and VF data take to
+ * converge. The pause-window phases are short by nature. */
+static const int default_timeouts_ms[NVFM_MIGRATE_N_PHASES] = {
+	30000, 120000, 600000, 60000, 300000, 120000, 120000, 60000, 120000,
+};
+
+const char *nvfm_migrate_phase_name(NvfmMigratePhase phase)
+{
+	return phase < NVFM_MIGRATE_N_PHASES ? phase_names[phase] : "unknown";
+}
+
+int nvfm_migrate_phase_from_name(const char *name)
+{
+	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
+		if (g_strcmp0(name, phase_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int nvfm_migrate_default_timeout_ms(NvfmMigratePhase phase)
+{
+	return phase < NVFM_MIGRATE_N_PHASES ? default_timeouts_ms[phase] : 30000;
+}
+
+void nvfm_migrate_options_init(NvfmMigrateOptions *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->mover = NVFM_MOVER_DIRECT;
+	opts->precopy_threshold = 4u << 20;
+}
+
+/* ---- phases ---- */
+
+void nvfm_migration_begin(NvfmMigration *m, NvfmMigratePhase phase)
+{
+	m->phase = phase;
+	m->rec[phase].start_us = nvfm_now_us() - m->t0;
+	m->rec[phase].end_us = -1;
+	g_debug("phase %s", phase_names[phase]);
+	nvfm_migration_progress(m, 0, 0);
+}
+
+void nvfm_migration_end(NvfmMigration *m, NvfmMigratePhase phase, guint64 bytes)
+{
+	NvfmPhaseRecord *r = &m->rec[phase];
+
+	if (r->start_us < 0)
+		r->start_us = nvfm_now_us() - m->t0;
+	r->end_us = nvfm_now_us() - m->t0;
+	r->bytes += bytes;
+	r->outcome = "ok";
+}
+
+int nvfm_migration_timeout(NvfmMigration *m)
+{
+	int t = m->opts->timeout_ms[m->phase];
+
+	return t > 0 ? t : default_timeouts_ms[m->phase];
+}
+
+void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total)
+{
+	if (m->opts->progress)
+		m->opts->progress(m->phase, done, total, m->opts->progress_data);
+}
+
+gboolean nvfm_migration_check_cancel(NvfmMigration *m, GError **error)
+{
+	if (m->opts->cancellable && g_cancellable_is_cancelled(m->opts->cancellable)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_CANCELLED, "cancelled");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error)
+{
+	return nvfm_agent_client_connect(m->opts->agent, m->opts->tls,
+					 nvfm_migration_timeout(m), error);
+}
+
+/* ---- preflight ---- */
+
+static void blocker(json_t *host, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void blocker(json_t *host, const char *fmt, ...)
+{
+	va_list ap;
+	g_autofree char *line = NULL;
+
+	va_start(ap, fmt);
+	line = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	json_array_append_new(json_object_get(host, "blockers"), json_string(line));
+}
+
+static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
+{
+	const char *missing = !o->vf ? "the source VF" :
+			      !o->agent ? "the destination agent" :
+			      !o->dest_pf ? "the destination PF" : NULL;
+
+	if (missing) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no %s given", missing);
+		return FALSE;
+	}
+	if (o->vm_qmp && (!o->dest_qmp || !o->migrate_uri)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "a VM needs the destination QEMU's QMP socket and a migration URI");
+		return FALSE;
+	}
+	if (o->domain && (o->vm_qmp || !o->dest_libvirt_uri || o->mover != NVFM_MOVER_QEMU)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "a libvirt domain needs the destination libvirt URI, no QMP socket, and "
+			    "the qemu mover (libvirt holds the pause window)");
+		return FALSE;
+	}
+	if (o->mover == NVFM_MOVER_QEMU && !o->vm_qmp && !o->domain) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "the qemu mover needs the VM whose QEMU holds the VF");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The destination agent's part: reachable, and its PF can give a VF. */
+static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
+{
+	g_autoptr(GError) err = NULL;
+	json_auto_t *args = NULL;
+	json_auto_t *res = NULL;
+	json_t *check;
+	gsize i;
+
+	m->agent = nvfm_migration_agent(m, &err);
+	if (!m->agent) {
+		blocker(dst, "agent %s: %s", m->opts->agent, err->message);
+		return;
+	}
+	json_object_set(dst, "agent", nvfm_agent_client_get_hello(m->agent));
+	args = json_pack("{s:s}", "pf", m->opts->dest_pf);
+	if (m->opts->nvq)
+		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
+	if (m->opts->nvi)
+		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
+	res = nvfm_agent_client_call(m->agent, "preflight", args, &err);
+	if (!res) {
+		blocker(dst, "agent preflight: %s", err->message);
+		return;
+	}
+	json_object_set(dst, "checks", json_object_get(res, "checks"));
+	json_array_foreach(json_object_get(res, "checks"), i, check) {
+		if (!json_is_true(json_object_get(check, "ok")))
+			blocker(dst, "%s: %s", json_string_value(json_object_get(check, "check")),
+				json_string_value(json_object_get(check, "detail")));
+	}
+	if (!src_compat)
+		return;
+	json_object_set_new(dst, "compatibility",
+			json_string("checked against the provisioned VF in the reserve phase"));
+}
+
+static json_t *host_report(void)
+{
+	return json_pack("{s:[]}", "blockers");
+}
+
+static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
+{
+	json_t *src = host_report();
+	json_t *dst = host_report();
+
+	if (m->opts->vm_qmp)
+		nvfm_migration_vm_preflight(m, src, dst, NULL);
+	m->mover->preflight(m, src, json_object_get(src, "blockers"));
+	agent_preflight(m, dst, json_object_get(src, "compat"));
+	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
+	      json_array_size(json_object_get(dst, "blockers")) == 0;
+	return json_pack("{s:b, s:s, s:o, s:o}", "ok", *ok, "mover", m->mover->name, "source",
+			 src, "destination", dst);
+}
+
+/* ---- reserve ---- */
+
+static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
+{
+	/* The reservation ends with our connection until we keep it at the
+	 * commit point: if we die or lose the link, the agent releases it. */
+	json_auto_t *args = json_pack("{s:s, s:b, s:s}", "pf", m->opts->dest_pf,
+				      "require_migration", TRUE, "lease", "session");
+	json_auto_t *res = NULL;
+	json_auto_t *pre = NULL;
+	json_t *tc;
+
+	if (m->opts->dest_driver)
+		json_object_set_new(args, "driver", json_string(m->opts->dest_driver));
+	if (m->opts->nvq)
+		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
+	if (m->opts->nvi)
+		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
+	res = nvfm_agent_client_call(m->agent, "provision", args, error);
+	if (!res)
+		return FALSE;
+	m->reservation = g_strdup(json_string_value(json_object_get(res, "reservation")));
+	m->dest_vf = g_strdup(json_string_value(json_object_get(res, "device")));
+	m->dest_vf_pci = g_strdup(json_string_value(json_object_get(res, "vf")));
+	if (!m->reservation || !m->dest_vf) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the agent's provision reply lacks a reservation or a device");
+		return FALSE;
+	}
+	/* Now that a VF exists, check it against the source. */
+	json_decref(args);
+	args = json_pack("{s:s}", "target", m->dest_vf);
+	if (src_compat)
+		json_object_set(args, "compat", src_compat);
+	pre = nvfm_agent_client_call(m->agent, "preflight", args, error);
+	if (!pre)
+		return FALSE;
+	if (!json_is_true(json_object_get(pre, "ok"))) {
+		json_t *c;
+		gsize i;
+
+		json_array_foreach(json_object_get(pre, "checks"), i, c) {
+			if (json_is_true(json_object_get(c, "ok")))
+				continue;
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+				    "destination VF %s: %s", m->dest_vf,
+				    json_string_value(json_object_get(c, "detail")));
+			return FALSE;
+		}
+	}
+	tc = json_object_get(pre, "target_compat");
+	m->dest_compat = json_incref(tc);
+	if (!m->state_size)
+		m->state_size = (guint64)json_integer_value(json_object_get(tc,
+									     "stop_copy_length"));
+	return m->mover->reserve(m, error);
+}
+
+/* Just before the commit point: the destination VF now outlives our
+ * connection to the agent. */
+static gboolean keep_reservation(NvfmMigration *m, GError **error)
+{
+	json_auto_t *args = json_pack("{s:s}", "reservation", m->reservation);
+	json_auto_t *res = nvfm_agent_client_call(m->agent, "keep", args, NULL);
+	g_autoptr(NvfmAgentClient) c = NULL;
+
+	if (res)
+		return TRUE;
+	/* the transfer's connection may be spent: one more try on a new one */
+	c = nvfm_migration_agent(m, error);
+	res = c ? nvfm_agent_client_call(c, "keep", args, error) : NULL;
+	if (!res)
+		g_prefix_error(error, "keeping reservation %s: ", m->reservation);
+	return res != NULL;
+}
+
+/* ---- rollback and release ---- */
+
+gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf, &err);
+	char **note = &m->rec[NVFM_MIGRATE_RELEASE].note;
+
+	g_free(*note);
+	if (!info) {
+		*note = g_strdup_printf("%s is not a PF's VF: nothing to release", vf);
+		return TRUE;
+	}
+	/* a libvirt hook on this host may have been first */
+	if (nvfm_vf_info_is_free(info)) {
+		*note = g_strdup_printf("source VF %s was released already", info->address);
+		return TRUE;
+	}
+	if (!nvfm_vf_release(info->address, error))
+		return FALSE;
+	*note = g_strdup_printf("source VF %s released", info->address);
+	return TRUE;
+}
+
+static void release_reservation(NvfmMigration *m, GString *what)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmAgentClient) c = NULL;
+	json_auto_t *args = NULL;
+	json_auto_t *res = NULL;
+
+	if (!m->reservation)
+		return;
+	/* After a failed transfer the agent drains that connection for a
+	 * while, holding the VF: end it (which also ends the lease). */
+	g_clear_pointer(&m->agent, nvfm_agent_client_free);
+	c = nvfm_migration_agent(m, &err);
+	args = json_pack("{s:s}", "reservation", m->reservation);
+	/* the agent's own session may still be closing the VF after an
+	 * abort: give it a moment (bounded) */
+	for (int i = 0; c && i < RELEASE_TRIES; i++) {
+		g_clear_error(&err);
+		res = nvfm_agent_client_call(c, "release", args, &err);
+		if (res || !g_error_matches(err, NVFM_ERROR, NVFM_ERROR_BUSY))
+			break;
+		g_usleep(100 * 1000);
+	}
+	if (res)
+		g_string_append_printf(what, "; destination VF %s released", m->dest_vf);
+	else if (g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
+		g_string_append_printf(what, "; destination VF %s released by the agent as our "
+				       "connection ended", m->dest_vf);
+	else
+		g_string_append_printf(what, "; destination VF %s NOT released (reservation %s): %s",
+				       m->dest_vf, m->reservation, err->message);
+}
+
+static void rollback(NvfmMigration *m, GString *what)
+{
+	/* Stop QEMU's side first: if its switchover won the race, the VM is
+	 * on the destination and nothing may be undone. */
+	if (m->src_qmp && !nvfm_migration_vm_cancel(m, what))
+		return;
+	/* the VF runs again before the vCPUs that use it */
+	m->mover->rollback(m, what);
+	if (m->src_qmp)
+		nvfm_migration_vm_restart_source(m, what);
+	release_reservation(m, what);
+	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++) {
+		if (m->rec[i].outcome && strcmp(m->rec[i].outcome, "ok") == 0)
+			m->rec[i].outcome = "rolled-back";
+	}
+}
+
+/* ---- report ---- */
+
+static json_t *timeline(NvfmMigration *m)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++) {
+		NvfmPhaseRecord *r = &m->rec[i];
+		json_t *o;
+
+		if (r->start_us < 0)
+			continue;
+		o = json_pack("{s:s, s:f, s:f, s:I, s:s}", "phase", phase_names[i], "start_ms",
+			      r->start_us / 1000.0, "ms",
+			      r->end_us >= 0 ? (r->end_us - r->start_us) / 1000.0 : 0.0, "bytes",
+			      (json_int_t)r->bytes, "outcome", r->outcome ? r->outcome : "failed");
+		if (r->note)
+			json_object_set_new(o, "note", json_string(r->note));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, const char *rb,
+			   json_t *preflight, json_t *warnings)
+{
+	json_t *r = json_pack("{s:b, s:s, s:b, s:o, s:f}", "ok", ok, "mover", m->mover->name,
+			      "committed", m->committed, "timeline", timeline(m), "total_ms",
+			      (nvfm_now_us() - m->t0) / 1000.0);
+
+	if (m->pause_us > 0 && m->resume_us > m->pause_us)
+		json_object_set_new(r, "downtime_ms",
+				    json_real((m->resume_us - m->pause_us) / 1000.0));
+	if (m->transfer_us > 0)
+		json_object_set_new(r, "state_transfer_ms", json_real(m->transfer_us / 1000.0));
+	json_object_set_new(r, "state_bytes", json_integer((json_int_t)m->state_bytes));
+	json_object_set_new(r, "source_vf", json_string(m->opts->vf));
+	if (m->dest_vf)
+		json_object_set_new(r, "destination_vf", json_string(m->dest_vf));
+	if (m->reservation)
+		json_object_set_new(r, "reservation", json_string(m->reservation));
+	if (m->source_digest)
+		json_object_set_new(r, "source_state_sha256", json_string(m->source_digest));
+	if (preflight)
+		json_object_set(r, "preflight", preflight);
+	if (warnings && json_array_size(warnings))
+		json_object_set(r, "warnings", warnings);
+	if (!ok) {
+		json_object_set_new(r, "failed_phase", json_string(phase_names[m->phase]));
+		json_object_set_new(r, "error", json_string(err ? err->message : "unknown"));
+		if (rb)
+			json_object_set_new(r, "rollback", json_string(rb));
+	}
+	return r;
+}
+
+/* ---- the run ---- */
+
+static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
+{
+	memset(m, 0, sizeof(*m));
+	m->opts = opts;
+	m->mover = opts->domain ? &nvfm_mover_libvirt :
+		   opts->mover == NVFM_MOVER_QEMU ? &nvfm_mover_qemu : &nvfm_mover_direct;
+	m->t0 = nvfm_now_us();
+	m->state_size = opts->state_size;
+	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
+		m->rec[i].start_us = m->rec[i].end_us = -1;
+}
+
+static void migration_clear(NvfmMigration *m)
+{
+	m->mover->clear(m);
+	nvfm_agent_client_free(m->agent);
+	nvfm_qmp_free(m->src_qmp);
+	nvfm_qmp_free(m->dst_qmp);
+	g_free(m->reservation);
+	g_free(m->dest_vf);
+	g_free(m->dest_vf_pci);
+	g_free(m->source_digest);
+	json_decref(m->dest_compat);
+	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
+		g_free(m->rec[i].note);
+	g_clear_error(&m->cancel_error);
+}
+
+json_t *nvfm_migrate_check(const NvfmMigrateOptions *opts, GError **error)
+{
+	NvfmMigration m;
+	json_t *rep;
+	gboolean ok;
+
+	if (!check_options(opts, error))
+		return NULL;
+	migration_init(&m, opts);
+	m.phase = NVFM_MIGRATE_PREFLIGHT;
+	rep = run_preflight(&m, &ok);
+	migration_clear(&m);
+	return rep;
+}
+
+/* Every blocker, joined, as the preflight phase's error. */
+static void preflight_error(json_t *rep, GError **error)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	const char *hosts[] = { "source", "destination" };
+	json_t *b;
+	gsize i;
+
+	for (guint h = 0; h < G_N_ELEMENTS(hosts); h++) {
+		json_array_foreach(json_object_get(json_object_get(rep, hosts[h]), "blockers"), i, b)
+			g_string_append_printf(s, "%s%s: %s", s->len ? "; " : "", hosts[h],
+					       json_string_value(b));
+	}
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED, "%s", s->str);
+}
+
+static void release_source(NvfmMigration *m, json_t *warnings)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (m->opts->keep_source) {
+		m->rec[NVFM_MIGRATE_RELEASE].note = g_strdup("source kept (--keep-source)");
+		nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
+		m->rec[NVFM_MIGRATE_RELEASE].outcome = "skipped";
+		return;
+	}
+	if (m->src_qmp && !nvfm_migration_vm_quit_source(m, &err)) {
+		json_array_append_new(warnings, json_sprintf("source QEMU did not quit: %s",
+							     err->message));
+		g_clear_error(&err);
+	}
+	if (!m->mover->release(m, &err)) {
+		json_array_append_new(warnings, json_sprintf("source VF %s not released: %s",
+							     m->opts->vf, err->message));
+		nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
+		m->rec[NVFM_MIGRATE_RELEASE].outcome = "failed";
+		return;
+	}
+	nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
+}
+
+gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **error)
+{
+	NvfmMigration m;
+	json_auto_t *pre = NULL;
+	json_auto_t *warnings = json_array();
+	g_autoptr(GString) rb = NULL;
+	GError *err = NULL;
+	gboolean ok;
+
+	if (!check_options(opts, error))
+		return FALSE;
+	migration_init(&m, opts);
+
+	nvfm_migration_begin(&m, NVFM_MIGRATE_PREFLIGHT);
+	pre = run_preflight(&m, &ok);
+	if (!ok) {
+		preflight_error(pre, &err);
+		goto fail;
+	}
+	nvfm_migration_end(&m, NVFM_MIGRATE_PREFLIGHT, 0);
+
+	nvfm_migration_begin(&m, NVFM_MIGRATE_RESERVE);
+	if (!nvfm_migration_check_cancel(&m, &err) ||
+	    !reserve(&m, json_object_get(json_object_get(pre, "source"), "compat"), &err))
+		goto fail;
+	nvfm_migration_end(&m, NVFM_MIGRATE_RESERVE, 0);
+
+	if (m.mover->commits_in_transfer && !keep_reservation(&m, &err))
+		goto fail;
+	/* precopy, pause, stop-copy and restore belong to the mover */
+	if (!nvfm_migration_check_cancel(&m, &err) || !m.mover->transfer(&m, &err))
+		goto fail;
+
+	nvfm_migration_begin(&m, NVFM_MIGRATE_SWITCHOVER);
+	if (!m.mover->commits_in_transfer && !keep_reservation(&m, &err))
+		goto fail;
+	if (m.src_qmp) {
+		if (!nvfm_migration_check_cancel(&m, &err) ||
+		    !nvfm_migration_vm_switchover(&m, &err))
+			goto fail;
+	}
+	m.committed = !m.mover->confirm;
+	m.mover->switched(&m);
+	nvfm_migration_end(&m, NVFM_MIGRATE_SWITCHOVER, 0);
+
+	/* Past the commit point nothing rolls back: a failure to resume is
+	 * reported, and the destination is where the VM lives. A mover that
+	 * confirms moves the commit point here. */
+	nvfm_migration_begin(&m, NVFM_MIGRATE_RESUME);
+	if (m.src_qmp && !nvfm_migration_vm_resume(&m, &err))
+		goto fail;
+	if (m.mover->confirm && !m.mover->confirm(&m, &err))
+		goto fail;
+	m.committed = TRUE;
+	if (!m.resume_us)
+		m.resume_us = nvfm_now_us();
+	nvfm_migration_end(&m, NVFM_MIGRATE_RESUME, 0);
+
+	nvfm_migration_begin(&m, NVFM_MIGRATE_RELEASE);
+	release_source(&m, warnings);
+	if (report)
+		*report = make_report(&m, TRUE, NULL, NULL, pre, warnings);
+	migration_clear(&m);
+	return TRUE;
+
+fail:
+	if (m.rec[m.phase].start_us < 0)
+		m.rec[m.phase].start_us = nvfm_now_us() - m.t0;
+	m.rec[m.phase].end_us = nvfm_now_us() - m.t0;
+	m.rec[m.phase].outcome = "failed";
+	if (!m.committed) {
+		rb = g_string_new(NULL);
+		rollback(&m, rb);
+		/* "; a; b" -> "a; b" */
+		if (rb->len > 2 && rb->str[0] == ';')
+			g_string_erase(rb, 0, 2);
+	}
+	/* the transfer names its phase already where it is ours too */
+	if (!g_str_has_prefix(err->message, phase_names[m.phase]) ||
+	    strncmp(err->message + strlen(phase_names[m.phase]), ": ", 2))
+		g_prefix_error(&err, "%s: ", phase_names[m.phase]);
+	if (report)
+		*report = make_report(&m, FALSE, err, rb ? rb->str : NULL, pre, warnings);
+	migration_clear(&m);
+	g_propagate_error(error, err);
+	return FALSE;
+}

@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PF/VF provisioning: the generic steps above the PF ops table, the
+ * kernel PF's function side (sysfs.c) and the PF lock.
+ *
+ * Nothing is cached: each call reads the secondary controllers from the
+ * device and the VFs from sysfs, so the answer is always the device's.
+ * The order of the provisioning steps follows what NVMe devices demand:
+ * resources can only be assigned while a secondary controller is offline,
+ * and (on QEMU's emulation at least) it can only go online once its VF
+ * exists, so VFs are enabled between assign and online, with driver
+ * autoprobe off so no driver touches a VF whose controller is offline.
+ */
+#define G_LOG_DOMAIN "nvfm-pf"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "pf-private.h"
+#include "util/sysfs.h"
+
+#define PF_LOCK_TIMEOUT_MS 30000
+#define PF_LOCK_POLL_US 10000
+#define PCI_CLASS_NVME 0x010802
+#define VFIO_PCI "vfio-pci"
+
+/* ---- small types ------------------------------------------------------ */
+
+void nvfm_vf_func_clear(NvfmVfFunc *f)
+{
+	g_clear_pointer(&f->address, g_free);
+	g_clear_pointer(&f->driver, g_free);
+	g_clear_pointer(&f->driver_override, g_free);
+	g_clear_pointer(&f->iommu_group, g_free);
+	g_clear_pointer(&f->vfio_device, g_free);
+	g_clear_pointer(&f->device, g_free);
+	g_clear_pointer(&f->in_use_by, g_free);
+	f->enabled = FALSE;
+}
+
+void nvfm_vf_info_free(NvfmVfInfo *info)
+{
+	if (!info)
+		return;
+	g_free(info->pf);
+	g_free(info->address);
+	g_free(info->driver);
+	g_free(info->driver_override);
+	g_free(info->iommu_group);
+	g_free(info->vfio_device);
+	g_free(info->device);
+	g_free(info->in_use_by);
+	g_free(info);
+}
+
+gboolean nvfm_vf_info_is_free(const NvfmVfInfo *info)
+{
+	return info && !info->online && !info->in_use_by;
+}
+
+void nvfm_provision_opts_init(NvfmProvisionOpts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->vf_index = -1;
+}
+
+void nvfm_provision_opts_like(NvfmProvisionOpts *opts, const NvfmVfInfo *source)
+{
+	opts->nvq = source->nvq;
+	opts->nvi = source->nvi;
+}
+
+/* ---- the kernel PF's function side ------------------------------------ */
+
+typedef struct {
+	char *ctrl;		/* "nvme0" */
+} KernelPf;
+
+static gboolean kpf_set_errno(GError **error, int r, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static gboolean kpf_set_errno(GError **error, int r, const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	nvfm_set_error_errno(error, r, "%s", msg);
+	return FALSE;
+}
+
+static gboolean kpf_sriov_get(NvfmPf *pf, guint *total, guint *num, gboolean *autoprobe,
+			      GError **error)
+{
+	int r = nvfm_pci_sriov_get(pf->address, total, num, autoprobe);
+
+	return r == 0 || kpf_set_errno(error, r, "cannot read the SR-IOV state of PF %s",
+				       pf->address);
+}
+
+static gboolean kpf_set_autoprobe(NvfmPf *pf, gboolean on, GError **error)
+{
+	int r = nvfm_pci_sriov_set_autoprobe(pf->address, on);
+
+	/* kernels without the switch always probe; nothing to turn off */
+	if (r == -ENOENT)
+		return TRUE;
+	return r == 0 || kpf_set_errno(error, r, "cannot set sriov_drivers_autoprobe of PF %s",
+				       pf->address);
+}
+
+static gboolean kpf_set_numvfs(NvfmPf *pf, guint n, GError **error)
+{
+	int r = nvfm_pci_sriov_set_numvfs(pf->address, n);
+
+	return r == 0 || kpf_set_errno(error, r, "cannot set sriov_numvfs of PF %s to %u",
+				       pf->address, n);
+}
+
+static gboolean is_vfio_driver(const char *addr, const char *driver)
+{
+	g_autofree char *vfio_dev = NULL;
+
+	if (!driver)
+		return FALSE;
+	/* vfio-pci and the variant drivers (mlx5_vfio_pci, ...) */
+	if (strstr(driver, "vfio"))
+		return TRUE;
+	/* any other driver that registered a VFIO device */
+	vfio_dev = nvfm_pci_path(addr, "vfio-dev");
+	return g_file_test(vfio_dev, G_FILE_TEST_IS_DIR);
+}
+
+static gboolean kpf_vf_func(NvfmPf *pf, guint index, NvfmVfFunc *out, GError **error)
+{
+	guint num = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!kpf_sriov_get(pf, NULL, &num, NULL, error))
+		return FALSE;
+	if (index >= num) {
+		/* the address the VF will have: useful before it exists */
+		if (nvfm_pci_vf_predict(pf->address, index, &out->address) < 0)
+			out->address = NULL;
+		return TRUE;
+	}
+	r = nvfm_pci_virtfn(pf->address, index, &out->address);
+	if (r < 0)
+		return kpf_set_errno(error, r, "cannot resolve VF %u of PF %s", index, pf->address);
+	out->enabled = TRUE;
+	if ((r = nvfm_pci_driver(out->address, &out->driver)) < 0 ||
+	    (r = nvfm_pci_iommu_group(out->address, &out->iommu_group)) < 0)
+		return kpf_set_errno(error, r, "cannot read the driver of VF %s", out->address);
+	if (nvfm_pci_driver_override(out->address, &out->driver_override) < 0)
+		out->driver_override = NULL;
+	if (is_vfio_driver(out->address, out->driver)) {
+		if (nvfm_pci_vfio_cdev(out->address, &out->vfio_device) < 0 || !out->vfio_device) {
+			if (out->iommu_group)
+				out->vfio_device = g_strdup_printf("/dev/vfio/%s", out->iommu_group);
+		}
+		out->device = g_strdup_printf("vfio:%s", out->address);
+	}
+	if (out->driver) {
+		g_autoptr(GPtrArray) nodes = nvfm_pci_device_nodes(out->address);
+
+		if (nvfm_proc_find_holder(nodes, &out->in_use_by) < 0)
+			out->in_use_by = NULL;
+	}
+	return TRUE;
+}
+
+static gboolean kpf_vf_addr(NvfmPf *pf, guint index, char **addr, GError **error)
+{
+	int r = nvfm_pci_virtfn(pf->address, index, addr);
+
+	if (r == -ENOENT) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "VF %u of PF %s does not exist (VFs are not enabled)", index,
+			    pf->address);
+		return FALSE;
+	}
+	return r == 0 || kpf_set_errno(error, r, "cannot resolve VF %u of PF %s", index,
+				       pf->address);
+}
+
+static gboolean kpf_vf_unbind(NvfmPf *pf, guint index, GError **error)
+{
+	g_autofree char *addr = NULL;
+	int r;
+
+	if (!kpf_vf_addr(pf, index, &addr, error))
+		return FALSE;
+	if ((r = nvfm_pci_unbind(addr)) < 0)
+		return kpf_set_errno(error, r, "cannot unbind VF %s from its driver", addr);
+	r = nvfm_pci_set_driver_override(addr, NULL);
+	if (r < 0 && r != -ENOENT)
+		return kpf_set_errno(error, r, "cannot clear driver_override of VF %s", addr);
+	return TRUE;
+}
+
+/* Loads the module behind @driver when no such PCI driver is registered. */
+static void load_driver_module(const char *driver)
+{
+	const char *argv[] = { "modprobe", "-q", driver, NULL };
+	int status = 0;
+
+	/* a fixture tree has no modules to load */
+	if (*nvfm_sysfs_root())
+		return;
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+			  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+			  NULL, NULL, NULL, NULL, &status, NULL))
+		g_debug("modprobe %s could not run", driver);
+}
+
+/* The registered name of @driver: as given, or with '-' and '_' swapped
+ * (module and driver names differ in that way), or via the module. */
+static char *resolve_driver(const char *driver)
+{
+	g_autofree char *alt = NULL;
+	char *via_module = NULL;
+
+	if (nvfm_pci_driver_present(driver))
+		return g_strdup(driver);
+	alt = g_strdup(driver);
+	if (strchr(alt, '-'))
+		g_strdelimit(alt, "-", '_');
+	else
+		g_strdelimit(alt, "_", '-');
+	if (nvfm_pci_driver_present(alt))
+		return g_steal_pointer(&alt);
+	if (nvfm_module_pci_driver(driver, &via_module) == 0 && nvfm_pci_driver_present(via_module))
+		return via_module;
+	g_free(via_module);
+	return NULL;
+}
+
+static gboolean kpf_vf_bind(NvfmPf *pf, guint index, const char *driver, GError **error)
+{
+	g_autofree char *addr = NULL, *name = NULL, *cur = NULL, *bound = NULL;
+	int r;
+
+	if (!kpf_vf_addr(pf, index, &addr, error))
+		return FALSE;
+	name = resolve_driver(driver);
+	if (!name) {
+		load_driver_module(driver);
+		name = resolve_driver(driver);
+	}
+	if (!name) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "no PCI driver '%s' is loaded and 'modprobe %s' did not load one",
+			    driver, driver);
+		return FALSE;
+	}
+	if ((r = nvfm_pci_driver(addr, &cur)) < 0)
+		return kpf_set_errno(error, r, "cannot read the driver of VF %s", addr);
+	r = nvfm_pci_set_driver_override(addr, name);
+	if (r == -ENOENT) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "the kernel has no driver_override for VF %s", addr);
+		return FALSE;
+	}
+	if (r < 0)
+		return kpf_set_errno(error, r, "cannot set driver_override of VF %s to %s", addr,
+				     name);
+	if (cur && g_str_equal(cur, name))
+		return TRUE;
+	if (cur && (r = nvfm_pci_unbind(addr)) < 0)
+		return kpf_set_errno(error, r, "cannot unbind VF %s from %s", addr, cur);
+	/* binding through the driver's bind file fails with autoprobe off;
+	 * drivers_probe honours driver_override */
+	r = nvfm_pci_probe(addr);
+	if (r < 0 && r != -EINVAL && r != -ENODEV)
+		return kpf_set_errno(error, r, "cannot probe VF %s with %s", addr, name);
+	if ((r = nvfm_pci_driver(addr, &bound)) < 0)
+		return kpf_set_errno(error, r, "cannot read the driver of VF %s", addr);
+	if (!bound || !g_str_equal(bound, name)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_DEVICE,
+			    "driver %s did not bind to VF %s%s%s (see the kernel log)", name, addr,
+			    bound ? "; bound to " : "", bound ? bound : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* modalias a VF will have, built from the PF while VFs are disabled */
+static char *predicted_modalias(const char *pf)
+{
+	static const char *const attrs[] = { "vendor", "sriov_vf_device", "subsystem_vendor",
+					     "subsystem_device" };
+	guint64 v[G_N_ELEMENTS(attrs)];
+	guint32 cls;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(attrs); i++) {
+		g_autofree char *p = nvfm_pci_path(pf, attrs[i]);
+
+		if (nvfm_sysfs_read_u64(p, &v[i]) < 0)
+			return NULL;
+	}
+	if (nvfm_pci_class(pf, &cls) < 0)
+		return NULL;
+	return g_strdup_printf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", (guint)v[0],
+			       (guint)v[1], (guint)v[2], (guint)v[3], (cls >> 16) & 0xff,
+			       (cls >> 8) & 0xff, cls & 0xff);
+}
+
+static char *kpf_vf_default_driver(NvfmPf *pf, guint index, GError **error)
+{
+	g_autofree char *addr = NULL, *alias = NULL, *alias_file = NULL, *module = NULL;
+	char *driver = NULL;
+
+	if (nvfm_pci_virtfn(pf->address, index, &addr) == 0)
+		nvfm_pci_modalias(addr, &alias);
+	else
+		alias = predicted_modalias(pf->address);
+	alias_file = nvfm_modules_alias_path();
+	if (alias && alias_file && nvfm_modalias_vfio_variant(alias_file, alias, &module) == 0 &&
+	    module) {
+		g_debug("modules.alias names %s for %s", module, alias);
+		if (nvfm_module_pci_driver(module, &driver) == 0)
+			return driver;
+		return g_steal_pointer(&module);
+	}
+	return g_strdup(VFIO_PCI);
+}
+
+static char *lock_dir(void)
+{
+	const char *d = g_getenv("NVFM_LOCK_DIR");
+	const char *xdg = g_getenv("XDG_RUNTIME_DIR");
+
+	if (d && *d)
+		return g_strdup(d);
+	if (*nvfm_sysfs_root())
+		return nvfm_sysfs_path("/run/nvme-vf-migrate");
+	if (geteuid() == 0)
+		return g_strdup("/run/nvme-vf-migrate");
+	if (xdg && *xdg)
+		return g_build_filename(xdg, "nvme-vf-migrate", NULL);
+	return g_strdup_printf("/tmp/nvme-vf-migrate-%u", (guint)getuid());
+}
+
+static char *kpf_lock_path(NvfmPf *pf)
+{
+	g_autofree char *dir = lock_dir();
+	g_autofree char *name = g_strdup_printf("pf-%s.lock", pf->address);
+
+	return g_build_filename(dir, name, NULL);
+}
+
+static void kpf_close(NvfmPf *pf)
+{
+	KernelPf *k = pf->priv;
+
+	nvfm_nvme_pf_close(pf);
+	if (k) {
+		g_free(k->ctrl);
+		g_free(k);
+	}
+}
+
+const NvfmPfOps nvfm_kernel_pf_ops = {
+	.kind = "nvme",
+	.identify_primary = nvfm_nvme_identify_primary,
+	.list_secondary = nvfm_nvme_list_secondary,
+	.virt_mgmt = nvfm_nvme_virt_mgmt,
+	.sriov_get = kpf_sriov_get,
+	.set_autoprobe = kpf_set_autoprobe,
+	.set_numvfs = kpf_set_numvfs,
+	.vf_func = kpf_vf_func,
+	.vf_unbind = kpf_vf_unbind,
+	.vf_bind = kpf_vf_bind,
+	.vf_default_driver = kpf_vf_default_driver,
+	.lock_path = kpf_lock_path,
+	.close = kpf_close,
+};
+
+/* ---- opening ---------------------------------------------------------- */
+
+static gboolean open_kernel_pf(NvfmPf *pf, const char *in, GError **error)
+{
+	char addr[NVFM_PCI_ADDR_LEN];
+	g_autofree char *phys = NULL, *total = NULL, *ctrl = NULL, *node = NULL;
+	const char *dev_root = g_getenv("NVFM_DEV_ROOT");
+	KernelPf *k;
+	guint32 cls;
+
+	if (!nvfm_pci_addr_normalize(in, addr)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid PF address '%s' (expected DDDD:BB:DD.F, BB:DD.F or emu:NAME)", in);
+		return FALSE;
+	}
+	pf->address = g_strdup(addr);
+	if (nvfm_pci_exists(addr) < 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "unknown PF %s: no such PCI device", addr);
+		return FALSE;
+	}
+	if (nvfm_pci_physfn(addr, &phys) == 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "%s is a VF (of PF %s), not a PF", addr, phys);
+		return FALSE;
+	}
+	if (nvfm_pci_class(addr, &cls) < 0 || cls != PCI_CLASS_NVME) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "%s is not an NVMe controller (class 0x%06x)", addr, cls);
+		return FALSE;
+	}
+	total = nvfm_pci_path(addr, "sriov_totalvfs");
+	if (!g_file_test(total, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "PF %s has no SR-IOV capability", addr);
+		return FALSE;
+	}
+	if (nvfm_pci_nvme_ctrl(addr, &ctrl) < 0 || !ctrl) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "PF %s has no NVMe controller device: bind it to the nvme driver, its admin queue is needed",
+			    addr);
+		return FALSE;
+	}
+	k = g_new0(KernelPf, 1);
+	k->ctrl = g_strdup(ctrl);
+	pf->priv = k;
+	pf->ops = &nvfm_kernel_pf_ops;
+	node = g_strconcat(dev_root ? dev_root : "", "/dev/", ctrl, NULL);
+	return nvfm_nvme_pf_open(pf, node, error);
+}
+
+NvfmPf *nvfm_pf_open(const char *address, GError **error)
+{
+	g_autoptr(NvfmPf) pf = g_new0(NvfmPf, 1);
+
+	pf->admin_fd = -1;
+	pf->lock_fd = -1;
+	if (!address || !*address) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no PF address given");
+		return NULL;
+	}
+	if (g_str_has_prefix(address, "emu:")) {
+		pf->address = g_strdup(address);
+		if (!nvfm_emu_pf_open(pf, address + 4, error))
+			return NULL;
+		return g_steal_pointer(&pf);
+	}
+	if (!open_kernel_pf(pf, g_str_has_prefix(address, "pci:") ? address + 4 : address, error))
+		return NULL;
+	return g_steal_pointer(&pf);
+}
+
+void nvfm_pf_close(NvfmPf *pf)
+{
+	if (!pf)
+		return;
+	if (pf->ops && pf->ops->close)
+		pf->ops->close(pf);
+	nvfm_close_fd(&pf->lock_fd);
+	nvfm_close_fd(&pf->admin_fd);
+	g_free(pf->address);
+	g_free(pf);
+}
+
+const char *nvfm_pf_address(NvfmPf *pf)
+{
+	return pf->address;
+}
+
+char **nvfm_pf_list(GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+	g_auto(GStrv) emu = NULL;
+
+	/* a host without PCI (a container) simply has no kernel PFs */
+	nvfm_pci_list_nvme_pfs(out);
+	emu = nvfm_emu_pf_list(error);
+	if (!emu)
+		return NULL;
+	for (guint i = 0; emu[i]; i++)
+		g_ptr_array_add(out, g_strconcat("emu:", emu[i], NULL));
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}
+
+/* ---- the PF lock -------------------------------------------------------- */
+
+gboolean nvfm_pf_lock(NvfmPf *pf, int timeout_ms, GError **error)
+{
+	g_autofree char *path = NULL, *dir = NULL;
+	gint64 deadline;
+	int fd;
+
+	if (pf->lock_depth++ > 0)
+		return TRUE;
+	path = pf->ops->lock_path(pf);
+	dir = g_path_get_dirname(path);
+	if (g_mkdir_with_parents(dir, 0755) < 0) {
+		int err = errno;
+
+		pf->lock_depth--;
+		nvfm_set_error_errno(error, -err, "cannot create the lock directory %s", dir);
+		return FALSE;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = errno;
+
+		pf->lock_depth--;
+		nvfm_set_error_errno(error, -err, "cannot open the lock file %s", path);
+		return FALSE;
+	}
+	if (timeout_ms <= 0)
+		timeout_ms = PF_LOCK_TIMEOUT_MS;
+	deadline = nvfm_now_us() + (gint64)timeout_ms * 1000;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		if (err == EINTR)
+			continue;
+		if (err != EWOULDBLOCK || nvfm_now_us() >= deadline) {
+			close(fd);
+			pf->lock_depth--;
+			if (err == EWOULDBLOCK)
+				g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+					    "PF %s is busy: another provisioning held %s for %d ms",
+					    pf->address, path, timeout_ms);
+			else
+				nvfm_set_error_errno(error, -err, "cannot lock %s", path);
+			return FALSE;
+		}
+		g_usleep(PF_LOCK_POLL_US);
+	}
+	pf->lock_fd = fd;
+	return TRUE;
+}
+
+void nvfm_pf_unlock(NvfmPf *pf)
+{
+	if (pf->lock_depth == 0 || --pf->lock_depth > 0)
+		return;
+	/* the file stays: removing it would race with a waiter */
+	nvfm_close_fd(&pf->lock_fd);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct {
+	NvfmPrimaryCaps prim;
+	GArray *sec;		/* NvfmSecCtrl */
+	guint total_vfs, num_vfs;
+	gboolean autoprobe;
+} PfState;
+
+static void pf_state_clear(PfState *s)
+{
+	if (s->sec)
+		g_array_unref(s->sec);
+	memset(s, 0, sizeof(*s));
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PfState, pf_state_clear)
+
+static gboolean pf_read(NvfmPf *pf, PfState *s, GError **error)
+{
+	pf_state_clear(s);
+	s->sec = g_array_new(FALSE, TRUE, sizeof(NvfmSecCtrl));
+	return pf->ops->identify_primary(pf, &s->prim, error) &&
+	       pf->ops->list_secondary(pf, s->sec, error) &&
+	       pf->ops->sriov_get(pf, &s->total_vfs, &s->num_vfs, &s->autoprobe, error);
+}
+
+/* the secondary controller behind VF @index, or NULL */
+static const NvfmSecCtrl *sec_for_index(const PfState *s, guint index)
+{
+	for (guint i = 0; i < s->sec->len; i++) {
+		const NvfmSecCtrl *c = &g_array_index(s->sec, NvfmSecCtrl, i);
+
+		if (c->vfn == index + 1)
+			return c;
+	}
+	return NULL;
+}
+
+static void fill_resource(NvfmPfResource *r, guint32 total, guint32 assigned, guint32 primary,
+			  guint32 priv, guint32 max, guint32 gran)
+{
+	r->total = total;
+	r->assigned = assigned;
+	r->primary = primary;
+	r->private_total = priv;
+	r->max_per_vf = max;
+	r->granularity = gran;
+	r->free = total > assigned + primary ? total - assigned - primary : 0;
+}
+
+static void caps_from_state(const PfState *s, NvfmPfCaps *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->cntlid = s->prim.cntlid;
+	fill_resource(&out->vq, s->prim.vqfrt, s->prim.vqrfa, s->prim.vqrfap, s->prim.vqprt,
+		      s->prim.vqfrsm, s->prim.vqgran);
+	fill_resource(&out->vi, s->prim.vifrt, s->prim.virfa, s->prim.virfap, s->prim.viprt,
+		      s->prim.vifrsm, s->prim.vigran);
+	out->total_vfs = s->total_vfs;
+	out->num_vfs = s->num_vfs;
+	out->autoprobe = s->autoprobe;
+	for (guint i = 0; i < s->sec->len; i++) {
+		const NvfmSecCtrl *c = &g_array_index(s->sec, NvfmSecCtrl, i);
+
+		out->n_secondary++;
+		out->n_online += c->scs & 1;
+	}
+}
+
+static NvfmVfInfo *vf_info_new(NvfmPf *pf, const NvfmSecCtrl *c, NvfmVfFunc *f)
+{
+	NvfmVfInfo *v = g_new0(NvfmVfInfo, 1);
+
+	v->pf = g_strdup(pf->address);
+	v->index = c->vfn - 1;
+	v->scid = c->scid;
+	v->online = c->scs & 1;
+	v->nvq = c->nvq;
+	v->nvi = c->nvi;
+	v->enabled = f->enabled;
+	v->address = g_steal_pointer(&f->address);
+	v->driver = g_steal_pointer(&f->driver);
+	v->driver_override = g_steal_pointer(&f->driver_override);
+	v->iommu_group = g_steal_pointer(&f->iommu_group);
+	v->vfio_device = g_steal_pointer(&f->vfio_device);
+	v->device = g_steal_pointer(&f->device);
+	v->in_use_by = g_steal_pointer(&f->in_use_by);
+	return v;
+}
+
+static NvfmVfInfo *vf_info_read(NvfmPf *pf, const NvfmSecCtrl *c, GError **error)
+{
+	g_auto(NvfmVfFunc) f = { 0 };
+
+	if (!pf->ops->vf_func(pf, c->vfn - 1, &f, error))
+		return NULL;
+	return vf_info_new(pf, c, &f);
+}
+
+gboolean nvfm_pf_get_caps(NvfmPf *pf, NvfmPfCaps *out, GError **error)
+{
+	g_auto(PfState) s = { 0 };
+
+	if (!pf_read(pf, &s, error))
+		return FALSE;
+	caps_from_state(&s, out);
+	return TRUE;
+}
+
+static gint cmp_vf_index(gconstpointer a, gconstpointer b)
+{
+	const NvfmVfInfo *x = *(NvfmVfInfo *const *)a, *y = *(NvfmVfInfo *const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static GPtrArray *list_vfs(NvfmPf *pf, const PfState *s, GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_vf_info_free);
+
+	for (guint i = 0; i < s->sec->len; i++) {
+		const NvfmSecCtrl *c = &g_array_index(s->sec, NvfmSecCtrl, i);
+		NvfmVfInfo *v;
+
+		/* a secondary controller without a VF cannot be assigned */
+		if (c->vfn == 0)
+			continue;
+		v = vf_info_read(pf, c, error);
+		if (!v)
+			return NULL;
+		g_ptr_array_add(out, v);
+	}
+	g_ptr_array_sort(out, cmp_vf_index);
+	return g_steal_pointer(&out);
+}
+
+GPtrArray *nvfm_pf_list_vfs(NvfmPf *pf, GError **error)
+{
+	g_auto(PfState) s = { 0 };
+
+	if (!pf_read(pf, &s, error))
+		return NULL;
+	return list_vfs(pf, &s, error);
+}
+
+static NvfmVfInfo *find_free(NvfmPf *pf, const PfState *s, GError **error)
+{
+	g_autoptr(GPtrArray) vfs = list_vfs(pf, s, error);
+	guint busy = 0;
+
+	if (!vfs)
+		return NULL;
+	for (guint i = 0; i < vfs->len; i++) {
+		if (nvfm_vf_info_is_free(vfs->pdata[i]))
+			return g_ptr_array_steal_index(vfs, i);
+		busy++;
+	}
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY, "no free VF on PF %s (%u of %u in use)",
+		    pf->address, busy, vfs->len);
+	return NULL;
+}
+
+NvfmVfInfo *nvfm_pf_find_free_vf(NvfmPf *pf, GError **error)
+{
+	g_auto(PfState) s = { 0 };
+
+	if (!pf_read(pf, &s, error))
+		return NULL;
+	return find_free(pf, &s, error);
+}
+
+/* ---- provisioning ------------------------------------------------------- */
+
+/* An even share of the pool, within what one controller may hold and
+ * what is left, but never below what a controller needs to come up. */
+static guint default_amount(const NvfmPfResource *r, guint n_secondary, guint avail, guint min)
+{
+	guint share = n_secondary ? r->total / n_secondary : r->total;
+
+	if (r->max_per_vf && share > r->max_per_vf)
+		share = r->max_per_vf;
+	if (share > avail)
+		share = avail;
+	return MAX(share, min);
+}
+
+static gboolean check_amount(NvfmPf *pf, const char *kind, const char *why, guint want,
+			     guint min, guint max, guint avail, guint total, GError **error)
+{
+	if (want < min) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "a secondary controller needs at least %u %s resource%s (%s), %u requested",
+			    min, kind, min == 1 ? "" : "s", why, want);
+		return FALSE;
+	}
+	if (want > 0xffff || (max && want > max)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "%u %s resources requested, but PF %s allows at most %u per secondary controller",
+			    want, kind, pf->address, max);
+		return FALSE;
+	}
+	if (want > avail) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
+			    "%u %s resources requested, but only %u of %u are free on PF %s", want,
+			    kind, avail, total, pf->address);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Whether the PF's VFs can be disabled: no secondary controller online
+ * (other than @except) and no VF bound to a driver. */
+static gboolean vfs_idle(NvfmPf *pf, const PfState *s, int except)
+{
+	for (guint i = 0; i < s->sec->len; i++) {
+		const NvfmSecCtrl *c = &g_array_index(s->sec, NvfmSecCtrl, i);
+		g_auto(NvfmVfFunc) f = { 0 };
+
+		if (c->vfn == 0 || (int)c->vfn - 1 == except)
+			continue;
+		if (c->scs & 1)
+			return FALSE;
+		if (!pf->ops->vf_func(pf, c->vfn - 1, &f, NULL) || f.driver || f.in_use_by)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Takes the controller offline, which also hands its resources back on
+ * QEMU; assigning 0 makes sure on devices that keep them. */
+static gboolean offline_and_drain(NvfmPf *pf, guint16 scid, GError **error)
+{
+	g_autoptr(GArray) sec = g_array_new(FALSE, TRUE, sizeof(NvfmSecCtrl));
+
+	if (!pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_OFFLINE, 0, scid, 0, error) ||
+	    !pf->ops->list_secondary(pf, sec, error))
+		return FALSE;
+	for (guint i = 0; i < sec->len; i++) {
+		const NvfmSecCtrl *c = &g_array_index(sec, NvfmSecCtrl, i);
+
+		if (c->scid != scid)
+			continue;
+		if (c->nvq && !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_ASSIGN, NVFM_VIRT_RT_VQ, scid, 0,
+						  error))
+			return FALSE;
+		if (c->nvi && !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_ASSIGN, NVFM_VIRT_RT_VI, scid, 0,
+						  error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Best effort: back to offline, no resources, and VFs disabled again if
+ * this call enabled them and nothing else uses them. */
+static void provision_undo(NvfmPf *pf, guint index, guint16 scid, gboolean enabled_vfs)
+{
+	g_autoptr(GError) e = NULL;
+	g_auto(PfState) s = { 0 };
+	g_auto(NvfmVfFunc) f = { 0 };
+
+	if (pf->ops->vf_func(pf, index, &f, NULL) && f.enabled && !pf->ops->vf_unbind(pf, index, &e)) {
+		g_debug("undo: %s", e->message);
+		g_clear_error(&e);
+	}
+	if (!offline_and_drain(pf, scid, &e)) {
+		g_debug("undo: %s", e->message);
+		g_clear_error(&e);
+	}
+	if (enabled_vfs && pf_read(pf, &s, NULL) && vfs_idle(pf, &s, -1) &&
+	    !pf->ops->set_numvfs(pf, 0, &e))
+		g_debug("undo: %s", e->message);
+}
+
+/* VFs exist up to @index; enabling goes through 0 as the kernel demands. */
+static gboolean ensure_vfs(NvfmPf *pf, const PfState *s, guint index, gboolean *enabled,
+			   GError **error)
+{
+	*enabled = FALSE;
+	if (s->num_vfs > index)
+		return TRUE;
+	if (s->num_vfs > 0) {
+		if (!vfs_idle(pf, s, (int)index)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
+				    "VF %u of PF %s needs %u VFs enabled but %u are, and some are in use (sriov_numvfs can only change through 0)",
+				    index, pf->address, index + 1, s->num_vfs);
+			return FALSE;
+		}
+		if (!pf->ops->set_numvfs(pf, 0, error))
+			return FALSE;
+	}
+	/* before the VFs appear, so no driver probes a VF whose controller is
+	 * still offline (the nvme driver would fail on it) */
+	if (!pf->ops->set_autoprobe(pf, FALSE, error) ||
+	    !pf->ops->set_numvfs(pf, s->total_vfs, error))
+		return FALSE;
+	*enabled = TRUE;
+	return TRUE;
+}
+
+static NvfmVfInfo *provision_locked(NvfmPf *pf, const NvfmProvisionOpts *opts, GError **error)
+{
+	g_auto(PfState) s = { 0 };
+	g_autoptr(NvfmVfInfo) pick = NULL;
+	g_autofree char *driver = NULL;
+	const NvfmSecCtrl *c;
+	NvfmPfCaps caps;
+	guint nvq, nvi, avail_q, avail_i, index;
+	guint16 scid;
+	gboolean enabled_vfs = FALSE;
+	GError *err = NULL;
+
+	if (!pf_read(pf, &s, error))
+		return NULL;
+	caps_from_state(&s, &caps);
+	if (opts->vf_index >= 0) {
+		c = sec_for_index(&s, (guint)opts->vf_index);
+		if (!c) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+				    "PF %s has no VF %d (it has %u secondary controllers)",
+				    pf->address, opts->vf_index, caps.n_secondary);
+			return NULL;
+		}
+		pick = vf_info_read(pf, c, error);
+		if (!pick)
+			return NULL;
+		if (!nvfm_vf_info_is_free(pick)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
+				    "VF %s of PF %s is not free (%s)",
+				    pick->address ? pick->address : "?", pf->address,
+				    pick->in_use_by ? pick->in_use_by : "its secondary controller is online");
+			return NULL;
+		}
+	} else {
+		pick = find_free(pf, &s, error);
+		if (!pick)
+			return NULL;
+		c = sec_for_index(&s, pick->index);
+	}
+	index = pick->index;
+	scid = c->scid;
+
+	/* what this controller holds comes back when it goes offline */
+	avail_q = caps.vq.free + c->nvq;
+	avail_i = caps.vi.free + c->nvi;
+	nvq = opts->nvq ? opts->nvq : default_amount(&caps.vq, caps.n_secondary, avail_q, 2);
+	nvi = opts->nvi ? opts->nvi : default_amount(&caps.vi, caps.n_secondary, avail_i, 1);
+	/* $NVFM_PF_NO_PRECHECK leaves the judgement to the device, to see
+	 * what its firmware answers (docs/provisioning.md) */
+	if (!g_getenv("NVFM_PF_NO_PRECHECK") &&
+	    (!check_amount(pf, "VQ", "admin and one I/O queue", nvq, 2, caps.vq.max_per_vf,
+			   avail_q, caps.vq.total, error) ||
+	     !check_amount(pf, "VI", "one interrupt", nvi, 1, caps.vi.max_per_vf, avail_i,
+			   caps.vi.total, error)))
+		return NULL;
+	g_debug("%s: provisioning VF %u (secondary controller %u) with %u VQ, %u VI", pf->address,
+		index, scid, nvq, nvi);
+
+	if ((pick->enabled && pick->driver && !pf->ops->vf_unbind(pf, index, &err)) ||
+	    !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_OFFLINE, 0, scid, 0, &err) ||
+	    !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_ASSIGN, NVFM_VIRT_RT_VQ, scid, (guint16)nvq, &err) ||
+	    !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_ASSIGN, NVFM_VIRT_RT_VI, scid, (guint16)nvi, &err) ||
+	    !ensure_vfs(pf, &s, index, &enabled_vfs, &err) ||
+	    !pf->ops->virt_mgmt(pf, NVFM_VIRT_ACT_ONLINE, 0, scid, 0, &err))
+		goto fail;
+
+	driver = opts->driver ? g_strdup(opts->driver) : pf->ops->vf_default_driver(pf, index, &err);
+	if (!driver || !pf->ops->vf_bind(pf, index, driver, &err))
+		goto fail;
+
+	g_clear_pointer(&pick, nvfm_vf_info_free);
+	g_array_set_size(s.sec, 0);
+	if (!pf->ops->list_secondary(pf, s.sec, &err) || !(c = sec_for_index(&s, index)))
+		goto fail;
+	pick = vf_info_read(pf, c, &err);
+	if (!pick)
+		goto fail;
+	if (opts->require_migration) {
+		if (!pick->device) {
+			g_set_error(&err, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+				    "VF %s has no migration support: driver %s is not a VFIO driver",
+				    pick->address, pick->driver ? pick->driver : "(none)");
+			goto fail;
+		}
+		if (!nvfm_vf_check_migration(pick->address, NULL, &err))
+			goto fail;
+	}
+	return g_steal_pointer(&pick);
+
+fail:
+	if (!err)
+		g_set_error(&err, NVFM_ERROR, NVFM_ERROR_FAILED, "VF %u of PF %s vanished", index,
+			    pf->address);
+	g_debug("%s: provisioning VF %u failed, undoing: %s", pf->address, index, err->message);
+	provision_undo(pf, index, scid, enabled_vfs);
+	g_propagate_error(error, err);
+	return NULL;
+}
+
+NvfmVfInfo *nvfm_pf_provision(NvfmPf *pf, const NvfmProvisionOpts *opts, GError **error)
+{
+	NvfmProvisionOpts defaults;
+	NvfmVfInfo *v;
+
+	if (!opts) {
+		nvfm_provision_opts_init(&defaults);
+		opts = &defaults;
+	}
+	if (!nvfm_pf_lock(pf, opts->lock_timeout_ms, error))
+		return NULL;
+	v = provision_locked(pf, opts, error);
+	nvfm_pf_unlock(pf);
+	return v;
+}
+
+/* ---- one VF by address -------------------------------------------------- */
+
+/* The PF of VF @vf and the VF's index. */
+static NvfmPf *open_vf_pf(const char *vf, guint *index, GError **error)
+{
+	char addr[NVFM_PCI_ADDR_LEN];
+	g_autofree char *pf_addr = NULL;
+	int r;
+
+	if (!vf || !*vf) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no VF address given");
+		return NULL;
+	}
+	if (g_str_has_prefix(vf, "emu:")) {
+		g_autofree char *pf_name = NULL, *emu_pf = NULL;
+
+		if (!nvfm_emu_pf_split_vf(vf + 4, &pf_name, index)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "'%s' is not the VF of an emulated PF (expected emu:PF-vfN)", vf);
+			return NULL;
+		}
+		emu_pf = g_strconcat("emu:", pf_name, NULL);
+		return nvfm_pf_open(emu_pf, error);
+	}
+	if (g_str_has_prefix(vf, "vfio:"))
+		vf += 5;
+	else if (g_str_has_prefix(vf, "pci:"))
+		vf += 4;
+	if (!nvfm_pci_addr_normalize(vf, addr)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid VF address '%s' (expected DDDD:BB:DD.F or emu:PF-vfN)", vf);
+		return NULL;
+	}
+	if (nvfm_pci_exists(addr) < 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "unknown VF %s: no such PCI device", addr);
+		return NULL;
+	}
+	r = nvfm_pci_physfn(addr, &pf_addr);
+	if (r == -ENOENT) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s is not a VF", addr);
+		return NULL;
+	}
+	if (r < 0) {
+		nvfm_set_error_errno(error, r, "cannot find the PF of VF %s", addr);
+		return NULL;
+	}
+	r = nvfm_pci_vf_index(pf_addr, addr, index);
+	if (r < 0) {
+		nvfm_set_error_errno(error, r, "cannot find VF %s among the VFs of PF %s", addr,
+				     pf_addr);
+		return NULL;
+	}
+	return nvfm_pf_open(pf_addr, error);
+}
+
+static NvfmVfInfo *lookup_in(NvfmPf *pf, guint index, GError **error)
+{
+	g_auto(PfState) s = { 0 };
+	const NvfmSecCtrl *c;
+
+	if (!pf_read(pf, &s, error))
+		return NULL;
+	c = sec_for_index(&s, index);
+	if (!c) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "PF %s has no secondary controller for VF %u", pf->address, index);
+		return NULL;
+	}
+	return vf_info_read(pf, c, error);
+}
+
+NvfmVfInfo *nvfm_vf_lookup(const char *vf, GError **error)
+{
+	g_autoptr(NvfmPf) pf = NULL;
+	guint index = 0;
+
+	pf = open_vf_pf(vf, &index, error);
+	if (!pf)
+		return NULL;
+	return lookup_in(pf, index, error);
+}
+
+static gboolean release_locked(NvfmPf *pf, guint index, GError **error)
+{
+	g_autoptr(NvfmVfInfo) v = lookup_in(pf, index, error);
+	g_auto(PfState) s = { 0 };
+
+	if (!v)
+		return FALSE;
+	if (v->in_use_by) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY, "VF %s is in use by %s", v->address,
+			    v->in_use_by);
+		return FALSE;
+	}
+	if (v->enabled && (v->driver || v->driver_override) && !pf->ops->vf_unbind(pf, index, error))
+		return FALSE;
+	if (!offline_and_drain(pf, v->scid, error))
+		return FALSE;
+	/* leave the PF as a fresh one once nothing uses its VFs, so the next
+	 * provisioning can enable them with autoprobe off */
+	if (!pf_read(pf, &s, error))
+		return FALSE;
+	if (s.num_vfs > 0 && vfs_idle(pf, &s, -1))
+		return pf->ops->set_numvfs(pf, 0, error);
+	return TRUE;
+}
+
+gboolean nvfm_vf_release(const char *vf, GError **error)
+{
+	g_autoptr(NvfmPf) pf = NULL;
+	guint index = 0;
+	gboolean ok;
+
+	pf = open_vf_pf(vf, &index, error);
+	if (!pf || !nvfm_pf_lock(pf, 0, error))
+		return FALSE;
+	ok = release_locked(pf, index, error);
+	nvfm_pf_unlock(pf);
+	return ok;
+}
+
+static gboolean bind_locked(NvfmPf *pf, guint index, const char *driver, GError **error)
+{
+	g_autoptr(NvfmVfInfo) v = lookup_in(pf, index, error);
+
+	if (!v)
+		return FALSE;
+	if (!v->enabled) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "VF %s does not exist yet (VFs of PF %s are disabled; provision it first)",
+			    v->address ? v->address : "?", pf->address);
+		return FALSE;
+	}
+	if (v->in_use_by) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY, "VF %s is in use by %s", v->address,
+			    v->in_use_by);
+		return FALSE;
+	}
+	return pf->ops->vf_bind(pf, index, driver, error);
+}
+
+gboolean nvfm_vf_bind(const char *vf, const char *driver, GError **error)
+{
+	g_autoptr(NvfmPf) pf = NULL;
+	guint index = 0;
+	gboolean ok;
+
+	if (!driver || !*driver) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no driver given");
+		return FALSE;
+	}
+	pf = open_vf_pf(vf, &index, error);
+	if (!pf || !nvfm_pf_lock(pf, 0, error))
+		return FALSE;
+	ok = bind_locked(pf, index, driver, error);
+	nvfm_pf_unlock(pf);
+	return ok;
+}
+
+char *nvfm_vf_default_driver(const char *vf, GError **error)
+{
+	g_autoptr(NvfmPf) pf = NULL;
+	guint index = 0;
+
+	pf = open_vf_pf(vf, &index, error);
+	if (!pf)
+		return NULL;
+	return pf->ops->vf_default_driver(pf, index, error);
+}
+
+gboolean nvfm_vf_check_migration(const char *vf, NvfmMigFeatures *out, GError **error)
+{
+	g_autoptr(NvfmVfInfo) v = nvfm_vf_lookup(vf, error);
+	g_autoptr(NvfmDevice) dev = NULL;
+	g_autoptr(GError) e = NULL;
+	NvfmMigFeatures feat;
+
+	if (!v)
+		return FALSE;
+	if (!v->device) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "VF %s has no migration support: %s%s", v->address,
+			    v->driver ? "it is bound to " : "it is bound to no driver",
+			    v->driver ? v->driver : "");
+		return FALSE;
+	}
+	dev = nvfm_device_open(v->device, &e);
+	if (dev && nvfm_device_get_features(dev, &feat, &e)) {
+		if (out)
+			*out = feat;
+		return TRUE;
+	}
+	g_set_error(error, NVFM_ERROR, e->code, "VF %s (driver %s): %s", v->address,
+		    v->driver ? v->driver : "none", e->message);
+	return FALSE;
+}

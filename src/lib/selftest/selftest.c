@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A conformance suite for VFIO migration drivers. Every case starts from a
+ * reset device, checks one promise of the uAPI v2 and leaves the device
+ * usable. It runs the same against emu: devices and kernel drivers.
+ */
+#define G_LOG_DOMAIN "nvfm-selftest"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/engine-private.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define RAW_CHUNK (256u << 10)
+
+typedef struct {
+	NvfmDevice *dev;
+	NvfmMigFeatures feat;
+	char *detail;		/* set by a case to explain itself */
+	int timeout_ms;
+} Ctx;
+
+typedef gboolean (*CaseFunc)(Ctx *c, GError **error);
+
+static gboolean verdict(GError **error, NvfmErrorCode code, const char *fmt, va_list ap)
+{
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+
+	g_set_error_literal(error, NVFM_ERROR, code, msg);
+	return FALSE;
+}
+
+/* A case returns fail(...) to fail, or skip(...) when the device lacks
+ * what the case needs. */
+static gboolean fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean fail(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+	gboolean r;
+
+	va_start(ap, fmt);
+	r = verdict(error, NVFM_ERROR_FAILED, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static gboolean skip(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean skip(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+	gboolean r;
+
+	va_start(ap, fmt);
+	r = verdict(error, NVFM_ERROR_NOT_SUPPORTED, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void note(Ctx *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void note(Ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	g_free(c->detail);
+	va_start(ap, fmt);
+	c->detail = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static gboolean expect_state(Ctx *c, NvfmMigState want, GError **error)
+{
+	NvfmMigState st;
+
+	if (!nvfm_device_get_state(c->dev, &st, error))
+		return FALSE;
+	if (st != want)
+		return fail(error, "device reports %s, expected %s", nvfm_mig_state_name(st),
+			    nvfm_mig_state_name(want));
+	return TRUE;
+}
+
+static int tmpfile_fd(GError **error)
+{
+	const char *dir = g_get_tmp_dir();
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		nvfm_set_error_errno(error, -errno, "temporary file in %s", dir);
+	return fd;
+}
+
+/* Read the rest of the data stream into @out_fd; returns bytes or -1. */
+static gint64 drain_raw(Ctx *c, int out_fd, GError **error)
+{
+	g_autofree guint8 *buf = g_malloc(RAW_CHUNK);
+	gint64 total = 0;
+
+	for (;;) {
+		NvfmReadStatus st;
+		gssize n = nvfm_device_read(c->dev, buf, RAW_CHUNK, c->timeout_ms, &st, error);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			{
+			if (st == NVFM_READ_END)
+				return total;
+			fail(error, "stream paused outside PRE_COPY");
+			return -1;
+		}
+		if (out_fd >= 0 && write(out_fd, buf, n) != n) {
+			nvfm_set_error_errno(error, -errno, "temporary file write");
+			return -1;
+		}
+		total += n;
+	}
+}
+
+/* A STOP_COPY image of the device, from RUNNING or STOP, in a temp file. */
+static int raw_image(Ctx *c, gint64 *size, GError **error)
+{
+	int fd = tmpfile_fd(error);
+
+	if (fd < 0)
+		return -1;
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP_COPY, error) ||
+	    (*size = drain_raw(c, fd, error)) < 0 ||
+	    !nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP, error)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Feed @len bytes of @fd into RESUMING, flipping byte @flip (-1: none). */
+static gboolean feed_raw(Ctx *c, int fd, gint64 len, gint64 flip, GError **error)
+{
+	g_autofree guint8 *buf = g_malloc(RAW_CHUNK);
+	gint64 off = 0;
+
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_RESUMING, error))
+		return FALSE;
+	while (off < len) {
+		gssize n = pread(fd, buf, MIN((gint64)RAW_CHUNK, len - off), off);
+
+		if (n <= 0)
+			return fail(error, "temporary file read failed");
+		if (flip >= off && flip < off + n)
+			buf[flip - off] ^= 0x5a;
+		if (!nvfm_device_write_all(c->dev, buf, n, c->timeout_ms, error))
+			return FALSE;
+		off += n;
+	}
+	return TRUE;
+}
+
+static gboolean digest_fd(int fd, char **hex, GError **error)
+{
+	g_autoptr(NvfmSha256) sha = nvfm_sha256_new();
+	g_autofree guint8 *buf = g_malloc(RAW_CHUNK);
+	guint8 digest[32];
+	off_t off = 0;
+	gssize n;
+
+	while ((n = pread(fd, buf, RAW_CHUNK, off)) > 0) {
+		nvfm_sha256_update(sha, buf, (gsize)n);
+		off += n;
+	}
+	if (n < 0)
+		return fail(error, "temporary file read failed");
+	nvfm_sha256_finish(sha, digest);
+	*hex = g_malloc(65);
+	nvfm_sha256_hex(digest, *hex);
+	return TRUE;
+}
+
+/* ---- the cases ---- */
+
+static gboolean case_features(Ctx *c, GError **error)
+{
+	g_autofree char *fl = nvfm_mig_flags_to_string(c->feat.flags);
+
+	if (c->feat.has_data_size)
+		note(c, "flags %s, MIG_DATA_SIZE %" G_GUINT64_FORMAT " bytes", fl,
+		     c->feat.stop_copy_length);
+	else
+		note(c, "flags %s, no MIG_DATA_SIZE", fl);
+	return TRUE;
+}
+
+static gboolean case_reset_running(Ctx *c, GError **error)
+{
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP, error) ||
+	    !nvfm_device_reset(c->dev, error))
+		return FALSE;
+	return expect_state(c, NVFM_MIG_STATE_RUNNING, error);
+}
+
+/* Every single arc the uAPI defines for these flags, reached by the plan. */
+/* Go to @s; a RESUMING device gets a valid image (@img_fd) written, since
+ * leaving RESUMING commits what was written and nothing is not a state. */
+static gboolean enter_state(Ctx *c, NvfmMigState s, int img_fd, gint64 img_size,
+			    GError **error)
+{
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	if (s == NVFM_MIG_STATE_RESUMING)
+		return feed_raw(c, img_fd, img_size, -1, error);
+	return nvfm_device_set_state(c->dev, s, error);
+}
+
+static gboolean single_arcs(Ctx *c, int img, gint64 img_size, guint *arcs, GError **error)
+{
+
+	for (guint s = 1; s < NVFM_MIG_STATE_COUNT; s++) {
+		for (guint t = 1; t < NVFM_MIG_STATE_COUNT; t++) {
+			NvfmMigState next;
+
+			if (s == t || nvfm_mig_next_state(c->feat.flags, s, t, &next) < 0 ||
+			    next != (NvfmMigState)t)
+				continue;
+			if (!enter_state(c, s, img, img_size, error))
+				return FALSE;
+			if (nvfm_device_set_state_raw(c->dev, t) < 0)
+				return fail(error, "arc %s -> %s failed", nvfm_mig_state_name(s),
+					    nvfm_mig_state_name(t));
+			if (!expect_state(c, t, error)) {
+				g_prefix_error(error, "after %s -> %s: ", nvfm_mig_state_name(s),
+					       nvfm_mig_state_name(t));
+				return FALSE;
+			}
+			(*arcs)++;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean case_single_arcs(Ctx *c, GError **error)
+{
+	guint arcs = 0;
+	gint64 img_size = 0;
+	int img = raw_image(c, &img_size, error);
+	gboolean ok = img >= 0 && single_arcs(c, img, img_size, &arcs, error);
+
+	if (img >= 0)
+		close(img);
+	if (!ok)
+		return FALSE;
+	note(c, "%u single arcs", arcs);
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* Combination arcs requested in one call, as the kernel must decompose them. */
+static gboolean combination_arcs(Ctx *c, int img, gint64 img_size, guint *pairs,
+				 GError **error)
+{
+
+	for (guint s = 1; s < NVFM_MIG_STATE_COUNT; s++) {
+		for (guint t = 1; t < NVFM_MIG_STATE_COUNT; t++) {
+			NvfmMigState path[NVFM_MIG_PATH_MAX];
+			guint n;
+			int r;
+
+			if (s == t || !nvfm_mig_plan(c->feat.flags, s, t, path, &n, NULL) || n < 2)
+				continue;
+			if (!enter_state(c, s, img, img_size, error))
+				return FALSE;
+			r = nvfm_device_set_state_raw(c->dev, t);
+			if (r < 0)
+				return fail(error, "combination %s -> %s failed: %s", nvfm_mig_state_name(s),
+					    nvfm_mig_state_name(t), g_strerror(-r));
+			if (!expect_state(c, t, error))
+				return FALSE;
+			(*pairs)++;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean case_combination_arcs(Ctx *c, GError **error)
+{
+	guint pairs = 0;
+	gint64 img_size = 0;
+	int img = raw_image(c, &img_size, error);
+	gboolean ok = img >= 0 && combination_arcs(c, img, img_size, &pairs, error);
+
+	if (img >= 0)
+		close(img);
+	if (!ok)
+		return FALSE;
+	note(c, "%u combination pairs", pairs);
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* The planner refuses these before any ioctl; the device must not move. */
+static gboolean case_forbidden(Ctx *c, GError **error)
+{
+	static const NvfmMigState pc[] = { NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_PRE_COPY_P2P };
+	GError *e = NULL;
+
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	if (nvfm_device_set_state(c->dev, NVFM_MIG_STATE_ERROR, &e))
+		return fail(error, "ERROR was accepted as a target");
+	if (!g_error_matches(e, NVFM_ERROR, NVFM_ERROR_STATE)) {
+		g_propagate_error(error, e);
+		return FALSE;
+	}
+	g_clear_error(&e);
+	if (!expect_state(c, NVFM_MIG_STATE_RUNNING, error))
+		return FALSE;
+	for (guint s = 1; s < NVFM_MIG_STATE_COUNT; s++) {
+		if (nvfm_mig_state_supported(c->feat.flags, s))
+			continue;
+		if (nvfm_device_set_state(c->dev, s, &e))
+			return fail(error, "unsupported state %s was accepted", nvfm_mig_state_name(s));
+		g_clear_error(&e);
+	}
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP_COPY, error))
+		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(pc); i++) {
+		if (!nvfm_mig_state_supported(c->feat.flags, pc[i]))
+			continue;
+		if (nvfm_device_set_state(c->dev, pc[i], &e))
+			return fail(error, "STOP_COPY -> %s was attempted", nvfm_mig_state_name(pc[i]));
+		g_clear_error(&e);
+	}
+	if (!expect_state(c, NVFM_MIG_STATE_STOP_COPY, error))
+		return FALSE;
+	return nvfm_device_reset(c->dev, error);
+}
+
+static gboolean case_data_fd_stream(Ctx *c, GError **error)
+{
+	guint8 b;
+	NvfmReadStatus st;
+	gint64 total;
+
+	if (!nvfm_device_reset(c->dev, error) ||
+	    !nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP_COPY, error))
+		return FALSE;
+	if (pread(nvfm_device_data_fd(c->dev), &b, 1, 0) >= 0 || errno != ESPIPE)
+		return fail(error, "pread on the data_fd did not fail with ESPIPE");
+	total = drain_raw(c, -1, error);
+	if (total < 0)
+		return FALSE;
+	/* The end must stay the end. */
+	if (nvfm_device_read(c->dev, &b, 1, c->timeout_ms, &st, error) != 0 ||
+	    st != NVFM_READ_END)
+		return fail(error, "reading after the end of the STOP_COPY stream did not return 0");
+	if (c->feat.has_data_size)
+		note(c, "%" G_GINT64_FORMAT " bytes; MIG_DATA_SIZE said %" G_GUINT64_FORMAT, total,
+		     c->feat.stop_copy_length);
+	else
+		note(c, "%" G_GINT64_FORMAT " bytes", total);
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* After the device leaves STOP_COPY the old data_fd is dead: ENODEV. */
+static gboolean case_data_fd_disabled(Ctx *c, GError **error)
+{
+	guint8 b;
+	int dup_fd;
+	gssize n;
+	int err;
+
+	if (!nvfm_device_reset(c->dev, error) ||
+	    !nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP_COPY, error))
+		return FALSE;
+	dup_fd = fcntl(nvfm_device_data_fd(c->dev), F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return fail(error, "dup of the data_fd failed");
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP, error)) {
+		close(dup_fd);
+		return FALSE;
+	}
+	if (c->dev->ops->data_read)
+		n = c->dev->ops->data_read(c->dev, dup_fd, &b, 1);
+	else
+		n = read(dup_fd, &b, 1) < 0 ? -errno : 0;
+	err = n < 0 ? (int)-n : 0;
+	close(dup_fd);
+	if (err != ENODEV)
+		return fail(error, "read on a disabled data_fd returned %s, expected ENODEV",
+			    err ? g_strerror(err) : "success");
+	return nvfm_device_reset(c->dev, error);
+}
+
+static gboolean case_precopy_info(Ctx *c, GError **error)
+{
+	g_autofree guint8 *buf = g_malloc(RAW_CHUNK);
+	guint64 initial, dirty, prev;
+	guint reads = 0;
+	NvfmReadStatus st;
+
+	if (!(c->feat.flags & NVFM_MIG_FLAG_PRE_COPY))
+		return skip(error, "device has no PRE_COPY");
+	if (!nvfm_device_reset(c->dev, error) ||
+	    !nvfm_device_set_state(c->dev, NVFM_MIG_STATE_PRE_COPY, error) ||
+	    !nvfm_device_precopy_info(c->dev, &initial, &dirty, error))
+		return FALSE;
+	prev = initial;
+	for (;;) {
+		gssize n = nvfm_device_read(c->dev, buf, RAW_CHUNK, c->timeout_ms, &st, error);
+
+		if (n < 0)
+			return FALSE;
+		if (n == 0)
+			break;
+		reads++;
+		if (!nvfm_device_precopy_info(c->dev, &initial, &dirty, error))
+			return FALSE;
+		if (initial > prev)
+			return fail(error, "initial_bytes grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+				    prev, initial);
+		prev = initial;
+		if (reads > (1u << 22))
+			return fail(error, "PRE_COPY stream never paused");
+	}
+	if (st != NVFM_READ_NO_MORE_FOR_NOW)
+		return fail(error, "PRE_COPY stream ended instead of pausing");
+	if (!nvfm_device_precopy_info(c->dev, &initial, &dirty, error))
+		return FALSE;
+	if (initial != 0)
+		return fail(error, "initial_bytes is %" G_GUINT64_FORMAT " after the stream paused", initial);
+	note(c, "%u reads, initial bytes drained to 0, dirty %" G_GUINT64_FORMAT, reads, dirty);
+	/* PRECOPY_INFO is a PRE_COPY-only ioctl. */
+	if (!nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP_COPY, error))
+		return FALSE;
+	if (c->dev->ops->precopy_info(c->dev, nvfm_device_data_fd(c->dev), &initial, &dirty) == 0)
+		return fail(error, "PRECOPY_INFO succeeded in STOP_COPY");
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* Save -> load -> save through the framed format gives the same bytes. */
+static gboolean save_to(Ctx *c, int fd, guint rounds, NvfmTransferStats *st, GError **error)
+{
+	g_autoptr(NvfmChannel) ch = nvfm_channel_new_fd(fd, FALSE);
+	NvfmSaveOptions o;
+
+	nvfm_save_options_init(&o);
+	o.timeout_ms = c->timeout_ms;
+	o.precopy_rounds = rounds;
+	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0)
+		return fail(error, "temporary file reset failed");
+	return nvfm_save(c->dev, ch, &o, st, error);
+}
+
+static gboolean load_from(Ctx *c, int fd, GError **error)
+{
+	g_autoptr(NvfmChannel) ch = nvfm_channel_new_fd(fd, FALSE);
+	NvfmLoadOptions o;
+
+	nvfm_load_options_init(&o);
+	o.timeout_ms = c->timeout_ms;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return fail(error, "temporary file seek failed");
+	return nvfm_load(c->dev, ch, &o, NULL, error);
+}
+
+static gboolean case_roundtrip(Ctx *c, GError **error)
+{
+	NvfmTransferStats a, b;
+	int fd;
+	gboolean ok;
+
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	fd = tmpfile_fd(error);
+	if (fd < 0)
+		return FALSE;
+	ok = save_to(c, fd, 0, &a, error) && load_from(c, fd, error) &&
+	     expect_state(c, NVFM_MIG_STATE_STOP, error) && save_to(c, fd, 0, &b, error);
+	close(fd);
+	if (!ok)
+		return FALSE;
+	if (a.total_bytes != b.total_bytes || strcmp(a.sha256, b.sha256) != 0)
+		return fail(error, "state after load differs: %" G_GUINT64_FORMAT " bytes %.16s… vs %"
+			    G_GUINT64_FORMAT " bytes %.16s…", a.total_bytes, a.sha256,
+			    b.total_bytes, b.sha256);
+	note(c, "%" G_GUINT64_FORMAT " bytes, sha256 %.16s…", a.total_bytes, a.sha256);
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* A precopy stream restores the state the device had when it stopped. */
+static gboolean case_roundtrip_precopy(Ctx *c, GError **error)
+{
+	NvfmTransferStats pre, at_stop, after;
+	int fd_pre, fd_stop;
+	gboolean ok;
+
+	if (!(c->feat.flags & NVFM_MIG_FLAG_PRE_COPY))
+		return skip(error, "device has no PRE_COPY");
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	fd_pre = tmpfile_fd(error);
+	if (fd_pre < 0)
+		return FALSE;
+	fd_stop = tmpfile_fd(error);
+	if (fd_stop < 0) {
+		close(fd_pre);
+		return FALSE;
+	}
+	ok = save_to(c, fd_pre, 3, &pre, error) && save_to(c, fd_stop, 0, &at_stop, error) &&
+	     load_from(c, fd_pre, error) && save_to(c, fd_stop, 0, &after, error);
+	close(fd_pre);
+	close(fd_stop);
+	if (!ok)
+		return FALSE;
+	if (strcmp(at_stop.sha256, after.sha256) != 0)
+		return fail(error, "state restored from a precopy stream differs from the stopped source");
+	note(c, "%u precopy round(s), %" G_GUINT64_FORMAT " precopy + %" G_GUINT64_FORMAT
+	     " stop-copy bytes", pre.precopy_rounds, pre.precopy_bytes, pre.stop_copy_bytes);
+	return nvfm_device_reset(c->dev, error);
+}
+
+/* Bad input must fail RESUMING -> STOP, and the device must come back. */
+static gboolean refuse_case(Ctx *c, gboolean truncate, GError **error)
+{
+	g_autofree char *before = NULL, *after = NULL;
+	gint64 size = 0;
+	GError *e = NULL;
+	NvfmMigState now;
+	int fd;
+	gboolean fed;
+
+	if (!nvfm_device_reset(c->dev, error))
+		return FALSE;
+	fd = raw_image(c, &size, error);
+	if (fd < 0)
+		return FALSE;
+	if (!digest_fd(fd, &before, error)) {
+		close(fd);
+		return FALSE;
+	}
+	if (size < 2) {
+		close(fd);
+		return skip(error, "device state is %" G_GINT64_FORMAT " bytes: nothing to damage", size);
+	}
+	fed = truncate ? feed_raw(c, fd, size / 2, -1, &e) : feed_raw(c, fd, size, size / 2, &e);
+	/* A driver may refuse while being written to, or at the commit. */
+	if (fed && nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP, &e)) {
+		close(fd);
+		return fail(error, "a %s state was accepted at RESUMING -> STOP",
+			    truncate ? "truncated" : "corrupted");
+	}
+	note(c, "refused: %s", e ? e->message : "?");
+	g_clear_error(&e);
+	now = nvfm_device_recover(c->dev, NVFM_MIG_STATE_RUNNING);
+	if (now == NVFM_MIG_STATE_ERROR) {
+		close(fd);
+		return fail(error, "device stuck in ERROR after the refusal");
+	}
+	/* A correct image must still load afterwards. */
+	fed = feed_raw(c, fd, size, -1, error) &&
+	      nvfm_device_set_state(c->dev, NVFM_MIG_STATE_STOP, error);
+	close(fd);
+	if (!fed)
+		return FALSE;
+	fd = raw_image(c, &size, error);
+	if (fd < 0)
+		return FALSE;
+	fed = digest_fd(fd, &after, error);
+	close(fd);
+	if (!fed)
+		return FALSE;
+	if (strcmp(before, after) != 0)
+		return fail(error, "the intact state did not load correctly after the refusal");
+	return nvfm_device_reset(c->dev, error);
+}
+
+static gboolean case_corrupt_refused(Ctx *c, GError **error)
+{
+	return refuse_case(c, FALSE, error);
+}
+
+static gboolean case_truncated_refused(Ctx *c, GError **error)
+{
+	return refuse_case(c, TRUE, error);
+}
+
+/* A failed arc leaves the device recoverable and usable. */
+static gboolean case_recover(Ctx *c, GError **error)
+{
+	NvfmMigState now;
+	gint64 size;
+	int fd;
+
+	if (!nvfm_device_reset(c->dev, error) ||
+	    !nvfm_device_set_state(c->dev, NVFM_MIG_STATE_RESUMING, error))
+		return FALSE;
+	/* Garbage, then commit: the arc fails; recovery must follow. */
+	if (!nvfm_device_write_all(c->dev, "garbage", 7, c->timeout_ms, NULL) ||
+	    nvfm_device_set_state_raw(c->dev, NVFM_MIG_STATE_STOP) == 0) {
+		note(c, "driver accepted 7 bytes of garbage or refused them early");
+	}
+	now = nvfm_device_recover(c->dev, NVFM_MIG_STATE_RUNNING);
+	if (now != NVFM_MIG_STATE_RUNNING)
+		return fail(error, "recovery ended in %s", nvfm_mig_state_name(now));
+	fd = raw_image(c, &size, error);
+	if (fd < 0)
+		return FALSE;
+	close(fd);
+	return nvfm_device_reset(c->dev, error);
+}
+
+static const struct {
+	const char *name;
+	CaseFunc fn;
+} cases[] = {
+	{ "features", case_features },
+	{ "reset-to-running", case_reset_running },
+	{ "single-arcs", case_single_arcs },
+	{ "combination-arcs", case_combination_arcs },
+	{ "forbidden-arcs-refused", case_forbidden },
+	{ "data-fd-stream", case_data_fd_stream },
+	{ "data-fd-disabled", case_data_fd_disabled },
+	{ "precopy-info", case_precopy_info },
+	{ "save-load-save", case_roundtrip },
+	{ "precopy-save-load", case_roundtrip_precopy },
+	{ "corrupt-state-refused", case_corrupt_refused },
+	{ "truncated-state-refused", case_truncated_refused },
+	{ "recover-after-failure", case_recover },
+};
+
+static void result_free(gpointer p)
+{
+	NvfmSelftestResult *r = p;
+
+	g_free(r->name);
+	g_free(r->detail);
+	g_free(r);
+}
+
+GPtrArray *nvfm_selftest_run(const char *address, const char *only, int timeout_ms,
+			     GError **error)
+{
+	g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(result_free);
+	g_autoptr(GPatternSpec) pat = only ? g_pattern_spec_new(only) : NULL;
+	g_autoptr(NvfmDevice) dev = nvfm_device_open(address, error);
+	Ctx c = { 0 };
+
+	if (!dev)
+		return NULL;
+	c.dev = dev;
+	c.timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (!nvfm_device_get_features(dev, &c.feat, error))
+		return NULL;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		NvfmSelftestResult *r;
+		GError *e = NULL;
+		gint64 t0;
+		gboolean ok;
+
+		if (pat && !g_pattern_spec_match_string(pat, cases[i].name))
+			continue;
+		r = g_new0(NvfmSelftestResult, 1);
+		r->name = g_strdup(cases[i].name);
+		g_clear_pointer(&c.detail, g_free);
+		t0 = nvfm_now_us();
+		ok = cases[i].fn(&c, &e);
+		r->duration_us = nvfm_now_us() - t0;
+		if (ok) {
+			r->verdict = NVFM_SELFTEST_PASS;
+			r->detail = g_steal_pointer(&c.detail);
+		} else if (g_error_matches(e, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED)) {
+			r->verdict = NVFM_SELFTEST_SKIP;
+			r->detail = g_strdup(e->message);
+		} else {
+			r->verdict = NVFM_SELFTEST_FAIL;
+			r->detail = g_strdup(e ? e->message : "failed without a reason");
+		}
+		g_clear_error(&e);
+		g_debug("%s: %s", r->name, r->detail ? r->detail : "");
+		g_ptr_array_add(results, r);
+		/* Whatever the case did, the next one starts from a sane device. */
+		nvfm_device_recover(dev, NVFM_MIG_STATE_RUNNING);
+	}
+	g_free(c.detail);
+	return g_steal_pointer(&results);
+}

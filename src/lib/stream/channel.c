@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Byte channels under the frame layer: a file descriptor (file, pipe, UNIX
+ * or TCP socket) or a GIOStream (TLS). Every wait is bounded by the
+ * channel's timeout so a silent peer cannot hang a migration.
+ */
+#define G_LOG_DOMAIN "nvfm-channel"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "util/util-private.h"
+#include "readahead.h"
+
+static void stream_error(GError **error, GError *gerr);
+
+struct _NvfmChannel {
+	int fd;
+	gboolean own_fd;
+	gboolean is_socket;
+	gboolean nonblock;	/* reads never block: no poll needed before them */
+	GIOStream *stream;
+	int sock_fd;		/* the socket under @stream, for shutdown and polls */
+	int timeout_ms;
+	char *peer;
+};
+
+NvfmChannel *nvfm_channel_new_fd(int fd, gboolean take)
+{
+	NvfmChannel *ch = g_new0(NvfmChannel, 1);
+	int type;
+	socklen_t sl = sizeof(type);
+
+	ch->fd = fd;
+	ch->sock_fd = -1;
+	ch->own_fd = take;
+	ch->timeout_ms = -1;
+	ch->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) == 0;
+	ch->nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	/* A shell pipe holds 64 KiB: at GiB/s that is a context switch per
+	 * frame on each side. 1 MiB lets sender and receiver run in parallel;
+	 * failing (an unprivileged limit) only costs speed. */
+	if (!ch->is_socket) {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+	}
+	return ch;
+}
+
+NvfmChannel *nvfm_channel_new_stream(GIOStream *stream)
+{
+	NvfmChannel *ch = g_new0(NvfmChannel, 1);
+
+	ch->fd = -1;
+	ch->sock_fd = -1;
+	ch->stream = g_object_ref(stream);
+	ch->timeout_ms = -1;
+	return ch;
+}
+
+void nvfm_channel_free(NvfmChannel *ch)
+{
+	if (!ch)
+		return;
+	if (ch->own_fd && ch->fd >= 0)
+		close(ch->fd);
+	g_clear_object(&ch->stream);
+	g_free(ch->peer);
+	g_free(ch);
+}
+
+/* The GSocket under a stream: the stream itself or a TLS connection's base. */
+static GSocket *stream_socket(GIOStream *stream)
+{
+	GIOStream *base = NULL;
+	GSocket *s = NULL;
+
+	if (G_IS_SOCKET_CONNECTION(stream))
+		return g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream));
+	if (G_IS_TLS_CONNECTION(stream)) {
+		g_object_get(stream, "base-io-stream", &base, NULL);
+		if (base && NVFM_IS_READ_AHEAD_STREAM(base))
+			s = nvfm_read_ahead_stream_get_socket(NVFM_READ_AHEAD_STREAM(base));
+		else if (base && G_IS_SOCKET_CONNECTION(base))
+			s = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
+		g_clear_object(&base);	/* the TLS connection keeps its own ref */
+	}
+	return s;
+}
+
+void nvfm_channel_set_timeout(NvfmChannel *ch, int timeout_ms)
+{
+	GSocket *s;
+
+	ch->timeout_ms = timeout_ms;
+	if (ch->stream && (s = stream_socket(ch->stream)))
+		g_socket_set_timeout(s, timeout_ms < 0 ? 0 : (guint)((timeout_ms + 999) / 1000));
+}
+
+int nvfm_channel_get_timeout(NvfmChannel *ch)
+{
+	return ch->timeout_ms;
+}
+
+int nvfm_channel_get_fd(NvfmChannel *ch)
+{
+	return ch->stream ? -1 : ch->fd;
+}
+
+void nvfm_channel_set_socket_fd(NvfmChannel *ch, int fd)
+{
+	ch->sock_fd = fd;
+}
+
+void nvfm_channel_shutdown(NvfmChannel *ch)
+{
+	int fd = ch->stream ? ch->sock_fd : ch->fd;
+
+	if (ch->stream && fd < 0) {
+		GSocket *s = stream_socket(ch->stream);
+
+		fd = s ? g_socket_get_fd(s) : -1;
+	}
+	/* shutdown(2) wakes a thread blocked on the socket; close would not */
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
+{
+	int fd = ch->fd;
+
+	if (ch->stream) {
+		GInputStream *in = g_io_stream_get_input_stream(ch->stream);
+		GSocket *s;
+
+		/* TLS may hold a decrypted record that the socket no longer shows */
+		if (G_IS_POLLABLE_INPUT_STREAM(in) &&
+		    g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in)) &&
+		    g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(in)))
+			return TRUE;
+		s = stream_socket(ch->stream);
+		fd = ch->sock_fd >= 0 ? ch->sock_fd : s ? g_socket_get_fd(s) : -1;
+		if (fd < 0)
+			return FALSE;
+	}
+	return nvfm_poll_fd(fd, POLLIN, timeout_ms) > 0;
+}
+
+int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error)
+{
+	GError *gerr = NULL;
+	gssize n;
+
+	*got = 0;
+	if (!ch->stream) {
+		/* a file or pipe never has unsolicited input */
+		if (!ch->is_socket)
+			return 0;
+		do
+			n = recv(ch->fd, buf, len, MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			*got = (gsize)n;
+			return 1;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			nvfm_set_error_errno(error, -errno, "read");
+			if (error && *error)
+				(*error)->code = NVFM_ERROR_IO;
+		}
+		return -1;
+	}
+	{
+		GInputStream *in = g_io_stream_get_input_stream(ch->stream);
+
+		if (!G_IS_POLLABLE_INPUT_STREAM(in) ||
+		    !g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in)))
+			return 0;
+		/* This also consumes records that carry no data (TLS 1.3
+		 * session tickets), which made the socket look readable. */
+		n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in), buf, len,
+							     NULL, &gerr);
+	}
+	if (n > 0) {
+		*got = (gsize)n;
+		return 1;
+	}
+	if (n < 0 && g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+		g_error_free(gerr);
+		return 0;
+	}
+	if (n < 0)
+		stream_error(error, gerr);
+	return -1;
+}
+
+void nvfm_channel_set_peer(NvfmChannel *ch, const char *peer)
+{
+	g_free(ch->peer);
+	ch->peer = g_strdup(peer);
+}
+
+const char *nvfm_channel_get_peer(NvfmChannel *ch)
+{
+	return ch->peer ? ch->peer : "peer";
+}
+
+static gboolean wait_fd(NvfmChannel *ch, short ev, GError **error)
+{
+	int r = nvfm_poll_fd(ch->fd, ev, ch->timeout_ms);
+
+	if (r > 0)
+		return TRUE;
+	if (r == 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+			    "the peer sent or accepted nothing for %d ms", ch->timeout_ms);
+		return FALSE;
+	}
+	nvfm_set_error_errno(error, r, "poll");
+	return FALSE;
+}
+
+static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
+{
+	while (len > 0) {
+		gssize n;
+
+		if (ch->is_socket)
+			n = send(ch->fd, p, len, MSG_NOSIGNAL);
+		else
+			n = write(ch->fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (gsize)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (!wait_fd(ch, POLLOUT, error))
+				return FALSE;
+			continue;
+		}
+		nvfm_set_error_errno(error, n < 0 ? -errno : -EIO, "write");
+		if (error && *error)
+			(*error)->code = NVFM_ERROR_IO;
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+{
+	gsize done = 0;
+
+	/* a blocking fd is polled first so the timeout holds; a non-blocking
+	 * one says EAGAIN itself, and so does a socket asked not to wait,
+	 * which saves a poll per frame when the bytes are already there */
+	if (ch->timeout_ms >= 0 && !ch->nonblock && !ch->is_socket && !wait_fd(ch, POLLIN, error))
+		return FALSE;
+	while (done < len) {
+		gssize n = ch->is_socket ? recv(ch->fd, p + done, len - done,
+						ch->nonblock || ch->timeout_ms < 0 ? 0 : MSG_DONTWAIT)
+					 : read(ch->fd, p + done, len - done);
+
+		if (n > 0) {
+			done += (gsize)n;
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			if (!wait_fd(ch, POLLIN, error))
+				return FALSE;
+			continue;
+		}
+		nvfm_set_error_errno(error, -errno, "read");
+		if (error && *error)
+			(*error)->code = NVFM_ERROR_IO;
+		return FALSE;
+	}
+	*got = done;
+	return TRUE;
+}
+
+static void stream_error(GError **error, GError *gerr)
+{
+	NvfmErrorCode code = g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+		? NVFM_ERROR_TIMEOUT : NVFM_ERROR_IO;
+
+	g_set_error(error, NVFM_ERROR, code, "%s", gerr->message);
+	g_error_free(gerr);
+}
+
+gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError **error)
+{
+	GError *gerr = NULL;
+
+	if (!ch->stream)
+		return write_fd(ch, buf, len, error);
+	if (!g_output_stream_write_all(g_io_stream_get_output_stream(ch->stream), buf, len,
+				       NULL, NULL, &gerr)) {
+		stream_error(error, gerr);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean nvfm_channel_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error)
+{
+	GError *gerr = NULL;
+
+	if (!ch->stream)
+		return read_fd(ch, buf, len, got, error);
+	if (!g_input_stream_read_all(g_io_stream_get_input_stream(ch->stream), buf, len, got,
+				     NULL, &gerr)) {
+		stream_error(error, gerr);
+		return FALSE;
+	}
+	return TRUE;
+}

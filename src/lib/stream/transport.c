@@ -1,0 +1,875 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * TCP and UNIX sockets, and mutual TLS over TCP through GIO (the GnuTLS
+ * backend of glib-networking). Sockets are plain fds so that the
+ * zero-copy path can splice into them when TLS is off; with TLS the fd
+ * is handed to a GSocket and the channel speaks through the GIOStream.
+ */
+#define G_LOG_DOMAIN "nvfm-transport"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "util/util-private.h"
+#include "readahead.h"
+#include "nvfm/transport.h"
+
+struct _NvfmTls {
+	gboolean server;
+	GTlsCertificate *cert;
+	GTlsDatabase *db;
+	char **allow;
+	char *server_name;
+	char *desc;
+};
+
+struct _NvfmListener {
+	int fd;
+	char *address;
+	char *unix_path;
+};
+
+/* ---- addresses ---- */
+
+typedef struct {
+	char *host;		/* NULL: any (listen only) */
+	char *port;
+	char *unix_path;
+} Addr;
+
+static void addr_clear(Addr *a)
+{
+	g_free(a->host);
+	g_free(a->port);
+	g_free(a->unix_path);
+}
+
+static gboolean parse_port(const char *s, gboolean listen, GError **error)
+{
+	guint64 v;
+
+	if (!g_ascii_string_to_unsigned(s, 10, listen ? 0 : 1, 65535, &v, NULL)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "invalid port '%s'", s);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean parse_address(const char *address, gboolean listen, Addr *a, GError **error)
+{
+	const char *s = address;
+	const char *colon;
+
+	memset(a, 0, sizeof(*a));
+	if (g_str_has_prefix(s, "unix:")) {
+		if (!s[5]) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "invalid address '%s': unix: needs a path", address);
+			return FALSE;
+		}
+		if (strlen(s + 5) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "socket path too long: %s", s + 5);
+			return FALSE;
+		}
+		a->unix_path = g_strdup(s + 5);
+		return TRUE;
+	}
+	if (g_str_has_prefix(s, "tcp:"))
+		s += 4;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || (end[1] && end[1] != ':'))
+			goto bad;
+		a->host = g_strndup(s + 1, end - s - 1);
+		a->port = g_strdup(end[1] == ':' ? end + 2 : "");
+	} else if ((colon = strchr(s, ':')) && !strchr(colon + 1, ':')) {
+		a->host = g_strndup(s, colon - s);
+		a->port = g_strdup(colon + 1);
+	} else {
+		/* no port, or a bare IPv6 address */
+		a->host = g_strdup(s);
+		a->port = g_strdup("");
+	}
+	if (!*a->port) {
+		g_free(a->port);
+		a->port = g_strdup_printf("%d", NVFM_AGENT_DEFAULT_PORT);
+	}
+	if (!parse_port(a->port, listen, error)) {
+		addr_clear(a);
+		return FALSE;
+	}
+	if (!*a->host || strcmp(a->host, "*") == 0) {
+		if (!listen)
+			goto bad;
+		g_clear_pointer(&a->host, g_free);
+	}
+	return TRUE;
+bad:
+	addr_clear(a);
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+		    "invalid address '%s' (expected HOST[:PORT], [V6ADDR]:PORT or unix:PATH)",
+		    address);
+	return FALSE;
+}
+
+static char *sockaddr_string(const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		return g_strdup_printf("%s:%u", host, ntohs(in->sin_port));
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		return g_strdup_printf("[%s]:%u", host, ntohs(in6->sin6_port));
+	}
+	return g_strdup("unix");
+}
+
+static void tune_tcp(int fd)
+{
+	int one = 1;
+
+	/* Requests and replies are small frames written as header + payload;
+	 * Nagle with delayed ACKs would stall each exchange. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+/* ---- TLS credentials ---- */
+
+static char *pki_path(const char *dir, const char *file)
+{
+	return g_build_filename(dir, file, NULL);
+}
+
+static gboolean need_file(const char *path, const char *what, GError **error)
+{
+	if (access(path, R_OK) == 0)
+		return TRUE;
+	g_set_error(error, NVFM_ERROR,
+		    errno == ENOENT ? NVFM_ERROR_NOT_FOUND : NVFM_ERROR_PERMISSION,
+		    "TLS %s %s: %s", what, path, g_strerror(errno));
+	return FALSE;
+}
+
+NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **error)
+{
+	static const NvfmTlsOptions none = { 0 };
+	const char *dir;
+	g_autofree char *ca = NULL, *cert = NULL, *key = NULL;
+	GError *gerr = NULL;
+	NvfmTls *t;
+
+	if (!opts)
+		opts = &none;
+	if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "TLS support is not available (install glib-networking)");
+		return NULL;
+	}
+	dir = opts->dir ? opts->dir : g_getenv("NVFM_PKI_DIR");
+	if (!dir || !*dir)
+		dir = NVFM_PKI_DIR;
+	/* GIO's file database wants an absolute path */
+	ca = g_canonicalize_filename(opts->ca_file ? opts->ca_file : "ca-cert.pem",
+				     opts->ca_file ? NULL : dir);
+	if (opts->cert_file)
+		cert = g_canonicalize_filename(opts->cert_file, NULL);
+	else
+		cert = pki_path(dir, server ? "server-cert.pem" : "client-cert.pem");
+	if (opts->key_file)
+		key = g_canonicalize_filename(opts->key_file, NULL);
+	else
+		key = pki_path(dir, server ? "server-key.pem" : "client-key.pem");
+	if (!need_file(ca, "CA certificate", error) ||
+	    !need_file(cert, "certificate", error) || !need_file(key, "private key", error))
+		return NULL;
+
+	t = g_new0(NvfmTls, 1);
+	t->server = server;
+	t->db = g_tls_file_database_new(ca, &gerr);
+	if (!t->db) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS CA certificate %s: %s", ca,
+			    gerr->message);
+		goto fail;
+	}
+	t->cert = g_tls_certificate_new_from_files(cert, key, &gerr);
+	if (!t->cert) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS certificate %s / key %s: %s",
+			    cert, key, gerr->message);
+		goto fail;
+	}
+	if (opts->allow) {
+		GPtrArray *a = g_ptr_array_new();
+
+		for (guint i = 0; opts->allow[i]; i++)
+			if (*opts->allow[i])
+				g_ptr_array_add(a, g_strdup(opts->allow[i]));
+		g_ptr_array_add(a, NULL);
+		t->allow = (char **)g_ptr_array_free(a, FALSE);
+		if (!t->allow[0])
+			g_clear_pointer(&t->allow, g_strfreev);
+	}
+	t->server_name = g_strdup(opts->server_name);
+	t->desc = g_strdup_printf("ca=%s cert=%s", ca, cert);
+	return t;
+fail:
+	g_clear_error(&gerr);
+	nvfm_tls_free(t);
+	return NULL;
+}
+
+void nvfm_tls_free(NvfmTls *tls)
+{
+	if (!tls)
+		return;
+	g_clear_object(&tls->cert);
+	g_clear_object(&tls->db);
+	g_strfreev(tls->allow);
+	g_free(tls->server_name);
+	g_free(tls->desc);
+	g_free(tls);
+}
+
+const char *nvfm_tls_describe(NvfmTls *tls)
+{
+	return tls->desc;
+}
+
+static char *cert_errors_string(GTlsCertificateFlags f)
+{
+	static const struct {
+		GTlsCertificateFlags flag;
+		const char *text;
+	} why[] = {
+		{ G_TLS_CERTIFICATE_UNKNOWN_CA, "not signed by the configured CA" },
+		{ G_TLS_CERTIFICATE_BAD_IDENTITY, "issued for another name" },
+		{ G_TLS_CERTIFICATE_NOT_ACTIVATED, "not valid yet" },
+		{ G_TLS_CERTIFICATE_EXPIRED, "expired" },
+		{ G_TLS_CERTIFICATE_REVOKED, "revoked" },
+		{ G_TLS_CERTIFICATE_INSECURE, "uses an insecure algorithm" },
+		{ G_TLS_CERTIFICATE_GENERIC_ERROR, "invalid" },
+	};
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(why); i++) {
+		if (f & why[i].flag) {
+			if (s->len)
+				g_string_append(s, ", ");
+			g_string_append(s, why[i].text);
+		}
+	}
+	if (!s->len)
+		g_string_append(s, "invalid");
+	return g_string_free(s, FALSE);
+}
+
+static char *cert_subject(GTlsCertificate *c)
+{
+	char *dn = c ? g_tls_certificate_get_subject_name(c) : NULL;
+
+	return dn ? dn : g_strdup("(no subject)");
+}
+
+/* What a certificate could be called in an allow-list. */
+static GPtrArray *cert_names(GTlsCertificate *c)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *dn = g_tls_certificate_get_subject_name(c);
+	g_autoptr(GPtrArray) dns = g_tls_certificate_get_dns_names(c);
+	g_autoptr(GPtrArray) ips = g_tls_certificate_get_ip_addresses(c);
+
+	if (dn) {
+		g_auto(GStrv) rdns = g_strsplit(dn, ",", -1);
+
+		g_ptr_array_add(names, g_strdup(dn));
+		for (guint i = 0; rdns[i]; i++) {
+			const char *r = g_strstrip(rdns[i]);
+
+			if (g_str_has_prefix(r, "CN="))
+				g_ptr_array_add(names, g_strdup(r + 3));
+		}
+	}
+	for (guint i = 0; dns && i < dns->len; i++) {
+		GBytes *b = g_ptr_array_index(dns, i);
+		gsize len;
+		const char *p = g_bytes_get_data(b, &len);
+
+		g_ptr_array_add(names, g_strndup(p, len));
+	}
+	for (guint i = 0; ips && i < ips->len; i++)
+		g_ptr_array_add(names, g_inet_address_to_string(g_ptr_array_index(ips, i)));
+	return names;
+}
+
+static gboolean allowed(NvfmTls *t, GTlsCertificate *c, char **names_out)
+{
+	g_autoptr(GPtrArray) names = cert_names(c);
+	GString *list = g_string_new(NULL);
+	gboolean ok = !t->allow;
+
+	for (guint i = 0; i < names->len; i++) {
+		const char *n = g_ptr_array_index(names, i);
+
+		if (i)
+			g_string_append(list, i == 1 ? " (" : ", ");
+		g_string_append(list, n);
+		for (guint k = 0; !ok && t->allow && t->allow[k]; k++)
+			ok = g_pattern_match_simple(t->allow[k], n);
+	}
+	if (names->len > 1)
+		g_string_append_c(list, ')');
+	*names_out = g_string_free(list, FALSE);
+	return ok;
+}
+
+typedef struct {
+	gboolean called;
+	GTlsCertificateFlags errors;
+	GTlsCertificate *cert;
+} AcceptState;
+
+/*
+ * glib-networking 2.74 emits accept-certificate on the server for every
+ * client certificate, valid or not, when authentication is required: the
+ * verdict is ours, and only a certificate without errors passes.
+ */
+static gboolean on_accept_certificate(GTlsConnection *conn, GTlsCertificate *peer,
+				      GTlsCertificateFlags errors, gpointer data)
+{
+	AcceptState *st = data;
+
+	st->called = TRUE;
+	st->errors = errors;
+	g_set_object(&st->cert, peer);
+	return errors == 0;
+}
+
+/* ---- connecting ---- */
+
+static int connect_unix(const char *path, int timeout_ms, GError **error)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0) {
+		nvfm_set_error_errno(error, -errno, "socket");
+		return -1;
+	}
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		nvfm_set_error_errno(error, -e, "cannot connect to unix:%s", path);
+		if (e == ECONNREFUSED && error && *error)
+			(*error)->code = NVFM_ERROR_NOT_FOUND;
+		return -1;
+	}
+	return fd;
+}
+
+static int connect_one(const struct addrinfo *ai, int timeout_ms, int *err)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+	socklen_t sl = sizeof(*err);
+	int r;
+
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	r = nvfm_poll_fd(fd, POLLOUT, timeout_ms);
+	if (r <= 0) {
+		*err = r == 0 ? ETIMEDOUT : -r;
+		close(fd);
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &sl) < 0)
+		*err = errno;
+	if (*err) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int connect_tcp(const Addr *a, int timeout_ms, GError **error)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	int err = 0, fd = -1;
+	int r = getaddrinfo(a->host, a->port, &hints, &res);
+
+	if (r != 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND, "cannot resolve %s: %s",
+			    a->host, gai_strerror(r));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+		fd = connect_one(ai, timeout_ms, &err);
+	freeaddrinfo(res);
+	if (fd < 0) {
+		g_set_error(error, NVFM_ERROR,
+			    err == ECONNREFUSED ? NVFM_ERROR_NOT_FOUND
+			    : err == ETIMEDOUT ? NVFM_ERROR_TIMEOUT
+			    : nvfm_error_code_from_errno(err),
+			    "cannot connect to %s:%s: %s%s", a->host, a->port, g_strerror(err),
+			    err == ECONNREFUSED ? " (is the agent running?)" : "");
+		return -1;
+	}
+	tune_tcp(fd);
+	return fd;
+}
+
+/* The stream a TLS connection runs on: @fd's socket, read ahead. */
+static GIOStream *socket_stream(int fd, int timeout_ms, GError **error)
+{
+	GError *gerr = NULL;
+	g_autoptr(GSocket) gs = g_socket_new_from_fd(fd, &gerr);
+	g_autoptr(GSocketConnection) conn = NULL;
+
+	if (!gs) {
+		close(fd);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO, "%s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	g_socket_set_timeout(gs, timeout_ms < 0 ? 0 : (guint)((timeout_ms + 999) / 1000));
+	conn = g_socket_connection_factory_create_connection(gs);
+	return nvfm_read_ahead_stream_new(conn);
+}
+
+static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms,
+			       GError **error)
+{
+	g_autoptr(GIOStream) base = socket_stream(fd, timeout_ms, error);
+	g_autoptr(GSocketConnectable) id = NULL;
+	g_autoptr(GIOStream) tls = NULL;
+	AcceptState st = { 0 };
+	GError *gerr = NULL;
+	NvfmChannel *ch;
+
+	if (!base)
+		return NULL;
+	id = g_network_address_new(t->server_name ? t->server_name : a->host,
+				   (guint16)atoi(a->port));
+	tls = G_IO_STREAM(g_tls_client_connection_new(base, id, &gerr));
+	if (!tls)
+		goto fail;
+	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
+	g_tls_connection_set_certificate(G_TLS_CONNECTION(tls), t->cert);
+	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
+	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr))
+		goto fail;
+	g_clear_object(&st.cert);
+	ch = nvfm_channel_new_stream(tls);
+	nvfm_channel_set_socket_fd(ch, fd);
+	return ch;
+
+fail:
+	if (st.called && st.errors) {
+		g_autofree char *why = cert_errors_string(st.errors);
+		g_autofree char *who = cert_subject(st.cert);
+
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "refusing %s:%s: its certificate '%s' is %s", a->host, a->port, who, why);
+	} else if (g_error_matches(gerr, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) ||
+		   g_error_matches(gerr, G_TLS_ERROR, G_TLS_ERROR_EOF) ||
+		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "%s:%s did not complete a TLS handshake (%s): it refused our "
+			    "certificate, or it is a plain (--insecure) agent", a->host, a->port,
+			    gerr->message);
+	} else {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS handshake with %s:%s failed: %s",
+			    a->host, a->port, gerr ? gerr->message : "unknown error");
+	}
+	g_clear_error(&gerr);
+	g_clear_object(&st.cert);
+	return NULL;
+}
+
+NvfmChannel *nvfm_transport_connect(const char *address, NvfmTls *tls, int timeout_ms,
+				    GError **error)
+{
+	Addr a;
+	NvfmChannel *ch;
+	int fd;
+
+	if (!parse_address(address, FALSE, &a, error))
+		return NULL;
+	if (tls && tls->server) {
+		addr_clear(&a);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "server credentials cannot make a client connection");
+		return NULL;
+	}
+	if (a.unix_path) {
+		fd = connect_unix(a.unix_path, timeout_ms, error);
+		tls = NULL;	/* a local socket: the file's permissions protect it */
+	} else {
+		fd = connect_tcp(&a, timeout_ms, error);
+	}
+	if (fd < 0) {
+		addr_clear(&a);
+		return NULL;
+	}
+	if (tls) {
+		ch = tls_client(fd, &a, tls, timeout_ms, error);
+	} else {
+		ch = nvfm_channel_new_fd(fd, TRUE);
+	}
+	if (ch) {
+		g_autofree char *peer = a.unix_path ? g_strdup_printf("unix:%s", a.unix_path)
+						    : g_strdup_printf("%s:%s", a.host, a.port);
+
+		nvfm_channel_set_timeout(ch, timeout_ms);
+		nvfm_channel_set_peer(ch, peer);
+	}
+	addr_clear(&a);
+	return ch;
+}
+
+/* ---- listening ---- */
+
+static int listen_unix(const char *path, GError **error)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat sb;
+	int fd;
+
+	/* A socket file left by a previous instance is stale: nobody can be
+	 * listening on it while we are told to. Never remove anything else. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
+				    "%s exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		nvfm_set_error_errno(error, -errno, "socket");
+		return -1;
+	}
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 64) < 0) {
+		int e = errno;
+
+		close(fd);
+		nvfm_set_error_errno(error, -e, "cannot listen on unix:%s", path);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_tcp(const Addr *a, char **bound, GError **error)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int one = 1, err = 0, fd = -1;
+	int r = getaddrinfo(a->host, a->port, &hints, &res);
+
+	if (r != 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND, "cannot resolve %s: %s",
+			    a->host ? a->host : "*", gai_strerror(r));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+			err = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		g_set_error(error, NVFM_ERROR, nvfm_error_code_from_errno(err),
+			    "cannot listen on %s:%s: %s", a->host ? a->host : "*", a->port,
+			    g_strerror(err));
+		return -1;
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	*bound = sockaddr_string((struct sockaddr *)&ss);
+	return fd;
+}
+
+NvfmListener *nvfm_listener_new(const char *address, GError **error)
+{
+	Addr a;
+	NvfmListener *l;
+	char *bound = NULL;
+	int fd;
+
+	if (!parse_address(address, TRUE, &a, error))
+		return NULL;
+	if (a.unix_path) {
+		fd = listen_unix(a.unix_path, error);
+		bound = g_strdup_printf("unix:%s", a.unix_path);
+	} else {
+		fd = listen_tcp(&a, &bound, error);
+	}
+	if (fd < 0) {
+		g_free(bound);
+		addr_clear(&a);
+		return NULL;
+	}
+	l = g_new0(NvfmListener, 1);
+	l->fd = fd;
+	l->address = bound;
+	l->unix_path = g_steal_pointer(&a.unix_path);
+	addr_clear(&a);
+	return l;
+}
+
+void nvfm_listener_free(NvfmListener *l)
+{
+	if (!l)
+		return;
+	nvfm_close_fd(&l->fd);
+	if (l->unix_path)
+		unlink(l->unix_path);
+	g_free(l->unix_path);
+	g_free(l->address);
+	g_free(l);
+}
+
+int nvfm_listener_get_fd(NvfmListener *l)
+{
+	return l->fd;
+}
+
+const char *nvfm_listener_get_address(NvfmListener *l)
+{
+	return l->address;
+}
+
+gboolean nvfm_listener_is_unix(NvfmListener *l)
+{
+	return l->unix_path != NULL;
+}
+
+int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd;
+
+	do
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
+			return -1;
+		nvfm_set_error_errno(error, -errno, "accept on %s", l->address);
+		return -1;
+	}
+	if (l->unix_path) {
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			*peer = g_strdup_printf("unix:uid=%u,pid=%d", uc.uid, (int)uc.pid);
+		else
+			*peer = g_strdup("unix");
+	} else {
+		*peer = sockaddr_string((struct sockaddr *)&ss);
+		tune_tcp(fd);
+	}
+	return fd;
+}
+
+/* Look at the first bytes without consuming them: how does the peer start? */
+static gssize peek_start(int fd, guint8 *buf, gsize len, int timeout_ms)
+{
+	gint64 deadline = nvfm_now_us() + (gint64)MAX(timeout_ms, 0) * 1000;
+
+	for (;;) {
+		gssize n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
+		gint64 left;
+
+		if (n == (gssize)len || n == 0)
+			return n;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		left = (deadline - nvfm_now_us()) / 1000;
+		if (left <= 0)
+			return n > 0 ? n : -1;
+		if (nvfm_poll_fd(fd, POLLIN, (int)MIN(left, 100)) < 0)
+			return -1;
+		if (n > 0)
+			g_usleep(1000);	/* partial: let the rest arrive */
+	}
+}
+
+static NvfmChannel *refuse_plain(int fd, const char *peer, GError **error)
+{
+	NvfmChannel *ch = nvfm_channel_new_fd(fd, TRUE);
+	json_auto_t *obj = json_pack("{s:s, s:s}", "reason",
+				     "this agent requires TLS with a client certificate "
+				     "(the client connected with --insecure)",
+				     "code", nvfm_error_code_name(NVFM_ERROR_AUTH));
+
+	nvfm_channel_set_timeout(ch, 1000);
+	nvfm_frame_send_json(ch, NVFM_FRAME_ABORT, obj, NULL);
+	nvfm_channel_free(ch);
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+		    "refused %s: plain (non-TLS) client on a TLS port", peer);
+	return NULL;
+}
+
+static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout_ms,
+			       char **identity, GError **error)
+{
+	g_autoptr(GIOStream) base = socket_stream(fd, timeout_ms, error);
+	g_autoptr(GIOStream) tls = NULL;
+	g_autofree char *names = NULL;
+	GTlsCertificate *pc;
+	AcceptState st = { 0 };
+	GError *gerr = NULL;
+	NvfmChannel *ch;
+
+	if (!base)
+		return NULL;
+	tls = G_IO_STREAM(g_tls_server_connection_new(base, t->cert, &gerr));
+	if (!tls) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS with %s: %s", peer,
+			    gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	g_object_set(tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
+	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
+	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
+	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr)) {
+		if (st.called && st.errors) {
+			g_autofree char *why = cert_errors_string(st.errors);
+			g_autofree char *who = cert_subject(st.cert);
+
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+				    "refused %s: client certificate '%s' is %s", peer, who, why);
+		} else if (g_error_matches(gerr, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED) ||
+			   (!st.called && gerr && strstr(gerr->message, "certificate"))) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+				    "refused %s: the client presented no certificate (%s)", peer,
+				    gerr->message);
+		} else {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+				    "refused %s: TLS handshake failed: %s", peer,
+				    gerr ? gerr->message : "unknown error");
+		}
+		g_clear_error(&gerr);
+		g_clear_object(&st.cert);
+		return NULL;
+	}
+	g_clear_object(&st.cert);
+	pc = g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(tls));
+	if (!pc) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "refused %s: the client presented no certificate", peer);
+		return NULL;
+	}
+	if (g_tls_connection_get_peer_certificate_errors(G_TLS_CONNECTION(tls))) {
+		g_autofree char *why = cert_errors_string(
+			g_tls_connection_get_peer_certificate_errors(G_TLS_CONNECTION(tls)));
+		g_autofree char *who = cert_subject(pc);
+
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "refused %s: client certificate '%s' is %s", peer, who, why);
+		return NULL;
+	}
+	if (!allowed(t, pc, &names)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "refused %s: client certificate %s is not in the allow-list", peer,
+			    names);
+		return NULL;
+	}
+	if (identity)
+		*identity = cert_subject(pc);
+	ch = nvfm_channel_new_stream(tls);
+	nvfm_channel_set_socket_fd(ch, fd);
+	return ch;
+}
+
+NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int timeout_ms,
+				   char **identity, GError **error)
+{
+	NvfmChannel *ch;
+	guint8 start[4];
+	gssize n;
+
+	if (tls && !tls->server) {
+		close(fd);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "client credentials cannot accept a connection");
+		return NULL;
+	}
+	n = peek_start(fd, start, sizeof(start), timeout_ms);
+	if (n <= 0) {
+		close(fd);
+		g_set_error(error, NVFM_ERROR, n == 0 ? NVFM_ERROR_IO : NVFM_ERROR_TIMEOUT,
+			    "%s: %s", peer,
+			    n == 0 ? "closed the connection before saying anything"
+				   : "sent nothing");
+		return NULL;
+	}
+	/* A TLS connection starts with a handshake record (content type 22),
+	 * ours with the frame magic: tell a confused peer what is wrong. */
+	if (tls && n == (gssize)sizeof(start) && memcmp(start, "NVFM", 4) == 0)
+		return refuse_plain(fd, peer, error);
+	if (!tls && start[0] == 0x16) {
+		close(fd);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "refused %s: TLS client on a plain (--insecure) port", peer);
+		return NULL;
+	}
+	if (tls) {
+		ch = tls_server(fd, peer, tls, timeout_ms, identity, error);
+		if (!ch)
+			return NULL;
+	} else {
+		ch = nvfm_channel_new_fd(fd, TRUE);
+		if (identity)
+			*identity = g_strdup(peer);
+	}
+	nvfm_channel_set_timeout(ch, timeout_ms);
+	nvfm_channel_set_peer(ch, peer);
+	return ch;
+}

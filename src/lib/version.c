@@ -1,7 +1,0 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "private.h"
-
-const char *nvfm_version(void)
-{
-	return NVFM_VERSION;
-}
