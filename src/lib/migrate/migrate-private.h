@@ -96,7 +96,7 @@ struct _NvfmMigration {
 	gpointer mover_data;
 };
 
-/* orchestrate.c: phase bookkeeping and helpers the movers use */
+/* phases.c: the bookkeeping the orchestrator, migrate-vm.c and the movers share */
 void nvfm_migration_begin(NvfmMigration *m, NvfmMigratePhase phase);
 void nvfm_migration_end(NvfmMigration *m, NvfmMigratePhase phase, guint64 bytes);
 /* The bound of the current phase, in ms. */

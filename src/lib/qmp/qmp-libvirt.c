@@ -413,7 +413,7 @@ static void ensure_event_loop(void)
 	}
 }
 
-NvfmQmp *nvfm_qmp_libvirt_open(const char *uri, const char *domain, int timeout_ms,
+NvfmQmp *nvfm_qmp_connect_libvirt(const char *uri, const char *domain, int timeout_ms,
 			       GError **error)
 {
 	gint64 deadline = g_get_monotonic_time() +
@@ -470,7 +470,7 @@ NvfmQmp *nvfm_qmp_libvirt_open(const char *uri, const char *domain, int timeout_
 
 #else /* !HAVE_LIBVIRT */
 
-NvfmQmp *nvfm_qmp_libvirt_open(const char *uri, const char *domain, int timeout_ms,
+NvfmQmp *nvfm_qmp_connect_libvirt(const char *uri, const char *domain, int timeout_ms,
 			       GError **error)
 {
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,

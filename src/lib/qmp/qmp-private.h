@@ -54,8 +54,12 @@ int nvfm_qmp_deadline_to_ms(gint64 deadline_us);
 /* Fills a GError from a QMP "error" object; used by every transport. */
 void nvfm_qmp_set_error_reply(GError **error, const char *command, json_t *err);
 
-/* qmp-libvirt.c */
-NvfmQmp *nvfm_qmp_libvirt_open(const char *uri, const char *domain, int timeout_ms,
-			       GError **error);
+/* Waits for QEMU's greeting until @deadline (monotonic µs), then negotiates
+ * capabilities; every transport that speaks to QEMU itself uses it. */
+gboolean nvfm_qmp_transport_handshake(NvfmQmp *qmp, gint64 deadline, GError **error);
+
+/* The monotonic deadline @timeout_ms from now (the client's default when
+ * negative). */
+gint64 nvfm_qmp_deadline_for(NvfmQmp *qmp, int timeout_ms);
 
 #pragma GCC visibility pop
