@@ -66,6 +66,7 @@ static int ours(int argc, char **argv)
 	NvfmTransferStats st;
 	GError *e = NULL;
 	NvfmDevice *dev;
+	g_autoptr(NvfmAddress) addr = NULL;
 
 	nvfm_send_options_init(&so);
 	so.target = argv[4];
@@ -83,7 +84,8 @@ static int ours(int argc, char **argv)
 		if (!tls)
 			die("TLS credentials", e);
 	}
-	dev = nvfm_device_open(argv[2], &e);
+	addr = nvfm_address_parse(argv[2], &e);
+	dev = addr ? nvfm_device_open(addr, &e) : NULL;
 	if (!dev)
 		die("open", e);
 	client = nvfm_agent_client_connect(argv[3], tls, 60000, &e);
@@ -103,6 +105,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	GError *e = NULL;
 	NvfmDevice *dev;
+	g_autoptr(NvfmAddress) addr = NULL;
 	int s, fd, one = 1;
 
 	if (argc >= 5 && strcmp(argv[1], "ours") == 0)
@@ -110,7 +113,8 @@ int main(int argc, char **argv)
 	if (argc != 4)
 		return 2;
 	sa.sin_port = htons((unsigned short)atoi(argv[3]));
-	dev = nvfm_device_open(argv[2], &e);
+	addr = nvfm_address_parse(argv[2], &e);
+	dev = addr ? nvfm_device_open(addr, &e) : NULL;
 	if (!dev)
 		die("open", e);
 	s = socket(AF_INET, SOCK_STREAM, 0);

@@ -58,7 +58,7 @@ typedef struct {
 	guint max_sessions;
 	int timeout_ms;
 	int idle_timeout_ms;
-	const char *fixed_target;
+	const NvfmAddress *fixed_target;
 	gboolean one_shot;
 	gboolean verify;
 	NvfmAgentLogFunc log;

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include "nvfm/address.h"
 
 G_BEGIN_DECLS
 
@@ -139,12 +140,13 @@ typedef enum {
 
 /**
  * nvfm_device_open() - open a device by address
- * @address: "vfio:PCI", "fd:N" or "emu:NAME"
+ * @address: a PCI function bound to a VFIO driver, a VFIO device fd, or an
+ *	emulated device (see nvfm_address_parse())
  * @error: return location for an error
  *
  * Return: the device, or %NULL with @error set.
  */
-NvfmDevice *nvfm_device_open(const char *address, GError **error);
+NvfmDevice *nvfm_device_open(const NvfmAddress *address, GError **error);
 
 /**
  * nvfm_device_close() - close a device (NULL is fine)

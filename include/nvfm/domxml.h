@@ -25,6 +25,8 @@
 
 #include <glib.h>
 
+#include "nvfm/address.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -133,11 +135,11 @@ GPtrArray *nvfm_domain_get_vfs(NvfmDomain *dom);
 /**
  * nvfm_domain_find_vf() - the VF with a given source
  * @dom: the domain
- * @source: "0000:3b:00.2" (any PCI spelling nvfm accepts) or "emu:NAME"
+ * @source: a PCI function or an emulated VF
  *
  * Return: the VF (owned by @dom), or %NULL.
  */
-const NvfmDomVf *nvfm_domain_find_vf(NvfmDomain *dom, const char *source);
+const NvfmDomVf *nvfm_domain_find_vf(NvfmDomain *dom, const NvfmAddress *source);
 
 /**
  * nvfm_domxml_rewrite() - point a domain's VFs at other host VFs
@@ -162,5 +164,43 @@ char *nvfm_domxml_rewrite(const char *xml, GHashTable *old_to_new, GError **erro
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmDomain, nvfm_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmDomVf, nvfm_dom_vf_free)
+
+/**
+ * NvfmReleaseScope - which VFs a domain stopping on this host gives back
+ * @NVFM_RELEASE_KEEP: none (an ordinary stop: the VFs stay with the
+ *	domain's configuration)
+ * @NVFM_RELEASE_RECORDED: the VFs provisioned for its incoming migration
+ *	(its QEMU never ran here)
+ * @NVFM_RELEASE_DOMAIN: those and the domain's own VFs (it migrated away,
+ *	or its incoming migration failed)
+ */
+typedef enum {
+	NVFM_RELEASE_KEEP,
+	NVFM_RELEASE_RECORDED,
+	NVFM_RELEASE_DOMAIN,
+} NvfmReleaseScope;
+
+/**
+ * nvfm_release_scope() - the release policy for a domain that stopped
+ * @phase: what the hook recorded of its incoming migration ("incoming"
+ *	before its QEMU started, "started" after), or %NULL for none
+ * @reason: libvirt's stop reason ("migrated", "failed", "shutdown", ...),
+ *	or %NULL when unknown
+ * @why: receives the policy's reason in words, or %NULL for %NVFM_RELEASE_KEEP
+ *
+ * Return: the VFs to release.
+ */
+NvfmReleaseScope nvfm_release_scope(const char *phase, const char *reason, const char **why);
+
+/**
+ * nvfm_libvirt_stop_reason_from_log() - the reason of a domain's last stop,
+ * from its libvirt log (libvirt before 10.5 passes none to the hook)
+ * @log_dir: libvirt's QEMU log directory (/var/log/libvirt/qemu)
+ * @domain: the domain's name
+ *
+ * Return: the reason ("migrated", ...), or %NULL when the log names none
+ * after the domain's last start.
+ */
+char *nvfm_libvirt_stop_reason_from_log(const char *log_dir, const char *domain);
 
 G_END_DECLS

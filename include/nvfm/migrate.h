@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <jansson.h>
 
+#include "nvfm/address.h"
 #include "nvfm/transport.h"
 
 G_BEGIN_DECLS
@@ -135,7 +136,7 @@ typedef struct {
 	const char *dest_libvirt_uri;
 	const char *dest_qmp;
 	const char *migrate_uri;
-	const char *vf;
+	const NvfmAddress *vf;
 	const char *vm_device_id;
 	const char *dest_device_props;
 	const char *agent;

@@ -5,6 +5,8 @@
 #include "nvfm/version.h"
 #include "nvfm/error.h"
 #include "nvfm/util.h"
+#include "nvfm/address.h"
+#include "nvfm/ledger.h"
 #include "nvfm/device.h"
 #include "nvfm/stream.h"
 #include "nvfm/transfer.h"

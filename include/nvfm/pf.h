@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "nvfm/device.h"
+#include "nvfm/ledger.h"
 
 G_BEGIN_DECLS
 
@@ -70,6 +71,7 @@ typedef struct {
  * @pf: the PF's address ("0000:01:00.0" or "emu:NAME")
  * @address: the VF's address ("0000:01:00.2" or "emu:NAME-vf1"); while
  *	     VFs are disabled, the address the VF will get
+ * @vf: the same as an address value, for nvfm_vf_*(); %NULL when unknown
  * @index: the VF's index (virtfnN; the controller's VFN is @index + 1)
  * @scid: the secondary controller identifier
  * @online: the secondary controller is online
@@ -82,12 +84,13 @@ typedef struct {
  * @vfio_device: the VFIO device node ("/dev/vfio/devices/vfio0" or the
  *		 group node "/dev/vfio/12"), or %NULL when not bound to VFIO
  * @device: the engine address to open with nvfm_device_open()
- *	    ("vfio:0000:01:00.2", "emu:NAME-vf1"), or %NULL
+ *	    (vfio:0000:01:00.2, emu:NAME-vf1), or %NULL
  * @in_use_by: who holds the VF ("pid 812 (qemu-system-x86)"), or %NULL
  */
 typedef struct {
 	char *pf;
 	char *address;
+	NvfmAddress *vf;
 	guint index;
 	guint16 scid;
 	gboolean online;
@@ -98,7 +101,7 @@ typedef struct {
 	char *driver_override;
 	char *iommu_group;
 	char *vfio_device;
-	char *device;
+	NvfmAddress *device;
 	char *in_use_by;
 } NvfmVfInfo;
 
@@ -142,7 +145,7 @@ char **nvfm_pf_list(GError **error);
  * %NVFM_ERROR_INVALID_ARG (a VF, or not NVMe) or
  * %NVFM_ERROR_NOT_SUPPORTED (no SR-IOV, no controller device).
  */
-NvfmPf *nvfm_pf_open(const char *address, GError **error);
+NvfmPf *nvfm_pf_open(const NvfmAddress *address, GError **error);
 
 /**
  * nvfm_pf_close() - close a PF (NULL is fine)
@@ -255,13 +258,12 @@ NvfmVfInfo *nvfm_pf_provision(NvfmPf *pf, const NvfmProvisionOpts *opts, GError 
 
 /**
  * nvfm_vf_lookup() - the current facts of one VF
- * @vf: the VF's address ("0000:01:00.2", "vfio:0000:01:00.2" or
- *	"emu:NAME-vf1")
+ * @vf: the VF's address (a PCI function or emu:NAME-vfN)
  * @error: return location for an error
  *
  * Return: the VF, or %NULL with %NVFM_ERROR_NOT_FOUND.
  */
-NvfmVfInfo *nvfm_vf_lookup(const char *vf, GError **error);
+NvfmVfInfo *nvfm_vf_lookup(const NvfmAddress *vf, GError **error);
 
 /**
  * nvfm_vf_release() - give a VF back to its PF
@@ -276,7 +278,7 @@ NvfmVfInfo *nvfm_vf_lookup(const char *vf, GError **error);
  *
  * Return: %TRUE on success.
  */
-gboolean nvfm_vf_release(const char *vf, GError **error);
+gboolean nvfm_vf_release(const NvfmAddress *vf, GError **error);
 
 /**
  * nvfm_vf_bind() - bind a VF to a driver through driver_override
@@ -288,7 +290,7 @@ gboolean nvfm_vf_release(const char *vf, GError **error);
  *
  * Return: %TRUE when @driver is bound.
  */
-gboolean nvfm_vf_bind(const char *vf, const char *driver, GError **error);
+gboolean nvfm_vf_bind(const NvfmAddress *vf, const char *driver, GError **error);
 
 /**
  * nvfm_vf_default_driver() - the driver a VF should be bound to
@@ -302,7 +304,7 @@ gboolean nvfm_vf_bind(const char *vf, const char *driver, GError **error);
  *
  * Return: a newly allocated driver name, or %NULL.
  */
-char *nvfm_vf_default_driver(const char *vf, GError **error);
+char *nvfm_vf_default_driver(const NvfmAddress *vf, GError **error);
 
 /**
  * nvfm_vf_check_migration() - whether a VF can be a migration destination
@@ -316,7 +318,7 @@ char *nvfm_vf_default_driver(const char *vf, GError **error);
  * %NVFM_ERROR_NOT_SUPPORTED ("no migration support") for a VF bound to
  * plain vfio-pci or to a non-VFIO driver.
  */
-gboolean nvfm_vf_check_migration(const char *vf, NvfmMigFeatures *out, GError **error);
+gboolean nvfm_vf_check_migration(const NvfmAddress *vf, NvfmMigFeatures *out, GError **error);
 
 /**
  * NvfmEmuPfConfig - an emulated PF, shaped like QEMU's NVMe SR-IOV options
@@ -400,6 +402,71 @@ gboolean nvfm_emu_pf_set_vf_fault(const char *name, const char *knob, const char
 char **nvfm_emu_pf_list(GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmPf, nvfm_pf_close)
+/**
+ * NvfmNoteFunc - receives a line about something done or left alone
+ * @data: the caller's data
+ * @fmt: printf format of the line
+ */
+typedef void (*NvfmNoteFunc)(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/**
+ * nvfm_provision_from() - provision a VF from the first PF of a list that
+ * can give one
+ * @pfs: candidate PFs (#NvfmAddress pointers), in order of preference
+ * @kind: only PFs of this kind are tried (%NVFM_ADDR_PCI or %NVFM_ADDR_EMU:
+ *	a VF is replaced by one of its own kind)
+ * @opts: what to provision
+ * @error: return location for an error
+ *
+ * Return: the VF; or %NULL with %NVFM_ERROR_NOT_FOUND (no PF of that kind)
+ * or %NVFM_ERROR_BUSY naming every PF tried and why it could not.
+ */
+NvfmVfInfo *nvfm_provision_from(GPtrArray *pfs, NvfmAddressKind kind,
+				const NvfmProvisionOpts *opts, GError **error);
+
+/**
+ * nvfm_vf_reserved_for_migration() - whether @vf was provisioned for an
+ * arriving migration
+ * @vf: a VF address named by an incoming domain
+ * @pfs: the PFs migrations may use on this host (#NvfmAddress pointers)
+ * @reservations: this host's agent's reservations
+ *
+ * Such a VF is provisioned (controller online), held by no process,
+ * reserved through this host's agent and a VF of one of @pfs. A VF that
+ * only shares the address of the source's is none of these.
+ *
+ * Return: the VF's facts, or %NULL.
+ */
+NvfmVfInfo *nvfm_vf_reserved_for_migration(const NvfmAddress *vf, GPtrArray *pfs,
+					   NvfmLedger *reservations);
+
+/**
+ * nvfm_vfs_online() - those of @vfs still provisioned (controller online)
+ * @vfs: VFs (#NvfmAddress pointers)
+ * @note: told each VF left alone because it is none of this host's
+ * @data: for @note
+ * @error: return location for an error (a lookup that failed otherwise)
+ *
+ * Return: a new array of #NvfmAddress pointers, or %NULL.
+ */
+GPtrArray *nvfm_vfs_online(GPtrArray *vfs, NvfmNoteFunc note, gpointer data, GError **error);
+
+/**
+ * nvfm_vfs_release_online() - give back those of @vfs still provisioned
+ * @vfs: VFs (#NvfmAddress pointers)
+ * @note: told each VF released, and each left alone because it is none
+ *	of this host's
+ * @data: for @note
+ * @error: return location for the first failure
+ *
+ * Every VF is tried; a VF released already is skipped, so a repeated call
+ * does nothing.
+ *
+ * Return: %TRUE when nothing failed.
+ */
+gboolean nvfm_vfs_release_online(GPtrArray *vfs, NvfmNoteFunc note, gpointer data,
+				 GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmVfInfo, nvfm_vf_info_free)
 
 G_END_DECLS

@@ -38,7 +38,7 @@ typedef struct {
  * Return: a #GPtrArray of #NvfmSelftestResult (free with
  * g_ptr_array_unref()), or %NULL.
  */
-GPtrArray *nvfm_selftest_run(const char *address, const char *only, int timeout_ms,
+GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error);
 
 G_END_DECLS

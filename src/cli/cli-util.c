@@ -142,3 +142,10 @@ void cli_note(const char *fmt, ...)
 	va_end(ap);
 	fflush(stdout);
 }
+
+NvfmDevice *cli_device_open(const char *text, GError **error)
+{
+	g_autoptr(NvfmAddress) addr = nvfm_address_parse(text, error);
+
+	return addr ? nvfm_device_open(addr, error) : NULL;
+}

@@ -57,6 +57,8 @@ int cli_exit_code(const GError *error);
 void cli_print_json(json_t *obj);
 gboolean cli_want_json(void);
 void cli_note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Parses a device address given on the command line and opens it. */
+NvfmDevice *cli_device_open(const char *text, GError **error);
 
 /* command handlers, one cmd-*.c each */
 int cmd_vf(int argc, char **argv);

@@ -18,6 +18,7 @@ typedef struct {
 	char *domain, *connect, *dest_connect;
 	char *threshold, *state_size, *device_props, *report;
 	char **timeouts;
+	NvfmAddress *vf;	/* the VF argument, parsed */
 	int nvq, nvi, rounds, downtime;
 	gboolean keep_source;
 	CliTransport t;
@@ -56,6 +57,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 
 static void clear_args(MigrateArgs *a)
 {
+	nvfm_address_free(a->vf);
 	g_free(a->agent);
 	g_free(a->dest_pf);
 	g_free(a->dest_driver);
@@ -82,7 +84,12 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	GError *error = NULL;
 
 	nvfm_migrate_options_init(o);
-	o->vf = vf;
+	a->vf = nvfm_address_parse(vf, &error);
+	if (!a->vf) {
+		*code = cli_fail(error);
+		return FALSE;
+	}
+	o->vf = a->vf;
 	if (!a->agent || !a->dest_pf) {
 		*code = cli_usage_error(cmd, "needs --to ADDR and --dest-pf PF");
 		return FALSE;

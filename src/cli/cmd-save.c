@@ -107,7 +107,7 @@ int cmd_save(int argc, char **argv)
 	if (to_stdout && cli_want_json())
 		return cli_usage_error("save", "--json needs -o FILE, stdout carries the state");
 
-	dev = nvfm_device_open(argv[1], &error);
+	dev = cli_device_open(argv[1], &error);
 	if (!dev)
 		return cli_fail(error);
 	if (to_stdout) {
@@ -198,7 +198,7 @@ int cmd_load(int argc, char **argv)
 	}
 	ch = nvfm_channel_new_fd(fd, fd != STDIN_FILENO);
 	nvfm_channel_set_timeout(ch, timeout * 1000);
-	dev = nvfm_device_open(argv[1], &error);
+	dev = cli_device_open(argv[1], &error);
 	if (!dev)
 		return cli_fail(error);
 	nvfm_load_options_init(&opts);

@@ -11,6 +11,7 @@ static const char *verdict_name(NvfmSelftestVerdict v)
 
 int cmd_selftest(int argc, char **argv)
 {
+	g_autoptr(NvfmAddress) addr = NULL;
 	g_autofree char *only = NULL;
 	int timeout = 10;
 	GOptionEntry entries[] = {
@@ -31,7 +32,8 @@ int cmd_selftest(int argc, char **argv)
 		return code;
 	if (timeout <= 0)
 		return cli_usage_error("selftest", "--timeout must be > 0");
-	res = nvfm_selftest_run(argv[1], only, timeout * 1000, &error);
+	addr = nvfm_address_parse(argv[1], &error);
+	res = addr ? nvfm_selftest_run(addr, only, timeout * 1000, &error) : NULL;
 	if (!res)
 		return cli_fail(error);
 	for (guint i = 0; i < res->len; i++) {

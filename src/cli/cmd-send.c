@@ -92,7 +92,7 @@ int cmd_send(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	dev = nvfm_device_open(argv[1], &error);
+	dev = cli_device_open(argv[1], &error);
 	if (!dev) {
 		code = cli_fail(error);
 		goto out;
@@ -169,6 +169,7 @@ static void receive_log(GLogLevelFlags level, const char *message, gpointer data
 
 int cmd_receive(int argc, char **argv)
 {
+	g_autoptr(NvfmAddress) target = NULL;
 	g_autofree char *listen = NULL, *runtime = NULL;
 	gboolean verify = FALSE;
 	CliTransport t = { 0 };
@@ -208,7 +209,10 @@ int cmd_receive(int argc, char **argv)
 	ao.runtime_dir = runtime;
 	ao.max_sessions = 1;
 	ao.timeout_ms = t.timeout * 1000;
-	ao.fixed_target = argv[1];
+	target = nvfm_address_parse(argv[1], &error);
+	if (!target)
+		return cli_fail(error);
+	ao.fixed_target = target;
 	ao.one_shot = TRUE;
 	ao.verify = verify;
 	ao.log = receive_log;

@@ -40,7 +40,7 @@ static json_t *vf_json(const NvfmVfInfo *v)
 	json_object_set_new(j, "driver_override", json_str_or_null(v->driver_override));
 	json_object_set_new(j, "iommu_group", json_str_or_null(v->iommu_group));
 	json_object_set_new(j, "vfio_device", json_str_or_null(v->vfio_device));
-	json_object_set_new(j, "device", json_str_or_null(v->device));
+	json_object_set_new(j, "device", json_str_or_null(v->device ? v->device->text : NULL));
 	json_object_set_new(j, "in_use_by", json_str_or_null(v->in_use_by));
 	json_object_set_new(j, "free", json_boolean(nvfm_vf_info_is_free(v)));
 	return j;
@@ -69,7 +69,7 @@ static gboolean print_pf(const char *addr, const NvfmPfCaps *c, GPtrArray *vfs)
 		predicted |= !v->enabled;
 		printf("  %-16s %4u %5u %-8s %4u %4u %-14s %-24s %s\n", addr_col, v->index, v->scid,
 		       v->online ? "online" : "offline", v->nvq, v->nvi, dash(v->driver),
-		       dash(v->vfio_device ? v->vfio_device : v->device), dash(v->in_use_by));
+		       dash(v->vfio_device ? v->vfio_device : v->device ? v->device->text : NULL), dash(v->in_use_by));
 	}
 	return predicted;
 }
@@ -77,7 +77,8 @@ static gboolean print_pf(const char *addr, const NvfmPfCaps *c, GPtrArray *vfs)
 /* One PF for "vf list": JSON object, or printed lines. FALSE on error. */
 static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, GError **error)
 {
-	g_autoptr(NvfmPf) pf = nvfm_pf_open(address, error);
+	g_autoptr(NvfmAddress) addr = nvfm_address_parse_pf(address, error);
+	g_autoptr(NvfmPf) pf = addr ? nvfm_pf_open(addr, error) : NULL;
 	g_autoptr(GPtrArray) vfs = NULL;
 	NvfmPfCaps caps;
 
@@ -160,6 +161,7 @@ int cmd_vf_list(int argc, char **argv)
 
 int cmd_vf_provision(int argc, char **argv)
 {
+	g_autoptr(NvfmAddress) addr = NULL;
 	int vq = 0, vi = 0, vf_index = -1, timeout_s = 0;
 	g_autofree char *driver = NULL, *like = NULL;
 	gboolean require_migration = FALSE;
@@ -190,7 +192,8 @@ int cmd_vf_provision(int argc, char **argv)
 		return cli_usage_error("vf provision", "--lock-timeout takes 0..3600 seconds");
 	nvfm_provision_opts_init(&opts);
 	if (like) {
-		g_autoptr(NvfmVfInfo) src = nvfm_vf_lookup(like, &error);
+		g_autoptr(NvfmAddress) src_addr = nvfm_address_parse(like, &error);
+		g_autoptr(NvfmVfInfo) src = src_addr ? nvfm_vf_lookup(src_addr, &error) : NULL;
 
 		if (!src)
 			return cli_fail(error);
@@ -204,7 +207,8 @@ int cmd_vf_provision(int argc, char **argv)
 	opts.driver = driver;
 	opts.require_migration = require_migration;
 	opts.lock_timeout_ms = timeout_s * 1000;
-	pf = nvfm_pf_open(argv[1], &error);
+	addr = nvfm_address_parse_pf(argv[1], &error);
+	pf = addr ? nvfm_pf_open(addr, &error) : NULL;
 	if (!pf)
 		return cli_fail(error);
 	v = nvfm_pf_provision(pf, &opts, &error);
@@ -217,13 +221,14 @@ int cmd_vf_provision(int argc, char **argv)
 	} else if (!cli_globals.quiet) {
 		printf("provisioned VF %s of PF %s: secondary controller %u online with %u VQ, %u VI; bound to %s%s%s\n",
 		       v->address, v->pf, v->scid, v->nvq, v->nvi, dash(v->driver),
-		       v->device ? "; device " : "", v->device ? v->device : "");
+		       v->device ? "; device " : "", v->device ? v->device->text : "");
 	}
 	return CLI_EXIT_OK;
 }
 
 int cmd_vf_release(int argc, char **argv)
 {
+	g_autoptr(NvfmAddress) addr = NULL;
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	GError *error = NULL;
 	int code;
@@ -231,7 +236,8 @@ int cmd_vf_release(int argc, char **argv)
 	if (!cli_parse(ctx, "vf release", "VF", "unbind a VF and return its resources to the PF",
 		       &argc, &argv, 1, 1, &code))
 		return code;
-	if (!nvfm_vf_release(argv[1], &error))
+	addr = nvfm_address_parse(argv[1], &error);
+	if (!addr || !nvfm_vf_release(addr, &error))
 		return cli_fail(error);
 	if (cli_want_json()) {
 		json_auto_t *j = json_pack("{s:s, s:b}", "vf", argv[1], "released", 1);
@@ -246,6 +252,7 @@ int cmd_vf_release(int argc, char **argv)
 
 int cmd_vf_bind(int argc, char **argv)
 {
+	g_autoptr(NvfmAddress) addr = NULL;
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(NvfmVfInfo) v = NULL;
 	GError *error = NULL;
@@ -254,9 +261,10 @@ int cmd_vf_bind(int argc, char **argv)
 	if (!cli_parse(ctx, "vf bind", "VF DRIVER", "bind a VF to a driver through driver_override",
 		       &argc, &argv, 2, 2, &code))
 		return code;
-	if (!nvfm_vf_bind(argv[1], argv[2], &error))
+	addr = nvfm_address_parse(argv[1], &error);
+	if (!addr || !nvfm_vf_bind(addr, argv[2], &error))
 		return cli_fail(error);
-	v = nvfm_vf_lookup(argv[1], &error);
+	v = nvfm_vf_lookup(addr, &error);
 	if (!v)
 		return cli_fail(error);
 	if (cli_want_json()) {
@@ -265,7 +273,7 @@ int cmd_vf_bind(int argc, char **argv)
 		cli_print_json(j);
 	} else {
 		cli_note("bound VF %s to %s%s%s\n", v->address, dash(v->driver),
-			 v->device ? "; device " : "", v->device ? v->device : "");
+			 v->device ? "; device " : "", v->device ? v->device->text : "");
 	}
 	return CLI_EXIT_OK;
 }

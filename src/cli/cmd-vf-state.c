@@ -17,7 +17,7 @@ int cmd_vf_state(int argc, char **argv)
 	if (!cli_parse(ctx, "vf state", "DEV", "migration flags, state and sizes of a device",
 		       &argc, &argv, 1, 1, &code))
 		return code;
-	dev = nvfm_device_open(argv[1], &error);
+	dev = cli_device_open(argv[1], &error);
 	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
 	    !nvfm_device_get_state(dev, &st, &error))
 		return cli_fail(error);
@@ -70,7 +70,7 @@ int cmd_vf_set_state(int argc, char **argv)
 		return code;
 	if (!nvfm_mig_state_parse(argv[2], &target, &error))
 		return cli_fail(error);
-	dev = nvfm_device_open(argv[1], &error);
+	dev = cli_device_open(argv[1], &error);
 	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
 	    !nvfm_device_get_state(dev, &cur, &error))
 		return cli_fail(error);

@@ -27,3 +27,24 @@ void nvfm_test_rm_rf(const char *path)
 	}
 	rmdir(path);
 }
+
+static GPtrArray *addr_pool;
+
+static void addr_pool_free(void)
+{
+	g_clear_pointer(&addr_pool, g_ptr_array_unref);
+}
+
+const NvfmAddress *nvfm_test_addr(const char *text)
+{
+	NvfmAddress *a = nvfm_address_parse(text, NULL);
+
+	if (!a)
+		return NULL;
+	if (!addr_pool) {
+		addr_pool = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
+		atexit(addr_pool_free);
+	}
+	g_ptr_array_add(addr_pool, a);
+	return a;
+}

@@ -10,3 +10,15 @@
  * so a fixture tree that links outside itself cannot harm the machine.
  */
 void nvfm_test_rm_rf(const char *path);
+
+#include "nvfm/address.h"
+
+/**
+ * nvfm_test_addr() - a device or PF address parsed from @text, as the CLI
+ * would parse it
+ * @text: the address text
+ *
+ * Return: the address, or %NULL when @text does not parse; the tests'
+ * pool owns it until the program exits.
+ */
+const NvfmAddress *nvfm_test_addr(const char *text);

@@ -68,7 +68,7 @@ static NvfmDevice *open_dev(const char *name)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *addr = g_strconcat("emu:", name, NULL);
-	NvfmDevice *dev = nvfm_device_open(addr, &error);
+	NvfmDevice *dev = nvfm_device_open(nvfm_test_addr(addr), &error);
 
 	g_assert_no_error(error);
 	g_assert_nonnull(dev);
@@ -236,7 +236,7 @@ static void test_names(Fixture *fx, gconstpointer data)
 	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autofree char *addr = g_strconcat("emu:", bad[i], NULL);
 
-		g_assert_null(nvfm_device_open(addr, &error));
+		g_assert_null(nvfm_device_open(nvfm_test_addr(addr), &error));
 		g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 		g_clear_error(&error);
 		g_assert_false(nvfm_emu_create(bad[i], &cfg, &error));
@@ -957,7 +957,7 @@ static void test_busy(Fixture *fx, gconstpointer data)
 
 	make("b", 64 << 10, 1, ALL_FLAGS, 0);
 	dev = open_dev("b");
-	g_assert_null(nvfm_device_open("emu:b", &error));
+	g_assert_null(nvfm_device_open(nvfm_test_addr("emu:b"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_BUSY);
 	g_assert_nonnull(strstr(error->message, "emulated device 'b' is in use"));
 	g_clear_error(&error);

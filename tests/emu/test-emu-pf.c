@@ -35,7 +35,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 static NvfmPf *open_pf(const char *addr)
 {
 	g_autoptr(GError) error = NULL;
-	NvfmPf *pf = nvfm_pf_open(addr, &error);
+	NvfmPf *pf = nvfm_pf_open(nvfm_test_addr(addr), &error);
 
 	g_assert_no_error(error);
 	g_assert_nonnull(pf);
@@ -124,7 +124,7 @@ static void test_provision_release(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(v->nvq, ==, 4);
 	g_assert_cmpuint(v->nvi, ==, 2);
 	g_assert_cmpstr(v->driver, ==, "emu-vfio-pci");
-	g_assert_cmpstr(v->device, ==, "emu:pf0-vf0");
+	g_assert_cmpstr(v->device->text, ==, "emu:pf0-vf0");
 	g_assert_true(nvfm_pf_get_caps(pf, &c, &error));
 	g_assert_cmpuint(c.num_vfs, ==, 4);
 	g_assert_false(c.autoprobe);
@@ -132,7 +132,7 @@ static void test_provision_release(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(c.vi.free, ==, 6);
 
 	/* the provisioned VF is a migration-capable emulated device */
-	g_assert_true(nvfm_vf_check_migration(v->address, &feat, &error));
+	g_assert_true(nvfm_vf_check_migration(nvfm_test_addr(v->address), &feat, &error));
 	g_assert_no_error(error);
 	g_assert_true(feat.flags & NVFM_MIG_FLAG_STOP_COPY);
 
@@ -143,21 +143,21 @@ static void test_provision_release(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(w->nvq, ==, 4);
 
 	/* held open: in use, cannot be released */
-	dev = nvfm_device_open("emu:pf0-vf1", &error);
+	dev = nvfm_device_open(nvfm_test_addr("emu:pf0-vf1"), &error);
 	g_assert_no_error(error);
 	g_clear_pointer(&w, nvfm_vf_info_free);
-	w = nvfm_vf_lookup("emu:pf0-vf1", &error);
+	w = nvfm_vf_lookup(nvfm_test_addr("emu:pf0-vf1"), &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(w->in_use_by);
-	g_assert_false(nvfm_vf_release("emu:pf0-vf1", &error));
+	g_assert_false(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf1"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_BUSY);
 	g_assert_nonnull(strstr(error->message, "in use by"));
 	g_clear_error(&error);
 	g_clear_pointer(&dev, nvfm_device_close);
 
-	g_assert_true(nvfm_vf_release("emu:pf0-vf1", &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf1"), &error));
 	g_assert_no_error(error);
-	g_assert_true(nvfm_vf_release("emu:pf0-vf0", &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf0"), &error));
 	g_assert_no_error(error);
 	assert_pristine(pf);
 }
@@ -192,7 +192,7 @@ static void test_resource_errors(Fixture *f, gconstpointer data)
 	g_clear_error(&error);
 	/* a failed provisioning leaves nothing behind */
 	g_clear_pointer(&a, nvfm_vf_info_free);
-	a = nvfm_vf_lookup("emu:pf0-vf2", &error);
+	a = nvfm_vf_lookup(nvfm_test_addr("emu:pf0-vf2"), &error);
 	g_assert_no_error(error);
 	g_assert_false(a->online);
 	g_assert_null(a->driver);
@@ -202,8 +202,8 @@ static void test_resource_errors(Fixture *f, gconstpointer data)
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_BUSY);
 	g_clear_error(&error);
 
-	g_assert_true(nvfm_vf_release("emu:pf0-vf0", &error));
-	g_assert_true(nvfm_vf_release("emu:pf0-vf1", &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf0"), &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf1"), &error));
 	g_assert_no_error(error);
 	assert_pristine(pf);
 }
@@ -254,7 +254,7 @@ static void test_drivers(Fixture *f, gconstpointer data)
 	g_autoptr(NvfmVfInfo) v = NULL;
 	g_autofree char *drv = NULL;
 
-	drv = nvfm_vf_default_driver("emu:pf0-vf0", &error);
+	drv = nvfm_vf_default_driver(nvfm_test_addr("emu:pf0-vf0"), &error);
 	g_assert_cmpstr(drv, ==, "emu-vfio-pci");
 
 	/* plain vfio-pci: no migration; required, it fails and is undone */
@@ -277,25 +277,25 @@ static void test_drivers(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpstr(v->driver, ==, "vfio-pci");
 	g_assert_null(v->device);
-	g_assert_false(nvfm_vf_check_migration(v->address, NULL, &error));
+	g_assert_false(nvfm_vf_check_migration(nvfm_test_addr(v->address), NULL, &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 
-	g_assert_true(nvfm_vf_bind(v->address, "emu-vfio-pci", &error));
+	g_assert_true(nvfm_vf_bind(nvfm_test_addr(v->address), "emu-vfio-pci", &error));
 	g_assert_no_error(error);
-	g_assert_true(nvfm_vf_check_migration(v->address, NULL, &error));
+	g_assert_true(nvfm_vf_check_migration(nvfm_test_addr(v->address), NULL, &error));
 	g_assert_no_error(error);
-	g_assert_true(nvfm_vf_bind(v->address, "nvme", &error));
-	g_assert_false(nvfm_vf_bind(v->address, "bogus", &error));
+	g_assert_true(nvfm_vf_bind(nvfm_test_addr(v->address), "nvme", &error));
+	g_assert_false(nvfm_vf_bind(nvfm_test_addr(v->address), "bogus", &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_clear_error(&error);
 
 	/* the host driver cannot start an offline controller */
-	g_assert_false(nvfm_vf_bind("emu:pf0-vf3", "nvme", &error));
+	g_assert_false(nvfm_vf_bind(nvfm_test_addr("emu:pf0-vf3"), "nvme", &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_DEVICE);
 	g_clear_error(&error);
 
-	g_assert_true(nvfm_vf_release(v->address, &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr(v->address), &error));
 	g_assert_no_error(error);
 	assert_pristine(pf);
 }
@@ -304,17 +304,17 @@ static void test_unknown(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 
-	g_assert_null(nvfm_pf_open("emu:nope", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("emu:nope"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_assert_nonnull(strstr(error->message, "unknown PF emu:nope"));
 	g_clear_error(&error);
-	g_assert_null(nvfm_pf_open("emu:bad-name", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("emu:bad-name"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_clear_error(&error);
-	g_assert_false(nvfm_vf_release("emu:pf0-vf7", &error));
+	g_assert_false(nvfm_vf_release(nvfm_test_addr("emu:pf0-vf7"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_false(nvfm_vf_release("emu:pf0", &error));
+	g_assert_false(nvfm_vf_release(nvfm_test_addr("emu:pf0"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_clear_error(&error);
 }
@@ -337,7 +337,7 @@ static void test_lock(Fixture *f, gconstpointer data)
 	nvfm_pf_unlock(holder);
 	v = nvfm_pf_provision(pf, &o, &error);
 	g_assert_no_error(error);
-	g_assert_true(nvfm_vf_release(v->address, &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr(v->address), &error));
 	nvfm_vf_info_free(v);
 	assert_pristine(pf);
 }
@@ -352,7 +352,7 @@ static gpointer race_thread(gpointer data)
 {
 	Race *r = data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(NvfmPf) pf = nvfm_pf_open("emu:pf0", &error);
+	g_autoptr(NvfmPf) pf = nvfm_pf_open(nvfm_test_addr("emu:pf0"), &error);
 	NvfmVfInfo *v = NULL;
 
 	if (pf)
@@ -387,7 +387,7 @@ static void test_concurrent(Fixture *f, gconstpointer data)
 					((NvfmVfInfo *)r.got->pdata[k])->address);
 	}
 	for (guint i = 0; i < r.got->len; i++) {
-		g_assert_true(nvfm_vf_release(((NvfmVfInfo *)r.got->pdata[i])->address, &error));
+		g_assert_true(nvfm_vf_release(((NvfmVfInfo *)r.got->pdata[i])->vf, &error));
 		g_assert_no_error(error);
 	}
 	g_ptr_array_unref(r.got);
@@ -406,7 +406,7 @@ static void test_replace_destroy(Fixture *f, gconstpointer data)
 	g_assert_false(nvfm_emu_pf_destroy("pf0", &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_BUSY);
 	g_clear_error(&error);
-	g_assert_true(nvfm_vf_release(v->address, &error));
+	g_assert_true(nvfm_vf_release(nvfm_test_addr(v->address), &error));
 	g_assert_true(nvfm_emu_pf_destroy("pf0", &error));
 	g_assert_no_error(error);
 	names = nvfm_emu_pf_list(&error);

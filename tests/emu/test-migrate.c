@@ -46,12 +46,12 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	g_assert_true(nvfm_emu_pf_create("pfa", &cfg, &error));
 	g_assert_true(nvfm_emu_pf_create("pfb", &cfg, &error));
 	g_assert_no_error(error);
-	pf = nvfm_pf_open("emu:pfa", &error);
+	pf = nvfm_pf_open(nvfm_test_addr("emu:pfa"), &error);
 	g_assert_no_error(error);
 	nvfm_provision_opts_init(&po);
 	vf = nvfm_pf_provision(pf, &po, &error);
 	g_assert_no_error(error);
-	f->vf = g_strdup(vf->device);
+	f->vf = g_strdup(vf->device->text);
 
 	f->sock = g_build_filename(f->dir, "agent.sock", NULL);
 	listen = g_strconcat("unix:", f->sock, NULL);
@@ -79,7 +79,7 @@ static void options(Fixture *f, NvfmMigrateOptions *o, char **agent)
 {
 	nvfm_migrate_options_init(o);
 	*agent = g_strconcat("unix:", f->sock, NULL);
-	o->vf = f->vf;
+	o->vf = nvfm_test_addr(f->vf);
 	o->agent = *agent;
 	o->dest_pf = "emu:pfb";
 }
@@ -88,7 +88,7 @@ static void options(Fixture *f, NvfmMigrateOptions *o, char **agent)
 static void assert_pristine(const char *pf_addr)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(NvfmPf) pf = nvfm_pf_open(pf_addr, &error);
+	g_autoptr(NvfmPf) pf = nvfm_pf_open(nvfm_test_addr(pf_addr), &error);
 	g_autoptr(GPtrArray) vfs = NULL;
 	NvfmPfCaps caps;
 
@@ -169,7 +169,7 @@ static void test_refused(Fixture *f, gconstpointer data)
 		g_error("rollback: %s", json_string_value(json_object_get(rep, "rollback")));
 	assert_pristine("emu:pfb");
 	g_clear_error(&error);
-	dev = nvfm_device_open(f->vf, &error);
+	dev = nvfm_device_open(nvfm_test_addr(f->vf), &error);
 	g_assert_no_error(error);
 	g_assert_true(nvfm_device_get_state(dev, &st, &error));
 	g_assert_cmpint(st, ==, NVFM_MIG_STATE_RUNNING);

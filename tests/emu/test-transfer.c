@@ -74,7 +74,7 @@ typedef struct {
 static gpointer save_thread(gpointer data)
 {
 	SaveJob *j = data;
-	g_autoptr(NvfmDevice) dev = nvfm_device_open("emu:a", NULL);
+	g_autoptr(NvfmDevice) dev = nvfm_device_open(nvfm_test_addr("emu:a"), NULL);
 	g_autoptr(NvfmChannel) ch = nvfm_channel_new_fd(j->fd, TRUE);
 	NvfmSaveOptions o;
 	GError *error = NULL;
@@ -92,7 +92,7 @@ static gpointer save_thread(gpointer data)
 
 static gboolean load_from(int fd, NvfmLoadOptions *o, NvfmTransferStats *st, GError **error)
 {
-	g_autoptr(NvfmDevice) dev = nvfm_device_open("emu:b", error);
+	g_autoptr(NvfmDevice) dev = nvfm_device_open(nvfm_test_addr("emu:b"), error);
 	g_autoptr(NvfmChannel) ch = nvfm_channel_new_fd(fd, TRUE);
 
 	nvfm_channel_set_timeout(ch, 10000);
@@ -178,7 +178,7 @@ static void test_verified(Fixture *f, gconstpointer data)
 static void test_trailing_bytes(Fixture *f, gconstpointer data)
 {
 	g_autofree char *path = g_build_filename(f->dir, "state", NULL);
-	g_autoptr(NvfmDevice) a = nvfm_device_open("emu:a", NULL);
+	g_autoptr(NvfmDevice) a = nvfm_device_open(nvfm_test_addr("emu:a"), NULL);
 	g_autofree char *da = digest("a");
 	g_autofree char *db = NULL;
 	NvfmChannel *ch;
@@ -316,7 +316,7 @@ static void test_agent(Fixture *f, gconstpointer data)
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_clear_error(&error);
 
-	a = nvfm_device_open("emu:a", &error);
+	a = nvfm_device_open(nvfm_test_addr("emu:a"), &error);
 	g_assert_no_error(error);
 	nvfm_send_options_init(&so);
 	so.target = "emu:b";
@@ -388,7 +388,7 @@ static void test_agent_stop_mid_transfer(Fixture *f, gconstpointer data)
 	t = g_thread_new("agent", agent_thread, &r);
 	c = nvfm_agent_client_connect(addr, NULL, 5000, &error);
 	g_assert_no_error(error);
-	a = nvfm_device_open("emu:a", &error);
+	a = nvfm_device_open(nvfm_test_addr("emu:a"), &error);
 	g_assert_no_error(error);
 	nvfm_send_options_init(&so);
 	so.target = "emu:b";

@@ -92,8 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vfs = nvfm_domain_get_vfs(dom);
 	for (guint i = 0; i < vfs->len; i++) {
 		const NvfmDomVf *vf = g_ptr_array_index(vfs, i);
+		g_autoptr(NvfmAddress) a = vf->source ? nvfm_address_parse(vf->source, NULL) : NULL;
 
-		if (!vf->source || !nvfm_domain_find_vf(dom, vf->source))
+		/* every source the parser accepts is an address that finds it */
+		if (!a || !nvfm_domain_find_vf(dom, a))
 			abort();
 	}
 	check_rewrite(xml, dom);

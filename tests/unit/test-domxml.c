@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nvfm/nvfm.h"
+#include "tests/common/testutil.h"
 
 /* Shaped like "virsh dumpxml" of a running domain: single quotes, aliases,
  * a hostdev that is no NVMe VF, non-PCI hostdevs, an SR-IOV NIC. */
@@ -113,12 +114,12 @@ static void test_parse(void)
 	g_assert_cmpuint(vf->nvi, ==, 0);
 
 	/* lookups take every spelling of a PCI address */
-	g_assert_true(nvfm_domain_find_vf(dom, "3b:00.2") == g_ptr_array_index(vfs, 0));
-	g_assert_true(nvfm_domain_find_vf(dom, "vfio:0000:3B:00.2") == g_ptr_array_index(vfs, 0));
-	g_assert_true(nvfm_domain_find_vf(dom, "emu:pfA-vf0") == g_ptr_array_index(vfs, 2));
-	g_assert_null(nvfm_domain_find_vf(dom, "0000:3b:10.1"));
-	g_assert_null(nvfm_domain_find_vf(dom, "emu:not-ours-vf0"));
-	g_assert_null(nvfm_domain_find_vf(dom, "garbage"));
+	g_assert_true(nvfm_domain_find_vf(dom, nvfm_test_addr("3b:00.2")) == g_ptr_array_index(vfs, 0));
+	g_assert_true(nvfm_domain_find_vf(dom, nvfm_test_addr("vfio:0000:3B:00.2")) == g_ptr_array_index(vfs, 0));
+	g_assert_true(nvfm_domain_find_vf(dom, nvfm_test_addr("emu:pfA-vf0")) == g_ptr_array_index(vfs, 2));
+	g_assert_null(nvfm_domain_find_vf(dom, nvfm_test_addr("0000:3b:10.1")));
+	g_assert_null(nvfm_domain_find_vf(dom, nvfm_test_addr("emu:not-ours-vf0")));
+	g_assert_null(nvfm_domain_find_vf(dom, nvfm_test_addr("garbage")));
 }
 
 static void test_parse_minimal(void)
@@ -226,7 +227,7 @@ static void test_metadata_prefix(void)
 
 	g_assert_no_error(error);
 	g_assert_cmpuint(nvfm_domain_get_vfs(dom)->len, ==, 1);
-	g_assert_nonnull(nvfm_domain_find_vf(dom, "emu:p-vf1"));
+	g_assert_nonnull(nvfm_domain_find_vf(dom, nvfm_test_addr("emu:p-vf1")));
 }
 
 /* what "virsh metadata --key nvfm --set '<vfs><vf .../></vfs>'" stores */
@@ -244,7 +245,7 @@ static void test_metadata_virsh_set(void)
 
 	g_assert_no_error(error);
 	g_assert_cmpuint(nvfm_domain_get_vfs(dom)->len, ==, 1);
-	g_assert_nonnull(nvfm_domain_find_vf(dom, "emu:p-vf1"));
+	g_assert_nonnull(nvfm_domain_find_vf(dom, nvfm_test_addr("emu:p-vf1")));
 	out = nvfm_domxml_rewrite(in, map, &error);
 	g_assert_no_error(error);
 	want = replace_all(in, "emu:p-vf1", "emu:q-vf0");

@@ -142,16 +142,16 @@ static void test_addr(void)
 {
 	char out[NVFM_PCI_ADDR_LEN];
 
-	g_assert_true(nvfm_pci_addr_normalize("01:00.1", out));
+	g_assert_true(nvfm_pci_addr_parse("01:00.1", out, NULL));
 	g_assert_cmpstr(out, ==, "0000:01:00.1");
-	g_assert_true(nvfm_pci_addr_normalize("0000:3B:1f.7", out));
+	g_assert_true(nvfm_pci_addr_parse("0000:3B:1f.7", out, NULL));
 	g_assert_cmpstr(out, ==, "0000:3b:1f.7");
-	g_assert_false(nvfm_pci_addr_normalize("0000:01:00.8", out));
-	g_assert_false(nvfm_pci_addr_normalize("0000:01:20.0", out));
-	g_assert_false(nvfm_pci_addr_normalize("0000:01:00.1x", out));
-	g_assert_false(nvfm_pci_addr_normalize("emu:x", out));
-	g_assert_false(nvfm_pci_addr_normalize("", out));
-	g_assert_false(nvfm_pci_addr_normalize(NULL, out));
+	g_assert_false(nvfm_pci_addr_parse("0000:01:00.8", out, NULL));
+	g_assert_false(nvfm_pci_addr_parse("0000:01:20.0", out, NULL));
+	g_assert_false(nvfm_pci_addr_parse("0000:01:00.1x", out, NULL));
+	g_assert_false(nvfm_pci_addr_parse("emu:x", out, NULL));
+	g_assert_false(nvfm_pci_addr_parse("", out, NULL));
+	g_assert_false(nvfm_pci_addr_parse(NULL, out, NULL));
 }
 
 static void test_read_values(void)
@@ -346,25 +346,25 @@ static void test_pf_open(void)
 	g_autoptr(NvfmPf) pf = NULL;
 	g_autofree char *drv = NULL;
 
-	g_assert_null(nvfm_pf_open(VF0, &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr(VF0), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_assert_nonnull(strstr(error->message, "is a VF (of PF 0000:01:00.0)"));
 	g_clear_error(&error);
-	g_assert_null(nvfm_pf_open("0000:09:00.0", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("0000:09:00.0"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_assert_nonnull(strstr(error->message, "unknown PF 0000:09:00.0"));
 	g_clear_error(&error);
-	g_assert_null(nvfm_pf_open("0000:00:02.0", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("0000:00:02.0"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_clear_error(&error);
-	g_assert_null(nvfm_pf_open("0000:02:00.0", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("0000:02:00.0"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
-	g_assert_null(nvfm_pf_open("nonsense", &error));
+	g_assert_null(nvfm_pf_open(nvfm_test_addr("nonsense"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 	g_clear_error(&error);
 
-	pf = nvfm_pf_open("01:00.0", &error);
+	pf = nvfm_pf_open(nvfm_test_addr("01:00.0"), &error);
 	if (!pf) {
 		/* built without libnvme: the admin side is missing */
 		g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED);
@@ -373,7 +373,7 @@ static void test_pf_open(void)
 	g_assert_cmpstr(nvfm_pf_address(pf), ==, PF);
 
 	/* libvirt's choice: the variant driver modules.alias names */
-	drv = nvfm_vf_default_driver("vfio:" VF0, &error);
+	drv = nvfm_vf_default_driver(nvfm_test_addr("vfio:" VF0), &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(drv, ==, "qemu-nvme-vfio");
 	g_clear_pointer(&drv, g_free);
@@ -389,7 +389,7 @@ static void test_pf_open(void)
 	/* without a matching entry: vfio-pci */
 	put("sys/bus/pci/devices/" VF0 "/modalias",
 	    "pci:v00008086d00000A54sv00008086sd00000000bc01sc08i02\n");
-	drv = nvfm_vf_default_driver(VF0, &error);
+	drv = nvfm_vf_default_driver(nvfm_test_addr(VF0), &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(drv, ==, "vfio-pci");
 }

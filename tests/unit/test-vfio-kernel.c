@@ -17,6 +17,7 @@
 #include "src/lib/util/util-private.h"
 #include "src/lib/engine/vfio-compat.h"
 #include "src/lib/engine/vfio-kernel.h"
+#include "tests/common/testutil.h"
 
 /* ---- the fake kernel -------------------------------------------------- */
 
@@ -530,14 +531,14 @@ static void test_parse_address(void)
 	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
 		g_autoptr(GError) error = NULL;
 
-		g_assert_true(nvfm_vfio_parse_pci_addr(good[i].in, out, &error));
+		g_assert_true(nvfm_pci_addr_parse(good[i].in, out, &error));
 		g_assert_no_error(error);
 		g_assert_cmpstr(out, ==, good[i].out);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autoptr(GError) error = NULL;
 
-		g_assert_false(nvfm_vfio_parse_pci_addr(bad[i], out, &error));
+		g_assert_false(nvfm_pci_addr_parse(bad[i], out, &error));
 		assert_error_has(error, NVFM_ERROR_INVALID_ARG, "expected DDDD:BB:DD.F");
 		g_assert_nonnull(strstr(error->message, bad[i]));
 	}
@@ -803,14 +804,14 @@ static void test_fd_bad_spec(void)
 		"", "abc", "-1", "+3", "3x", " 3", "0x3", "99999999999", "2147483648",
 	};
 
+	/* an fd number is parsed with the address, before any backend */
 	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-		NvfmDevice dev = { .data_fd = -1 };
 		g_autoptr(GError) error = NULL;
-		g_autofree char *want = g_strdup_printf("invalid fd '%s' in fd:N", bad[i]);
+		g_autofree char *text = g_strconcat("fd:", bad[i], NULL);
+		g_autofree char *want = g_strdup_printf("invalid device address '%s'", text);
 
-		g_assert_false(nvfm_vfio_open_fd(&dev, bad[i], &error));
+		g_assert_null(nvfm_address_parse(text, &error));
 		assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
-		g_assert_null(dev.ops);
 	}
 }
 
@@ -824,9 +825,8 @@ static void test_fd_not_open(void)
 
 	g_assert_cmpint(fd, >=, 0);
 	close(fd);
-	spec = g_strdup_printf("%d", fd);
 	want = g_strdup_printf("fd %d is not open", fd);
-	g_assert_false(nvfm_vfio_open_fd(&dev, spec, &error));
+	g_assert_false(nvfm_vfio_open_fd(&dev, fd, &error));
 	assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
 }
 
@@ -839,9 +839,8 @@ static void test_fd_dev_null(void)
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	g_assert_cmpint(fd, >=, 0);
-	spec = g_strdup_printf("%d", fd);
 	want = g_strdup_printf("fd %d is not a VFIO device", fd);
-	g_assert_false(nvfm_vfio_open_fd(&dev, spec, &error));
+	g_assert_false(nvfm_vfio_open_fd(&dev, fd, &error));
 	assert_error_has(error, NVFM_ERROR_INVALID_ARG, want);
 	close(fd);
 }
@@ -885,8 +884,7 @@ static void test_fd_backend(Fixture *f, gconstpointer data)
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 
 	g_assert_cmpint(fd, >=, 0);
-	spec = g_strdup_printf("%d", fd);
-	g_assert_true(nvfm_vfio_open_fd(&dev, spec, &error));
+	g_assert_true(nvfm_vfio_open_fd(&dev, fd, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev.ops->name, ==, "fd");
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
@@ -913,7 +911,7 @@ static void test_engine_over_fd(Fixture *f, gconstpointer data)
 
 	g_assert_cmpint(fd, >=, 0);
 	addr = g_strdup_printf("fd:%d", fd);
-	dev = nvfm_device_open(addr, &error);
+	dev = nvfm_device_open(nvfm_test_addr(addr), &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "fd");
 	g_assert_true(nvfm_device_get_features(dev, &feat, &error));

@@ -2,13 +2,13 @@
 /*
  * Internals of the emulated migration-capable NVMe VF (emu:NAME).
  *
- * emu-model.c owns the device's state as data: the modelled NVMe
- * controller, the page table of the PF-DMA'd blob, the deterministic
- * generator behind both, the record stream that carries them through the
- * data_fd (encoder and incremental parser), and the files that persist a
- * device. emu-vf.c turns that into a VFIO-like device: the migration state
- * machine, data_fd pipes fed or drained by a model thread, fault knobs,
- * the single-opener lock and the public nvfm_emu_*() calls.
+ * The device's state as data: emu-gen.c generates the modelled NVMe
+ * controller and the pages of the PF-DMA'd blob from a seed, emu-stream.c
+ * carries them through the data_fd (encoder and incremental parser),
+ * emu-files.c persists a device, emu-knobs.c holds its fault knobs.
+ * emu-vf.c turns that into a VFIO-like device (the migration state machine,
+ * the single-opener lock and the public nvfm_emu_*() calls), with the
+ * data_fd pipes fed or drained by emu-session.c's model thread.
  */
 #pragma once
 
@@ -16,10 +16,57 @@
 
 #pragma GCC visibility push(hidden)
 
+/* little-endian helpers of the state's stream and files */
+
+static inline void put16(guint8 *p, guint16 v)
+{
+	v = GUINT16_TO_LE(v);
+	memcpy(p, &v, 2);
+}
+
+static inline void put32(guint8 *p, guint32 v)
+{
+	v = GUINT32_TO_LE(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void put64(guint8 *p, guint64 v)
+{
+	v = GUINT64_TO_LE(v);
+	memcpy(p, &v, 8);
+}
+
+static inline guint16 get16(const guint8 *p)
+{
+	guint16 v;
+
+	memcpy(&v, p, 2);
+	return GUINT16_FROM_LE(v);
+}
+
+static inline guint32 get32(const guint8 *p)
+{
+	guint32 v;
+
+	memcpy(&v, p, 4);
+	return GUINT32_FROM_LE(v);
+}
+
+static inline guint64 get64(const guint8 *p)
+{
+	guint64 v;
+
+	memcpy(&v, p, 8);
+	return GUINT64_FROM_LE(v);
+}
+
+/* the page table's "contents spilled" bit */
+#define PAGE_SPILLED_BIT 0x80000000u
+
 /* Granule of the blob: page records carry at most this many bytes. */
 #define EMU_PAGE_SIZE (64u << 10)
 /* A generated page: this many bytes unique to (seed, index, version),
- * then EMU_WINDOW_SIZE bytes from the seed's pool (emu-model.c). */
+ * then EMU_WINDOW_SIZE bytes from the seed's pool (emu-gen.c). */
 #define EMU_TWEAK_SIZE 16u
 #define EMU_WINDOW_SIZE (EMU_PAGE_SIZE - EMU_TWEAK_SIZE)
 /* Largest blob a device may have (the page table stays at 4 MiB). */
@@ -27,7 +74,7 @@
 #define EMU_MAX_IO_QUEUES 64
 #define EMU_MAX_CMDS 16
 
-/* Stream layout constants; see the comment block in emu-model.c. */
+/* Stream layout constants; see the comment block in emu-stream.c. */
 #define EMU_STREAM_MAGIC "NVFM-EMU"
 #define EMU_STREAM_VERSION 1
 #define EMU_STREAM_HEADER_SIZE 40
@@ -133,7 +180,7 @@ typedef struct {
 	guint64 dirtied_bytes;	/* statistics: bytes dirtied over the device's life */
 } EmuModel;
 
-/* emu-model.c: names, files */
+/* emu-files.c: names, files */
 gboolean emu_name_valid(const char *name);
 gboolean emu_check_name(const char *name, GError **error);
 gboolean emu_ensure_dir(const char *dir, GError **error);
@@ -142,7 +189,7 @@ char *emu_path(const char *dir, const char *name, const char *suffix);
 guint64 emu_lock_holder(const char *path);
 gboolean emu_config_check(const NvfmEmuConfig *cfg, GError **error);
 
-/* emu-model.c: state */
+/* emu-gen.c: state */
 EmuPool *emu_pool_ref(guint64 seed);
 void emu_pool_unref(EmuPool *pool);
 void emu_page_gen(const EmuState *st, guint32 index, guint32 version, EmuPageGen *g);
@@ -163,7 +210,7 @@ int emu_page_read(const EmuState *st, guint32 index, guint32 version, gboolean s
 typedef void (*EmuDirtyMark)(gpointer user_data, guint32 index);
 void emu_model_dirty(EmuModel *m, guint64 events, EmuDirtyMark mark, gpointer user_data);
 
-/* emu-model.c: stream encoding */
+/* emu-stream.c: stream encoding */
 gsize emu_encode_header(const EmuState *st, guint8 *out);
 gsize emu_ctrl_record_size(const EmuCtrl *c);
 gsize emu_encode_ctrl(const EmuCtrl *c, guint8 *out);
@@ -174,7 +221,7 @@ guint64 emu_image_size(const EmuState *st);
 gboolean emu_image_digest(const EmuState *st, char **out_hex, guint64 *out_size,
 			  GError **error);
 
-/* emu-model.c: incremental stream parser (RESUMING) */
+/* emu-stream.c: incremental stream parser (RESUMING) */
 typedef struct _EmuParser EmuParser;
 EmuParser *emu_parser_new(const char *spill_path);
 void emu_parser_free(EmuParser *p);
@@ -183,7 +230,7 @@ gboolean emu_parser_failed(const EmuParser *p);
 /* On success the parsed state moves into @out (cleared first). */
 gboolean emu_parser_finish(EmuParser *p, EmuState *out, GError **error);
 
-/* emu-model.c: persistence */
+/* emu-files.c: persistence */
 EmuModel *emu_model_new(const char *dir, const char *name, const NvfmEmuConfig *cfg,
 			GError **error);
 EmuModel *emu_model_load(const char *dir, const char *name, GError **error);
@@ -191,14 +238,27 @@ gboolean emu_model_save(EmuModel *m, GError **error);
 gboolean emu_model_exists(const char *dir, const char *name);
 void emu_model_free(EmuModel *m);
 json_t *emu_model_to_json(const EmuModel *m);
+gboolean emu_model_remove_files(const char *dir, const char *name, GError **error);
+
+/* emu-knobs.c: the fault knobs, in memory and in NAME.faults */
+void emu_faults_init(EmuFaults *f);
+/* arms (or with a NULL @value disarms) the knob @knob */
+gboolean emu_faults_set(EmuFaults *f, const char *knob, const char *value, GError **error);
 gboolean emu_faults_load(const char *dir, const char *name, EmuFaults *f, GError **error);
 json_t *emu_faults_to_json(const EmuFaults *f);
 gboolean emu_faults_save(const char *dir, const char *name, const EmuFaults *f,
 			 GError **error);
-void emu_faults_init(EmuFaults *f);
-gboolean emu_model_remove_files(const char *dir, const char *name, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuModel, emu_model_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuParser, emu_parser_free)
+
+/* emu-vf.c: the emulated backend's constructor (fills dev->ops and
+ * dev->priv for the emulated VF @name) */
+gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error);
+
+/* emu-gen.c: marks page @index spilled (its bytes are in the spill file)
+ * or not; writes all of @buf at @off (-errno) */
+void emu_page_set_spilled(EmuState *st, guint32 index, gboolean on);
+int emu_pwrite_full(int fd, const guint8 *buf, gsize len, guint64 off);
 
 #pragma GCC visibility pop

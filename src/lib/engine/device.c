@@ -12,17 +12,6 @@
 
 #include "engine-private.h"
 
-typedef gboolean (*BackendOpen)(NvfmDevice *dev, const char *rest, GError **error);
-
-static const struct {
-	const char *scheme;
-	BackendOpen open;
-} backends[] = {
-	{ "vfio:", nvfm_vfio_open_pci },
-	{ "fd:", nvfm_vfio_open_fd },
-	{ "emu:", nvfm_emu_open },
-};
-
 /* Saving and resuming states are the ones in which a data_fd is valid. */
 static gboolean state_has_data_fd(NvfmMigState s)
 {
@@ -30,33 +19,21 @@ static gboolean state_has_data_fd(NvfmMigState s)
 	       s == NVFM_MIG_STATE_PRE_COPY || s == NVFM_MIG_STATE_PRE_COPY_P2P;
 }
 
-NvfmDevice *nvfm_device_open(const char *address, GError **error)
+NvfmDevice *nvfm_device_new(const NvfmAddress *address)
 {
-	g_autofree NvfmDevice *dev = NULL;
+	NvfmDevice *dev = g_new0(NvfmDevice, 1);
 
-	if (!address || !*address) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "empty device address");
-		return NULL;
-	}
-	for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
-		gsize n = strlen(backends[i].scheme);
+	dev->data_fd = -1;
+	dev->address = g_strdup(address->text);
+	return dev;
+}
 
-		if (strncmp(address, backends[i].scheme, n) != 0)
-			continue;
-		dev = g_new0(NvfmDevice, 1);
-		dev->data_fd = -1;
-		dev->address = g_strdup(address);
-		if (!backends[i].open(dev, address + n, error)) {
-			g_free(dev->address);
-			return NULL;
-		}
-		g_debug("%s: opened through the %s backend", address, dev->ops->name);
-		return g_steal_pointer(&dev);
-	}
-	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-		    "invalid device address '%s' (expected vfio:DDDD:BB:DD.F, fd:N or emu:NAME)",
-		    address);
-	return NULL;
+void nvfm_device_discard(NvfmDevice *dev)
+{
+	if (!dev)
+		return;
+	g_free(dev->address);
+	g_free(dev);
 }
 
 void nvfm_device_close(NvfmDevice *dev)

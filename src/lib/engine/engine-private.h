@@ -58,10 +58,15 @@ struct _NvfmDevice {
  * planner, for the conformance suite to probe combination arcs. -errno. */
 int nvfm_device_set_state_raw(NvfmDevice *dev, NvfmMigState state);
 
-/* Backend constructors: fill dev->ops and dev->priv from the part of the
- * address after the scheme. */
+/* A device with no backend yet, for a backend constructor to fill in
+ * (dev->ops, dev->priv); nvfm_device_discard() frees one whose
+ * constructor failed. */
+NvfmDevice *nvfm_device_new(const NvfmAddress *address);
+void nvfm_device_discard(NvfmDevice *dev);
+
+/* The kernel backends (vfio-kernel.c): a PCI function bound to a VFIO
+ * driver, or a VFIO device fd handed in. The emulated one is in emu/. */
 gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **error);
-gboolean nvfm_vfio_open_fd(NvfmDevice *dev, const char *fd_spec, GError **error);
-gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error);
+gboolean nvfm_vfio_open_fd(NvfmDevice *dev, int fd, GError **error);
 
 #pragma GCC visibility pop

@@ -53,70 +53,6 @@ static void vfio_kernel_free(VfioKernel *k)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VfioKernel, vfio_kernel_free)
 
-/* ---- paths ------------------------------------------------------------ */
-
-static char *path_under(const char *env, const char *abs_path)
-{
-	const char *root = g_getenv(env);
-
-	return g_strconcat(root ? root : "", abs_path, NULL);
-}
-
-char *nvfm_vfio_sysfs_path(const char *abs_path)
-{
-	return path_under("NVFM_SYSFS_ROOT", abs_path);
-}
-
-char *nvfm_vfio_dev_path(const char *abs_path)
-{
-	return path_under("NVFM_DEV_ROOT", abs_path);
-}
-
-/* ---- PCI address ------------------------------------------------------ */
-
-static gboolean parse_hex(const char *s, guint ndigits, guint *out)
-{
-	guint v = 0;
-
-	for (guint i = 0; i < ndigits; i++) {
-		int d = g_ascii_xdigit_value(s[i]);
-
-		if (d < 0)
-			return FALSE;
-		v = v * 16 + (guint)d;
-	}
-	*out = v;
-	return TRUE;
-}
-
-gboolean nvfm_vfio_parse_pci_addr(const char *s, char out[NVFM_PCI_ADDR_LEN], GError **error)
-{
-	gsize len = s ? strlen(s) : 0;
-	const char *p = s;
-	guint domain = 0, bus, slot, fn;
-
-	if (len == 12) {
-		if (!parse_hex(p, 4, &domain) || p[4] != ':')
-			goto bad;
-		p += 5;
-	} else if (len != 7) {
-		goto bad;
-	}
-	if (!parse_hex(p, 2, &bus) || p[2] != ':' || !parse_hex(p + 3, 2, &slot) ||
-	    p[5] != '.' || p[6] < '0' || p[6] > '7')
-		goto bad;
-	fn = (guint)(p[6] - '0');
-	if (slot > 0x1f)
-		goto bad;
-	g_snprintf(out, NVFM_PCI_ADDR_LEN, "%04x:%02x:%02x.%x", domain, bus, slot, fn);
-	return TRUE;
-bad:
-	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-		    "invalid PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:3b:00.2)",
-		    s ? s : "");
-	return FALSE;
-}
-
 /* ---- sysfs ------------------------------------------------------------ */
 
 static char *link_basename(const char *dir, const char *name)
@@ -181,11 +117,11 @@ gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **
 
 	memset(loc, 0, sizeof(*loc));
 	loc->iommu_group = -1;
-	if (!nvfm_vfio_parse_pci_addr(pci_addr, loc->addr, error))
+	if (!nvfm_pci_addr_parse(pci_addr, loc->addr, error))
 		return FALSE;
 
 	rel = g_strconcat("/sys/bus/pci/devices/", loc->addr, NULL);
-	loc->sysfs_dir = nvfm_vfio_sysfs_path(rel);
+	loc->sysfs_dir = nvfm_sysfs_path("%s", rel);
 	if (!g_file_test(loc->sysfs_dir, G_FILE_TEST_IS_DIR)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
 			    "no PCI device %s (%s does not exist)", loc->addr, loc->sysfs_dir);
@@ -229,7 +165,7 @@ static int compare_names(gconstpointer a, gconstpointer b)
 char *nvfm_vfio_group_blockers(int group)
 {
 	g_autofree char *rel = g_strdup_printf("/sys/kernel/iommu_groups/%d/devices", group);
-	g_autofree char *path = nvfm_vfio_sysfs_path(rel);
+	g_autofree char *path = nvfm_sysfs_path("%s", rel);
 	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GString) out = g_string_new(NULL);
@@ -355,9 +291,9 @@ static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
 static VfioKernel *open_group(const NvfmVfioLocation *loc, GError **error)
 {
 	g_autoptr(VfioKernel) k = vfio_kernel_new();
-	g_autofree char *container_path = nvfm_vfio_dev_path("/dev/vfio/vfio");
+	g_autofree char *container_path = nvfm_dev_path("/dev/vfio/vfio");
 	g_autofree char *group_rel = g_strdup_printf("/dev/vfio/%d", loc->iommu_group);
-	g_autofree char *group_path = nvfm_vfio_dev_path(group_rel);
+	g_autofree char *group_path = nvfm_dev_path(group_rel);
 	struct vfio_group_status status;
 	int version;
 
@@ -610,8 +546,8 @@ gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **erro
 
 	if (loc.cdev_name) {
 		g_autofree char *rel = g_strconcat("/dev/vfio/devices/", loc.cdev_name, NULL);
-		g_autofree char *cdev_path = nvfm_vfio_dev_path(rel);
-		g_autofree char *iommu_path = nvfm_vfio_dev_path("/dev/iommu");
+		g_autofree char *cdev_path = nvfm_dev_path(rel);
+		g_autofree char *iommu_path = nvfm_dev_path("/dev/iommu");
 
 		if (g_file_test(cdev_path, G_FILE_TEST_EXISTS) &&
 		    g_file_test(iommu_path, G_FILE_TEST_EXISTS)) {
@@ -650,19 +586,11 @@ void nvfm_vfio_adopt_fd(NvfmDevice *dev, int device_fd)
 	dev->priv = k;
 }
 
-gboolean nvfm_vfio_open_fd(NvfmDevice *dev, const char *fd_spec, GError **error)
+gboolean nvfm_vfio_open_fd(NvfmDevice *dev, int n, GError **error)
 {
 	struct vfio_device_info info;
-	guint64 n = 0;
 	int fd;
 
-	if (!fd_spec || !all_digits(fd_spec) ||
-	    !g_ascii_string_to_unsigned(fd_spec, 10, 0, INT_MAX, &n, NULL)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-			    "invalid fd '%s' in fd:N (N must be a decimal file descriptor number)",
-			    fd_spec ? fd_spec : "");
-		return FALSE;
-	}
 	if (fcntl((int)n, F_GETFD) < 0) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "fd %d is not open: %s",
 			    (int)n, g_strerror(errno));

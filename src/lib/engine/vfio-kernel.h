@@ -10,11 +10,10 @@
 #pragma once
 
 #include "engine-private.h"
+#include "util/sysfs.h"
 
 #pragma GCC visibility push(hidden)
 
-/* "DDDD:BB:DD.F" plus the terminating NUL */
-#define NVFM_PCI_ADDR_LEN 13
 
 /*
  * What sysfs says about a PCI device, before anything is opened.
@@ -32,10 +31,6 @@ typedef struct {
 	char *cdev_name;
 } NvfmVfioLocation;
 
-/* Accepts DDDD:BB:DD.F and BB:DD.F (domain 0000), any hex case; writes
- * the normalised lowercase form with the domain. */
-gboolean nvfm_vfio_parse_pci_addr(const char *s, char out[NVFM_PCI_ADDR_LEN], GError **error);
-
 /* Fills @loc and fails, with the message the user will see, when the
  * device does not exist, is not bound to a VFIO driver, or has neither an
  * IOMMU group nor a vfio cdev. */
@@ -45,10 +40,6 @@ void nvfm_vfio_location_clear(NvfmVfioLocation *loc);
 /* Devices of IOMMU group @group that keep it from being viable, as
  * "0000:3b:00.3 (nvme), ..."; NULL when sysfs names none. */
 char *nvfm_vfio_group_blockers(int group);
-
-/* @abs_path ("/sys/...", "/dev/...") under the overriding roots */
-char *nvfm_vfio_sysfs_path(const char *abs_path);
-char *nvfm_vfio_dev_path(const char *abs_path);
 
 /* Make @dev use @device_fd (taken over) through the "fd" backend without
  * checking it; nvfm_vfio_open_fd() validates first, tests use it as is. */

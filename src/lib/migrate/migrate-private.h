@@ -105,7 +105,7 @@ void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total);
 gboolean nvfm_migration_check_cancel(NvfmMigration *m, GError **error);
 /* Gives a source VF back to its PF (a VF no PF manages, or one released
  * already, is fine) and notes it in the release phase. */
-gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **error);
+gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error);
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);

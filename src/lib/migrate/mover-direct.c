@@ -59,7 +59,7 @@ static void direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	json_object_set_new(src, "vf_state", json_string(nvfm_mig_state_name(st)));
 	if (st != NVFM_MIG_STATE_RUNNING)
 		json_array_append_new(blockers,
-				      json_sprintf("source VF %s is %s, not RUNNING", m->opts->vf,
+				      json_sprintf("source VF %s is %s, not RUNNING", m->opts->vf->text,
 						   nvfm_mig_state_name(st)));
 	if (m->opts->precopy_rounds &&
 	    (!nvfm_device_get_features(d->dev, &feat, &err) || !(feat.flags & NVFM_MIG_FLAG_PRE_COPY)))
@@ -227,9 +227,9 @@ static gboolean direct_release(NvfmMigration *m, GError **error)
 	g_clear_pointer(&d->dev, nvfm_device_close);
 	/* An emulated VF can prove what it sent: its digest, stored on close,
 	 * is what the destination must now hold. */
-	if (g_str_has_prefix(m->opts->vf, "emu:") &&
-	    !nvfm_emu_digest(m->opts->vf + 4, &m->source_digest, NULL, &err))
-		g_debug("%s: no digest: %s", m->opts->vf, err->message);
+	if (m->opts->vf->kind == NVFM_ADDR_EMU &&
+	    !nvfm_emu_digest(m->opts->vf->emu, &m->source_digest, NULL, &err))
+		g_debug("%s: no digest: %s", m->opts->vf->text, err->message);
 	return nvfm_migration_release_vf(m, m->opts->vf, error);
 }
 

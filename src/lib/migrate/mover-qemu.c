@@ -92,7 +92,7 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 
 	q->vmdev = nvfm_vm_find_vfio_device(m->src_qmp,
 					    m->opts->vm_device_id ? m->opts->vm_device_id :
-								    m->opts->vf, t, &err);
+								    m->opts->vf->pci, t, &err);
 	if (!q->vmdev) {
 		add_blocker(blockers, "the VM's VF device: %s", err->message);
 		return;

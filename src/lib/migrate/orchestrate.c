@@ -283,7 +283,7 @@ static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, con
 	if (m->transfer_us > 0)
 		json_object_set_new(r, "state_transfer_ms", json_real(m->transfer_us / 1000.0));
 	json_object_set_new(r, "state_bytes", json_integer((json_int_t)m->state_bytes));
-	json_object_set_new(r, "source_vf", json_string(m->opts->vf));
+	json_object_set_new(r, "source_vf", json_string(m->opts->vf ? m->opts->vf->text : NULL));
 	if (m->dest_vf)
 		json_object_set_new(r, "destination_vf", json_string(m->dest_vf));
 	if (m->reservation)
@@ -381,7 +381,7 @@ static void release_source(NvfmMigration *m, json_t *warnings)
 	}
 	if (!m->mover->release(m, &err)) {
 		json_array_append_new(warnings, json_sprintf("source VF %s not released: %s",
-							     m->opts->vf, err->message));
+							     m->opts->vf->text, err->message));
 		nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
 		m->rec[NVFM_MIGRATE_RELEASE].outcome = "failed";
 		return;

@@ -103,7 +103,7 @@ NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error)
 
 /* ---- release ---- */
 
-gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **error)
+gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf, &err);
@@ -111,7 +111,7 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **er
 
 	g_free(*note);
 	if (!info) {
-		*note = g_strdup_printf("%s is not a PF's VF: nothing to release", vf);
+		*note = g_strdup_printf("%s is not a PF's VF: nothing to release", vf->text);
 		return TRUE;
 	}
 	/* a libvirt hook on this host may have been first */
@@ -119,7 +119,7 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const char *vf, GError **er
 		*note = g_strdup_printf("source VF %s was released already", info->address);
 		return TRUE;
 	}
-	if (!nvfm_vf_release(info->address, error))
+	if (!nvfm_vf_release(info->vf, error))
 		return FALSE;
 	*note = g_strdup_printf("source VF %s released", info->address);
 	return TRUE;

@@ -205,7 +205,6 @@ static gboolean pf_save(EmuPf *p, GError **error)
 	g_autofree char *text = NULL;
 	json_auto_t *root = json_object();
 	json_t *vfs = json_array();
-	GError *e = NULL;
 	char *dump;
 
 	json_object_set_new(root, "total_vfs", json_integer(p->cfg.total_vfs));
@@ -238,11 +237,9 @@ static gboolean pf_save(EmuPf *p, GError **error)
 		nvfm_set_error_errno(error, -errno, "cannot create %s", p->dir);
 		return FALSE;
 	}
-	/* readers never see half a file: it is written aside and renamed */
-	if (!g_file_set_contents(path, text, -1, &e)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO, "emulated PF %s: %s", p->name,
-			    e->message);
-		g_error_free(e);
+	/* readers never see half a file */
+	if (!nvfm_file_write_atomic(path, text, strlen(text), 0600, error)) {
+		g_prefix_error(error, "emulated PF %s: ", p->name);
 		return FALSE;
 	}
 	return TRUE;
@@ -537,13 +534,14 @@ static gboolean epf_vf_func(NvfmPf *pf, guint index, NvfmVfFunc *out, GError **e
 		return FALSE;
 	dev = vf_dev_name(p->name, index);
 	out->address = g_strdup_printf("emu:%s", dev);
+	out->vf = nvfm_address_new_emu(dev, NULL);
 	if (index >= p->num_vfs || index >= p->cfg.total_vfs)
 		return TRUE;
 	out->enabled = TRUE;
 	out->driver = g_strdup(p->sec[index].driver);
 	out->driver_override = g_strdup(p->sec[index].override);
 	if (out->driver && g_str_equal(out->driver, EMU_VARIANT_DRIVER))
-		out->device = g_strdup(out->address);
+		out->device = nvfm_address_new_emu(dev, NULL);
 	out->in_use_by = vf_holder(p, index);
 	return TRUE;
 }

@@ -54,12 +54,13 @@ typedef struct {
 /* What the function side (SR-IOV, binding) reports about one VF. */
 typedef struct {
 	char *address;		/* real or predicted, NULL if unknown */
+	NvfmAddress *vf;	/* the same as an address value */
 	gboolean enabled;
 	char *driver;
 	char *driver_override;
 	char *iommu_group;
 	char *vfio_device;
-	char *device;		/* engine address, NULL unless VFIO-bound */
+	NvfmAddress *device;	/* engine address, NULL unless VFIO-bound */
 	char *in_use_by;
 } NvfmVfFunc;
 
@@ -139,5 +140,7 @@ void nvfm_pf_unlock(NvfmPf *pf);
 
 /* pf.c: the kernel PF's function side uses sysfs.c */
 extern const NvfmPfOps nvfm_kernel_pf_ops;
+/* pf-kernel.c: opens the kernel PF at PCI address @addr ("dddd:bb:dd.f") */
+gboolean nvfm_kernel_pf_open(NvfmPf *pf, const char *addr, GError **error);
 
 #pragma GCC visibility pop

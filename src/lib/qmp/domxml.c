@@ -103,31 +103,34 @@ static gboolean emu_source_valid(const char *s)
  * PCI addresses (optionally "vfio:"-prefixed, domain optional) as
  * "dddd:bb:dd.f". NULL when @s is neither.
  */
-static char *source_canonical(const char *s)
+/* A hostdev's source as the document spells it: a PCI address, or an
+ * emulated VF's emu:NAME; NULL for any other kind. */
+static const char *source_of(const NvfmAddress *a)
 {
-	char pci[NVFM_PCI_ADDR_LEN];
-
-	if (!s)
+	if (!a)
 		return NULL;
-	if (g_str_has_prefix(s, EMU_PREFIX))
-		return emu_source_valid(s) ? g_strdup(s) : NULL;
-	if (g_str_has_prefix(s, "vfio:"))
-		s += strlen("vfio:");
-	if (!nvfm_pci_addr_normalize(s, pci))
-		return NULL;
-	return g_strdup(pci);
+	return a->kind == NVFM_ADDR_PCI ? a->pci : a->kind == NVFM_ADDR_EMU ? a->text : NULL;
 }
 
-const NvfmDomVf *nvfm_domain_find_vf(NvfmDomain *dom, const char *source)
+/* The canonical spelling of a VF source given as text (the replacement
+ * map's keys and values, from the caller or a peer), or NULL. */
+static char *source_canonical(const char *s)
 {
-	g_autofree char *canon = source_canonical(source);
+	g_autoptr(NvfmAddress) a = s ? nvfm_address_parse(s, NULL) : NULL;
 
-	if (!canon)
+	return g_strdup(source_of(a));
+}
+
+const NvfmDomVf *nvfm_domain_find_vf(NvfmDomain *dom, const NvfmAddress *source)
+{
+	const char *want = source_of(source);
+
+	if (!want)
 		return NULL;
 	for (guint i = 0; i < dom->vfs->len; i++) {
 		const NvfmDomVf *vf = g_ptr_array_index(dom->vfs, i);
 
-		if (g_str_equal(vf->source, canon))
+		if (g_str_equal(vf->source, want))
 			return vf;
 	}
 	return NULL;

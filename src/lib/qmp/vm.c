@@ -651,15 +651,9 @@ GPtrArray *nvfm_vm_list_pci_devices(NvfmQmp *qmp, int timeout_ms, GError **error
 /* "3b:00.2" -> "0000:3b:00.2", lower case; NULL if it is no PCI address. */
 static char *normalize_pci(const char *s)
 {
-	unsigned dom = 0, bus, dev, fn;
-	char tail;
+	char out[NVFM_PCI_ADDR_LEN];
 
-	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) != 4 &&
-	    (dom = 0, sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) != 3))
-		return NULL;
-	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
-		return NULL;
-	return g_strdup_printf("%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return nvfm_pci_addr_parse(s, out, NULL) ? g_strdup(out) : NULL;
 }
 
 NvfmVmPciDevice *nvfm_vm_find_pci_device(NvfmQmp *qmp, const char *key, const char *type,

@@ -635,7 +635,7 @@ static void result_free(gpointer p)
 	g_free(r);
 }
 
-GPtrArray *nvfm_selftest_run(const char *address, const char *only, int timeout_ms,
+GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error)
 {
 	g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(result_free);

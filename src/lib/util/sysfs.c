@@ -138,26 +138,11 @@ int nvfm_sysfs_link_name(const char *path, char **out)
 	return 0;
 }
 
-gboolean nvfm_pci_addr_normalize(const char *in, char out[NVFM_PCI_ADDR_LEN])
+char *nvfm_dev_path(const char *abs_path)
 {
-	unsigned dom = 0, bus, dev, fn;
-	int n = 0;
+	const char *root = g_getenv("NVFM_DEV_ROOT");
 
-	if (!in)
-		return FALSE;
-	if (sscanf(in, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) == 4 && in[n] == '\0' &&
-	    n == 12)
-		goto ok;
-	dom = 0;
-	n = 0;
-	if (sscanf(in, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) == 3 && in[n] == '\0' && n == 7)
-		goto ok;
-	return FALSE;
-ok:
-	if (dev > 0x1f || fn > 7)
-		return FALSE;
-	g_snprintf(out, NVFM_PCI_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
-	return TRUE;
+	return g_strconcat(root ? root : "", abs_path, NULL);
 }
 
 char *nvfm_pci_path(const char *addr, const char *attr)
@@ -203,7 +188,7 @@ static int pci_link_addr(const char *addr, const char *attr, char **out)
 
 	if (r < 0)
 		return r;
-	if (!nvfm_pci_addr_normalize(name, norm))
+	if (!nvfm_pci_addr_parse(name, norm, NULL))
 		return -EINVAL;
 	*out = g_strdup(norm);
 	return 0;
@@ -428,7 +413,6 @@ static int pci_child(const char *addr, const char *sub, const char *prefix, char
 int nvfm_pci_vfio_cdev(const char *addr, char **out)
 {
 	g_autofree char *name = NULL, *node = NULL, *path = NULL;
-	const char *dev_root = g_getenv("NVFM_DEV_ROOT");
 	int r = pci_child(addr, "vfio-dev", "vfio", &name);
 
 	*out = NULL;
@@ -436,7 +420,7 @@ int nvfm_pci_vfio_cdev(const char *addr, char **out)
 		return r;
 	/* kernels before the cdev (6.1) already show vfio-dev/ in sysfs */
 	node = g_strdup_printf("/dev/vfio/devices/%s", name);
-	path = g_strconcat(dev_root ? dev_root : "", node, NULL);
+	path = nvfm_dev_path(node);
 	if (access(path, F_OK) == 0)
 		*out = g_steal_pointer(&node);
 	return 0;
@@ -494,7 +478,7 @@ int nvfm_pci_list_nvme_pfs(GPtrArray *out)
 		char addr[NVFM_PCI_ADDR_LEN];
 		guint32 cls;
 
-		if (!nvfm_pci_addr_normalize(e, addr))
+		if (!nvfm_pci_addr_parse(e, addr, NULL))
 			continue;
 		if (nvfm_pci_class(addr, &cls) < 0 || cls != PCI_CLASS_NVME)
 			continue;

@@ -7,17 +7,18 @@
  */
 #pragma once
 
+#include "nvfm/address.h"
 #include "util-private.h"
 
 #pragma GCC visibility push(hidden)
 
-/* "DDDD:BB:DD.F" plus NUL */
-#define NVFM_PCI_ADDR_LEN 13
 
 /* $NVFM_SYSFS_ROOT without a trailing '/', or "" */
 const char *nvfm_sysfs_root(void);
 /* root + the formatted absolute path */
 char *nvfm_sysfs_path(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* @abs_path ("/dev/...") under $NVFM_DEV_ROOT, the tests' device tree */
+char *nvfm_dev_path(const char *abs_path);
 
 /* whole file with trailing whitespace removed */
 int nvfm_sysfs_read(const char *path, char **out);
@@ -28,7 +29,6 @@ int nvfm_sysfs_write(const char *path, const char *value);
 int nvfm_sysfs_link_name(const char *path, char **out);
 
 /* "DDDD:BB:DD.F" or "BB:DD.F" (domain 0), lower-cased into @out */
-gboolean nvfm_pci_addr_normalize(const char *in, char out[NVFM_PCI_ADDR_LEN]);
 
 /* /sys/bus/pci/devices/ADDR[/ATTR] (prefixed) */
 char *nvfm_pci_path(const char *addr, const char *attr);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <errno.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "nvfm/nvfm.h"
@@ -32,5 +33,17 @@ int nvfm_poll_fd(int fd, short events, int timeout_ms);
 void nvfm_close_fd(int *fd);
 
 char *nvfm_format_size(guint64 bytes);
+
+/* Makes @path a directory of ours with mode 0700, or says why it is not. */
+gboolean nvfm_private_dir(const char *path, GError **error);
+
+/* file.c: the atomic writer (temp file, fsync, mode, rename, directory
+ * fsync), and JSON files written with it */
+gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, mode_t mode,
+				GError **error);
+gboolean nvfm_json_write_atomic(const char *path, json_t *obj, GError **error);
+/* An object read from a JSON file: NVFM_ERROR_NOT_FOUND when the file is
+ * missing, NVFM_ERROR_PROTOCOL when it is not an object. */
+json_t *nvfm_json_read_file(const char *path, GError **error);
 
 #pragma GCC visibility pop

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The agent's control requests that change nothing: "status" and
+ * "preflight".
+ */
+#define G_LOG_DOMAIN "nvfm-agent"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent-server.h"
+
+/* ---- control requests ---- */
+
+json_t *agent_do_status(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	json_t *migs = json_array();
+	json_t *res = json_array();
+	g_autoptr(GPtrArray) ids = NULL;
+	guint n_sessions;
+
+	g_mutex_lock(&a->mu);
+	n_sessions = a->sessions->len;
+	for (guint i = 0; i < a->sessions->len; i++) {
+		Session *o = g_ptr_array_index(a->sessions, i);
+
+		if (o->mig_id)
+			json_array_append_new(migs, agent_migration_json(o));
+	}
+	g_mutex_unlock(&a->mu);
+	g_mutex_lock(&a->res_mu);
+	ids = nvfm_ledger_ids(a->ledger);
+	for (guint i = 0; i < ids->len; i++) {
+		json_t *r = nvfm_ledger_get(a->ledger, g_ptr_array_index(ids, i), NULL);
+
+		if (r)
+			json_array_append_new(res, r);
+	}
+	g_mutex_unlock(&a->res_mu);
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:o, s:o, s:s?}",
+			 "host", g_get_host_name(), "version", NVFM_VERSION, "address",
+			 nvfm_agent_get_address(a), "runtime_dir", a->runtime_dir,
+			 "tls", a->tls != NULL, "verify", a->verify,
+			 "sessions", (int)n_sessions, "max_sessions", (int)a->max_sessions,
+			 "migrations", migs, "reservations", res, "fixed_target",
+			 a->fixed_target ? a->fixed_target->text : NULL);
+}
+
+static void add_check(json_t *checks, const char *name, gboolean ok, const char *detail)
+{
+	json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "check", name, "ok", ok,
+						"detail", detail));
+}
+
+json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	json_t *checks = json_array();
+	json_t *compat = json_object_get(args, "compat");
+	const char *target = json_string_value(json_object_get(args, "target"));
+	const char *pf = json_string_value(json_object_get(args, "pf"));
+	json_int_t nvq = json_integer_value(json_object_get(args, "nvq"));
+	json_int_t nvi = json_integer_value(json_object_get(args, "nvi"));
+	json_t *target_compat = NULL;
+	gboolean all = TRUE;
+
+	if (compat && !json_is_object(compat)) {
+		json_decref(checks);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "preflight: compat must be an object");
+		return NULL;
+	}
+	if (!target && !pf && a->fixed_target)
+		target = a->fixed_target->text;
+	if (!target && !pf) {
+		json_decref(checks);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "preflight needs a target device or a PF");
+		return NULL;
+	}
+	if (target) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(NvfmAddress) t = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+		json_auto_t *dst = NULL;
+		json_auto_t *targs = json_pack("{s:s}", "target", target);
+
+		t = agent_resolve_target(s, targs, &err);
+		dev = t ? nvfm_device_open(t, &err) : NULL;
+		add_check(checks, "target-available", dev != NULL,
+			  dev ? t->text : err->message);
+		all &= dev != NULL;
+		if (dev) {
+			dst = nvfm_device_compat_block(dev, &err);
+			add_check(checks, "target-migration", dst != NULL,
+				  dst ? "VFIO migration supported" : err->message);
+			all &= dst != NULL;
+		}
+		if (dst)
+			target_compat = json_incref(dst);
+		if (dst && compat) {
+			gboolean ok = nvfm_compat_check(compat, dst, &err);
+
+			add_check(checks, "compatible", ok, ok ? "source and target match" :
+				  err->message);
+			all &= ok;
+		}
+	}
+	if (pf) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(NvfmAddress) pfa = nvfm_address_parse_pf(pf, &err);
+		g_autoptr(NvfmPf) p = pfa ? nvfm_pf_open(pfa, &err) : NULL;
+		g_autoptr(NvfmVfInfo) vf = NULL;
+		NvfmPfCaps caps;
+		gboolean ok = p && nvfm_pf_get_caps(p, &caps, &err);
+
+		add_check(checks, "pf", ok, ok ? nvfm_pf_address(p) : err->message);
+		all &= ok;
+		if (ok) {
+			vf = nvfm_pf_find_free_vf(p, &err);
+			add_check(checks, "free-vf", vf != NULL, vf ? vf->address : err->message);
+			all &= vf != NULL;
+		}
+		if (ok && (nvq > 0 || nvi > 0)) {
+			g_autofree char *d = g_strdup_printf("%u VQ and %u VI free, %" JSON_INTEGER_FORMAT
+							     " VQ and %" JSON_INTEGER_FORMAT " VI needed",
+							     caps.vq.free, caps.vi.free, nvq, nvi);
+			gboolean enough = (guint64)MAX(nvq, 0) <= caps.vq.free &&
+					  (guint64)MAX(nvi, 0) <= caps.vi.free;
+
+			add_check(checks, "resources", enough, d);
+			all &= enough;
+		}
+	}
+	/* the target's own block tells the orchestrator its state size */
+	return json_pack("{s:b, s:o, s:o*}", "ok", all, "checks", checks, "target_compat",
+			 target_compat);
+}

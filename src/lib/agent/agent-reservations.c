@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The agent's reservations (docs/agent.md): "provision"/"reserve", "keep"
+ * and "release", the session leases that end with their connection, and
+ * the leases a previous instance left. The records are an NvfmLedger.
+ */
+#define G_LOG_DOMAIN "nvfm-agent"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent-server.h"
+
+/* Devices a crashed predecessor was restoring into hold partial state. */
+/* Reservations whose connection died with a previous instance. */
+void agent_recover_leases(NvfmAgent *a)
+{
+	g_autoptr(GPtrArray) ids = nvfm_ledger_ids(a->ledger);
+
+	for (guint i = 0; i < ids->len; i++) {
+		const char *name = g_ptr_array_index(ids, i);
+		json_auto_t *rec = nvfm_ledger_get(a->ledger, name, NULL);
+		const char *vf = rec ? json_string_value(json_object_get(rec, "vf")) : NULL;
+		g_autoptr(GError) err = NULL;
+		g_autoptr(NvfmAddress) addr = NULL;
+
+		if (!vf || g_strcmp0(json_string_value(json_object_get(rec, "lease")), "session"))
+			continue;
+		addr = nvfm_address_parse(vf, &err);
+		if (addr && nvfm_vf_release(addr, &err)) {
+			nvfm_ledger_remove(a->ledger, name, NULL);
+			agent_log(a, G_LOG_LEVEL_WARNING,
+				  "reservation %s was left by a previous instance: %s released", name, vf);
+		} else {
+			agent_log(a, G_LOG_LEVEL_WARNING,
+				  "reservation %s was left by a previous instance: cannot release %s: %s",
+				  name, vf, err->message);
+		}
+	}
+}
+
+/* A reservation's record, or %NULL with the reason. */
+json_t *agent_reservation_read(NvfmAgent *a, const char *resv, GError **error)
+{
+	json_t *rec;
+
+	if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid reservation id '%s'", resv);
+		return NULL;
+	}
+	rec = nvfm_ledger_get(a->ledger, resv, NULL);
+	if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
+		json_decref(rec);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "no reservation '%s' on this host", resv);
+		return NULL;
+	}
+	return rec;
+}
+
+json_t *agent_do_provision(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	const char *pf = json_string_value(json_object_get(args, "pf"));
+	json_t *idx = json_object_get(args, "vf_index");
+	const char *lease = json_string_value(json_object_get(args, "lease"));
+	g_autoptr(NvfmPf) p = NULL;
+	g_autoptr(NvfmAddress) pfa = NULL;
+	g_autoptr(NvfmVfInfo) vf = NULL;
+	g_autofree char *id = NULL, *file = NULL;
+	json_auto_t *rec = NULL;
+	NvfmProvisionOpts po;
+
+	if (!pf) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "provision needs a pf");
+		return NULL;
+	}
+	nvfm_provision_opts_init(&po);
+	if (idx)
+		po.vf_index = (int)json_integer_value(idx);
+	po.nvq = (guint)MAX(json_integer_value(json_object_get(args, "nvq")), 0);
+	po.nvi = (guint)MAX(json_integer_value(json_object_get(args, "nvi")), 0);
+	po.driver = json_string_value(json_object_get(args, "driver"));
+	po.require_migration = json_is_true(json_object_get(args, "require_migration"));
+	po.lock_timeout_ms = a->timeout_ms;
+	if (lease && strcmp(lease, "session") && strcmp(lease, "kept")) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "lease must be \"session\" or \"kept\", not \"%s\"", lease);
+		return NULL;
+	}
+	pfa = nvfm_address_parse_pf(pf, error);
+	p = pfa ? nvfm_pf_open(pfa, error) : NULL;
+	if (!p)
+		return NULL;
+	vf = nvfm_pf_provision(p, &po, error);
+	if (!vf)
+		return NULL;
+	id = g_strdup_printf("r-%08x%08x", g_random_int(), g_random_int());
+	rec = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:s, s:s, s:I}", "reservation", id,
+			"pf", nvfm_pf_address(p), "vf", vf->address, "device",
+			vf->device ? vf->device->text : NULL,
+			"nvq", (int)vf->nvq, "nvi", (int)vf->nvi, "driver", vf->driver,
+			"peer", s->peer, "identity", s->identity ? s->identity : s->peer,
+			"created", (json_int_t)(g_get_real_time() / G_USEC_PER_SEC));
+	json_object_set_new(rec, "lease", json_string(lease ? lease : "kept"));
+	g_mutex_lock(&a->res_mu);
+	if (!nvfm_ledger_put(a->ledger, id, rec, error)) {
+		g_mutex_unlock(&a->res_mu);
+		nvfm_vf_release(vf->vf, NULL);
+		return NULL;
+	}
+	g_mutex_unlock(&a->res_mu);
+	if (lease && !strcmp(lease, "session"))
+		g_ptr_array_add(s->leases, g_strdup(id));
+	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s for %s: %s (%s, %u VQ, %u VI)", id,
+		  s->peer, vf->address, vf->device ? vf->device->text : "no device", vf->nvq, vf->nvi);
+	return json_incref(rec);
+}
+
+/* "keep": a reservation made with lease "session" outlives its connection
+ * (the orchestrator says so just before its commit point). */
+json_t *agent_do_keep(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	const char *resv = json_string_value(json_object_get(args, "reservation"));
+	json_auto_t *rec = NULL;
+	gboolean ok;
+
+	if (!resv) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "keep needs a reservation");
+		return NULL;
+	}
+	rec = agent_reservation_read(a, resv, error);
+	if (!rec)
+		return NULL;
+	json_object_set_new(rec, "lease", json_string("kept"));
+	g_mutex_lock(&a->res_mu);
+	ok = nvfm_ledger_put(a->ledger, resv, rec, error);
+	g_mutex_unlock(&a->res_mu);
+	if (!ok)
+		return NULL;
+	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s kept for %s", resv, s->peer);
+	return json_incref(rec);
+}
+
+json_t *agent_do_release(Session *s, json_t *args, GError **error)
+{
+	NvfmAgent *a = s->agent;
+	const char *resv = json_string_value(json_object_get(args, "reservation"));
+	const char *vf = json_string_value(json_object_get(args, "vf"));
+	g_autofree char *vf_addr = NULL;
+	g_autoptr(NvfmAddress) vf_val = NULL;
+	json_auto_t *rec = NULL;
+
+	if (resv) {
+		rec = agent_reservation_read(a, resv, error);
+		if (!rec)
+			return NULL;
+		vf_addr = g_strdup(json_string_value(json_object_get(rec, "vf")));
+	} else if (vf) {
+		vf_addr = g_strdup(vf);
+	} else {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "release needs a reservation or a vf");
+		return NULL;
+	}
+	vf_val = nvfm_address_parse(vf_addr, error);
+	if (!vf_val || !nvfm_vf_release(vf_val, error))
+		return NULL;
+	g_mutex_lock(&a->res_mu);
+	if (resv) {
+		nvfm_ledger_remove(a->ledger, resv, NULL);
+	} else {
+		/* forget every reservation of that VF */
+		g_autofree char *id = NULL;
+		json_t *r;
+
+		while ((r = nvfm_ledger_find_vf(a->ledger, vf_val, &id))) {
+			json_decref(r);
+			nvfm_ledger_remove(a->ledger, id, NULL);
+			g_clear_pointer(&id, g_free);
+		}
+	}
+	g_mutex_unlock(&a->res_mu);
+	agent_log(a, G_LOG_LEVEL_MESSAGE, "released %s%s%s%s for %s", vf_addr,
+		  resv ? " (reservation " : "", resv ? resv : "", resv ? ")" : "", s->peer);
+	if (resv)
+		agent_log(a, G_LOG_LEVEL_INFO, "reservation %s closed", resv);
+	return json_pack("{s:s, s:s?}", "vf", vf_addr, "reservation", resv);
+}
+
+/* The connection that made "session" reservations is gone: release those
+ * not kept since (their orchestrator failed, was killed or lost the link). */
+void agent_end_leases(Session *s)
+{
+	for (guint i = 0; s->leases && i < s->leases->len; i++) {
+		const char *id = g_ptr_array_index(s->leases, i);
+		json_auto_t *rec = agent_reservation_read(s->agent, id, NULL);
+		json_auto_t *args = NULL;
+		json_auto_t *res = NULL;
+		g_autoptr(GError) err = NULL;
+
+		if (!rec || g_strcmp0(json_string_value(json_object_get(rec, "lease")), "session"))
+			continue;
+		args = json_pack("{s:s}", "reservation", id);
+		res = agent_do_release(s, args, &err);
+		agent_log(s->agent, res ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+			  "reservation %s ended with its connection: %s%s", id,
+			  res ? "released" : "release failed: ", res ? "" : err->message);
+	}
+}

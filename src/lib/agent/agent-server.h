@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Inside the agent: the agent and its connections, shared by the files of
+ * the agent's server side (agent.c and the request handlers).
+ */
+#pragma once
+
+#include "agent-private.h"
+
+#pragma GCC visibility push(hidden)
+
+#define DEFAULT_MAX_SESSIONS 16
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_IDLE_MS 300000
+/* After a failed transfer, how long to swallow what the client still
+ * sends so that it reads our ABORT rather than a connection reset. */
+#define DRAIN_MS 5000
+
+typedef struct _Session Session;
+
+struct _NvfmAgent {
+	char *runtime_dir;
+	char *mig_dir;
+	NvfmLedger *ledger;	/* reservations */
+	NvfmTls *tls;
+	guint max_sessions;
+	int timeout_ms;
+	int idle_ms;
+	NvfmAddress *fixed_target;
+	gboolean one_shot;
+	gboolean verify;
+	NvfmAgentLogFunc log;
+	gpointer log_data;
+
+	NvfmListener *listener;
+	int stop_fd;
+
+	GMutex mu;		/* everything below, and sessions' shared fields */
+	GPtrArray *sessions;
+	guint64 counter;
+	gboolean stopping;
+	gboolean shot_done;
+	GError *shot_error;
+	GMutex res_mu;		/* reservation files */
+};
+struct _Session {
+	NvfmAgent *agent;
+	int ctl_fd;		/* a dup of the socket, to shut it down from outside */
+	char *peer;
+	char *identity;
+	GThread *thread;
+	GCancellable *cancel;
+	gboolean finished;
+	guint caps;		/* NVFM_CAP_* negotiated on this connection */
+	NvfmChannel *ch;	/* session thread only */
+	guint8 *buf;
+	GPtrArray *leases;	/* reservations that end with this connection */
+
+	/* the transfer in flight, under agent->mu */
+	char *mig_id;
+	char *mig_path;
+	char *target;
+	const char *phase;
+	int phase_num;
+	guint64 bytes;
+	gint64 started;
+	json_int_t req_id;
+};
+
+/* agent.c */
+void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **error);
+gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error);
+void agent_send_abort(Session *s, const char *reason, const char *code, const char *phase);
+
+/* agent-files.c */
+void agent_remove_dir(const char *path);
+void agent_recover_stale(NvfmAgent *a);
+
+/* agent-receive.c */
+json_t *agent_migration_json(Session *s);
+NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error);
+gboolean agent_do_receive(Session *s, json_int_t id, json_t *args);
+
+/* agent-control.c */
+json_t *agent_do_status(Session *s, json_t *args, GError **error);
+json_t *agent_do_preflight(Session *s, json_t *args, GError **error);
+
+/* agent-reservations.c */
+void agent_recover_leases(NvfmAgent *a);
+json_t *agent_reservation_read(NvfmAgent *a, const char *resv, GError **error);
+json_t *agent_do_provision(Session *s, json_t *args, GError **error);
+json_t *agent_do_keep(Session *s, json_t *args, GError **error);
+json_t *agent_do_release(Session *s, json_t *args, GError **error);
+void agent_end_leases(Session *s);
+
+#pragma GCC visibility pop

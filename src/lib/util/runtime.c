@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The runtime directories: one rule for every part of the tool, so the
+ * agent, the CLI and the libvirt hook find each other's files.
+ */
+#define G_LOG_DOMAIN "nvfm-util"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util-private.h"
+
+/* root: /run/nvme-vf-migrate (systemd's RuntimeDirectory=nvme-vf-migrate
+ * of the agent's unit is the same place); a user: $XDG_RUNTIME_DIR's, else
+ * one under /tmp named by the uid. */
+static char *runtime_base(void)
+{
+	const char *xdg = g_getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		return g_strdup("/run/nvme-vf-migrate");
+	if (xdg && *xdg)
+		return g_build_filename(xdg, "nvme-vf-migrate", NULL);
+	return g_strdup_printf("/tmp/nvme-vf-migrate-%u", (guint)geteuid());
+}
+
+char *nvfm_runtime_dir(const char *component, const char *override_env)
+{
+	const char *o = override_env ? g_getenv(override_env) : NULL;
+	g_autofree char *base = NULL;
+
+	if (o && *o)
+		return g_strdup(o);
+	base = runtime_base();
+	return g_build_filename(base, component, NULL);
+}
+
+gboolean nvfm_private_dir(const char *path, GError **error)
+{
+	struct stat sb;
+
+	if (g_mkdir_with_parents(path, 0700) < 0 || lstat(path, &sb) < 0) {
+		nvfm_set_error_errno(error, -errno, "runtime directory %s", path);
+		return FALSE;
+	}
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
+			    "runtime directory %s is not a directory owned by us", path);
+		return FALSE;
+	}
+	if ((sb.st_mode & 07777) != 0700 && chmod(path, 0700) < 0) {
+		nvfm_set_error_errno(error, -errno, "chmod 0700 %s", path);
+		return FALSE;
+	}
+	return TRUE;
+}
