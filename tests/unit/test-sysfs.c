@@ -8,134 +8,85 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "config.h"
 #include "src/lib/pf/pf-private.h"
 #include "src/lib/util/sysfs.h"
+#include "tests/common/fakekernel.h"
 #include "tests/common/testutil.h"
 
 #define PF "0000:01:00.0"
 #define VF0 "0000:01:00.1"
 #define VF1 "0000:01:00.2"
 
-static char *root;
+static const char *root;
 
-static void put(const char *rel, const char *text)
+/* VF0 on vfio-pci (its override), VF1 on nvme with a namespace */
+static void build_tree_vfs(void)
 {
-	g_autofree char *p = g_build_filename(root, rel, NULL);
-	g_autofree char *dir = g_path_get_dirname(p);
-
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_true(g_file_set_contents(p, text, -1, NULL));
+	fk_put("/sys/bus/pci/devices/" VF0 "/driver_override", "vfio-pci\n");
+	g_assert_cmpint(nvfm_pci_probe(VF0), ==, 0);
+	fk_put("/sys/bus/pci/devices/" VF1 "/driver_override", "nvme\n");
+	g_assert_cmpint(nvfm_pci_probe(VF1), ==, 0);
+	fk_put("/sys/bus/pci/devices/" VF1 "/driver_override", "(null)\n");
+	fk_mkdir("/sys/bus/pci/devices/" VF1 "/nvme/nvme1/nvme1n1");
+	fk_mkdir("/sys/bus/pci/devices/" VF1 "/nvme/nvme1/power");
 }
 
-static void put_bin(const char *rel, const guint8 *data, gsize len)
-{
-	g_autofree char *p = g_build_filename(root, rel, NULL);
-	g_autofree char *dir = g_path_get_dirname(p);
-
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_true(g_file_set_contents(p, (const char *)data, (gssize)len, NULL));
-}
-
-static void mkdir_p(const char *rel)
-{
-	g_autofree char *p = g_build_filename(root, rel, NULL);
-
-	g_assert_cmpint(g_mkdir_with_parents(p, 0755), ==, 0);
-}
-
-static void link_to(const char *rel, const char *target)
-{
-	g_autofree char *p = g_build_filename(root, rel, NULL);
-	g_autofree char *dir = g_path_get_dirname(p);
-
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_cmpint(symlink(target, p), ==, 0);
-}
-
-static char *read_back(const char *rel)
-{
-	g_autofree char *p = g_build_filename(root, rel, NULL);
-	char *s = NULL;
-
-	g_assert_true(g_file_get_contents(p, &s, NULL, NULL));
-	return s;
-}
-
+/* The tree the lookups read: a PF with two VFs, VF0 on vfio-pci (group 5)
+ * held by a "QEMU", VF1 on nvme with a namespace, a GPU, an NVMe function
+ * without SR-IOV, modules.alias and /proc. */
 static void build_tree(void)
 {
 	struct utsname u;
 	guint8 cfg[0x200] = { 0 };
 	g_autofree char *alias = NULL;
 
-	mkdir_p("sys/bus/pci/drivers/nvme");
-	mkdir_p("sys/bus/pci/drivers/vfio-pci");
-	mkdir_p("sys/bus/pci/drivers/qemu-nvme-vfio");
-
-	/* the PF: SR-IOV capability at 0x100 (ID 0x10), VF offset 1, stride 1 */
+	fk_add_driver("nvme");
+	fk_add_driver("vfio-pci");
+	fk_add_driver("qemu-nvme-vfio");
+	fk_add_nvme_pf(PF, 2, 0, 5);
+	/* SR-IOV capability at 0x100 (ID 0x10), VF offset 1, stride 1 */
 	cfg[0x100] = 0x10;
 	cfg[0x102] = 0x01; /* version 1, next 0 */
 	cfg[0x100 + 0x14] = 1;
 	cfg[0x100 + 0x16] = 1;
-	put_bin("sys/bus/pci/devices/" PF "/config", cfg, sizeof(cfg));
-	put("sys/bus/pci/devices/" PF "/class", "0x010802\n");
-	put("sys/bus/pci/devices/" PF "/vendor", "0x1b36\n");
-	put("sys/bus/pci/devices/" PF "/sriov_vf_device", "0010\n");
-	put("sys/bus/pci/devices/" PF "/subsystem_vendor", "0x1af4\n");
-	put("sys/bus/pci/devices/" PF "/subsystem_device", "0x1100\n");
-	put("sys/bus/pci/devices/" PF "/sriov_totalvfs", "2\n");
-	put("sys/bus/pci/devices/" PF "/sriov_numvfs", "2\n");
-	put("sys/bus/pci/devices/" PF "/sriov_drivers_autoprobe", "0\n");
-	link_to("sys/bus/pci/devices/" PF "/virtfn0", "../" VF0);
-	link_to("sys/bus/pci/devices/" PF "/virtfn1", "../" VF1);
-	link_to("sys/bus/pci/devices/" PF "/driver", "../../drivers/nvme");
-	mkdir_p("sys/bus/pci/devices/" PF "/nvme/nvme0");
+	fk_put_bin("/sys/bus/pci/devices/" PF "/config", cfg, sizeof(cfg));
+	fk_put("/sys/bus/pci/devices/" PF "/subsystem_vendor", "0x1af4\n");
+	fk_put("/sys/bus/pci/devices/" PF "/subsystem_device", "0x1100\n");
+	/* the PF's own function has no driver_override file */
+	fk_put("/sys/bus/pci/devices/" PF "/sriov_drivers_autoprobe", "0\n");
+	{
+		g_autofree char *ovr = fk_path("/sys/bus/pci/devices/" PF "/driver_override");
 
-	/* VF0: vfio-pci, IOMMU group 5 */
-	put("sys/bus/pci/devices/" VF0 "/class", "0x010802\n");
-	put("sys/bus/pci/devices/" VF0 "/modalias",
-	    "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02\n");
-	put("sys/bus/pci/devices/" VF0 "/driver_override", "vfio-pci\n");
-	link_to("sys/bus/pci/devices/" VF0 "/physfn", "../" PF);
-	link_to("sys/bus/pci/devices/" VF0 "/driver", "../../drivers/vfio-pci");
-	link_to("sys/bus/pci/devices/" VF0 "/iommu_group", "../../../kernel/iommu_groups/5");
-	put("sys/bus/pci/devices/" VF0 "/driver/unbind", "");
-
-	/* VF1: nvme with one namespace */
-	put("sys/bus/pci/devices/" VF1 "/class", "0x010802\n");
-	put("sys/bus/pci/devices/" VF1 "/driver_override", "(null)\n");
-	link_to("sys/bus/pci/devices/" VF1 "/physfn", "../" PF);
-	link_to("sys/bus/pci/devices/" VF1 "/driver", "../../drivers/nvme");
-	link_to("sys/bus/pci/devices/" VF1 "/iommu_group", "../../../kernel/iommu_groups/6");
-	mkdir_p("sys/bus/pci/devices/" VF1 "/nvme/nvme1/nvme1n1");
-	mkdir_p("sys/bus/pci/devices/" VF1 "/nvme/nvme1/power");
+		unlink(ovr);
+	}
+	/* the VFs appear as the kernel makes them: through sriov_numvfs */
+	g_assert_cmpint(nvfm_pci_sriov_set_numvfs(PF, 2), ==, 0);
+	build_tree_vfs();
 
 	/* something that is not NVMe, and an NVMe function without SR-IOV */
-	put("sys/bus/pci/devices/0000:00:02.0/class", "0x030000\n");
-	put("sys/bus/pci/devices/0000:02:00.0/class", "0x010802\n");
+	fk_add_pci("0000:00:02.0", 0x030000, NULL, -1, NULL);
+	fk_add_pci("0000:02:00.0", 0x010802, NULL, -1, NULL);
 
-	mkdir_p("sys/module/qemu_nvme_vfio/drivers/pci:qemu-nvme-vfio");
-	put("sys/bus/pci/drivers_probe", "");
+	fk_mkdir("/sys/module/qemu_nvme_vfio/drivers/pci:qemu-nvme-vfio");
 
 	g_assert_cmpint(uname(&u), ==, 0);
-	alias = g_strdup_printf("lib/modules/%s/modules.alias", u.release);
-	put(alias,
-	    "# Aliases extracted from modules themselves.\n"
-	    "alias pci:v*d*sv*sd*bc01sc08i02* nvme\n"
-	    "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
-	    "alias vfio_pci:v00001B36d*sv*sd*bc*sc*i* generic_variant\n"
-	    "alias  vfio_pci:v00001B36d00000010sv*sd*bc*sc*i*   qemu_nvme_vfio\n"
-	    "alias pci:v00001B36d00000010sv*sd*bc*sc*i* not_a_variant\n");
+	alias = g_strdup_printf("/lib/modules/%s/modules.alias", u.release);
+	fk_put(alias,
+	       "# Aliases extracted from modules themselves.\n"
+	       "alias pci:v*d*sv*sd*bc01sc08i02* nvme\n"
+	       "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
+	       "alias vfio_pci:v00001B36d*sv*sd*bc*sc*i* generic_variant\n"
+	       "alias  vfio_pci:v00001B36d00000010sv*sd*bc*sc*i*   qemu_nvme_vfio\n"
+	       "alias pci:v00001B36d00000010sv*sd*bc*sc*i* not_a_variant\n");
 
 	/* a "QEMU" holding VF0's group open, and a shell holding nothing */
-	put("proc/4242/comm", "qemu-system-x86\n");
-	link_to("proc/4242/fd/0", "/dev/null");
-	link_to("proc/4242/fd/17", "/dev/vfio/5");
-	put("proc/77/comm", "sh\n");
-	link_to("proc/77/fd/1", "/dev/pts/0");
-	put("proc/locks", "");
-
-	/* the PF's controller device, for nvfm_pf_open() */
-	put("dev/nvme0", "");
+	fk_put("/proc/4242/comm", "qemu-system-x86\n");
+	fk_link("/proc/4242/fd/0", "/dev/null");
+	fk_link("/proc/4242/fd/17", "/dev/vfio/5");
+	fk_put("/proc/77/comm", "sh\n");
+	fk_link("/proc/77/fd/1", "/dev/pts/0");
+	fk_put("/proc/locks", "");
 }
 
 static void test_addr(void)
@@ -172,9 +123,9 @@ static void test_read_values(void)
 	g_assert_cmpint(nvfm_sysfs_read_u64(gpu, &v), ==, 0);
 	/* a missing attribute is -ENOENT, garbage is -EINVAL */
 	g_assert_cmpint(nvfm_pci_class("0000:09:00.0", &cls), ==, -ENOENT);
-	put("tmp-garbage", "12ab\n");
+	fk_put("/tmp-garbage", "12ab\n");
 	{
-		g_autofree char *g = g_build_filename(root, "tmp-garbage", NULL);
+		g_autofree char *g = fk_path("/tmp-garbage");
 
 		g_assert_cmpint(nvfm_sysfs_read_u64(g, &v), ==, -EINVAL);
 	}
@@ -248,38 +199,45 @@ static void test_binding(void)
 	g_assert_cmpint(nvfm_pci_vfio_cdev(VF0, &c0), ==, 0);
 	g_assert_null(c0);
 	/* sysfs shows vfio-dev/ before the kernel has the cdev: the node decides */
-	mkdir_p("sys/bus/pci/devices/" VF0 "/vfio-dev/vfio3");
+	fk_mkdir("/sys/bus/pci/devices/" VF0 "/vfio-dev/vfio3");
 	g_assert_cmpint(nvfm_pci_vfio_cdev(VF0, &c0), ==, 0);
 	g_assert_null(c0);
-	put("dev/vfio/devices/vfio3", "");
+	fk_put("/dev/vfio/devices/vfio3", "");
 	g_assert_cmpint(nvfm_pci_vfio_cdev(VF0, &c0), ==, 0);
 	g_assert_cmpstr(c0, ==, "/dev/vfio/devices/vfio3");
 	g_assert_cmpint(nvfm_pci_nvme_ctrl(PF, &ctrl), ==, 0);
 	g_assert_cmpstr(ctrl, ==, "nvme0");
 
-	/* writes go where the kernel expects them */
+	/* writes act as the kernel's do */
 	g_assert_cmpint(nvfm_pci_set_driver_override(VF1, "vfio-pci"), ==, 0);
-	after = read_back("sys/bus/pci/devices/" VF1 "/driver_override");
-	g_assert_cmpstr(after, ==, "vfio-pci");
-	g_clear_pointer(&after, g_free);
+	g_assert_cmpint(nvfm_pci_driver_override(VF1, &o1), ==, 0);
+	g_assert_cmpstr(o1, ==, "vfio-pci");
+	g_clear_pointer(&o1, g_free);
 	g_assert_cmpint(nvfm_pci_set_driver_override(VF1, NULL), ==, 0);
-	after = read_back("sys/bus/pci/devices/" VF1 "/driver_override");
-	g_assert_cmpstr(after, ==, "\n");
 	g_assert_cmpint(nvfm_pci_driver_override(VF1, &o1), ==, 0);
 	g_assert_null(o1);
-	g_clear_pointer(&after, g_free);
+	/* unbind leaves the device without a driver; the probe takes it back
+	 * to its override */
 	g_assert_cmpint(nvfm_pci_unbind(VF0), ==, 0);
-	after = read_back("sys/bus/pci/devices/" VF0 "/driver/unbind");
-	g_assert_cmpstr(after, ==, VF0);
-	g_clear_pointer(&after, g_free);
+	g_clear_pointer(&d0, g_free);
+	g_assert_cmpint(nvfm_pci_driver(VF0, &d0), ==, 0);
+	g_assert_null(d0);
 	g_assert_cmpint(nvfm_pci_probe(VF0), ==, 0);
-	after = read_back("sys/bus/pci/drivers_probe");
-	g_assert_cmpstr(after, ==, VF0);
-	g_clear_pointer(&after, g_free);
+	g_assert_cmpint(nvfm_pci_driver(VF0, &d0), ==, 0);
+	g_assert_cmpstr(d0, ==, "vfio-pci");
+	/* a non-zero VF count changes only through 0; 0 removes the VFs */
+	g_assert_cmpint(nvfm_pci_sriov_set_numvfs(PF, 1), ==, -EBUSY);
 	g_assert_cmpint(nvfm_pci_sriov_set_numvfs(PF, 0), ==, 0);
-	after = read_back("sys/bus/pci/devices/" PF "/sriov_numvfs");
-	g_assert_cmpstr(after, ==, "0");
+	after = fk_read("/sys/bus/pci/devices/" PF "/sriov_numvfs");
+	g_assert_cmpstr(after, ==, "0\n");
+	g_assert_false(fk_exists("/sys/bus/pci/devices/" VF0));
 	g_assert_cmpint(nvfm_pci_sriov_set_numvfs(PF, 2), ==, 0);
+	g_assert_true(fk_exists("/sys/bus/pci/devices/" VF1 "/physfn"));
+	/* autoprobe is off: the new VFs have no driver until bound again */
+	g_clear_pointer(&d1, g_free);
+	g_assert_cmpint(nvfm_pci_driver(VF1, &d1), ==, 0);
+	g_assert_null(d1);
+	build_tree_vfs();
 	/* the PF has no override file in the fixture */
 	g_assert_cmpint(nvfm_pci_driver_override(PF, &pf_ovr), ==, -ENOENT);
 	g_assert_true(nvfm_pci_driver_present("vfio-pci"));
@@ -378,34 +336,134 @@ static void test_pf_open(void)
 	g_assert_cmpstr(drv, ==, "qemu-nvme-vfio");
 	g_clear_pointer(&drv, g_free);
 	/* a VF that is not enabled yet: the modalias comes from the PF */
-	put("sys/bus/pci/devices/" PF "/sriov_numvfs", "0\n");
+	fk_put("/sys/bus/pci/devices/" PF "/sriov_numvfs", "0\n");
 	{
 		g_autofree char *vf = NULL;
 
 		g_assert_cmpint(nvfm_pci_vf_predict(PF, 1, &vf), ==, 0);
 		g_assert_cmpstr(vf, ==, VF1);
 	}
-	put("sys/bus/pci/devices/" PF "/sriov_numvfs", "2\n");
+	fk_put("/sys/bus/pci/devices/" PF "/sriov_numvfs", "2\n");
 	/* without a matching entry: vfio-pci */
-	put("sys/bus/pci/devices/" VF0 "/modalias",
+	fk_put("/sys/bus/pci/devices/" VF0 "/modalias",
 	    "pci:v00008086d00000A54sv00008086sd00000000bc01sc08i02\n");
 	drv = nvfm_vf_default_driver(nvfm_test_addr(VF0), &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(drv, ==, "vfio-pci");
 }
 
-int main(int argc, char **argv)
+#ifdef HAVE_LIBNVME
+#include <libnvme.h>
+
+#define PF2 "0000:05:00.0"
+#define PF2_VF0 "0000:05:00.1"
+#define OP_IDENTIFY 0x06
+#define OP_VIRT_MGMT 0x1c
+
+static void expect_identify_primary(void)
+{
+	struct nvme_primary_ctrl_cap cap = { 0 };
+
+	cap.cntlid = htole16(0x41);
+	cap.vqfrt = htole32(8);
+	cap.vqrfa = htole32(0);
+	cap.vqfrsm = htole16(4);
+	cap.vqprt = htole16(2);
+	cap.vifrt = htole32(4);
+	cap.vifrsm = htole16(2);
+	cap.viprt = htole16(1);
+	fk_expect_admin(OP_IDENTIFY, 0x14, G_MAXUINT32, &cap, sizeof(cap), 0, 0);
+}
+
+/* two secondary controllers; the first one online with @nvq/@nvi */
+static void expect_secondary_list(gboolean online, guint nvq, guint nvi)
+{
+	struct nvme_secondary_ctrl_list list = { 0 };
+
+	list.num = 2;
+	for (guint i = 0; i < 2; i++) {
+		list.sc_entry[i].scid = htole16(1 + i);
+		list.sc_entry[i].pcid = htole16(0x41);
+		list.sc_entry[i].vfn = htole16(1 + i);
+	}
+	list.sc_entry[0].scs = online;
+	list.sc_entry[0].nvq = htole16(nvq);
+	list.sc_entry[0].nvi = htole16(nvi);
+	fk_expect_admin(OP_IDENTIFY, 0x15, G_MAXUINT32, &list, sizeof(list), 0, 0);
+}
+
+/* Virtualization Management: CDW10 action bits 3-0, resource type 10-8,
+ * controller 31-16; CDW11 the number of resources */
+static void expect_virt_mgmt(guint act, guint rt, guint cntlid, guint nr)
+{
+	fk_expect_admin(OP_VIRT_MGMT, act | rt << 8 | cntlid << 16, nr, NULL, 0, 0, 0);
+}
+
+/* Provisioning on a kernel PF runs exactly these admin commands in this
+ * order, and sysfs reacts: the VFs appear with autoprobe off, the chosen
+ * one ends on vfio-pci. */
+static void test_provision(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *dev = NULL;
+	g_autoptr(NvfmPf) pf = NULL;
+	g_autoptr(NvfmVfInfo) vf = NULL;
+	g_autofree char *drv = NULL, *ap = NULL;
+	NvfmProvisionOpts opts;
+
+	fk_add_nvme_pf(PF2, 2, 5, 30);
+	pf = nvfm_pf_open(nvfm_test_addr(PF2), &error);
+	g_assert_no_error(error);
+
+	expect_identify_primary();
+	expect_secondary_list(FALSE, 0, 0);
+	expect_virt_mgmt(7, 0, 1, 0);	/* offline */
+	expect_virt_mgmt(8, 0, 1, 4);	/* assign 4 VQ */
+	expect_virt_mgmt(8, 1, 1, 2);	/* assign 2 VI */
+	expect_virt_mgmt(9, 0, 1, 0);	/* online, once the VF exists */
+	expect_secondary_list(TRUE, 4, 2);
+
+	nvfm_provision_opts_init(&opts);
+	opts.nvq = 4;
+	opts.nvi = 2;
+	opts.driver = "vfio-pci";
+	vf = nvfm_pf_provision(pf, &opts, &error);
+	g_assert_no_error(error);
+	fk_assert_admin_consumed();
+	g_assert_cmpstr(vf->address, ==, PF2_VF0);
+	g_assert_true(vf->online);
+	g_assert_cmpuint(vf->nvq, ==, 4);
+	g_assert_cmpuint(vf->nvi, ==, 2);
+	g_assert_nonnull(vf->device);
+	g_assert_cmpstr(vf->device->text, ==, "vfio:" PF2_VF0);
+	ap = fk_read("/sys/bus/pci/devices/" PF2 "/sriov_drivers_autoprobe");
+	g_assert_cmpstr(ap, ==, "0");
+	g_assert_cmpint(nvfm_pci_driver(PF2_VF0, &drv), ==, 0);
+	g_assert_cmpstr(drv, ==, "vfio-pci");
+
+	/* a device answer that is an NVMe status fails with it, and nothing
+	 * further is sent */
+	expect_identify_primary();
+	fk_expect_admin(OP_IDENTIFY, 0x15, G_MAXUINT32, NULL, 0, 0x4002, 0);
+	g_clear_pointer(&vf, nvfm_vf_info_free);
+	vf = nvfm_pf_provision(pf, &opts, &error);
+	g_assert_null(vf);
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "Secondary Controller List"));
+	fk_assert_admin_consumed();
+}
+#else
+static void test_provision(void)
+{
+	g_test_skip("built without libnvme");
+}
+#endif
+
+int main(int argc, char **argv)
+{
 	int r;
 
 	g_test_init(&argc, &argv, NULL);
-	root = g_dir_make_tmp("nvfm-sysfs-XXXXXX", &error);
-	g_assert_no_error(error);
-	dev = g_build_filename(root, NULL);
-	g_setenv("NVFM_SYSFS_ROOT", root, TRUE);
-	g_setenv("NVFM_DEV_ROOT", dev, TRUE);
+	root = fk_init();
 	g_setenv("NVFM_EMU_DIR", root, TRUE);
 	build_tree();
 	g_test_add_func("/sysfs/addr", test_addr);
@@ -417,7 +475,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sysfs/list-pfs", test_list_pfs);
 	g_test_add_func("/sysfs/modalias", test_modalias);
 	g_test_add_func("/sysfs/pf-open", test_pf_open);
+	g_test_add_func("/sysfs/provision-kernel-pf", test_provision);
 	r = g_test_run();
-	nvfm_test_rm_rf(root);
+	fk_cleanup();
 	return r;
 }

@@ -17,464 +17,41 @@
 #include "src/lib/util/util-private.h"
 #include "src/lib/engine/vfio-compat.h"
 #include "src/lib/engine/vfio-kernel.h"
+#include "tests/common/fakekernel.h"
 #include "tests/common/testutil.h"
-
-/* ---- the fake kernel -------------------------------------------------- */
-
-typedef enum {
-	ROLE_NONE,
-	ROLE_CONTAINER,
-	ROLE_GROUP,
-	ROLE_CDEV,
-	ROLE_IOMMUFD,
-	ROLE_DEVICE,
-	ROLE_DATA,
-} Role;
-
-static struct {
-	char *root;		/* the fixture; NULL = pass every ioctl through */
-	/* knobs */
-	gboolean group_not_viable;
-	gboolean reject_type1v2;
-	int bind_errno;
-	gboolean no_migration;
-	gboolean dma_logging;
-	guint32 mig_flags;
-	/* what the fake kernel saw */
-	gboolean container_set;
-	unsigned long iommu_type;
-	char device_name[64];
-	gboolean bound;
-	guint32 ioas_id;
-	guint32 attached_pt;
-	guint32 state;
-	guint n_resets;
-	guint n_feature_calls;
-} fk;
-
-static void fk_reset(void)
-{
-	char *root = fk.root;
-
-	memset(&fk, 0, sizeof(fk));
-	fk.root = root;
-	fk.mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
-	fk.state = NVFM_MIG_STATE_RUNNING;
-}
-
-static Role fd_role(int fd)
-{
-	static const struct {
-		const char *rel;
-		Role role;
-	} nodes[] = {
-		{ "/dev/vfio/vfio", ROLE_CONTAINER },
-		{ "/dev/vfio/devices/vfio3", ROLE_CDEV },
-		{ "/dev/iommu", ROLE_IOMMUFD },
-		{ "/mock/device", ROLE_DEVICE },
-		{ "/mock/data", ROLE_DATA },
-	};
-	char link[64], target[4096];
-	ssize_t n;
-	gsize rl;
-
-	if (!fk.root || fd < 0)
-		return ROLE_NONE;
-	g_snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return ROLE_NONE;
-	target[n] = '\0';
-	rl = strlen(fk.root);
-	if (strncmp(target, fk.root, rl) != 0)
-		return ROLE_NONE;
-	for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
-		if (strcmp(target + rl, nodes[i].rel) == 0)
-			return nodes[i].role;
-	}
-	if (g_str_has_prefix(target + rl, "/dev/vfio/") &&
-	    g_ascii_isdigit(target[rl + strlen("/dev/vfio/")]))
-		return ROLE_GROUP;
-	return ROLE_NONE;
-}
-
-static int fail(int err)
-{
-	errno = err;
-	return -1;
-}
-
-static int open_fake(const char *rel)
-{
-	g_autofree char *p = g_strconcat(fk.root, rel, NULL);
-
-	return open(p, O_RDWR | O_CLOEXEC);
-}
-
-static gboolean is_saving(guint32 s)
-{
-	return s == NVFM_MIG_STATE_STOP_COPY || s == NVFM_MIG_STATE_PRE_COPY ||
-	       s == NVFM_MIG_STATE_PRE_COPY_P2P;
-}
-
-/* vfio_check_feature() of the kernel: -errno, 0 for a probe, 1 to go on */
-static int check_feature(guint32 flags, gsize argsz, guint32 ops, gsize minsz)
-{
-	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~ops)
-		return -EINVAL;
-	if (flags & VFIO_DEVICE_FEATURE_PROBE)
-		return 0;
-	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
-		return -EINVAL;
-	if (argsz < minsz)
-		return -EINVAL;
-	return 1;
-}
-
-static int device_feature(struct vfio_device_feature *f)
-{
-	const guint32 known = VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET |
-			      VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE;
-	gsize argsz;
-	int r;
-
-	fk.n_feature_calls++;
-	if (f->argsz < sizeof(*f))
-		return fail(EINVAL);
-	if (f->flags & ~known)
-		return fail(EINVAL);
-	if (!(f->flags & VFIO_DEVICE_FEATURE_PROBE) && (f->flags & VFIO_DEVICE_FEATURE_GET) &&
-	    (f->flags & VFIO_DEVICE_FEATURE_SET))
-		return fail(EINVAL);
-	argsz = f->argsz - sizeof(*f);
-
-	switch (f->flags & VFIO_DEVICE_FEATURE_MASK) {
-	case VFIO_DEVICE_FEATURE_MIGRATION: {
-		struct vfio_device_feature_migration *m = (void *)f->data;
-
-		if (fk.no_migration)
-			return fail(ENOTTY);
-		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(*m));
-		if (r <= 0)
-			return r < 0 ? fail(-r) : 0;
-		m->flags = fk.mig_flags;
-		return 0;
-	}
-	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: {
-		struct vfio_device_feature_mig_state *m = (void *)f->data;
-		guint32 old = fk.state;
-
-		if (fk.no_migration)
-			return fail(ENOTTY);
-		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
-				  sizeof(*m));
-		if (r <= 0)
-			return r < 0 ? fail(-r) : 0;
-		if (f->flags & VFIO_DEVICE_FEATURE_GET) {
-			m->device_state = fk.state;
-			m->data_fd = -1;
-			return 0;
-		}
-		if (m->device_state == NVFM_MIG_STATE_ERROR || m->device_state > 7)
-			return fail(EINVAL);
-		fk.state = m->device_state;
-		m->data_fd = -1;
-		/* a session starts when the saving group or RESUMING is entered */
-		if ((is_saving(fk.state) && !is_saving(old)) ||
-		    (fk.state == NVFM_MIG_STATE_RESUMING && old != fk.state))
-			m->data_fd = open_fake("/mock/data");
-		return 0;
-	}
-	case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: {
-		struct vfio_device_feature_mig_data_size *m = (void *)f->data;
-
-		if (fk.no_migration)
-			return fail(ENOTTY);
-		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(*m));
-		if (r <= 0)
-			return r < 0 ? fail(-r) : 0;
-		m->stop_copy_length = 123456789;
-		return 0;
-	}
-	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
-		if (!fk.dma_logging)
-			return fail(ENOTTY);
-		/* 24 bytes: struct vfio_device_feature_dma_logging_control */
-		r = check_feature(f->flags, argsz, VFIO_DEVICE_FEATURE_SET, 24);
-		if (r <= 0)
-			return r < 0 ? fail(-r) : 0;
-		return fail(EINVAL);
-	default:
-		return fail(ENOTTY);
-	}
-}
-
-static int device_ioctl(unsigned long req, void *arg)
-{
-	switch (req) {
-	case VFIO_DEVICE_GET_INFO: {
-		struct vfio_device_info *info = arg;
-
-		if (info->argsz < 16)
-			return fail(EINVAL);
-		info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-		info->num_regions = 9;
-		info->num_irqs = 5;
-		return 0;
-	}
-	case VFIO_DEVICE_RESET:
-		fk.state = NVFM_MIG_STATE_RUNNING;
-		fk.n_resets++;
-		return 0;
-	case VFIO_DEVICE_FEATURE:
-		return device_feature(arg);
-	default:
-		return fail(ENOTTY);
-	}
-}
-
-int ioctl(int fd, unsigned long req, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-
-	switch (fd_role(fd)) {
-	case ROLE_NONE:
-		return (int)syscall(SYS_ioctl, fd, req, arg);
-	case ROLE_CONTAINER:
-		if (req == VFIO_GET_API_VERSION)
-			return VFIO_API_VERSION;
-		if (req == VFIO_CHECK_EXTENSION)
-			return 1;
-		if (req == VFIO_SET_IOMMU) {
-			unsigned long type = (unsigned long)arg;
-
-			if (!fk.container_set)
-				return fail(EINVAL);
-			if (type == VFIO_TYPE1v2_IOMMU && fk.reject_type1v2)
-				return fail(EINVAL);
-			if (type != VFIO_TYPE1v2_IOMMU && type != VFIO_TYPE1_IOMMU)
-				return fail(EINVAL);
-			fk.iommu_type = type;
-			return 0;
-		}
-		return fail(ENOTTY);
-	case ROLE_GROUP:
-		if (req == VFIO_GROUP_GET_STATUS) {
-			struct vfio_group_status *st = arg;
-
-			if (st->argsz < sizeof(*st))
-				return fail(EINVAL);
-			st->flags = (fk.group_not_viable ? 0 : VFIO_GROUP_FLAGS_VIABLE) |
-				    (fk.container_set ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
-			return 0;
-		}
-		if (req == VFIO_GROUP_SET_CONTAINER) {
-			if (fd_role(*(int *)arg) != ROLE_CONTAINER)
-				return fail(EBADF);
-			if (fk.group_not_viable)
-				return fail(EPERM);
-			fk.container_set = TRUE;
-			return 0;
-		}
-		if (req == VFIO_GROUP_GET_DEVICE_FD) {
-			if (!fk.iommu_type)
-				return fail(EINVAL);
-			g_strlcpy(fk.device_name, arg, sizeof(fk.device_name));
-			if (strcmp(fk.device_name, "0000:3b:00.5") != 0)
-				return fail(ENODEV);
-			return open_fake("/mock/device");
-		}
-		return fail(ENOTTY);
-	case ROLE_IOMMUFD:
-		if (req == IOMMU_IOAS_ALLOC) {
-			struct iommu_ioas_alloc *a = arg;
-
-			if (a->size < 12 || a->flags)
-				return fail(EINVAL);
-			fk.ioas_id = a->out_ioas_id = 2;
-			return 0;
-		}
-		return fail(ENOTTY);
-	case ROLE_CDEV:
-		if (req == VFIO_DEVICE_BIND_IOMMUFD) {
-			struct vfio_device_bind_iommufd *b = arg;
-
-			if (b->argsz < 16 || b->flags)
-				return fail(EINVAL);
-			if (fd_role(b->iommufd) != ROLE_IOMMUFD)
-				return fail(EBADF);
-			if (fk.bind_errno)
-				return fail(fk.bind_errno);
-			fk.bound = TRUE;
-			b->out_devid = 1;
-			return 0;
-		}
-		/* a cdev refuses everything until it is bound */
-		if (!fk.bound)
-			return fail(EINVAL);
-		if (req == VFIO_DEVICE_ATTACH_IOMMUFD_PT) {
-			struct vfio_device_attach_iommufd_pt *a = arg;
-
-			if (a->argsz < 12 || a->flags)
-				return fail(EINVAL);
-			if (a->pt_id != fk.ioas_id || !fk.ioas_id)
-				return fail(ENOENT);
-			fk.attached_pt = a->pt_id;
-			return 0;
-		}
-		return device_ioctl(req, arg);
-	case ROLE_DEVICE:
-		return device_ioctl(req, arg);
-	case ROLE_DATA:
-		if (req == VFIO_MIG_GET_PRECOPY_INFO) {
-			struct vfio_precopy_info *info = arg;
-
-			if (info->argsz < sizeof(*info))
-				return fail(EINVAL);
-			if (fk.state != NVFM_MIG_STATE_PRE_COPY &&
-			    fk.state != NVFM_MIG_STATE_PRE_COPY_P2P)
-				return fail(EINVAL);
-			info->initial_bytes = 4096;
-			info->dirty_bytes = 512;
-			return 0;
-		}
-		return fail(ENOTTY);
-	}
-	return fail(ENOTTY);
-}
 
 /* ---- the fixture ------------------------------------------------------ */
 
 typedef struct {
-	char *root;
+	const char *root;
 } Fixture;
 
-static void mkdirs(const char *root, const char *rel)
+static void touch(const char *rel)
 {
-	g_autofree char *p = g_strconcat(root, rel, NULL);
-
-	g_assert_cmpint(g_mkdir_with_parents(p, 0755), ==, 0);
-}
-
-static void touch(const char *root, const char *rel)
-{
-	g_autofree char *p = g_strconcat(root, rel, NULL);
-	g_autofree char *dir = g_path_get_dirname(p);
-
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_true(g_file_set_contents(p, "", 0, NULL));
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-	g_autofree char *p = g_strconcat(root, rel, NULL);
-
-	g_assert_true(g_file_set_contents(p, text, -1, NULL));
-}
-
-static void link_to(const char *root, const char *target_rel, const char *link_rel)
-{
-	g_autofree char *target = g_strconcat(root, target_rel, NULL);
-	g_autofree char *link = g_strconcat(root, link_rel, NULL);
-	g_autofree char *dir = g_path_get_dirname(link);
-
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-	g_assert_cmpint(symlink(target, link), ==, 0);
-}
-
-/* A PCI function as sysfs shows it: the device directory under
- * /sys/devices, the bus link, the driver link and the iommu_group link
- * with the group's back link. */
-static void add_pci(const char *root, const char *addr, const char *driver, int group,
-		    const char *cdev)
-{
-	g_autofree char *dev = g_strdup_printf("/sys/devices/pci0000:3a/%s", addr);
-	g_autofree char *bus = g_strdup_printf("/sys/bus/pci/devices/%s", addr);
-	g_autofree char *vendor = g_strconcat(dev, "/vendor", NULL);
-	g_autofree char *device = g_strconcat(dev, "/device", NULL);
-
-	mkdirs(root, dev);
-	link_to(root, dev, bus);
-	put(root, vendor, "0x144d\n");
-	put(root, device, "0xa824\n");
-	if (driver) {
-		g_autofree char *drv = g_strdup_printf("/sys/bus/pci/drivers/%s", driver);
-		g_autofree char *l = g_strconcat(dev, "/driver", NULL);
-
-		mkdirs(root, drv);
-		link_to(root, drv, l);
-	}
-	if (group >= 0) {
-		g_autofree char *grp = g_strdup_printf("/sys/kernel/iommu_groups/%d", group);
-		g_autofree char *devs = g_strconcat(grp, "/devices", NULL);
-		g_autofree char *back = g_strdup_printf("%s/%s", devs, addr);
-		g_autofree char *l = g_strconcat(dev, "/iommu_group", NULL);
-
-		mkdirs(root, devs);
-		link_to(root, grp, l);
-		link_to(root, dev, back);
-	}
-	if (cdev) {
-		g_autofree char *c = g_strdup_printf("%s/vfio-dev/%s", dev, cdev);
-
-		mkdirs(root, c);
-	}
+	fk_put(rel, "");
 }
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-
-	f->root = g_dir_make_tmp("nvfm-vfio-XXXXXX", &error);
-	g_assert_no_error(error);
+	f->root = fk_init();
 	/* a VF bound to vfio-pci with a vfio cdev, the legacy-only kind, an
 	 * NVMe-bound one, one without an IOMMU group, an unbound one, a
 	 * variant driver, and group 14 shared with an NVMe-bound function */
-	add_pci(f->root, "0000:3b:00.2", "vfio-pci", 12, "vfio3");
-	add_pci(f->root, "0000:3b:00.3", "nvme", 13, NULL);
-	add_pci(f->root, "0000:3b:00.4", "vfio-pci", -1, NULL);
-	add_pci(f->root, "0000:3b:00.5", "vfio-pci", 14, NULL);
-	add_pci(f->root, "0000:3b:00.6", NULL, 14, NULL);
-	add_pci(f->root, "0000:3b:00.7", "nvme", 14, NULL);
-	add_pci(f->root, "0000:3a:00.0", "pcieport", 14, NULL);
-	add_pci(f->root, "0000:3c:00.0", "mlx5_vfio_pci", 15, NULL);
-	mkdirs(f->root, "/dev/vfio");
-	touch(f->root, "/mock/device");
-	touch(f->root, "/mock/data");
-	g_setenv("NVFM_SYSFS_ROOT", f->root, TRUE);
-	g_setenv("NVFM_DEV_ROOT", f->root, TRUE);
-	fk.root = f->root;
-	fk_reset();
-}
-
-static gboolean rm_rf(const char *path)
-{
-	g_autoptr(GDir) dir = NULL;
-	const char *name;
-
-	if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR))
-		return unlink(path) == 0;
-	dir = g_dir_open(path, 0, NULL);
-	while (dir && (name = g_dir_read_name(dir))) {
-		g_autofree char *p = g_build_filename(path, name, NULL);
-
-		rm_rf(p);
-	}
-	return rmdir(path) == 0;
+	fk_add_pci("0000:3b:00.2", 0x010802, "vfio-pci", 12, "vfio3");
+	fk_add_pci("0000:3b:00.3", 0x010802, "nvme", 13, NULL);
+	fk_add_pci("0000:3b:00.4", 0x010802, "vfio-pci", -1, NULL);
+	fk_add_pci("0000:3b:00.5", 0x010802, "vfio-pci", 14, NULL);
+	fk_add_pci("0000:3b:00.6", 0x010802, NULL, 14, NULL);
+	fk_add_pci("0000:3b:00.7", 0x010802, "nvme", 14, NULL);
+	fk_add_pci("0000:3a:00.0", 0x060400, "pcieport", 14, NULL);
+	fk_add_pci("0000:3c:00.0", 0x010802, "mlx5_vfio_pci", 15, NULL);
+	touch("/mock/device");
+	touch("/mock/data");
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-	fk.root = NULL;
-	g_unsetenv("NVFM_SYSFS_ROOT");
-	g_unsetenv("NVFM_DEV_ROOT");
-	g_assert_true(rm_rf(f->root));
-	g_free(f->root);
+	fk_cleanup();
 }
 
 static guint count_open_fds(void)
@@ -626,7 +203,7 @@ static void test_missing_nodes(Fixture *f, gconstpointer data)
 	g_error_free(e);
 
 	/* container present, group node missing */
-	touch(f->root, "/dev/vfio/vfio");
+	touch("/dev/vfio/vfio");
 	e = open_pci_error("0000:3b:00.5");
 	assert_error_has(e, NVFM_ERROR_NOT_FOUND, "/dev/vfio/14");
 	g_error_free(e);
@@ -637,10 +214,10 @@ static void test_not_vfio_nodes(Fixture *f, gconstpointer data)
 {
 	GError *e;
 
-	fk.root = NULL; /* the fake kernel is off: plain files answer ENOTTY */
-	touch(f->root, "/dev/vfio/vfio");
-	touch(f->root, "/dev/vfio/devices/vfio3");
-	touch(f->root, "/dev/iommu");
+	fk_vfio.passthrough = TRUE; /* the fake kernel is off: plain files answer ENOTTY */
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/devices/vfio3");
+	touch("/dev/iommu");
 
 	e = open_pci_error("0000:3b:00.5");
 	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED, "/dev/vfio/vfio is not a VFIO container");
@@ -655,8 +232,8 @@ static void test_not_vfio_nodes(Fixture *f, gconstpointer data)
 
 static void make_cdev_nodes(Fixture *f)
 {
-	touch(f->root, "/dev/vfio/devices/vfio3");
-	touch(f->root, "/dev/iommu");
+	touch("/dev/vfio/devices/vfio3");
+	touch("/dev/iommu");
 }
 
 static void test_cdev_open(Fixture *f, gconstpointer data)
@@ -673,19 +250,19 @@ static void test_cdev_open(Fixture *f, gconstpointer data)
 	g_assert_true(nvfm_vfio_open_pci(&dev, "0000:3b:00.2", &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev.ops->name, ==, "vfio-cdev");
-	g_assert_true(fk.bound);
-	g_assert_cmpuint(fk.attached_pt, ==, 2);
+	g_assert_true(fk_vfio.bound);
+	g_assert_cmpuint(fk_vfio.attached_pt, ==, 2);
 
 	g_assert_nonnull(dev.ops->get_flags);
 	g_assert_null(dev.ops->data_read);
 	g_assert_null(dev.ops->data_write);
 
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
-	g_assert_cmpuint(flags, ==, fk.mig_flags);
+	g_assert_cmpuint(flags, ==, fk_vfio.mig_flags);
 	g_assert_cmpint(dev.ops->get_data_size(&dev, &size), ==, 0);
 	g_assert_cmpuint(size, ==, 123456789);
 	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, -ENOTTY);
-	fk.dma_logging = TRUE;
+	fk_vfio.dma_logging = TRUE;
 	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, 0);
 
 	g_assert_cmpint(dev.ops->get_state(&dev, &st), ==, 0);
@@ -709,16 +286,16 @@ static void test_cdev_open(Fixture *f, gconstpointer data)
 
 	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, 0);
 	g_assert_cmpint(dev.ops->reset(&dev), ==, 0);
-	g_assert_cmpuint(fk.n_resets, ==, 1);
-	g_assert_cmpint(fk.state, ==, NVFM_MIG_STATE_RUNNING);
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
 
 	{
 		json_auto_t *obj = json_object();
 
 		g_assert_nonnull(dev.ops->compat_facts);
 		g_assert_cmpint(dev.ops->compat_facts(&dev, obj), ==, 0);
-		g_assert_cmpint(json_integer_value(json_object_get(obj, "vendor_id")), ==, 0x144d);
-		g_assert_cmpint(json_integer_value(json_object_get(obj, "device_id")), ==, 0xa824);
+		g_assert_cmpint(json_integer_value(json_object_get(obj, "vendor_id")), ==, 0x1b36);
+		g_assert_cmpint(json_integer_value(json_object_get(obj, "device_id")), ==, 0x0010);
 		g_assert_cmpstr(json_string_value(json_object_get(obj, "driver")), ==, "vfio-pci");
 		g_assert_null(json_object_get(obj, "subsystem_vendor_id"));
 	}
@@ -734,18 +311,18 @@ static void test_cdev_in_use(Fixture *f, gconstpointer data)
 	GError *e;
 
 	make_cdev_nodes(f);
-	fk.bind_errno = EBUSY;
+	fk_vfio.bind_errno = EBUSY;
 	e = open_pci_error("0000:3b:00.2");
 	assert_error_has(e, NVFM_ERROR_BUSY, "in use by another process (e.g. QEMU)");
 	g_error_free(e);
 
 	/* a second bind of an open cdev is refused with EINVAL */
-	fk.bind_errno = EINVAL;
+	fk_vfio.bind_errno = EINVAL;
 	e = open_pci_error("0000:3b:00.2");
 	assert_error_has(e, NVFM_ERROR_BUSY, "in use by another process, e.g. QEMU?");
 	g_error_free(e);
 
-	fk.bind_errno = EACCES;
+	fk_vfio.bind_errno = EACCES;
 	e = open_pci_error("0000:3b:00.2");
 	assert_error_has(e, NVFM_ERROR_PERMISSION, "permission denied for PCI device 0000:3b:00.2");
 	g_error_free(e);
@@ -761,23 +338,23 @@ static void test_group_open(Fixture *f, gconstpointer data)
 	guint fds_before = count_open_fds();
 	guint32 flags = 0;
 
-	touch(f->root, "/dev/vfio/vfio");
-	touch(f->root, "/dev/vfio/14");
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/14");
 	g_assert_true(nvfm_vfio_open_pci(&dev, "3b:00.5", &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev.ops->name, ==, "vfio-group");
-	g_assert_true(fk.container_set);
-	g_assert_cmpuint(fk.iommu_type, ==, VFIO_TYPE1v2_IOMMU);
-	g_assert_cmpstr(fk.device_name, ==, "0000:3b:00.5");
+	g_assert_true(fk_vfio.container_set);
+	g_assert_cmpuint(fk_vfio.iommu_type, ==, VFIO_TYPE1v2_IOMMU);
+	g_assert_cmpstr(fk_vfio.device_name, ==, "0000:3b:00.5");
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
 	dev.ops->close(&dev);
 	g_assert_cmpuint(count_open_fds(), ==, fds_before);
 
 	/* an IOMMU without the v2 semantics */
-	fk_reset();
-	fk.reject_type1v2 = TRUE;
+	fk_vfio_reset();
+	fk_vfio.reject_type1v2 = TRUE;
 	g_assert_true(nvfm_vfio_open_pci(&dev, "0000:3b:00.5", &error));
-	g_assert_cmpuint(fk.iommu_type, ==, VFIO_TYPE1_IOMMU);
+	g_assert_cmpuint(fk_vfio.iommu_type, ==, VFIO_TYPE1_IOMMU);
 	dev.ops->close(&dev);
 	g_assert_cmpuint(count_open_fds(), ==, fds_before);
 }
@@ -787,9 +364,9 @@ static void test_group_not_viable(Fixture *f, gconstpointer data)
 	guint fds_before = count_open_fds();
 	GError *e;
 
-	touch(f->root, "/dev/vfio/vfio");
-	touch(f->root, "/dev/vfio/14");
-	fk.group_not_viable = TRUE;
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/14");
+	fk_vfio.group_not_viable = TRUE;
 	e = open_pci_error("0000:3b:00.5");
 	assert_error_has(e, NVFM_ERROR_NOT_SUPPORTED,
 			 "IOMMU group 14 of PCI device 0000:3b:00.5 is not viable");
@@ -888,8 +465,8 @@ static void test_fd_backend(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev.ops->name, ==, "fd");
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, 0);
-	g_assert_cmpuint(flags, ==, fk.mig_flags);
-	fk.no_migration = TRUE;
+	g_assert_cmpuint(flags, ==, fk_vfio.mig_flags);
+	fk_vfio.no_migration = TRUE;
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, -ENOTTY);
 	g_assert_cmpint(dev.ops->get_data_size(&dev, &size), ==, -ENOTTY);
 	dev.ops->close(&dev);
@@ -915,12 +492,12 @@ static void test_engine_over_fd(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "fd");
 	g_assert_true(nvfm_device_get_features(dev, &feat, &error));
-	g_assert_cmpuint(feat.flags, ==, fk.mig_flags);
+	g_assert_cmpuint(feat.flags, ==, fk_vfio.mig_flags);
 	g_assert_true(feat.has_data_size);
 	g_assert_cmpuint(feat.stop_copy_length, ==, 123456789);
 	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP_COPY, &error));
 	g_assert_no_error(error);
-	g_assert_cmpint(fk.state, ==, NVFM_MIG_STATE_STOP_COPY);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_STOP_COPY);
 	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
 	g_assert_true(nvfm_device_get_state(dev, &st, &error));
 	g_assert_cmpint(st, ==, NVFM_MIG_STATE_STOP_COPY);
