@@ -57,5 +57,4 @@ void agent_recover_stale(NvfmAgent *a)
 		}
 		agent_remove_dir(dir);
 	}
-	agent_recover_leases(a);
 }

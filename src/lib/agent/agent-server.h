@@ -67,7 +67,7 @@ struct _Session {
 	json_int_t req_id;
 };
 
-/* agent.c */
+/* agent-session.c */
 void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **error);
 gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error);

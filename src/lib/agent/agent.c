@@ -24,18 +24,6 @@
 
 #include "agent-server.h"
 
-void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...)
-{
-	g_autofree char *msg = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_debug("%s", msg);
-	if (a->log)
-		a->log(level, msg, a->log_data);
-}
 
 /* ---- setup ---- */
 
@@ -73,6 +61,7 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 		return NULL;
 	}
 	agent_recover_stale(a);
+	agent_recover_leases(a);
 	a->listener = nvfm_listener_new(opts->listen, error);
 	if (!a->listener)
 		return NULL;
@@ -84,14 +73,6 @@ const char *nvfm_agent_get_address(NvfmAgent *agent)
 	return nvfm_listener_get_address(agent->listener);
 }
 
-void nvfm_agent_stop(NvfmAgent *agent)
-{
-	guint64 one = 1;
-
-	/* only write(2): this runs in signal handlers */
-	if (agent->stop_fd >= 0 && write(agent->stop_fd, &one, sizeof(one)) < 0)
-		return;
-}
 
 static void session_free(Session *s)
 {
@@ -132,34 +113,6 @@ void nvfm_agent_free(NvfmAgent *agent)
 	g_mutex_clear(&agent->mu);
 	g_mutex_clear(&agent->res_mu);
 	g_free(agent);
-}
-
-/* ---- replies ---- */
-
-gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **error)
-{
-	json_auto_t *r = json_pack("{s:I, s:b, s:o}", "id", id, "ok", 1, "result",
-				   result ? result : json_object());
-
-	return nvfm_frame_send_json(s->ch, NVFM_FRAME_REPLY, r, error);
-}
-
-gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error)
-{
-	json_auto_t *r = json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error",
-				   "code", nvfm_error_code_name(err->domain == NVFM_ERROR ? err->code
-							       : NVFM_ERROR_FAILED),
-				   "message", err->message);
-
-	return nvfm_frame_send_json(s->ch, NVFM_FRAME_REPLY, r, error);
-}
-
-void agent_send_abort(Session *s, const char *reason, const char *code, const char *phase)
-{
-	json_auto_t *obj = json_pack("{s:s, s:s, s:s?, s:s?}", "reason", reason, "code", code,
-				     "phase", phase, "migration", s->mig_id);
-
-	nvfm_frame_send_json(s->ch, NVFM_FRAME_ABORT, obj, NULL);
 }
 
 /* ---- sessions ---- */
