@@ -11,15 +11,6 @@
 
 #pragma GCC visibility push(hidden)
 
-#define S_ERR NVFM_MIG_STATE_ERROR
-#define S_STOP NVFM_MIG_STATE_STOP
-#define S_RUN NVFM_MIG_STATE_RUNNING
-#define S_SC NVFM_MIG_STATE_STOP_COPY
-#define S_RES NVFM_MIG_STATE_RESUMING
-#define S_RP2P NVFM_MIG_STATE_RUNNING_P2P
-#define S_PC NVFM_MIG_STATE_PRE_COPY
-#define S_PCP2P NVFM_MIG_STATE_PRE_COPY_P2P
-
 /* Pages the save thread generates per pass; bounds its buffer to ~1 MiB. */
 #define SAVE_BATCH 16
 /* The resume thread's reads: a pipeful at a time (wakeups and syscalls

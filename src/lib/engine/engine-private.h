@@ -10,6 +10,17 @@
 
 #pragma GCC visibility push(hidden)
 
+/* Short names for the states, for the tables of arcs that spell them
+ * out (the planner, the emulated VF's steps). */
+#define S_ERR NVFM_MIG_STATE_ERROR
+#define S_STOP NVFM_MIG_STATE_STOP
+#define S_RUN NVFM_MIG_STATE_RUNNING
+#define S_SC NVFM_MIG_STATE_STOP_COPY
+#define S_RES NVFM_MIG_STATE_RESUMING
+#define S_RP2P NVFM_MIG_STATE_RUNNING_P2P
+#define S_PC NVFM_MIG_STATE_PRE_COPY
+#define S_PCP2P NVFM_MIG_STATE_PRE_COPY_P2P
+
 /*
  * One backend of NvfmDevice. Every call returns 0 or -errno, mirroring the
  * kernel ioctl it stands for, so the engine above has one code path.

@@ -16,15 +16,6 @@
 
 #include "engine-private.h"
 
-#define S_ERR NVFM_MIG_STATE_ERROR
-#define S_STOP NVFM_MIG_STATE_STOP
-#define S_RUN NVFM_MIG_STATE_RUNNING
-#define S_SC NVFM_MIG_STATE_STOP_COPY
-#define S_RES NVFM_MIG_STATE_RESUMING
-#define S_RP2P NVFM_MIG_STATE_RUNNING_P2P
-#define S_PC NVFM_MIG_STATE_PRE_COPY
-#define S_PCP2P NVFM_MIG_STATE_PRE_COPY_P2P
-
 /* next_hop[cur][target] on a device that has every optional state */
 static const guint8 next_hop[NVFM_MIG_STATE_COUNT][NVFM_MIG_STATE_COUNT] = {
 	[S_STOP] = {
