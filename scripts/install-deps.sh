@@ -26,7 +26,7 @@ BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
  libvirt-dev libxml2-dev"
 # tests/testbed: the host image (debootstrap) and the test variant driver
 # (kbuild needs make, gcc and pahole from dwarves)
-TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev"
+TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev ninja-build pkg-config libglib2.0-dev libfdt-dev python3 patch seabios qemu-system-data"
 TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu
  libvirt-daemon libvirt-clients"
 
