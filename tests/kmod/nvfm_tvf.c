@@ -25,20 +25,15 @@
  * Stream layout (little endian): header (48 bytes), blob (blob_len bytes),
  * registers (64 bytes), trailer (48 bytes). See docs/testbed.md.
  */
-#include <linux/anon_inodes.h>
 #include <linux/crc32.h>
-#include <linux/file.h>
-#include <linux/fs.h>
 #include <linux/kref.h>
-#include <linux/module.h>
-#include <linux/pci.h>
 #include <linux/unaligned.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
-#include <linux/vfio.h>
-#include <linux/vfio_pci_core.h>
 #include <linux/vmalloc.h>
 #include <crypto/sha2.h>
+
+#include "nvfm_mig_common.h"
 
 #define TVF_NAME "nvfm_tvf"
 
@@ -145,9 +140,7 @@ struct tvf_blob {
 };
 
 struct tvf_save {
-	struct mutex lock;
-	wait_queue_head_t wq;
-	bool disabled;
+	struct nvfm_mig_file f;
 	bool final;		/* tail appended: in STOP_COPY, EOF at the end */
 	u64 pos;
 	u64 pre_len;		/* header + blob: what PRE_COPY can deliver */
@@ -158,8 +151,7 @@ struct tvf_save {
 };
 
 struct tvf_resume {
-	struct mutex lock;
-	bool disabled;
+	struct nvfm_mig_file f;
 	int error;		/* sticky: the stream is already known bad */
 	char why[80];
 	size_t hdr_got;
@@ -172,11 +164,7 @@ struct tvf_resume {
 };
 
 struct tvf_device {
-	struct vfio_pci_core_device core;
-	struct mutex state_mutex;	/* everything below */
-	enum vfio_device_mig_state mig_state;
-	spinlock_t reset_lock;
-	bool reset_pending;
+	struct nvfm_mig_dev m;		/* first; its state_mutex covers all below */
 	bool bar_ok;
 	struct file *save_file;
 	struct tvf_save *save;
@@ -193,9 +181,9 @@ struct tvf_device {
 	char last_error[96];
 };
 
-static struct tvf_device *tvf_of(struct vfio_device *vd)
+static struct tvf_device *tvf_of(struct nvfm_mig_dev *m)
 {
-	return container_of(vd, struct tvf_device, core.vdev);
+	return container_of(m, struct tvf_device, m);
 }
 
 /* ---- the blob ---- */
@@ -283,14 +271,14 @@ static u64 tvf_device_seed(struct pci_dev *pdev, u64 base)
 
 static void tvf_read_regs(struct tvf_device *tvf, struct tvf_wire_regs *r)
 {
-	void __iomem *bar = tvf->core.barmap[0];
+	void __iomem *bar = tvf->m.core.barmap[0];
 	u64 cap = ~0ULL;
 
 	memset(r, 0, sizeof(*r));
 	r->magic = cpu_to_le32(TVF_MAGIC_REGS);
 	if (tvf->bar_ok && bar) {
 		/* memory_lock keeps a reset or D3 transition out while we read. */
-		down_read(&tvf->core.memory_lock);
+		down_read(&tvf->m.core.memory_lock);
 		cap = ioread32(bar + NVME_REG_CAP) |
 		      (u64)ioread32(bar + NVME_REG_CAP + 4) << 32;
 		r->cap = cpu_to_le64(cap);
@@ -305,7 +293,7 @@ static void tvf_read_regs(struct tvf_device *tvf, struct tvf_wire_regs *r)
 				     (u64)ioread32(bar + NVME_REG_ACQ + 4) << 32);
 		r->cmbloc = cpu_to_le32(ioread32(bar + NVME_REG_CMBLOC));
 		r->cmbsz = cpu_to_le32(ioread32(bar + NVME_REG_CMBSZ));
-		up_read(&tvf->core.memory_lock);
+		up_read(&tvf->m.core.memory_lock);
 	}
 	/* All ones means the function did not answer (gone, or in D3). */
 	if (cap != ~0ULL)
@@ -321,13 +309,13 @@ static void tvf_read_regs(struct tvf_device *tvf, struct tvf_wire_regs *r)
  */
 static void tvf_write_regs(struct tvf_device *tvf, const struct tvf_wire_regs *r)
 {
-	void __iomem *bar = tvf->core.barmap[0];
+	void __iomem *bar = tvf->m.core.barmap[0];
 	u64 asq = le64_to_cpu(r->asq), acq = le64_to_cpu(r->acq);
 
 	if (!restore_regs || !tvf->bar_ok || !bar ||
 	    !(le32_to_cpu(r->flags) & TVF_REGS_VALID))
 		return;
-	down_read(&tvf->core.memory_lock);
+	down_read(&tvf->m.core.memory_lock);
 	if (!(ioread32(bar + NVME_REG_CC) & NVME_CC_EN)) {
 		iowrite32(le32_to_cpu(r->aqa), bar + NVME_REG_AQA);
 		iowrite32(lower_32_bits(asq), bar + NVME_REG_ASQ);
@@ -335,7 +323,7 @@ static void tvf_write_regs(struct tvf_device *tvf, const struct tvf_wire_regs *r
 		iowrite32(lower_32_bits(acq), bar + NVME_REG_ACQ);
 		iowrite32(upper_32_bits(acq), bar + NVME_REG_ACQ + 4);
 	}
-	up_read(&tvf->core.memory_lock);
+	up_read(&tvf->m.core.memory_lock);
 }
 
 /* ---- saving: the data_fd of PRE_COPY / STOP_COPY ---- */
@@ -356,27 +344,16 @@ static void tvf_save_build_tail(struct tvf_device *tvf, struct tvf_save *s,
 	memcpy(end->blob_sha256, s->blob->sha256, SHA256_DIGEST_SIZE);
 }
 
-static ssize_t tvf_save_read(struct file *filp, char __user *buf, size_t len,
-			     loff_t *pos)
+static ssize_t tvf_save_read(struct nvfm_mig_file *f, char __user *buf, size_t len)
 {
-	struct tvf_save *s = filp->private_data;
+	struct tvf_save *s = container_of(f, struct tvf_save, f);
 	size_t done = 0;
-	ssize_t ret;
 	u64 avail;
 
-	if (pos)
-		return -ESPIPE;
-	mutex_lock(&s->lock);
-	if (s->disabled) {
-		ret = -ENODEV;
-		goto out;
-	}
 	avail = s->final ? s->total_len : s->pre_len;
-	if (s->pos >= avail) {
-		/* PRE_COPY has a temporary end of stream; STOP_COPY a real one. */
-		ret = s->final ? 0 : -ENOMSG;
-		goto out;
-	}
+	/* PRE_COPY has a temporary end of stream; STOP_COPY a real one. */
+	if (s->pos >= avail)
+		return s->final ? 0 : -ENOMSG;
 	while (done < len && s->pos < avail) {
 		const u8 *src;
 		u64 off, n;
@@ -395,39 +372,26 @@ static ssize_t tvf_save_read(struct file *filp, char __user *buf, size_t len,
 			src = s->tail + off;
 		}
 		n = min_t(u64, n, len - done);
-		if (copy_to_user(buf + done, src, n)) {
-			ret = done ? done : -EFAULT;
-			goto out;
-		}
+		if (copy_to_user(buf + done, src, n))
+			return done ? done : -EFAULT;
 		done += n;
 		s->pos += n;
 		if (fatal_signal_pending(current))
 			break;
 	}
-	ret = done;
-out:
-	mutex_unlock(&s->lock);
-	return ret;
+	return done;
 }
 
-static __poll_t tvf_save_poll(struct file *filp, struct poll_table_struct *wait)
+static __poll_t tvf_save_poll(struct nvfm_mig_file *f)
 {
-	struct tvf_save *s = filp->private_data;
-	__poll_t mask = 0;
+	struct tvf_save *s = container_of(f, struct tvf_save, f);
 
-	poll_wait(filp, &s->wq, wait);
-	mutex_lock(&s->lock);
-	if (s->disabled)
-		mask = EPOLLERR;
-	else if (s->final || s->pos < s->pre_len)
-		mask = EPOLLIN | EPOLLRDNORM;
-	mutex_unlock(&s->lock);
-	return mask;
+	return s->final || s->pos < s->pre_len ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
-static long tvf_save_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+static long tvf_save_ioctl(struct nvfm_mig_file *f, unsigned int cmd, unsigned long arg)
 {
-	struct tvf_save *s = filp->private_data;
+	struct tvf_save *s = container_of(f, struct tvf_save, f);
 	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct vfio_precopy_info info;
 	long ret = 0;
@@ -438,43 +402,39 @@ static long tvf_save_ioctl(struct file *filp, unsigned int cmd, unsigned long ar
 		return -EFAULT;
 	if (info.argsz < minsz)
 		return -EINVAL;
-	mutex_lock(&s->lock);
+	mutex_lock(&s->f.lock);
 	/* The file is in a PRE_COPY state exactly while it is not final. */
-	if (s->disabled || s->final) {
+	if (s->f.disabled || s->final) {
 		ret = -EINVAL;
 	} else {
 		info.initial_bytes = s->pos < s->pre_len ? s->pre_len - s->pos : 0;
 		info.dirty_bytes = 0;
 		info.flags = 0;
 	}
-	mutex_unlock(&s->lock);
+	mutex_unlock(&s->f.lock);
 	if (!ret && copy_to_user((void __user *)arg, &info, minsz))
 		ret = -EFAULT;
 	return ret;
 }
 
-static int tvf_save_release(struct inode *inode, struct file *filp)
+static void tvf_save_free(struct nvfm_mig_file *f)
 {
-	struct tvf_save *s = filp->private_data;
+	struct tvf_save *s = container_of(f, struct tvf_save, f);
 
 	tvf_blob_put(s->blob);
-	mutex_destroy(&s->lock);
 	kfree(s);
-	return 0;
 }
 
-static const struct file_operations tvf_save_fops = {
-	.owner = THIS_MODULE,
+static const struct nvfm_mig_file_ops tvf_save_fops = {
 	.read = tvf_save_read,
 	.poll = tvf_save_poll,
-	.unlocked_ioctl = tvf_save_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
-	.release = tvf_save_release,
+	.ioctl = tvf_save_ioctl,
+	.free = tvf_save_free,
 };
 
 static struct file *tvf_save_start(struct tvf_device *tvf, bool stopped)
 {
-	struct pci_dev *pdev = tvf->core.pdev;
+	struct pci_dev *pdev = tvf->m.core.pdev;
 	struct tvf_wire_hdr *h;
 	struct tvf_save *s;
 	struct file *filp;
@@ -482,8 +442,7 @@ static struct file *tvf_save_start(struct tvf_device *tvf, bool stopped)
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return ERR_PTR(-ENOMEM);
-	mutex_init(&s->lock);
-	init_waitqueue_head(&s->wq);
+	nvfm_mig_file_init(&s->f, &tvf_save_fops);
 	kref_get(&tvf->blob->ref);
 	s->blob = tvf->blob;
 	s->pre_len = TVF_HDR_LEN + s->blob->len;
@@ -511,15 +470,12 @@ static struct file *tvf_save_start(struct tvf_device *tvf, bool stopped)
 		s->final = true;
 	}
 
-	filp = anon_inode_getfile("[nvfm_tvf_save]", &tvf_save_fops, s, O_RDONLY);
+	filp = nvfm_mig_file_open("[nvfm_tvf_save]", &s->f, O_RDONLY);
 	if (IS_ERR(filp)) {
 		tvf_blob_put(s->blob);
 		kfree(s);
 		return filp;
 	}
-	stream_open(filp->f_inode, filp);
-	/* One reference goes to the user's fd, one stays here to disable it. */
-	get_file(filp);
 	tvf->save_file = filp;
 	tvf->save = s;
 	return filp;
@@ -532,13 +488,13 @@ static void tvf_save_finish(struct tvf_device *tvf)
 	struct tvf_wire_regs regs;
 
 	tvf_read_regs(tvf, &regs);
-	mutex_lock(&s->lock);
+	mutex_lock(&s->f.lock);
 	if (!s->final) {
 		tvf_save_build_tail(tvf, s, &regs);
 		s->final = true;
 	}
-	mutex_unlock(&s->lock);
-	wake_up_interruptible(&s->wq);
+	mutex_unlock(&s->f.lock);
+	wake_up_interruptible(&s->f.wq);
 }
 
 static void tvf_save_drop(struct tvf_device *tvf)
@@ -547,15 +503,12 @@ static void tvf_save_drop(struct tvf_device *tvf)
 
 	if (!tvf->save_file)
 		return;
-	mutex_lock(&s->lock);
+	mutex_lock(&s->f.lock);
 	if (s->final && s->pos >= s->total_len)
 		tvf->saves++;
-	s->disabled = true;
-	mutex_unlock(&s->lock);
-	wake_up_interruptible(&s->wq);
-	fput(tvf->save_file);
-	tvf->save_file = NULL;
+	mutex_unlock(&s->f.lock);
 	tvf->save = NULL;
+	nvfm_mig_file_drop(&tvf->save_file, &s->f);
 }
 
 /* ---- resuming: the data_fd of RESUMING ---- */
@@ -594,24 +547,14 @@ static int tvf_resume_header(struct tvf_resume *r)
 	return 0;
 }
 
-static ssize_t tvf_resume_write(struct file *filp, const char __user *buf,
-				size_t len, loff_t *pos)
+static ssize_t tvf_resume_write(struct nvfm_mig_file *f, const char __user *buf, size_t len)
 {
-	struct tvf_resume *r = filp->private_data;
+	struct tvf_resume *r = container_of(f, struct tvf_resume, f);
 	size_t done = 0;
 	ssize_t ret;
 
-	if (pos)
-		return -ESPIPE;
-	mutex_lock(&r->lock);
-	if (r->disabled) {
-		ret = -ENODEV;
-		goto out;
-	}
-	if (r->error) {
-		ret = r->error;
-		goto out;
-	}
+	if (r->error)
+		return r->error;
 	while (done < len) {
 		size_t n;
 
@@ -655,24 +598,20 @@ static ssize_t tvf_resume_write(struct file *filp, const char __user *buf,
 	}
 	ret = done;
 out:
-	mutex_unlock(&r->lock);
 	return ret;
 }
 
-static int tvf_resume_release(struct inode *inode, struct file *filp)
+static void tvf_resume_free(struct nvfm_mig_file *f)
 {
-	struct tvf_resume *r = filp->private_data;
+	struct tvf_resume *r = container_of(f, struct tvf_resume, f);
 
 	tvf_blob_put(r->blob);
-	mutex_destroy(&r->lock);
 	kfree(r);
-	return 0;
 }
 
-static const struct file_operations tvf_resume_fops = {
-	.owner = THIS_MODULE,
+static const struct nvfm_mig_file_ops tvf_resume_fops = {
 	.write = tvf_resume_write,
-	.release = tvf_resume_release,
+	.free = tvf_resume_free,
 };
 
 static struct file *tvf_resume_start(struct tvf_device *tvf)
@@ -683,14 +622,12 @@ static struct file *tvf_resume_start(struct tvf_device *tvf)
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
-	mutex_init(&r->lock);
-	filp = anon_inode_getfile("[nvfm_tvf_resume]", &tvf_resume_fops, r, O_WRONLY);
+	nvfm_mig_file_init(&r->f, &tvf_resume_fops);
+	filp = nvfm_mig_file_open("[nvfm_tvf_resume]", &r->f, O_WRONLY);
 	if (IS_ERR(filp)) {
 		kfree(r);
 		return filp;
 	}
-	stream_open(filp->f_inode, filp);
-	get_file(filp);
 	tvf->resume_file = filp;
 	tvf->resume = r;
 	return filp;
@@ -698,14 +635,12 @@ static struct file *tvf_resume_start(struct tvf_device *tvf)
 
 static void tvf_resume_drop(struct tvf_device *tvf)
 {
+	struct tvf_resume *r = tvf->resume;
+
 	if (!tvf->resume_file)
 		return;
-	mutex_lock(&tvf->resume->lock);
-	tvf->resume->disabled = true;
-	mutex_unlock(&tvf->resume->lock);
-	fput(tvf->resume_file);
-	tvf->resume_file = NULL;
 	tvf->resume = NULL;
+	nvfm_mig_file_drop(&tvf->resume_file, &r->f);
 }
 
 /* Why the stream in @r cannot become this device's state, or NULL. */
@@ -715,7 +650,7 @@ static const char *tvf_resume_verdict(struct tvf_device *tvf, struct tvf_resume 
 	const struct tvf_wire_hdr *h = (const struct tvf_wire_hdr *)r->hdr;
 	const struct tvf_wire_end *end =
 		(const struct tvf_wire_end *)(r->tail + sizeof(*regs));
-	struct pci_dev *pdev = tvf->core.pdev;
+	struct pci_dev *pdev = tvf->m.core.pdev;
 	u8 sha[SHA256_DIGEST_SIZE];
 	struct tvf_wire_regs here;
 
@@ -759,16 +694,16 @@ static int tvf_resume_commit(struct tvf_device *tvf)
 	struct tvf_wire_regs regs;
 	const char *why;
 
-	mutex_lock(&r->lock);
+	mutex_lock(&r->f.lock);
 	why = tvf_resume_verdict(tvf, r, &regs);
 	if (why) {
 		/* Later writes fail too; the user must reset the device. */
 		if (!r->error)
 			tvf_resume_fail(r, -EINVAL, why);
-		mutex_unlock(&r->lock);
+		mutex_unlock(&r->f.lock);
 		tvf->refusals++;
 		strscpy(tvf->last_error, why, sizeof(tvf->last_error));
-		pci_warn(tvf->core.pdev, "refusing migrated state: %s\n", why);
+		pci_warn(tvf->m.core.pdev, "refusing migrated state: %s\n", why);
 		return -EINVAL;
 	}
 	r->blob->crc = r->crc;
@@ -777,14 +712,14 @@ static int tvf_resume_commit(struct tvf_device *tvf)
 	tvf_blob_put(tvf->blob);
 	tvf->blob = r->blob;
 	r->blob = NULL;
-	mutex_unlock(&r->lock);
+	mutex_unlock(&r->f.lock);
 
 	tvf_write_regs(tvf, &regs);
 	tvf->restored_regs = regs;
 	tvf->have_restored_regs = true;
 	tvf->restores++;
 	tvf->last_error[0] = 0;
-	pci_info(tvf->core.pdev, "committed migrated state: %zu bytes, sha256 %*phN\n",
+	pci_info(tvf->m.core.pdev, "committed migrated state: %zu bytes, sha256 %*phN\n",
 		 tvf->blob->len, 8, tvf->blob->sha256);
 	return 0;
 }
@@ -797,71 +732,38 @@ static void tvf_drop_files(struct tvf_device *tvf)
 	tvf_resume_drop(tvf);
 }
 
-/*
- * A reset can arrive (reset_done) while vfio-pci-core holds memory_lock,
- * which we take under state_mutex to read registers: reset_done only records
- * the reset, and whoever holds or next releases state_mutex applies it here.
- */
-static void tvf_state_unlock(struct tvf_device *tvf)
+/* After a reset and on open (nvfm_mig_ops). */
+static void tvf_back_to_running(struct nvfm_mig_dev *m)
 {
-	for (;;) {
-		spin_lock(&tvf->reset_lock);
-		if (!tvf->reset_pending)
-			break;
-		tvf->reset_pending = false;
-		spin_unlock(&tvf->reset_lock);
-		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-		tvf_drop_files(tvf);
-	}
-	mutex_unlock(&tvf->state_mutex);
-	spin_unlock(&tvf->reset_lock);
-}
-
-static void tvf_reset_done(struct pci_dev *pdev)
-{
-	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
-	struct tvf_device *tvf = container_of(core, struct tvf_device, core);
-
-	spin_lock(&tvf->reset_lock);
-	tvf->reset_pending = true;
-	if (!mutex_trylock(&tvf->state_mutex)) {
-		spin_unlock(&tvf->reset_lock);
-		return;
-	}
-	spin_unlock(&tvf->reset_lock);
-	tvf_state_unlock(tvf);
-}
-
-static bool tvf_arc(enum vfio_device_mig_state cur, enum vfio_device_mig_state next,
-		    enum vfio_device_mig_state from, enum vfio_device_mig_state to)
-{
-	return cur == from && next == to;
+	m->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	tvf_drop_files(tvf_of(m));
 }
 
 /* One arc of the uAPI's FSM; returns a new data_fd's file, NULL, or ERR_PTR. */
-static struct file *tvf_step(struct tvf_device *tvf, enum vfio_device_mig_state next)
+static struct file *tvf_step(struct nvfm_mig_dev *m, enum vfio_device_mig_state next)
 {
-	enum vfio_device_mig_state cur = tvf->mig_state;
+	struct tvf_device *tvf = tvf_of(m);
+	enum vfio_device_mig_state cur = tvf->m.mig_state;
 	int ret;
 
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY_P2P))
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY_P2P))
 		return tvf_save_start(tvf, false);
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_STOP_COPY))
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_STOP_COPY))
 		return tvf_save_start(tvf, true);
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_STOP_COPY)) {
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_STOP_COPY)) {
 		tvf_save_finish(tvf);
 		return NULL;
 	}
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_RUNNING) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_RUNNING_P2P) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_STOP)) {
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_RUNNING) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_STOP)) {
 		tvf_save_drop(tvf);
 		return NULL;
 	}
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING))
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING))
 		return tvf_resume_start(tvf);
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_RESUMING, VFIO_DEVICE_STATE_STOP)) {
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RESUMING, VFIO_DEVICE_STATE_STOP)) {
 		ret = tvf_resume_commit(tvf);
 		if (ret)
 			return ERR_PTR(ret);
@@ -873,54 +775,14 @@ static struct file *tvf_step(struct tvf_device *tvf, enum vfio_device_mig_state 
 	 * writes, which the user stops before leaving RUNNING, so the P2P and
 	 * STOP arcs have nothing to quiesce in this model.
 	 */
-	if (tvf_arc(cur, next, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_RUNNING) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_STOP) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING_P2P) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P) ||
-	    tvf_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_PRE_COPY))
+	if (nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_RUNNING) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_STOP) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P) ||
+	    nvfm_mig_arc(cur, next, VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_PRE_COPY))
 		return NULL;
 	return ERR_PTR(-EINVAL);
-}
-
-static struct file *tvf_set_state(struct vfio_device *vd,
-				  enum vfio_device_mig_state new_state)
-{
-	struct tvf_device *tvf = tvf_of(vd);
-	enum vfio_device_mig_state next;
-	struct file *res = NULL;
-	int ret;
-
-	mutex_lock(&tvf->state_mutex);
-	while (tvf->mig_state != new_state) {
-		ret = vfio_mig_get_next_state(vd, tvf->mig_state, new_state, &next);
-		if (ret) {
-			res = ERR_PTR(ret);
-			break;
-		}
-		res = tvf_step(tvf, next);
-		if (IS_ERR(res))
-			break;
-		tvf->mig_state = next;
-		/* Arcs that open a data_fd only ever end a combination. */
-		if (WARN_ON(res && tvf->mig_state != new_state)) {
-			fput(res);
-			res = ERR_PTR(-EINVAL);
-			break;
-		}
-	}
-	tvf_state_unlock(tvf);
-	return res;
-}
-
-static int tvf_get_state(struct vfio_device *vd, enum vfio_device_mig_state *state)
-{
-	struct tvf_device *tvf = tvf_of(vd);
-
-	mutex_lock(&tvf->state_mutex);
-	*state = tvf->mig_state;
-	tvf_state_unlock(tvf);
-	return 0;
 }
 
 /*
@@ -930,33 +792,61 @@ static int tvf_get_state(struct vfio_device *vd, enum vfio_device_mig_state *sta
  */
 static int tvf_get_data_size(struct vfio_device *vd, unsigned long *len)
 {
-	struct tvf_device *tvf = tvf_of(vd);
+	struct tvf_device *tvf = tvf_of(nvfm_mig_of(vd));
 	struct tvf_save *s;
 
-	mutex_lock(&tvf->state_mutex);
+	nvfm_mig_lock(&tvf->m);
 	s = tvf->save;
 	if (s) {
-		mutex_lock(&s->lock);
+		mutex_lock(&s->f.lock);
 		*len = s->total_len - min(s->pos, s->total_len);
-		mutex_unlock(&s->lock);
+		mutex_unlock(&s->f.lock);
 	} else {
 		*len = TVF_HDR_LEN + tvf->blob->len + TVF_TAIL_LEN;
 	}
-	tvf_state_unlock(tvf);
+	nvfm_mig_unlock(&tvf->m);
 	return 0;
 }
 
 static const struct vfio_migration_ops tvf_mig_ops = {
-	.migration_set_state = tvf_set_state,
-	.migration_get_state = tvf_get_state,
+	.migration_set_state = nvfm_mig_set_state,
+	.migration_get_state = nvfm_mig_get_state,
 	.migration_get_data_size = tvf_get_data_size,
 };
 
 /* ---- vfio_device ops ---- */
 
+/* Map BAR0 now, before the user can race vfio-pci-core's lazy mapping. */
+static void tvf_open(struct nvfm_mig_dev *m)
+{
+	struct tvf_device *tvf = tvf_of(m);
+	struct pci_dev *pdev = m->core.pdev;
+
+	tvf->bar_ok = (pci_resource_flags(pdev, 0) & IORESOURCE_MEM) &&
+		      pci_resource_len(pdev, 0) >= NVME_REG_SPAN &&
+		      !vfio_pci_core_setup_barmap(&m->core, 0);
+	if (!tvf->bar_ok)
+		pci_warn(pdev, "BAR0 unavailable: migrated states carry no registers\n");
+}
+
+static void tvf_close(struct nvfm_mig_dev *m)
+{
+	struct tvf_device *tvf = tvf_of(m);
+
+	tvf_drop_files(tvf);
+	tvf->bar_ok = false;
+}
+
+static const struct nvfm_mig_ops tvf_ops_mig = {
+	.step = tvf_step,
+	.back_to_running = tvf_back_to_running,
+	.close = tvf_close,
+	.open = tvf_open,
+};
+
 static int tvf_init_dev(struct vfio_device *vd)
 {
-	struct tvf_device *tvf = tvf_of(vd);
+	struct tvf_device *tvf = tvf_of(nvfm_mig_of(vd));
 	struct pci_dev *pdev = to_pci_dev(vd->dev);
 	size_t len = min(READ_ONCE(state_size), READ_ONCE(max_state_size));
 	int ret;
@@ -964,101 +854,29 @@ static int tvf_init_dev(struct vfio_device *vd)
 	tvf->blob = tvf_blob_generate(tvf_device_seed(pdev, READ_ONCE(seed)), len);
 	if (!tvf->blob)
 		return -ENOMEM;
-	ret = vfio_pci_core_init_dev(vd);
-	if (ret) {
+	ret = nvfm_mig_init_dev(vd, &tvf_ops_mig, &tvf_mig_ops,
+				VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+				VFIO_MIGRATION_PRE_COPY);
+	if (ret)
 		tvf_blob_put(tvf->blob);
-		return ret;
-	}
-	mutex_init(&tvf->state_mutex);
-	spin_lock_init(&tvf->reset_lock);
-	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	vd->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
-			      VFIO_MIGRATION_PRE_COPY;
-	vd->mig_ops = &tvf_mig_ops;
-	return 0;
+	return ret;
 }
 
 static void tvf_release_dev(struct vfio_device *vd)
 {
-	struct tvf_device *tvf = tvf_of(vd);
-
-	tvf_blob_put(tvf->blob);
-	mutex_destroy(&tvf->state_mutex);
-	vfio_pci_core_release_dev(vd);
+	tvf_blob_put(tvf_of(nvfm_mig_of(vd))->blob);
+	nvfm_mig_release_dev(vd);
 }
 
-static int tvf_open_device(struct vfio_device *vd)
-{
-	struct tvf_device *tvf = tvf_of(vd);
-	struct vfio_pci_core_device *core = &tvf->core;
-	struct pci_dev *pdev = core->pdev;
-	int ret;
-
-	ret = vfio_pci_core_enable(core);
-	if (ret)
-		return ret;
-	/* Map BAR0 now, before the user can race vfio-pci-core's lazy mapping. */
-	tvf->bar_ok = (pci_resource_flags(pdev, 0) & IORESOURCE_MEM) &&
-		      pci_resource_len(pdev, 0) >= NVME_REG_SPAN &&
-		      !vfio_pci_core_setup_barmap(core, 0);
-	if (!tvf->bar_ok)
-		pci_warn(pdev, "BAR0 unavailable: migrated states carry no registers\n");
-	mutex_lock(&tvf->state_mutex);
-	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	tvf_state_unlock(tvf);
-	vfio_pci_core_finish_enable(core);
-	return 0;
-}
-
-static void tvf_close_device(struct vfio_device *vd)
-{
-	struct tvf_device *tvf = tvf_of(vd);
-
-	mutex_lock(&tvf->state_mutex);
-	tvf_drop_files(tvf);
-	tvf->bar_ok = false;
-	tvf_state_unlock(tvf);
-	vfio_pci_core_close_device(vd);
-}
-
-static const struct vfio_device_ops tvf_ops = {
-	.name = TVF_NAME,
-	.init = tvf_init_dev,
-	.release = tvf_release_dev,
-	.open_device = tvf_open_device,
-	.close_device = tvf_close_device,
-	.ioctl = vfio_pci_core_ioctl,
-	.device_feature = vfio_pci_core_ioctl_feature,
-	.read = vfio_pci_core_read,
-	.write = vfio_pci_core_write,
-	.mmap = vfio_pci_core_mmap,
-	.request = vfio_pci_core_request,
-	.match = vfio_pci_core_match,
-	.bind_iommufd = vfio_iommufd_physical_bind,
-	.unbind_iommufd = vfio_iommufd_physical_unbind,
-	.attach_ioas = vfio_iommufd_physical_attach_ioas,
-	.detach_ioas = vfio_iommufd_physical_detach_ioas,
-};
+static const struct vfio_device_ops tvf_ops =
+	NVFM_MIG_VFIO_DEVICE_OPS(TVF_NAME, tvf_init_dev, tvf_release_dev);
 
 /* ---- sysfs: what the tests read ---- */
 
 static struct tvf_device *tvf_from_dev(struct device *dev)
 {
-	struct vfio_pci_core_device *core = dev_get_drvdata(dev);
-
-	return container_of(core, struct tvf_device, core);
+	return tvf_of(nvfm_mig_from_dev(dev));
 }
-
-static const char * const tvf_state_names[] = {
-	[VFIO_DEVICE_STATE_ERROR] = "ERROR",
-	[VFIO_DEVICE_STATE_STOP] = "STOP",
-	[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
-	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
-	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
-	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
-	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
-	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
-};
 
 static ssize_t nvfm_tvf_digest_show(struct device *dev, struct device_attribute *attr,
 				    char *buf)
@@ -1066,9 +884,9 @@ static ssize_t nvfm_tvf_digest_show(struct device *dev, struct device_attribute 
 	struct tvf_device *tvf = tvf_from_dev(dev);
 	ssize_t n;
 
-	mutex_lock(&tvf->state_mutex);
+	nvfm_mig_lock(&tvf->m);
 	n = sysfs_emit(buf, "%*phN\n", SHA256_DIGEST_SIZE, tvf->blob->sha256);
-	tvf_state_unlock(tvf);
+	nvfm_mig_unlock(&tvf->m);
 	return n;
 }
 static DEVICE_ATTR_RO(nvfm_tvf_digest);
@@ -1092,10 +910,8 @@ static ssize_t nvfm_tvf_info_show(struct device *dev, struct device_attribute *a
 	struct tvf_device *tvf = tvf_from_dev(dev);
 	int n = 0;
 
-	mutex_lock(&tvf->state_mutex);
-	n += sysfs_emit_at(buf, n, "mig_state: %s\n",
-			   tvf->mig_state < ARRAY_SIZE(tvf_state_names) ?
-			   tvf_state_names[tvf->mig_state] : "?");
+	nvfm_mig_lock(&tvf->m);
+	n += sysfs_emit_at(buf, n, "mig_state: %s\n", nvfm_mig_state_name(tvf->m.mig_state));
 	n += sysfs_emit_at(buf, n, "state_size: %zu\n", tvf->blob->len);
 	n += sysfs_emit_at(buf, n, "seed: 0x%016llx\n", tvf->blob->seed);
 	n += sysfs_emit_at(buf, n, "origin: %s\n",
@@ -1112,7 +928,7 @@ static ssize_t nvfm_tvf_info_show(struct device *dev, struct device_attribute *a
 		n += tvf_emit_regs(buf, n, "saved_regs", &tvf->saved_regs);
 	if (tvf->have_restored_regs)
 		n += tvf_emit_regs(buf, n, "restored_regs", &tvf->restored_regs);
-	tvf_state_unlock(tvf);
+	nvfm_mig_unlock(&tvf->m);
 	return n;
 }
 static DEVICE_ATTR_RO(nvfm_tvf_info);
@@ -1131,18 +947,18 @@ static ssize_t nvfm_tvf_regenerate_store(struct device *dev,
 	ret = kstrtoull(buf, 0, &from);
 	if (ret)
 		return ret;
-	b = tvf_blob_generate(tvf_device_seed(tvf->core.pdev, from), len);
+	b = tvf_blob_generate(tvf_device_seed(tvf->m.core.pdev, from), len);
 	if (!b)
 		return -ENOMEM;
-	mutex_lock(&tvf->state_mutex);
+	nvfm_mig_lock(&tvf->m);
 	if (tvf->save_file || tvf->resume_file) {
-		tvf_state_unlock(tvf);
+		nvfm_mig_unlock(&tvf->m);
 		tvf_blob_put(b);
 		return -EBUSY;
 	}
 	tvf_blob_put(tvf->blob);
 	tvf->blob = b;
-	tvf_state_unlock(tvf);
+	nvfm_mig_unlock(&tvf->m);
 	return count;
 }
 static DEVICE_ATTR_WO(nvfm_tvf_regenerate);
@@ -1162,53 +978,20 @@ static int tvf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct tvf_device *tvf;
 	int ret;
 
-	if (!pdev->is_virtfn) {
-		pci_info(pdev, "not an SR-IOV VF; " TVF_NAME " drives VFs only\n");
+	if (!nvfm_mig_is_vf(pdev, TVF_NAME))
 		return -ENODEV;
-	}
-	tvf = vfio_alloc_device(tvf_device, core.vdev, &pdev->dev, &tvf_ops);
+	tvf = vfio_alloc_device(tvf_device, m.core.vdev, &pdev->dev, &tvf_ops);
 	if (IS_ERR(tvf))
 		return PTR_ERR(tvf);
-	dev_set_drvdata(&pdev->dev, &tvf->core);
-	ret = vfio_pci_core_register_device(&tvf->core);
-	if (ret) {
-		vfio_put_device(&tvf->core.vdev);
+	ret = nvfm_mig_register(pdev, &tvf->m);
+	if (ret)
 		return ret;
-	}
 	pci_info(pdev, "migratable test VF: state %zu bytes, sha256 %*phN\n",
 		 tvf->blob->len, 8, tvf->blob->sha256);
 	return 0;
 }
 
-static void tvf_remove(struct pci_dev *pdev)
-{
-	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
-
-	vfio_pci_core_unregister_device(core);
-	vfio_put_device(&core->vdev);
-}
-
-static const struct pci_device_id tvf_ids[] = {
-	/* QEMU's emulated NVMe; its VFs carry the PF's IDs. driver_override only. */
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_VENDOR_ID_REDHAT, 0x0010) },
-	{}
-};
-MODULE_DEVICE_TABLE(pci, tvf_ids);
-
-static const struct pci_error_handlers tvf_err_handlers = {
-	.reset_done = tvf_reset_done,
-	.error_detected = vfio_pci_core_aer_err_detected,
-};
-
-static struct pci_driver tvf_driver = {
-	.name = TVF_NAME,
-	.id_table = tvf_ids,
-	.probe = tvf_probe,
-	.remove = tvf_remove,
-	.err_handler = &tvf_err_handlers,
-	.dev_groups = tvf_groups,
-	.driver_managed_dma = true,
-};
+static struct pci_driver tvf_driver = NVFM_MIG_PCI_DRIVER(TVF_NAME, tvf_probe, tvf_groups);
 
 static int __init tvf_init(void)
 {
