@@ -67,6 +67,149 @@ typedef struct {
 } NvfmPfCaps;
 
 /**
+ * NVFM_LM_VENDOR_UUID - the vendor-specific controller state format of the
+ * testbed's NVMe live migration (docs/nvme-lm.md); emulated PFs offer it
+ * by default
+ */
+#define NVFM_LM_VENDOR_UUID "6e76666d-6c6d-4e56-8d51-454d55000001"
+
+/**
+ * NvfmLmCaps - a PF's NVMe 2.1 host-managed live migration capability
+ * @pf: the PF's address ("0000:01:00.0" or "emu:NAME")
+ * @supported: Identify Controller OACS bit 11 (HMLMS) is set and Identify
+ *	       CNS 20h (Supported Controller State Formats) lists at least one
+ *	       NVMe Controller State version
+ * @reason: why @supported is %FALSE (one line), else %NULL
+ * @n_versions: number of entries in @versions
+ * @versions: the NVMe Controller State versions the PF offers, in its
+ *	      order (the first one is what a Get Controller State with CSVI 0
+ *	      produces)
+ * @n_uuids: number of entries in @uuids
+ * @uuids: the vendor-specific state formats it offers, as lower-case UUID
+ *	   text, in its order (CSUUIDI 1 names the first); %NULL-terminated,
+ *	   never %NULL
+ *
+ * Free with nvfm_lm_caps_free().
+ */
+typedef struct {
+	char *pf;
+	gboolean supported;
+	char *reason;
+	guint n_versions;
+	guint16 *versions;
+	guint n_uuids;
+	char **uuids;
+} NvfmLmCaps;
+
+/**
+ * NvfmLmFormat - the controller state format a migration source produces
+ * @pf: the PF that produces it, or %NULL when unknown
+ * @version: the NVMe Controller State version (the PF's first, CSVI 0)
+ * @uuid: the vendor-specific format (the PF's first, CSUUIDI 1) as
+ *	  lower-case UUID text, or %NULL when the PF offers none
+ *
+ * Free with nvfm_lm_format_free().
+ */
+typedef struct {
+	char *pf;
+	guint16 version;
+	char *uuid;
+} NvfmLmFormat;
+
+/**
+ * nvfm_lm_caps_free() - free a #NvfmLmCaps (NULL is fine)
+ * @caps: the capability
+ */
+void nvfm_lm_caps_free(NvfmLmCaps *caps);
+
+/**
+ * nvfm_lm_format_free() - free a #NvfmLmFormat (NULL is fine)
+ * @fmt: the format
+ */
+void nvfm_lm_format_free(NvfmLmFormat *fmt);
+
+/**
+ * nvfm_lm_caps_describe() - a PF's live migration capability in one line
+ * @caps: the capability
+ *
+ * "NVMe host-managed, controller state versions 0; vendor formats UUID"
+ * or "not supported (REASON)".
+ *
+ * Return: a newly allocated string.
+ */
+char *nvfm_lm_caps_describe(const NvfmLmCaps *caps);
+
+/**
+ * nvfm_lm_caps_format() - the format a VF of this PF produces
+ * @caps: the source PF's capability
+ *
+ * The variant driver saves with CSVI 0 and CSUUIDI 1 (docs/nvme-lm.md):
+ * the PF's first version and its first vendor-specific format.
+ *
+ * Return: the format, or %NULL when the PF does not support live
+ * migration.
+ */
+NvfmLmFormat *nvfm_lm_caps_format(const NvfmLmCaps *caps);
+
+/**
+ * nvfm_lm_format_to_json() - a format as the agent requests carry it
+ * @fmt: the format
+ *
+ * Return: a new reference to {"pf": ..., "version": N, "uuid": ...}
+ * ("pf" and "uuid" only when known).
+ */
+json_t *nvfm_lm_format_to_json(const NvfmLmFormat *fmt);
+
+/**
+ * nvfm_lm_format_from_json() - parse the "lm_format" of an agent request
+ * @j: the value
+ * @error: return location for an error
+ *
+ * Strict: an object whose "version" is an integer 0..65535, whose "uuid"
+ * (optional) is UUID text and whose "pf" (optional) is a string.
+ *
+ * Return: the format, or %NULL with %NVFM_ERROR_INVALID_ARG and a
+ * one-line reason.
+ */
+NvfmLmFormat *nvfm_lm_format_from_json(json_t *j, GError **error);
+
+/**
+ * nvfm_lm_format_accepted() - whether a destination PF can take a state of
+ * format @src
+ * @src: what the source produces, or %NULL (a source without NVMe live
+ *	 migration: nothing to check)
+ * @dst: the destination PF's capability
+ * @error: return location for the reason
+ *
+ * The destination takes the state when it supports live migration, offers
+ * @src's NVMe Controller State version and, when @src has a vendor-specific
+ * part, its format.
+ *
+ * Return: %TRUE if it can; %FALSE with %NVFM_ERROR_NOT_SUPPORTED and one
+ * line naming both PFs and both formats, e.g. "destination PF emu:pfb
+ * offers NVMe controller state versions 1 but source PF emu:pfa produces
+ * version 0".
+ */
+gboolean nvfm_lm_format_accepted(const NvfmLmFormat *src, const NvfmLmCaps *dst,
+				 GError **error);
+
+/**
+ * nvfm_lm_format_compatible() - whether a VF's state moves from one PF to
+ * another
+ * @src: the source PF's capability
+ * @dst: the destination PF's capability
+ * @error: return location for the reason
+ *
+ * When the source does not support NVMe live migration nothing is checked
+ * (another mover carries the state). Otherwise as nvfm_lm_format_accepted()
+ * with the format nvfm_lm_caps_format() names.
+ *
+ * Return: %TRUE if compatible.
+ */
+gboolean nvfm_lm_format_compatible(const NvfmLmCaps *src, const NvfmLmCaps *dst,
+				   GError **error);
+
+/**
  * NvfmVfInfo - one VF and the secondary controller behind it
  * @pf: the PF's address ("0000:01:00.0" or "emu:NAME")
  * @address: the VF's address ("0000:01:00.2" or "emu:NAME-vf1"); while
@@ -170,6 +313,22 @@ const char *nvfm_pf_address(NvfmPf *pf);
  * Return: %TRUE on success.
  */
 gboolean nvfm_pf_get_caps(NvfmPf *pf, NvfmPfCaps *out, GError **error);
+
+/**
+ * nvfm_pf_get_lm_caps() - read the PF's NVMe host-managed live migration
+ * capability
+ * @pf: the PF
+ * @error: return location for an error
+ *
+ * Identify Controller (OACS bit 11, HMLMS), then, when the bit is set,
+ * Identify CNS 20h (Supported Controller State Formats). A PF without the
+ * bit, one that answers CNS 20h with an error and one whose answer is
+ * malformed do not support it: that is a result (@supported %FALSE with
+ * the reason), not an error.
+ *
+ * Return: the capability, or %NULL when Identify Controller fails.
+ */
+NvfmLmCaps *nvfm_pf_get_lm_caps(NvfmPf *pf, GError **error);
 
 /**
  * nvfm_pf_list_vfs() - every VF of the PF, one per secondary controller
@@ -321,6 +480,16 @@ char *nvfm_vf_default_driver(const NvfmAddress *vf, GError **error);
 gboolean nvfm_vf_check_migration(const NvfmAddress *vf, NvfmMigFeatures *out, GError **error);
 
 /**
+ * NVFM_EMU_LM_MAX_VERSIONS - most NVMe Controller State versions an
+ * emulated PF lists
+ */
+#define NVFM_EMU_LM_MAX_VERSIONS 8
+/**
+ * NVFM_EMU_LM_MAX_UUIDS - most vendor-specific formats an emulated PF lists
+ */
+#define NVFM_EMU_LM_MAX_UUIDS 4
+
+/**
  * NvfmEmuPfConfig - an emulated PF, shaped like QEMU's NVMe SR-IOV options
  * @total_vfs: VFs and secondary controllers (1..64)
  * @vq_flexible: flexible VQ resources (sriov_vq_flexible)
@@ -330,6 +499,12 @@ gboolean nvfm_vf_check_migration(const NvfmAddress *vf, NvfmMigFeatures *out, GE
  * @vq_private: private VQ resources of the primary
  * @vi_private: private VI resources of the primary
  * @blob_size: bulk state of each VF's emulated device (see #NvfmEmuConfig)
+ * @lm_supported: Identify Controller OACS bit 11 (HMLMS); when clear, the
+ *		  PF answers Identify CNS 20h with Invalid Field in Command
+ * @n_lm_versions: entries in @lm_versions (0..%NVFM_EMU_LM_MAX_VERSIONS)
+ * @lm_versions: the NVMe Controller State versions Identify CNS 20h lists
+ * @n_lm_uuids: entries in @lm_uuids (0..%NVFM_EMU_LM_MAX_UUIDS)
+ * @lm_uuids: the vendor-specific formats it lists, as UUID text
  */
 typedef struct {
 	guint total_vfs;
@@ -340,14 +515,22 @@ typedef struct {
 	guint vq_private;
 	guint vi_private;
 	guint64 blob_size;
+	gboolean lm_supported;
+	guint n_lm_versions;
+	guint16 lm_versions[NVFM_EMU_LM_MAX_VERSIONS];
+	guint n_lm_uuids;
+	char lm_uuids[NVFM_EMU_LM_MAX_UUIDS][37];
 } NvfmEmuPfConfig;
+
 
 /**
  * nvfm_emu_pf_config_init() - fill @cfg with the defaults
  * @cfg: the config
  *
  * 4 VFs, 16 flexible VQ, 8 flexible VI, at most 8 VQ and 4 VI per VF,
- * 2 private VQ and 1 private VI, 16 MiB of state per VF.
+ * 2 private VQ and 1 private VI, 16 MiB of state per VF; NVMe live
+ * migration supported with NVMe Controller State version 0 and the vendor
+ * format %NVFM_LM_VENDOR_UUID, as the testbed's PF (docs/nvme-lm.md).
  */
 void nvfm_emu_pf_config_init(NvfmEmuPfConfig *cfg);
 
@@ -468,5 +651,7 @@ gboolean nvfm_vfs_release_online(GPtrArray *vfs, NvfmNoteFunc note, gpointer dat
 				 GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmVfInfo, nvfm_vf_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmLmCaps, nvfm_lm_caps_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmLmFormat, nvfm_lm_format_free)
 
 G_END_DECLS

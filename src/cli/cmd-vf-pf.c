@@ -46,15 +46,39 @@ static json_t *vf_json(const NvfmVfInfo *v)
 	return j;
 }
 
-/* Prints one PF; TRUE if some VF's address is only predicted. */
-static gboolean print_pf(const char *addr, const NvfmPfCaps *c, GPtrArray *vfs)
+/* "live_migration" of a PF in "vf list --json": what the PF offers, or
+ * why it offers nothing, or why that could not be read */
+static json_t *lm_json(const NvfmLmCaps *lm, const GError *lm_error)
 {
+	json_t *versions, *uuids;
+
+	if (!lm)
+		return json_pack("{s:b, s:s}", "supported", 0, "error", lm_error->message);
+	versions = json_array();
+	uuids = json_array();
+	for (guint i = 0; i < lm->n_versions; i++)
+		json_array_append_new(versions, json_integer(lm->versions[i]));
+	for (guint i = 0; i < lm->n_uuids; i++)
+		json_array_append_new(uuids, json_string(lm->uuids[i]));
+	return json_pack("{s:b, s:o, s:o, s:s?}", "supported", lm->supported, "versions", versions,
+			 "uuids", uuids, "reason", lm->reason);
+}
+
+/* Prints one PF; TRUE if some VF's address is only predicted. */
+static gboolean print_pf(const char *addr, const NvfmPfCaps *c, const NvfmLmCaps *lm,
+			 const GError *lm_error, GPtrArray *vfs)
+{
+	g_autofree char *lm_line = lm ? nvfm_lm_caps_describe(lm) : NULL;
 	gboolean predicted = FALSE;
 
 	printf("PF %s: %u of %u VFs enabled%s; VQ %u of %u free (max %u per VF); "
 	       "VI %u of %u free (max %u per VF)\n",
 	       addr, c->num_vfs, c->total_vfs, c->autoprobe ? "" : ", autoprobe off", c->vq.free,
 	       c->vq.total, c->vq.max_per_vf, c->vi.free, c->vi.total, c->vi.max_per_vf);
+	if (lm)
+		printf("  live migration: %s\n", lm_line);
+	else
+		printf("  live migration: unknown (%s)\n", lm_error->message);
 	if (vfs->len == 0) {
 		printf("  (no secondary controllers)\n");
 		return FALSE;
@@ -80,10 +104,14 @@ static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, 
 	g_autoptr(NvfmAddress) addr = nvfm_address_parse_pf(address, error);
 	g_autoptr(NvfmPf) pf = addr ? nvfm_pf_open(addr, error) : NULL;
 	g_autoptr(GPtrArray) vfs = NULL;
+	g_autoptr(NvfmLmCaps) lm = NULL;
+	g_autoptr(GError) lm_error = NULL;
 	NvfmPfCaps caps;
 
 	if (!pf || !nvfm_pf_get_caps(pf, &caps, error) || !(vfs = nvfm_pf_list_vfs(pf, error)))
 		return FALSE;
+	/* a PF whose live migration cannot be read still lists its VFs */
+	lm = nvfm_pf_get_lm_caps(pf, &lm_error);
 	if (arr) {
 		json_t *j = json_object();
 		json_t *list = json_array();
@@ -95,12 +123,13 @@ static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, 
 		json_object_set_new(j, "autoprobe", json_boolean(caps.autoprobe));
 		json_object_set_new(j, "vq", resource_json(&caps.vq));
 		json_object_set_new(j, "vi", resource_json(&caps.vi));
+		json_object_set_new(j, "live_migration", lm_json(lm, lm_error));
 		for (guint i = 0; i < vfs->len; i++)
 			json_array_append_new(list, vf_json(vfs->pdata[i]));
 		json_object_set_new(j, "vfs", list);
 		json_array_append_new(arr, j);
 	} else {
-		*predicted |= print_pf(nvfm_pf_address(pf), &caps, vfs);
+		*predicted |= print_pf(nvfm_pf_address(pf), &caps, lm, lm_error, vfs);
 	}
 	return TRUE;
 }
@@ -280,10 +309,37 @@ int cmd_vf_bind(int argc, char **argv)
 
 /* "emu pf-create" and "emu pf-destroy": emulated PFs for hosts without
  * NVMe SR-IOV hardware; listed in the emu subcommand table. */
+
+/* "0,1" or "none" into @cfg's live migration versions */
+static gboolean parse_lm_versions(const char *s, NvfmEmuPfConfig *cfg)
+{
+	g_auto(GStrv) parts = NULL;
+	guint n = 0;
+
+	if (g_str_equal(s, "none")) {
+		cfg->n_lm_versions = 0;
+		return TRUE;
+	}
+	parts = g_strsplit(s, ",", -1);
+	for (guint i = 0; parts[i]; i++) {
+		guint64 v;
+
+		if (n >= NVFM_EMU_LM_MAX_VERSIONS ||
+		    !g_ascii_string_to_unsigned(g_strstrip(parts[i]), 10, 0, 0xffff, &v, NULL))
+			return FALSE;
+		cfg->lm_versions[n++] = (guint16)v;
+	}
+	if (n == 0)
+		return FALSE;
+	cfg->n_lm_versions = n;
+	return TRUE;
+}
 int cmd_emu_pf_create(int argc, char **argv)
 {
 	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1;
-	g_autofree char *size = NULL;
+	g_autofree char *size = NULL, *lm_versions = NULL;
+	g_auto(GStrv) lm_uuids = NULL;
+	gboolean no_lm = FALSE;
 	GOptionEntry entries[] = {
 		{ "vfs", 0, 0, G_OPTION_ARG_INT, &vfs, "VFs and secondary controllers (default 4)", "N" },
 		{ "vq", 0, 0, G_OPTION_ARG_INT, &vq, "Flexible VQ resources (default 16)", "N" },
@@ -291,6 +347,9 @@ int cmd_emu_pf_create(int argc, char **argv)
 		{ "vq-max", 0, 0, G_OPTION_ARG_INT, &vq_max, "Most VQ per VF (default 8)", "N" },
 		{ "vi-max", 0, 0, G_OPTION_ARG_INT, &vi_max, "Most VI per VF (default 4)", "N" },
 		{ "size", 0, 0, G_OPTION_ARG_STRING, &size, "State size of each VF's emulated device (default 16M)", "SIZE" },
+		{ "lm-versions", 0, 0, G_OPTION_ARG_STRING, &lm_versions, "NVMe controller state versions Identify CNS 20h lists, first = produced (default 0; 'none' for no version)", "N[,N...]" },
+		{ "lm-uuid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lm_uuids, "Vendor-specific state format CNS 20h lists, repeatable, first = produced (default " NVFM_LM_VENDOR_UUID "; 'none' for none)", "UUID" },
+		{ "no-lm", 0, 0, G_OPTION_ARG_NONE, &no_lm, "No NVMe live migration: OACS bit 11 (HMLMS) clear", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -314,6 +373,27 @@ int cmd_emu_pf_create(int argc, char **argv)
 	cfg.vi_max_per_vf = vi_max >= 0 ? (guint)vi_max : (vi >= 0 || vfs >= 0 ? 0 : cfg.vi_max_per_vf);
 	if (size && !nvfm_size_parse(size, &cfg.blob_size, &error))
 		return cli_fail(error);
+	if (no_lm)
+		cfg.lm_supported = FALSE;
+	if (lm_versions && !parse_lm_versions(lm_versions, &cfg))
+		return cli_usage_error("emu pf-create",
+				       "--lm-versions takes up to 8 comma-separated numbers 0..65535, or 'none'");
+	if (lm_uuids) {
+		guint n = g_strv_length(lm_uuids);
+
+		cfg.n_lm_uuids = 0;
+		if (n == 1 && g_str_equal(lm_uuids[0], "none"))
+			n = 0;
+		if (n > NVFM_EMU_LM_MAX_UUIDS)
+			return cli_usage_error("emu pf-create", "at most 4 --lm-uuid");
+		for (guint i = 0; i < n; i++) {
+			if (!g_uuid_string_is_valid(lm_uuids[i]))
+				return cli_usage_error("emu pf-create",
+						       "--lm-uuid takes xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx or 'none'");
+			g_strlcpy(cfg.lm_uuids[cfg.n_lm_uuids++], lm_uuids[i],
+				  sizeof(cfg.lm_uuids[0]));
+		}
+	}
 	if (!nvfm_emu_pf_create(argv[1], &cfg, &error))
 		return cli_fail(error);
 	cli_note("created emulated PF emu:%s with %u VFs (VQ %u, VI %u flexible)\n", argv[1],

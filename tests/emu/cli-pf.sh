@@ -97,6 +97,45 @@ bind-like)
 	ok "$TOOL" vf release emu:pf0-vf0
 	ok "$TOOL" vf release emu:pf0-vf1
 	;;
+lm)
+	# NVMe live migration as each PF offers it: the default is the
+	# testbed's PF (version 0, its vendor format)
+	V=6e76666d-6c6d-4e56-8d51-454d55000001
+	ok "$TOOL" emu pf-create pfa --vfs 1
+	expect 2 "lm-versions" "$TOOL" emu pf-create pfb --lm-versions 1,0x --lm-uuid "$V"
+	expect 2 "lm-versions" "$TOOL" emu pf-create pfb --lm-versions 65536
+	expect 2 "lm-versions" "$TOOL" emu pf-create pfb --lm-versions ""
+	expect 2 "lm-uuid" "$TOOL" emu pf-create pfb --lm-uuid 6e76666d
+	ok "$TOOL" emu pf-create pfb --vfs 1 --lm-versions 1,7 --lm-uuid 0AB1C2D3-0000-4000-8000-000000000002 --lm-uuid "$V"
+	ok "$TOOL" emu pf-create pfc --vfs 1 --no-lm
+	ok "$TOOL" emu pf-create pfd --vfs 1 --lm-versions none --lm-uuid none
+	ok "$TOOL" vf list
+	out_has "^  live migration: NVMe host-managed, controller state version 0; vendor format $V\$"
+	out_has "^  live migration: NVMe host-managed, controller state versions 1, 7; vendor formats 0ab1c2d3-0000-4000-8000-000000000002, $V\$"
+	out_has "^  live migration: not supported (Identify Controller OACS bit 11 (HMLMS) is clear)\$"
+	out_has "^  live migration: not supported (Identify CNS 20h lists no NVMe Controller State version)\$"
+	[ "$(grep -c "live migration:" "$WORK/out")" -eq 4 ] || fail "not one line per PF: $(cat "$WORK/out")"
+	# each line under its own PF
+	grep -A1 "^PF emu:pfb:" "$WORK/out" | grep -q "versions 1, 7" || fail "pfb: $(cat "$WORK/out")"
+	grep -A1 "^PF emu:pfc:" "$WORK/out" | grep -q "not supported" || fail "pfc: $(cat "$WORK/out")"
+	ok "$TOOL" --json vf list
+	python3 - "$WORK/out" "$V" <<'PY' || fail "vf list --json: $(cat "$WORK/out")"
+import json, sys
+pfs = {p["pf"]: p["live_migration"] for p in json.load(open(sys.argv[1]))["pfs"]}
+v = sys.argv[2]
+assert pfs["emu:pfa"] == {"supported": True, "versions": [0], "uuids": [v], "reason": None}, pfs["emu:pfa"]
+assert pfs["emu:pfb"] == {"supported": True, "versions": [1, 7],
+                          "uuids": ["0ab1c2d3-0000-4000-8000-000000000002", v], "reason": None}, pfs["emu:pfb"]
+assert pfs["emu:pfc"]["supported"] is False and "OACS bit 11" in pfs["emu:pfc"]["reason"]
+assert pfs["emu:pfc"]["versions"] == [] and pfs["emu:pfc"]["uuids"] == []
+assert pfs["emu:pfd"]["supported"] is False and "no NVMe Controller State version" in pfs["emu:pfd"]["reason"]
+PY
+	# a PF's capability stays what it was made with (it is the device's)
+	ok "$TOOL" vf provision emu:pfb
+	ok "$TOOL" vf list --pf emu:pfb
+	out_has "versions 1, 7"
+	ok "$TOOL" vf release emu:pfb-vf0
+	;;
 *)
 	fail "unknown case"
 	;;

@@ -413,6 +413,77 @@ static void test_replace_destroy(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(g_strv_length(names), ==, 0);
 }
 
+/* The live migration capability an emulated PF reports: the testbed's by
+ * default, what it was created with otherwise, through the same Identify
+ * Controller / CNS 20h ops (and parser) as a kernel PF. */
+static void test_lm_caps(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(NvfmPf) pf0 = open_pf("emu:pf0");
+	g_autoptr(NvfmPf) pf1 = NULL;
+	g_autoptr(NvfmPf) pf2 = NULL;
+	g_autoptr(NvfmLmCaps) a = NULL;
+	g_autoptr(NvfmLmCaps) b = NULL;
+	g_autoptr(NvfmLmCaps) c = NULL;
+	NvfmEmuPfConfig cfg;
+
+	a = nvfm_pf_get_lm_caps(pf0, &error);
+	g_assert_no_error(error);
+	g_assert_true(a->supported);
+	g_assert_cmpstr(a->pf, ==, "emu:pf0");
+	g_assert_cmpuint(a->n_versions, ==, 1);
+	g_assert_cmpuint(a->versions[0], ==, 0);
+	g_assert_cmpuint(a->n_uuids, ==, 1);
+	g_assert_cmpstr(a->uuids[0], ==, NVFM_LM_VENDOR_UUID);
+
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.n_lm_versions = 2;
+	cfg.lm_versions[0] = 0x0102;
+	cfg.lm_versions[1] = 0;
+	g_strlcpy(cfg.lm_uuids[0], "0AB1C2D3-0000-4000-8000-000000000002", 37);
+	g_assert_true(nvfm_emu_pf_create("pf1", &cfg, &error));
+	g_assert_no_error(error);
+	pf1 = open_pf("emu:pf1");
+	b = nvfm_pf_get_lm_caps(pf1, &error);
+	g_assert_no_error(error);
+	g_assert_true(b->supported);
+	g_assert_cmpuint(b->n_versions, ==, 2);
+	g_assert_cmpuint(b->versions[0], ==, 0x0102);
+	g_assert_cmpuint(b->versions[1], ==, 0);
+	g_assert_cmpstr(b->uuids[0], ==, "0ab1c2d3-0000-4000-8000-000000000002");
+	/* pf1 takes pf0's version 0 but not its vendor format */
+	g_assert_false(nvfm_lm_format_compatible(a, b, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "destination PF emu:pf1 offers vendor-specific"));
+	g_clear_error(&error);
+	/* pf0 does not take pf1's version 0x0102 */
+	g_assert_false(nvfm_lm_format_compatible(b, a, &error));
+	g_assert_cmpstr(error->message, ==,
+			"destination PF emu:pf0 offers NVMe controller state version 0 but source "
+			"PF emu:pf1 produces version 258");
+	g_clear_error(&error);
+
+	cfg.lm_supported = FALSE;
+	g_assert_true(nvfm_emu_pf_create("pf2", &cfg, &error));
+	pf2 = open_pf("emu:pf2");
+	c = nvfm_pf_get_lm_caps(pf2, &error);
+	g_assert_no_error(error);
+	g_assert_false(c->supported);
+	g_assert_nonnull(strstr(c->reason, "OACS bit 11"));
+	g_assert_true(nvfm_lm_format_compatible(c, a, &error));
+
+	/* bad configurations are refused */
+	cfg.lm_supported = TRUE;
+	g_strlcpy(cfg.lm_uuids[0], "not-a-uuid", 37);
+	g_assert_false(nvfm_emu_pf_create("pf3", &cfg, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
+	g_clear_error(&error);
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.n_lm_versions = NVFM_EMU_LM_MAX_VERSIONS + 1;
+	g_assert_false(nvfm_emu_pf_create("pf3", &cfg, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -432,6 +503,7 @@ int main(int argc, char **argv)
 	ADD("/emu-pf/lock", test_lock);
 	ADD("/emu-pf/concurrent", test_concurrent);
 	ADD("/emu-pf/replace-destroy", test_replace_destroy);
+	ADD("/emu-pf/lm-caps", test_lm_caps);
 	r = g_test_run();
 	nvfm_test_rm_rf(emu_dir);
 	g_free(emu_dir);

@@ -174,6 +174,72 @@ check)
 	runs_on a
 	;;
 
+lm-mismatch)
+	# B's PF offers NVMe controller state version 1, A's produces version
+	# 0: check names both PFs and both formats, and migrate is refused in
+	# preflight before anything moves (B holds nothing, the guest stays on A)
+	V=6e76666d-6c6d-4e56-8d51-454d55000001
+	on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE" --lm-versions 1 ||
+		fail "emu pf-create pfb --lm-versions 1"
+	PFB0=$(pf_b_now)
+	REASON="destination PF emu:pfb offers NVMe controller state version 1 but source PF emu:pfa produces version 0"
+	th_agent b
+	start_vms
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.out"
+	[ $? -eq 3 ] || fail "check did not exit 3: $(cat "$WORK/check.out")"
+	grep -qx "source: ready" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	grep -qxF "  blocker: lm-format: $REASON" "$WORK/check.out" ||
+		fail "check lacks the format blocker: $(cat "$WORK/check.out")"
+	[ "$(grep -c blocker "$WORK/check.out")" -eq 1 ] || fail "other blockers: $(cat "$WORK/check.out")"
+	# shellcheck disable=SC2046
+	on_a "$TOOL" --json check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.json"
+	[ "$(jget "$WORK/check.json" source.lm_format.version)" = 0 ] &&
+		[ "$(jget "$WORK/check.json" source.lm_format.pf)" = emu:pfa ] &&
+		[ "$(jget "$WORK/check.json" source.lm_format.uuid)" = "$V" ] ||
+		fail "check --json: no source format: $(cat "$WORK/check.json")"
+	migrate
+	[ "$RC" -eq 3 ] || fail "migrate exited $RC, not 3: $(cat "$WORK/migrate.err")"
+	[ "$(wc -l <"$WORK/migrate.err" | tr -d ' ')" -eq 1 ] || fail "not one error line: $(cat "$WORK/migrate.err")"
+	grep -qxF "nvme-vf-migrate: preflight: destination: lm-format: $REASON" "$WORK/migrate.err" ||
+		fail "unclear error: $(cat "$WORK/migrate.err")"
+	python3 - "$WORK/report.json" <<'EOF' || fail "something moved: $(cat "$WORK/report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] is False and r["committed"] is False and r["failed_phase"] == "preflight"
+assert [p["phase"] for p in r["timeline"]] == ["preflight"], r["timeline"]
+assert r["state_bytes"] == 0 and "destination_vf" not in r and "reservation" not in r
+EOF
+	[ -z "$(ls "$WORK/rt-b/reservations/" 2>/dev/null)" ] || fail "B holds a reservation"
+	b_released 1
+	runs_on a
+	not_running_on b
+	on_a "$TOOL" --json vf state "$VF" | grep -q '"RUNNING"' || fail "A's VF is not RUNNING"
+	# an orchestrator that skips the preflight is refused by the agent's
+	# provision itself; a bad argument is a one-line error
+	A="--to $IPB:$AGENT_PORT --insecure"
+	# shellcheck disable=SC2086
+	on_a "$TOOL" agent request provision $A pf=emu:pfb \
+		"lm_format={\"pf\": \"emu:pfa\", \"version\": 0, \"uuid\": \"$V\"}" \
+		>/dev/null 2>"$WORK/prov.err" && fail "provision into an incompatible PF succeeded"
+	grep -qF "$REASON" "$WORK/prov.err" || fail "provision: $(cat "$WORK/prov.err")"
+	# shellcheck disable=SC2086
+	on_a "$TOOL" agent request provision $A pf=emu:pfb 'lm_format={"version": "0"}' \
+		>/dev/null 2>"$WORK/prov.err"
+	[ $? -eq 2 ] || fail "a string version was not an argument error"
+	[ "$(wc -l <"$WORK/prov.err" | tr -d ' ')" -eq 1 ] &&
+		grep -q "lm_format: version must be an integer" "$WORK/prov.err" ||
+		fail "provision: $(cat "$WORK/prov.err")"
+	b_released 1
+	# once B's PF offers version 0 too, nothing blocks
+	on_b "$TOOL" -q emu pf-create pfb --vfs 2 --size "$SIZE" --lm-versions 1,0 ||
+		fail "emu pf-create pfb --lm-versions 1,0"
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.out" ||
+		fail "check found blockers: $(cat "$WORK/check.out")"
+	grep -q "destination: ready" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	;;
+
 bad-input)
 	th_agent b
 	start_vms

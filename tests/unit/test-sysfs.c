@@ -451,8 +451,106 @@ static void test_provision(void)
 	g_assert_nonnull(strstr(error->message, "Secondary Controller List"));
 	fk_assert_admin_consumed();
 }
+
+/* Identify Controller (CNS 01h) with @oacs */
+static void expect_identify_ctrl(guint16 oacs)
+{
+	g_autofree struct nvme_id_ctrl *id = g_new0(struct nvme_id_ctrl, 1);
+
+	id->oacs = htole16(oacs);
+	fk_expect_admin(OP_IDENTIFY, 0x01, G_MAXUINT32, id, sizeof(*id), 0, 0);
+}
+
+/* The live migration capability of a kernel PF: Identify Controller's
+ * OACS bit 11, then Identify CNS 20h, parsed; a PF without the bit gets
+ * no CNS 20h, and one that refuses CNS 20h does not support it. */
+static void test_lm_caps(void)
+{
+	static const guint8 vendor[16] = { 0x6e, 0x76, 0x66, 0x6d, 0x6c, 0x6d, 0x4e, 0x56,
+					   0x8d, 0x51, 0x45, 0x4d, 0x55, 0x00, 0x00, 0x01 };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(NvfmPf) pf = NULL;
+	g_autoptr(NvfmLmCaps) lm = NULL;
+	g_autoptr(NvfmLmCaps) lm2 = NULL;
+	guint8 formats[2 + 2 * 2 + 16] = { 2, 1, 0x00, 0x00, 0x07, 0x00 };
+
+	memcpy(formats + 6, vendor, 16);
+	if (!fk_exists("/sys/bus/pci/devices/" PF2))
+		fk_add_nvme_pf(PF2, 2, 5, 30);
+	pf = nvfm_pf_open(nvfm_test_addr(PF2), &error);
+	g_assert_no_error(error);
+
+	/* OACS: Virtualization Management and HMLMS */
+	expect_identify_ctrl(1u << 7 | 1u << 11);
+	fk_expect_admin(OP_IDENTIFY, 0x20, G_MAXUINT32, formats, sizeof(formats), 0, 0);
+	lm = nvfm_pf_get_lm_caps(pf, &error);
+	g_assert_no_error(error);
+	fk_assert_admin_consumed();
+	g_assert_nonnull(lm);
+	g_assert_cmpstr(lm->pf, ==, PF2);
+	g_assert_true(lm->supported);
+	g_assert_null(lm->reason);
+	g_assert_cmpuint(lm->n_versions, ==, 2);
+	g_assert_cmpuint(lm->versions[0], ==, 0);
+	g_assert_cmpuint(lm->versions[1], ==, 7);
+	g_assert_cmpuint(lm->n_uuids, ==, 1);
+	g_assert_cmpstr(lm->uuids[0], ==, NVFM_LM_VENDOR_UUID);
+
+	/* HMLMS clear: one command, not supported, and no error */
+	expect_identify_ctrl(1u << 7);
+	lm2 = nvfm_pf_get_lm_caps(pf, &error);
+	g_assert_no_error(error);
+	fk_assert_admin_consumed();
+	g_assert_false(lm2->supported);
+	g_assert_nonnull(strstr(lm2->reason, "OACS bit 11"));
+	g_assert_cmpuint(lm2->n_versions, ==, 0);
+	g_assert_nonnull(lm2->uuids);
+	g_assert_null(lm2->uuids[0]);
+	/* a source on this PF checks nothing; a destination refuses */
+	g_assert_true(nvfm_lm_format_compatible(lm2, lm, &error));
+	g_assert_false(nvfm_lm_format_compatible(lm, lm2, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	g_clear_pointer(&lm2, nvfm_lm_caps_free);
+
+	/* HMLMS set but CNS 20h refused (Invalid Field in Command) */
+	expect_identify_ctrl(1u << 11);
+	fk_expect_admin(OP_IDENTIFY, 0x20, G_MAXUINT32, NULL, 0, 0x4002, 0);
+	lm2 = nvfm_pf_get_lm_caps(pf, &error);
+	g_assert_no_error(error);
+	fk_assert_admin_consumed();
+	g_assert_false(lm2->supported);
+	g_assert_nonnull(strstr(lm2->reason, "CNS 20h"));
+	g_assert_nonnull(strstr(lm2->reason, "0x4002"));
+	g_clear_pointer(&lm2, nvfm_lm_caps_free);
+
+	/* counts past the page: malformed, so not supported */
+	formats[0] = 255;
+	formats[1] = 255;
+	expect_identify_ctrl(1u << 11);
+	fk_expect_admin(OP_IDENTIFY, 0x20, G_MAXUINT32, formats, sizeof(formats), 0, 0);
+	lm2 = nvfm_pf_get_lm_caps(pf, &error);
+	g_assert_no_error(error);
+	fk_assert_admin_consumed();
+	g_assert_false(lm2->supported);
+	g_assert_nonnull(strstr(lm2->reason, "4592 bytes"));
+	g_clear_pointer(&lm2, nvfm_lm_caps_free);
+
+	/* Identify Controller itself failing is an error */
+	fk_expect_admin(OP_IDENTIFY, 0x01, G_MAXUINT32, NULL, 0, 0x0006, 0);
+	lm2 = nvfm_pf_get_lm_caps(pf, &error);
+	g_assert_null(lm2);
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NVME);
+	g_assert_nonnull(strstr(error->message, "Identify Controller"));
+	fk_assert_admin_consumed();
+}
 #else
 static void test_provision(void)
+{
+	g_test_skip("built without libnvme");
+}
+
+static void test_lm_caps(void)
 {
 	g_test_skip("built without libnvme");
 }
@@ -476,6 +574,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/sysfs/modalias", test_modalias);
 	g_test_add_func("/sysfs/pf-open", test_pf_open);
 	g_test_add_func("/sysfs/provision-kernel-pf", test_provision);
+	g_test_add_func("/sysfs/lm-caps-kernel-pf", test_lm_caps);
 	r = g_test_run();
 	fk_cleanup();
 	return r;

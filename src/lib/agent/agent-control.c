@@ -68,6 +68,8 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 	const char *pf = json_string_value(json_object_get(args, "pf"));
 	json_int_t nvq = json_integer_value(json_object_get(args, "nvq"));
 	json_int_t nvi = json_integer_value(json_object_get(args, "nvi"));
+	json_t *lm_arg = json_object_get(args, "lm_format");
+	g_autoptr(NvfmLmFormat) lm_format = NULL;
 	json_t *target_compat = NULL;
 	gboolean all = TRUE;
 
@@ -75,6 +77,12 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 		json_decref(checks);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "preflight: compat must be an object");
+		return NULL;
+	}
+	if (lm_arg && !json_is_null(lm_arg) &&
+	    !(lm_format = nvfm_lm_format_from_json(lm_arg, error))) {
+		json_decref(checks);
+		g_prefix_error(error, "preflight: ");
 		return NULL;
 	}
 	if (!target && !pf && a->fixed_target)
@@ -123,6 +131,20 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 
 		add_check(checks, "pf", ok, ok ? nvfm_pf_address(p) : err->message);
 		all &= ok;
+		if (ok && lm_format) {
+			g_autoptr(NvfmLmCaps) lm = nvfm_pf_get_lm_caps(p, &err);
+			gboolean lm_ok = lm && nvfm_lm_format_accepted(lm_format, lm, &err);
+			g_autofree char *d = NULL;
+
+			if (lm_ok)
+				d = g_strdup_printf("PF %s takes NVMe controller state version %u%s%s",
+						    nvfm_pf_address(p), lm_format->version,
+						    lm_format->uuid ? ", vendor format " : "",
+						    lm_format->uuid ? lm_format->uuid : "");
+			add_check(checks, "lm-format", lm_ok, lm_ok ? d : err->message);
+			all &= lm_ok;
+			g_clear_error(&err);
+		}
 		if (ok) {
 			vf = nvfm_pf_find_free_vf(p, &err);
 			add_check(checks, "free-vf", vf != NULL, vf ? vf->address : err->message);

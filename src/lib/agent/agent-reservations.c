@@ -71,6 +71,9 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 	const char *pf = json_string_value(json_object_get(args, "pf"));
 	json_t *idx = json_object_get(args, "vf_index");
 	const char *lease = json_string_value(json_object_get(args, "lease"));
+	json_t *lm_arg = json_object_get(args, "lm_format");
+	g_autoptr(NvfmLmFormat) lm_format = NULL;
+	g_autoptr(NvfmLmCaps) lm = NULL;
 	g_autoptr(NvfmPf) p = NULL;
 	g_autoptr(NvfmAddress) pfa = NULL;
 	g_autoptr(NvfmVfInfo) vf = NULL;
@@ -95,10 +98,21 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 			    "lease must be \"session\" or \"kept\", not \"%s\"", lease);
 		return NULL;
 	}
+	if (lm_arg && !json_is_null(lm_arg) &&
+	    !(lm_format = nvfm_lm_format_from_json(lm_arg, error))) {
+		g_prefix_error(error, "provision: ");
+		return NULL;
+	}
 	pfa = nvfm_address_parse_pf(pf, error);
 	p = pfa ? nvfm_pf_open(pfa, error) : NULL;
 	if (!p)
 		return NULL;
+	/* a PF that cannot take the source's state gets no VF provisioned */
+	if (lm_format) {
+		lm = nvfm_pf_get_lm_caps(p, error);
+		if (!lm || !nvfm_lm_format_accepted(lm_format, lm, error))
+			return NULL;
+	}
 	vf = nvfm_pf_provision(p, &po, error);
 	if (!vf)
 		return NULL;

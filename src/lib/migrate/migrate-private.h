@@ -8,6 +8,7 @@
 
 #include "nvfm/agent.h"
 #include "nvfm/migrate.h"
+#include "nvfm/pf.h"
 #include "nvfm/qmp.h"
 #include "nvfm/vm.h"
 
@@ -36,6 +37,9 @@ typedef struct {
 	/* The mover's part of the switchover (qemu: the VF's data moves
 	 * inside QEMU's completion). */
 	void (*switched)(NvfmMigration *m);
+	/* Optional: QEMU's switchover failed with *error; the mover may say
+	 * that its own part failed instead (the phase and the reason). */
+	void (*switchover_failed)(NvfmMigration *m, GError **error);
 	/* Optional: once the destination VM runs, whether its VF really took
 	 * the state. Until it says so the source (QEMU in postmigrate, its VF
 	 * stopped with the state intact) can still be taken back: this, not
@@ -86,6 +90,8 @@ struct _NvfmMigration {
 	char *dest_vf;		/* as the agent names it: "emu:pfb-vf0" or a PCI address */
 	char *dest_vf_pci;	/* the qemu mover: the PCI address */
 	json_t *dest_compat;	/* the destination VF's compatibility block */
+	NvfmLmFormat *src_lm;	/* the NVMe live migration format the source
+				 * VF's PF produces; NULL: none to check */
 	guint64 state_size;	/* the VF's state size estimate */
 	guint64 state_bytes;	/* VF state bytes moved */
 	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */

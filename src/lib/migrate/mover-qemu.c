@@ -341,6 +341,38 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 	}
 }
 
+/*
+ * The source's QEMU only learns that "the sibling indicated an error".
+ * When the destination VF had begun taking its state (its QEMU reported it
+ * RESUMING) and the destination's migration failed, the VF refused its
+ * state as QEMU loaded it: that is the restore phase failing, and the
+ * destination says why.
+ */
+static void qemu_switchover_failed(NvfmMigration *m, GError **error)
+{
+	Qemu *q = qemu(m);
+	g_autofree char *dst = NULL;
+	g_autoptr(NvfmVmMigrationInfo) info = NULL;
+	g_autoptr(GError) src = NULL;
+
+	if (!m->dst_qmp || !q->vmdev)
+		return;
+	dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
+	if (!dst || !strstr(dst, "resuming"))
+		return;
+	/* the destination QEMU may have exited already: then its events say
+	 * all there is */
+	info = nvfm_vm_query_migration(m->dst_qmp, 2000, NULL);
+	src = g_steal_pointer(error);
+	nvfm_migration_end(m, NVFM_MIGRATE_SWITCHOVER, 0);
+	m->rec[NVFM_MIGRATE_SWITCHOVER].outcome = "failed";
+	m->phase = NVFM_MIGRATE_RESTORE;
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+		    "the destination VF refused its state as QEMU loaded it (VFIO_MIGRATION %s; "
+		    "destination: %s; source: %s)", dst,
+		    info && info->error_desc ? info->error_desc : "no reason given", src->message);
+}
+
 static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 {
 	g_string_append(what, "; source VF left with QEMU (it runs again with the VM)");
@@ -371,6 +403,7 @@ const NvfmMoverOps nvfm_mover_qemu = {
 	.reserve = qemu_reserve,
 	.transfer = qemu_transfer,
 	.switched = qemu_switched,
+	.switchover_failed = qemu_switchover_failed,
 	.confirm = qemu_confirm,
 	.rollback = qemu_rollback,
 	.release = qemu_release,

@@ -62,6 +62,35 @@ static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
 	return TRUE;
 }
 
+/*
+ * The NVMe live migration format the source VF's PF produces, noted in the
+ * source's report; the agent checks its PF against it. A VF that is no
+ * PF's (a plain emulated device), a PF without NVMe live migration or one
+ * that cannot be read: nothing to check, the movers carry any state.
+ */
+static void source_lm_format(NvfmMigration *m, json_t *src)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmVfInfo) v = nvfm_vf_lookup(m->opts->vf, &err);
+	g_autoptr(NvfmAddress) pfa = v ? nvfm_address_parse_pf(v->pf, &err) : NULL;
+	g_autoptr(NvfmPf) pf = pfa ? nvfm_pf_open(pfa, &err) : NULL;
+	g_autoptr(NvfmLmCaps) caps = pf ? nvfm_pf_get_lm_caps(pf, &err) : NULL;
+	g_autofree char *line = NULL;
+
+	if (!caps) {
+		g_debug("no NVMe live migration format for %s: %s", m->opts->vf->text,
+			err->message);
+		json_object_set_new(src, "lm", json_sprintf("%s: %s", v ? "unknown" : "no PF",
+							    err->message));
+		return;
+	}
+	line = nvfm_lm_caps_describe(caps);
+	json_object_set_new(src, "lm", json_sprintf("PF %s: %s", caps->pf, line));
+	m->src_lm = nvfm_lm_caps_format(caps);
+	if (m->src_lm)
+		json_object_set_new(src, "lm_format", nvfm_lm_format_to_json(m->src_lm));
+}
+
 /* The destination agent's part: reachable, and its PF can give a VF. */
 static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 {
@@ -82,6 +111,8 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
 	if (m->opts->nvi)
 		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
+	if (m->src_lm)
+		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
 	res = nvfm_agent_client_call(m->agent, "preflight", args, &err);
 	if (!res) {
 		blocker(dst, "agent preflight: %s", err->message);
@@ -112,6 +143,7 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 	if (m->opts->vm_qmp)
 		nvfm_migration_vm_preflight(m, src, dst, NULL);
 	m->mover->preflight(m, src, json_object_get(src, "blockers"));
+	source_lm_format(m, src);
 	agent_preflight(m, dst, json_object_get(src, "compat"));
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
@@ -137,6 +169,9 @@ static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
 	if (m->opts->nvi)
 		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
+	/* the agent refuses a PF that cannot take the source's format */
+	if (m->src_lm)
+		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
 	res = nvfm_agent_client_call(m->agent, "provision", args, error);
 	if (!res)
 		return FALSE;
@@ -328,6 +363,7 @@ static void migration_clear(NvfmMigration *m)
 	g_free(m->dest_vf_pci);
 	g_free(m->source_digest);
 	json_decref(m->dest_compat);
+	nvfm_lm_format_free(m->src_lm);
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
 		g_free(m->rec[i].note);
 	g_clear_error(&m->cancel_error);
@@ -426,9 +462,13 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	if (!m.mover->commits_in_transfer && !keep_reservation(&m, &err))
 		goto fail;
 	if (m.src_qmp) {
-		if (!nvfm_migration_check_cancel(&m, &err) ||
-		    !nvfm_migration_vm_switchover(&m, &err))
+		if (!nvfm_migration_check_cancel(&m, &err))
 			goto fail;
+		if (!nvfm_migration_vm_switchover(&m, &err)) {
+			if (m.mover->switchover_failed)
+				m.mover->switchover_failed(&m, &err);
+			goto fail;
+		}
 	}
 	m.committed = !m.mover->confirm;
 	m.mover->switched(&m);

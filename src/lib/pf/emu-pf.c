@@ -70,6 +70,11 @@ void nvfm_emu_pf_config_init(NvfmEmuPfConfig *cfg)
 	cfg->vq_private = 2;
 	cfg->vi_private = 1;
 	cfg->blob_size = 16ull << 20;
+	cfg->lm_supported = TRUE;
+	cfg->n_lm_versions = 1;
+	cfg->lm_versions[0] = 0;
+	cfg->n_lm_uuids = 1;
+	g_strlcpy(cfg->lm_uuids[0], NVFM_LM_VENDOR_UUID, sizeof(cfg->lm_uuids[0]));
 }
 
 static gboolean name_valid(const char *name)
@@ -148,6 +153,54 @@ static char *json_str(json_t *o, const char *key)
 	return s ? g_strdup(s) : NULL;
 }
 
+/* The live migration part of the state file; a file from before it had
+ * one describes the default PF. */
+static void lm_load(NvfmEmuPfConfig *cfg, json_t *lm)
+{
+	json_t *v;
+	gsize i;
+
+	if (!json_is_object(lm)) {
+		NvfmEmuPfConfig d;
+
+		nvfm_emu_pf_config_init(&d);
+		cfg->lm_supported = d.lm_supported;
+		cfg->n_lm_versions = d.n_lm_versions;
+		memcpy(cfg->lm_versions, d.lm_versions, sizeof(d.lm_versions));
+		cfg->n_lm_uuids = d.n_lm_uuids;
+		memcpy(cfg->lm_uuids, d.lm_uuids, sizeof(d.lm_uuids));
+		return;
+	}
+	cfg->lm_supported = json_is_true(json_object_get(lm, "supported"));
+	cfg->n_lm_versions = 0;
+	json_array_foreach(json_object_get(lm, "versions"), i, v) {
+		if (cfg->n_lm_versions < NVFM_EMU_LM_MAX_VERSIONS && json_is_integer(v))
+			cfg->lm_versions[cfg->n_lm_versions++] =
+				(guint16)json_integer_value(v);
+	}
+	cfg->n_lm_uuids = 0;
+	json_array_foreach(json_object_get(lm, "uuids"), i, v) {
+		guint8 raw[16];
+
+		if (cfg->n_lm_uuids < NVFM_EMU_LM_MAX_UUIDS &&
+		    nvfm_lm_uuid_parse(json_string_value(v), raw))
+			nvfm_lm_uuid_format(raw, cfg->lm_uuids[cfg->n_lm_uuids++]);
+	}
+}
+
+static json_t *lm_json(const NvfmEmuPfConfig *cfg)
+{
+	json_t *versions = json_array();
+	json_t *uuids = json_array();
+
+	for (guint i = 0; i < cfg->n_lm_versions; i++)
+		json_array_append_new(versions, json_integer(cfg->lm_versions[i]));
+	for (guint i = 0; i < cfg->n_lm_uuids; i++)
+		json_array_append_new(uuids, json_string(cfg->lm_uuids[i]));
+	return json_pack("{s:b, s:o, s:o}", "supported", cfg->lm_supported, "versions", versions,
+			 "uuids", uuids);
+}
+
 static EmuPf *pf_load(const char *name, GError **error)
 {
 	g_autoptr(EmuPf) p = g_new0(EmuPf, 1);
@@ -181,6 +234,7 @@ static EmuPf *pf_load(const char *name, GError **error)
 	p->num_vfs = MIN(json_uint(root, "num_vfs", 0), p->cfg.total_vfs);
 	p->autoprobe = json_is_true(json_object_get(root, "autoprobe"));
 	p->vf_faults = json_incref(json_object_get(root, "vf_faults"));
+	lm_load(&p->cfg, json_object_get(root, "lm"));
 	vfs = json_object_get(root, "secondary");
 	for (guint i = 0; i < p->cfg.total_vfs && i < json_array_size(vfs); i++) {
 		json_t *e = json_array_get(vfs, i);
@@ -217,6 +271,7 @@ static gboolean pf_save(EmuPf *p, GError **error)
 	json_object_set_new(root, "blob_size", json_integer((json_int_t)p->cfg.blob_size));
 	json_object_set_new(root, "num_vfs", json_integer(p->num_vfs));
 	json_object_set_new(root, "autoprobe", json_boolean(p->autoprobe));
+	json_object_set_new(root, "lm", lm_json(&p->cfg));
 	if (p->vf_faults && json_object_size(p->vf_faults))
 		json_object_set(root, "vf_faults", p->vf_faults);
 	for (guint i = 0; i < p->cfg.total_vfs; i++) {
@@ -362,6 +417,44 @@ static gboolean epf_identify_primary(NvfmPf *pf, NvfmPrimaryCaps *caps, GError *
 	caps->viprt = (guint16)p->cfg.vi_private;
 	caps->vifrsm = (guint16)p->cfg.vi_max_per_vf;
 	caps->vigran = 1;
+	return TRUE;
+}
+
+/* OACS: Virtualization Management (bit 7), and HMLMS (bit 11) as set */
+static gboolean epf_identify_oacs(NvfmPf *pf, guint16 *oacs, GError **error)
+{
+	g_autoptr(EmuPf) p = pf_load(EMU(pf), error);
+
+	if (!p)
+		return FALSE;
+	*oacs = (guint16)(1u << 7 | (p->cfg.lm_supported ? NVFM_NVME_OACS_HMLMS : 0));
+	return TRUE;
+}
+
+/* Identify CNS 20h laid out as a device returns it; a PF without HMLMS
+ * does not know the CNS value. */
+static gboolean epf_identify_lm_formats(NvfmPf *pf, guint8 *buf, GError **error)
+{
+	g_autoptr(EmuPf) p = pf_load(EMU(pf), error);
+	gsize off = 2;
+
+	if (!p)
+		return FALSE;
+	memset(buf, 0, NVFM_NVME_IDENTIFY_SIZE);
+	if (!p->cfg.lm_supported)
+		return nvfm_nvme_set_error(NVFM_NVME_SC_INVALID_FIELD | NVFM_NVME_DNR, 0, error,
+					   "Identify Supported Controller State Formats (CNS 20h) on %s",
+					   pf->address);
+	buf[0] = (guint8)p->cfg.n_lm_versions;
+	buf[1] = (guint8)p->cfg.n_lm_uuids;
+	for (guint i = 0; i < p->cfg.n_lm_versions; i++, off += 2) {
+		buf[off] = (guint8)(p->cfg.lm_versions[i] & 0xff);
+		buf[off + 1] = (guint8)(p->cfg.lm_versions[i] >> 8);
+	}
+	for (guint i = 0; i < p->cfg.n_lm_uuids; i++, off += 16) {
+		if (!nvfm_lm_uuid_parse(p->cfg.lm_uuids[i], buf + off))
+			memset(buf + off, 0, 16);
+	}
 	return TRUE;
 }
 
@@ -635,6 +728,8 @@ static const NvfmPfOps emu_pf_ops = {
 	.kind = "emu",
 	.identify_primary = epf_identify_primary,
 	.list_secondary = epf_list_secondary,
+	.identify_oacs = epf_identify_oacs,
+	.identify_lm_formats = epf_identify_lm_formats,
 	.virt_mgmt = epf_virt_mgmt,
 	.sriov_get = epf_sriov_get,
 	.set_autoprobe = epf_set_autoprobe,
@@ -788,6 +883,23 @@ gboolean nvfm_emu_pf_create(const char *name, const NvfmEmuPfConfig *cfg, GError
 	}
 	if (c.blob_size == 0)
 		c.blob_size = 16ull << 20;
+	if (c.n_lm_versions > NVFM_EMU_LM_MAX_VERSIONS || c.n_lm_uuids > NVFM_EMU_LM_MAX_UUIDS) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "an emulated PF lists at most %d NVMe controller state versions and %d vendor formats",
+			    NVFM_EMU_LM_MAX_VERSIONS, NVFM_EMU_LM_MAX_UUIDS);
+		return FALSE;
+	}
+	for (guint i = 0; i < c.n_lm_uuids; i++) {
+		guint8 raw[16];
+
+		if (!nvfm_lm_uuid_parse(c.lm_uuids[i], raw)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "invalid vendor format UUID '%s' (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+				    c.lm_uuids[i]);
+			return FALSE;
+		}
+		nvfm_lm_uuid_format(raw, c.lm_uuids[i]);
+	}
 	return with_pf_lock(name, create_locked, &c, error);
 }
 

@@ -146,6 +146,47 @@ gboolean nvfm_nvme_identify_primary(NvfmPf *pf, NvfmPrimaryCaps *caps, GError **
 	return TRUE;
 }
 
+gboolean nvfm_nvme_identify_oacs(NvfmPf *pf, guint16 *oacs, GError **error)
+{
+	g_autofree struct nvme_id_ctrl *id = g_new0(struct nvme_id_ctrl, 1);
+	int r;
+
+	errno = 0;
+	r = nvme_identify_ctrl(pf->admin_fd, id);
+	if (!nvfm_nvme_set_error(r, errno, error, "Identify Controller on %s", pf->address))
+		return FALSE;
+	*oacs = le16toh(id->oacs);
+	return TRUE;
+}
+
+gboolean nvfm_nvme_identify_lm_formats(NvfmPf *pf, guint8 *buf, GError **error)
+{
+	/* libnvme 1.3 has no name for CNS 20h (NVMe 2.1): the generic call
+	 * with the number; CNTID is ignored, the data one 4 KiB page */
+	struct nvme_identify_args args = {
+		.result = NULL,
+		.data = buf,
+		.args_size = sizeof(args),
+		.fd = pf->admin_fd,
+		.timeout = NVME_DEFAULT_IOCTL_TIMEOUT,
+		.cns = (enum nvme_identify_cns)NVFM_NVME_CNS_LM_FORMATS,
+		.csi = NVME_CSI_NVM,
+		.nsid = NVME_NSID_NONE,
+		.cntid = 0,
+		.cns_specific_id = NVME_CNSSPECID_NONE,
+		.uuidx = NVME_UUID_NONE,
+	};
+	int r;
+
+	G_STATIC_ASSERT(NVFM_NVME_IDENTIFY_SIZE == NVME_IDENTIFY_DATA_SIZE);
+	memset(buf, 0, NVFM_NVME_IDENTIFY_SIZE);
+	errno = 0;
+	r = nvme_identify(&args);
+	return nvfm_nvme_set_error(r, errno, error,
+				   "Identify Supported Controller State Formats (CNS 20h) on %s",
+				   pf->address);
+}
+
 gboolean nvfm_nvme_list_secondary(NvfmPf *pf, GArray *out, GError **error)
 {
 	g_autofree struct nvme_secondary_ctrl_list *list =
@@ -245,6 +286,16 @@ gboolean nvfm_nvme_identify_primary(NvfmPf *pf, NvfmPrimaryCaps *caps, GError **
 }
 
 gboolean nvfm_nvme_list_secondary(NvfmPf *pf, GArray *out, GError **error)
+{
+	return nvfm_nvme_pf_open(pf, NULL, error);
+}
+
+gboolean nvfm_nvme_identify_oacs(NvfmPf *pf, guint16 *oacs, GError **error)
+{
+	return nvfm_nvme_pf_open(pf, NULL, error);
+}
+
+gboolean nvfm_nvme_identify_lm_formats(NvfmPf *pf, guint8 *buf, GError **error)
 {
 	return nvfm_nvme_pf_open(pf, NULL, error);
 }

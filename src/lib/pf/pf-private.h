@@ -31,6 +31,11 @@ enum {
 #define NVFM_NVME_SC_INVALID_NUM_RES 0x0121
 #define NVFM_NVME_SC_INVALID_RES_ID 0x0122
 
+/* Identify data is one 4 KiB page; OACS bit 11 is HMLMS (NVMe 2.1). */
+#define NVFM_NVME_IDENTIFY_SIZE 4096
+#define NVFM_NVME_OACS_HMLMS (1u << 11)
+#define NVFM_NVME_CNS_LM_FORMATS 0x20
+
 /* One entry of the Secondary Controller List. */
 typedef struct {
 	guint16 scid;
@@ -89,6 +94,11 @@ struct _NvfmPfOps {
 	gboolean (*identify_primary)(NvfmPf *pf, NvfmPrimaryCaps *caps, GError **error);
 	/* Identify CNS 15h, every entry */
 	gboolean (*list_secondary)(NvfmPf *pf, GArray *out, GError **error);
+	/* Identify Controller: OACS (bit 11: host-managed live migration) */
+	gboolean (*identify_oacs)(NvfmPf *pf, guint16 *oacs, GError **error);
+	/* Identify CNS 20h (Supported Controller State Formats) into @buf,
+	 * NVFM_NVME_IDENTIFY_SIZE bytes */
+	gboolean (*identify_lm_formats)(NvfmPf *pf, guint8 *buf, GError **error);
 	/* Virtualization Management */
 	gboolean (*virt_mgmt)(NvfmPf *pf, guint act, guint rt, guint16 cntlid, guint16 nr,
 			      GError **error);
@@ -110,12 +120,25 @@ struct _NvfmPfOps {
 	void (*close)(NvfmPf *pf);
 };
 
+/*
+ * pf.c: Identify CNS 20h (@len bytes: byte 0 NV, byte 1 NUUID, NV
+ * little-endian u16 versions, NUUID 16-byte UUIDs) into @caps' versions
+ * and uuids. FALSE (NVFM_ERROR_PROTOCOL) when the counts run past @len;
+ * @caps is then unchanged.
+ */
+gboolean nvfm_lm_parse_formats(const guint8 *buf, gsize len, NvfmLmCaps *caps, GError **error);
+/* 16 bytes <-> "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (lower case) */
+void nvfm_lm_uuid_format(const guint8 *uuid, char out[37]);
+gboolean nvfm_lm_uuid_parse(const char *text, guint8 out[16]);
+
 /* pf-nvme.c: the kernel PF's admin side through libnvme */
 gboolean nvfm_nvme_pf_open(NvfmPf *pf, const char *ctrl_dev, GError **error);
 gboolean nvfm_nvme_identify_primary(NvfmPf *pf, NvfmPrimaryCaps *caps, GError **error);
 gboolean nvfm_nvme_list_secondary(NvfmPf *pf, GArray *out, GError **error);
 gboolean nvfm_nvme_virt_mgmt(NvfmPf *pf, guint act, guint rt, guint16 cntlid, guint16 nr,
 			     GError **error);
+gboolean nvfm_nvme_identify_oacs(NvfmPf *pf, guint16 *oacs, GError **error);
+gboolean nvfm_nvme_identify_lm_formats(NvfmPf *pf, guint8 *buf, GError **error);
 void nvfm_nvme_pf_close(NvfmPf *pf);
 
 /*
