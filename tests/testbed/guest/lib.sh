@@ -246,6 +246,98 @@ tb_vf_bind() {
 		tb_fail "$1 did not bind to $2"
 }
 
+# tb_lm_load [PARAM=VALUE...]: load the NVMe live-migration variant driver.
+tb_lm_load() {
+	modprobe vfio_pci_core || tb_fail "no vfio_pci_core"
+	insmod /tb/kmod/nvfm_nvme_lm.ko "$@" || tb_fail "cannot load nvfm_nvme_lm.ko"
+}
+
+tb_lm_attr() { cat "/sys/bus/pci/devices/$1/nvfm_lm/$2"; }
+
+# ---- the nested NVMe guest's counters (guest/nvme-io, docs/testbed.md) ----
+# A reader is a command that runs one HMP command and prints its text:
+# tb_hmp (our QMP connection), or for a libvirt domain a function around
+# `virsh qemu-monitor-command --hmp`.
+
+# tb_nvio READER: every counter as key=value lines.
+tb_nvio() {
+	"$1" 'xp /40wx 0x300000' | /tb/guest/nvme-io-read-counters.sh
+}
+
+# tb_nvio_get COUNTERS KEY: one value out of tb_nvio's lines.
+tb_nvio_get() { echo "$1" | sed -n "s/^$2=//p"; }
+
+# tb_nvio_running READER TIMEOUT: wait until the guest is past its first
+# write pass and its I/O moves; prints the counters.
+tb_nvio_running() {
+	local end=$(($(cut -d. -f1 /proc/uptime) + $2)) c w0=-1 w
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		c=$(tb_nvio "$1")
+		if [ "$(tb_nvio_get "$c" state_name)" = fatal ]; then
+			echo "$c"
+			return 1
+		fi
+		w=$(tb_nvio_get "$c" completions)
+		if [ "$(tb_nvio_get "$c" state_name)" = running ] && [ "$w0" -ge 0 ] && [ "${w:-0}" -gt "$w0" ]; then
+			echo "$c"
+			return 0
+		fi
+		[ "$(tb_nvio_get "$c" state_name)" = running ] && w0=${w:-0}
+		sleep 1
+	done
+	echo "$c"
+	return 1
+}
+
+# tb_nvio_clean COUNTERS: empty when no error, mismatch, lost, doubled or
+# late completion was counted; else what was.
+tb_nvio_clean() {
+	local k v out=
+	for k in errors mismatches lost unexpected late; do
+		v=$(tb_nvio_get "$1" $k)
+		[ "${v:-x}" = 0 ] || out="$out $k=${v:-?}"
+	done
+	[ "$(tb_nvio_get "$1" state_name)" = fatal ] &&
+		out="$out fatal=$(tb_nvio_get "$1" fatal_code)/$(tb_nvio_get "$1" fatal_detail)"
+	echo "${out# }"
+}
+
+# tb_nvio_short COUNTERS: the counters a log line shows.
+tb_nvio_short() {
+	local k out=
+	for k in state_name queues completions writes reads blocks_verified sweeps errors \
+		mismatches lost unexpected late; do
+		out="$out $k=$(tb_nvio_get "$1" $k)"
+	done
+	echo "${out# }"
+}
+
+# tb_nvio_poll_start SOCKET FILE: polls the guest's counters through its own
+# QMP socket every 0.2 s, keeping the last good reading in FILE, until the
+# socket goes or tb_nvio_poll_stop; bounded to 30 minutes.
+tb_nvio_poll_start() {
+	(
+		local end=$(($(cut -d. -f1 /proc/uptime) + 1800)) out
+		while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ] && [ -S "$1" ]; do
+			out=$(printf '%s\n%s\n' '{"execute":"qmp_capabilities"}' \
+				'{"execute":"human-monitor-command","arguments":{"command-line":"xp /40wx 0x300000"}}' |
+				timeout 2 socat -t 1 - "UNIX-CONNECT:$1" 2>/dev/null |
+				jq -r 'select(.return | type == "string") | .return' 2>/dev/null |
+				/tb/guest/nvme-io-read-counters.sh 2>/dev/null) &&
+				echo "$out" >"$2.new" && mv "$2.new" "$2"
+			sleep 0.2
+		done
+	) &
+	TB_NVIO_POLL_PID=$!
+}
+
+tb_nvio_poll_stop() {
+	[ -n "${TB_NVIO_POLL_PID:-}" ] || return 0
+	kill "$TB_NVIO_POLL_PID" 2>/dev/null
+	wait "$TB_NVIO_POLL_PID" 2>/dev/null
+	TB_NVIO_POLL_PID=
+}
+
 # tb_tvf_load [PARAM=VALUE...]: load the test variant driver.
 tb_tvf_load() {
 	modprobe vfio_pci_core || tb_fail "no vfio_pci_core"
@@ -328,13 +420,16 @@ tb_guest_counting() {
 }
 
 # tb_nested_qemu VF [EXTRA ARGS...]: start the nested guest with VF assigned
-# (vfio-pci, enable-migration=on); QMP at /run/tb/nested.sock.
+# (vfio-pci, enable-migration=on); QMP at /run/tb/nested.sock. The guest is
+# $TB_NESTED_KERNEL: the counting guest by default, guest/nvme-io for one
+# that drives its VF.
+TB_NESTED_KERNEL=${TB_NESTED_KERNEL:-/tb/guest/counter.elf}
 tb_nested_qemu() {
 	local vf=$1
 	shift
 	qemu-system-x86_64 -machine q35 -accel tcg,tb-size=64 -cpu qemu64 -smp 1 -m 16 \
 		-nodefaults -no-user-config -display none -serial none -monitor none \
-		-kernel /tb/guest/counter.elf \
+		-kernel "$TB_NESTED_KERNEL" \
 		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
 		-device "vfio-pci,host=$vf,id=vf0,bus=rp0,enable-migration=on,x-msix-relocation=bar2" \
 		-qmp unix:/run/tb/nested.sock,server=on,wait=off \

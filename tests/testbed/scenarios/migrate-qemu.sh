@@ -12,6 +12,11 @@
 TB_HOSTS="a b"
 TB_TIMEOUT=900
 
+# the VF's variant driver and the nested guest; the NVMe live-migration
+# scenarios (lm-*.sh) set them before sourcing this file
+MQ_DRIVER=${MQ_DRIVER:-nvfm_tvf}
+MQ_GUEST=${MQ_GUEST:-/tb/guest/counter.elf}
+TB_NESTED_KERNEL=$MQ_GUEST
 MQ_AGENT=10.77.0.2:16590
 MQ_DEST_QMP=10.77.0.2:4445
 MQ_URI=tcp:10.77.0.2:4444
@@ -35,7 +40,11 @@ mq_prepare() {
 	shift
 	command -v nvme-vf-migrate >/dev/null ||
 		tb_fail "nvme-vf-migrate is not in the payload (NVFM_CLI unset)"
-	tb_tvf_load "seed=$seed" "state_size=${MQ_STATE_SIZE:-$((4 << 20))}" "$@"
+	if [ "$MQ_DRIVER" = nvfm_tvf ]; then
+		tb_tvf_load "seed=$seed" "state_size=${MQ_STATE_SIZE:-$((4 << 20))}" "$@"
+	else
+		tb_lm_load "$@"
+	fi
 	MQ_PF=$(tb_pf_addr) || tb_fail "no NVMe PF with SR-IOV"
 	MQ_PF_BOOT=$(tb_pf_snapshot "$MQ_PF") || tb_fail "cannot read PF $MQ_PF: $MQ_PF_BOOT"
 	tb_log "PF $MQ_PF at boot:"
@@ -94,7 +103,7 @@ mq_stop_agent() {
 mq_dest_qemu() {
 	qemu-system-x86_64 -machine q35 -accel tcg,tb-size=64 -cpu qemu64 -smp 1 -m 16 \
 		-nodefaults -no-user-config -display none -serial none -monitor none \
-		-kernel /tb/guest/counter.elf \
+		-kernel "$MQ_GUEST" \
 		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
 		-qmp unix:/run/tb/nested.sock,server=on,wait=off \
 		-qmp "tcp:$MQ_DEST_QMP,server=on,wait=off" \
@@ -126,7 +135,7 @@ mq_migrate() {
 	tb_log "migrate $MQ_VF --device-state qemu --to $MQ_AGENT --dest-pf $b_pf ($MQ_TLS)"
 	t0=$(date +%s%N)
 	nvme-vf-migrate -v migrate "$MQ_VF" --device-state qemu --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" \
-		--dest-pf "$b_pf" --dest-driver nvfm_tvf \
+		--dest-pf "$b_pf" --dest-driver "$MQ_DRIVER" ${MQ_MIGRATE_ARGS:-} \
 		--vm unix:/run/tb/vm.qmp --dest-vm "tcp:$MQ_DEST_QMP" --migrate-uri "$MQ_URI" \
 		--vm-device vf0 --downtime-limit "$MQ_DOWNTIME_LIMIT" \
 		--phase-timeout preflight=120 --phase-timeout reserve=240 \

@@ -30,7 +30,7 @@ vm_setup() {
 	cat >/etc/nvme-vf-migrate/hook.conf <<-EOF
 		[hook]
 		pf = $MQ_PF
-		driver = nvfm_tvf
+		driver = $MQ_DRIVER
 		log_file = /run/tb/hook-actions.log
 	EOF
 	# libvirtd cleans the environment: the wrapper names the configuration
@@ -84,6 +84,9 @@ vm_counter() {
 	printf '%d\n' "${v:-0}"
 }
 
+# vm_hmp CMD: an HMP command in the domain, through libvirt.
+vm_hmp() { vsh qemu-monitor-command "$VM" --hmp "$1" 2>/dev/null; }
+
 # vm_counting TIMEOUT: the counter moves; prints two values.
 vm_counting() {
 	local end=$(($(cut -d. -f1 /proc/uptime) + $1)) c0 c1
@@ -119,7 +122,7 @@ vm_xml() {
 		  <vcpu>1</vcpu>
 		  <os>
 		    <type arch='x86_64' machine='q35'>hvm</type>
-		    <kernel>/tb/guest/counter.elf</kernel>
+		    <kernel>$MQ_GUEST</kernel>
 		  </os>
 		  <features>
 		    <tcg><tb-cache unit='MiB'>64</tb-cache></tcg>

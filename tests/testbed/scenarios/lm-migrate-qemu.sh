@@ -1,0 +1,164 @@
+# lm-migrate-qemu: `nvme-vf-migrate migrate --device-state qemu` of a nested VM doing verified NVMe I/O on its VF (nvfm_nvme_lm).
+# As migrate-qemu.sh, with the NVMe 2.1 live-migration driver and a nested
+# guest (guest/nvme-io) that drives its VF with a real NVMe driver: I/O on
+# every queue it is granted, self-describing blocks written and read back,
+# completions, errors and mismatches counted in guest RAM. Both hosts' PFs
+# share one namespace backing file. The VF's controller state moves through
+# the PF (Migration Send Suspend, Migration Receive Get Controller State on
+# A; Set Controller State and Resume on B) inside QEMU's own migration
+# stream. Passes when on B the I/O continues on at least two queues with no
+# error, mismatch, lost, doubled or late completion, B completes full sweeps
+# that read back every block (those written on A included), B's VF took
+# exactly one state, A's VF was released and both PFs end as at boot.
+TB_HOSTS="a b"
+TB_TIMEOUT=1200
+TB_SHARED_NS=1
+
+MQ_DRIVER=nvfm_nvme_lm
+MQ_GUEST=/tb/guest/nvme-io.elf
+# four queue resources: the admin queue and three I/O queue pairs
+LM_NVQ=4
+LM_NVI=1
+MQ_MIGRATE_ARGS="--nvq $LM_NVQ --nvi $LM_NVI"
+
+. /tb/scenarios/migrate-qemu.sh
+
+# lm_source_vm: A's VF on nvfm_nvme_lm, the nested guest doing I/O on it,
+# a poller keeping its counters (own QMP socket). Sets MQ_VF.
+lm_source_vm() {
+	local out c
+	out=$(nvme-vf-migrate --json vf provision "$MQ_PF" --vq $LM_NVQ --vi $LM_NVI \
+		--driver nvfm_nvme_lm --require-migration) ||
+		tb_fail "provisioning A's VF failed: $out"
+	MQ_VF=$(echo "$out" | jq -r .address)
+	[ "$(echo "$out" | jq -r .driver)" = nvfm_nvme_lm ] || tb_fail "A's VF is not on nvfm_nvme_lm: $out"
+	# the library reads the PF's capability through libnvme
+	out=$(nvme-vf-migrate --json vf list --pf "$MQ_PF" | jq -c '.pfs[0].live_migration')
+	tb_log "vf list: live migration $out"
+	[ "$(echo "$out" | jq -r '.supported')" = true ] && [ "$(echo "$out" | jq -c '.versions')" = '[0]' ] ||
+		tb_fail "vf list does not report the PF's NVMe live migration (version 0): $out"
+	tb_log "A's VF $MQ_VF on nvfm_nvme_lm: cntlid $(tb_lm_attr "$MQ_VF" cntlid), formats $(tb_lm_attr "$MQ_VF" versions)"
+	tb_nested_qemu "$MQ_VF" -qmp unix:/run/tb/vm.qmp,server=on,wait=off \
+		-qmp unix:/run/tb/poll.qmp,server=on,wait=off
+	tb_qmp_open /run/tb/nested.sock
+	c=$(tb_nvio_running tb_hmp 300) || tb_fail "the nested guest does no I/O on A: $(tb_nvio_short "$c")"
+	tb_log "nested guest does I/O on A: $(tb_nvio_short "$c")"
+	[ "$(tb_nvio_get "$c" queues)" -ge 2 ] ||
+		tb_fail "the guest got $(tb_nvio_get "$c" queues) I/O queue(s), not at least 2"
+	[ -z "$(tb_nvio_clean "$c")" ] || tb_fail "I/O on A is not clean: $(tb_nvio_clean "$c")"
+	tb_nvio_poll_start /run/tb/poll.qmp /run/tb/a-io
+}
+
+# lm_publish_a_io: A's last counters before its QEMU stopped
+lm_publish_a_io() {
+	local c
+	tb_nvio_poll_stop
+	c=$(cat /run/tb/a-io 2>/dev/null)
+	tb_log "A's last reading: $(tb_nvio_short "$c")"
+	tb_pub a_io "$(tb_nvio_get "$c" completions) $(tb_nvio_get "$c" sweeps)"
+	tb_metric io_on_a "$(tb_nvio_get "$c" completions)"
+}
+
+host_a() {
+	mq_prepare 1
+	tb_metric transport "$MQ_TLS"
+	lm_source_vm
+	tb_pub digest none
+	MQ_B_PF=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
+	case "$MQ_B_PF" in fail:*) tb_fail "B: ${MQ_B_PF#fail: }" ;; esac
+	mq_migrate "$MQ_B_PF"
+	lm_publish_a_io
+	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
+		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
+		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
+	fi
+	tb_metric migrate_wall_ms "$MQ_WALL_MS"
+	tb_metric downtime_ms "$(mq_report '.downtime_ms | round')"
+	tb_metric vfio_bytes "$(mq_report .state_bytes)"
+	[ "$(mq_report .committed)" = true ] || tb_fail "the report says not committed"
+	tb_pub migrated "$(mq_report .destination_vf)"
+	mq_nested_gone 60 || tb_fail "A's nested QEMU still runs after the migration"
+	tb_qmp_close
+	TB_NESTED_PID=
+	mq_source_released "$MQ_VF"
+	status=$(tb_peer_get b_checked 900) || tb_fail "B did not check the VM"
+	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
+}
+
+# lm_check_b DVF A_IO: on B, the guest's I/O continues clean and B reads
+# back every block in full sweeps; B's VF took one state.
+lm_check_b() {
+	local dvf=$1 a_done=${2% *} a_sweeps=${2#* } c end n
+	c=$(tb_nvio_running tb_hmp 120) || mq_fail_pub b_checked "no I/O on B: $(tb_nvio_short "$c")"
+	tb_log "I/O continues on B: $(tb_nvio_short "$c")"
+	# two whole sweeps after the move: every block, A's included, read back
+	end=$(($(cut -d. -f1 /proc/uptime) + 300))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		c=$(tb_nvio tb_hmp)
+		[ -n "$(tb_nvio_clean "$c")" ] && break
+		[ "$(tb_nvio_get "$c" sweeps)" -ge $((a_sweeps + 2)) ] &&
+			[ "$(tb_nvio_get "$c" completions)" -ge $((a_done + 1000)) ] && break
+		sleep 2
+	done
+	tb_log "B after the move: $(tb_nvio_short "$c")"
+	[ -z "$(tb_nvio_clean "$c")" ] || mq_fail_pub b_checked "I/O on B is not clean: $(tb_nvio_clean "$c")"
+	[ "$(tb_nvio_get "$c" sweeps)" -ge $((a_sweeps + 2)) ] ||
+		mq_fail_pub b_checked "B completed $(( $(tb_nvio_get "$c" sweeps) - a_sweeps )) full sweeps, not 2"
+	[ "$(tb_nvio_get "$c" queues)" -ge 2 ] ||
+		mq_fail_pub b_checked "the guest uses $(tb_nvio_get "$c" queues) I/O queue(s) on B"
+	n=$(($(tb_nvio_get "$c" completions) - a_done))
+	tb_metric io_on_b "$n"
+	tb_metric io_queues "$(tb_nvio_get "$c" queues)"
+	tb_metric io_sweeps_on_b "$(( $(tb_nvio_get "$c" sweeps) - a_sweeps ))"
+	tb_metric lm_state_size "$(tb_lm_attr "$dvf" state_size)"
+	tb_metric lm_io_sqs "$(tb_lm_attr "$dvf" niosq)"
+	tb_metric lm_io_cqs "$(tb_lm_attr "$dvf" niocq)"
+	[ "$(tb_lm_attr "$dvf" restores)" = 1 ] ||
+		mq_fail_pub b_checked "B's VF took $(tb_lm_attr "$dvf" restores) states, not 1"
+	[ "$(tb_lm_attr "$dvf" niosq)" -ge 2 ] ||
+		mq_fail_pub b_checked "the state moved $(tb_lm_attr "$dvf" niosq) I/O SQs, not the guest's"
+}
+
+host_b() {
+	local dvf v status a_io n
+	mq_prepare 2
+	mq_start_agent
+	mq_dest_qemu
+	tb_qmp_open /run/tb/nested.sock
+	status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
+	[ "$status" = inmigrate ] || mq_fail_pub b_ready "B's QEMU is $status, not inmigrate"
+	tb_peer_get digest 400 >/dev/null || tb_fail "A's guest never ran"
+	[ "$(mq_online_count)" = 0 ] || mq_fail_pub b_ready "B's PF has a VF online before the migration"
+	tb_pub b_ready "$MQ_PF"
+
+	dvf=$(tb_peer_get migrated 900) || tb_fail "A never finished migrating"
+	case "$dvf" in fail:*) tb_fail "A: ${dvf#fail: }" ;; esac
+	a_io=$(tb_peer_get a_io 60) || tb_fail "no counters from A"
+	for _ in $(seq 300); do
+		status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
+		[ "$status" = running ] && break
+		sleep 0.2
+	done
+	[ "$status" = running ] || mq_fail_pub b_checked "the VM is $status on B, not running"
+	v=$(tb_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vf0","property":"host"}}' |
+		jq -r '.return // empty')
+	[ -n "$v" ] && [ "${dvf#*$v}" != "$dvf" ] ||
+		mq_fail_pub b_checked "B's vf0 is host=$v, not the provisioned VF $dvf"
+	dvf=$v
+	n=$(basename "$(readlink -f "/sys/bus/pci/devices/$dvf/driver" 2>/dev/null)")
+	[ "$n" = nvfm_nvme_lm ] || mq_fail_pub b_checked "B's VF $dvf is on '$n', not nvfm_nvme_lm"
+	lm_check_b "$dvf" "$a_io"
+	[ "$(mq_online_count)" = 1 ] ||
+		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
+
+	tb_qmp '{"execute":"quit"}' >/dev/null
+	tb_qmp_close
+	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
+	TB_NESTED_PID=
+	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$dvf" 2>&1) ||
+		mq_fail_pub b_checked "the agent did not release $dvf: $v"
+	v=$(mq_pf_changes)
+	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
+	tb_pub b_checked ok
+	mq_stop_agent
+}
