@@ -152,8 +152,11 @@ NvfmDevice *nvfm_device_open(const NvfmAddress *address, GError **error);
  * nvfm_device_close() - close a device (NULL is fine)
  * @dev: the device
  *
- * Like the kernel on the last close of a VFIO device, a device left in a
- * state other than RUNNING returns to RUNNING.
+ * The device stays in whatever state it is: the VFIO core does not put a
+ * device back to RUNNING when its last user closes it (some PCI variant
+ * drivers reset on open, other drivers need not). The next user reads
+ * the state first; nvfm_device_set_state() aborts a RESUMING session it
+ * did not start with a reset rather than committing it.
  */
 void nvfm_device_close(NvfmDevice *dev);
 

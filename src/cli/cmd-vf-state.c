@@ -95,8 +95,8 @@ int cmd_vf_set_state(int argc, char **argv)
 		for (guint i = 0; i < n; i++)
 			printf(" -> %s", nvfm_mig_state_name(path[i]));
 		printf(" (now %s)\n", nvfm_mig_state_name(now));
-		cli_note("note: like the kernel on the last close of a VFIO device, the device "
-			 "returns to RUNNING when this command exits\n");
+		cli_note("note: the VFIO core does not put the device back to RUNNING when this "
+			 "command exits; drivers that reset on open (and emulated VFs) do\n");
 	}
 	return CLI_EXIT_OK;
 }

@@ -250,6 +250,8 @@ static int device_feature(struct vfio_device_feature *f)
 		}
 		if (m->device_state == NVFM_MIG_STATE_ERROR || m->device_state > 7)
 			return fail(EINVAL);
+		if (old == NVFM_MIG_STATE_RESUMING && m->device_state == NVFM_MIG_STATE_STOP)
+			fk_vfio.n_resuming_commits++;
 		fk_vfio.state = m->device_state;
 		m->data_fd = -1;
 		/* a session starts when the saving group or RESUMING is entered */

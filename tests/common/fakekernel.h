@@ -70,6 +70,7 @@ typedef struct {
 	guint32 state;
 	guint n_resets;
 	guint n_feature_calls;
+	guint n_resuming_commits;	/* RESUMING -> STOP arcs taken */
 } FakeVfio;
 
 extern FakeVfio fk_vfio;

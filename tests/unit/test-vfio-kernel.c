@@ -507,6 +507,36 @@ static void test_engine_over_fd(Fixture *f, gconstpointer data)
 	close(fd);
 }
 
+/* A device another process left in RESUMING (it died mid-load): the next
+ * user aborts that session with a reset and never commits it. */
+static void test_foreign_resuming(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_strconcat(f->root, "/mock/device", NULL);
+	g_autofree char *addr = NULL;
+	g_autoptr(NvfmDevice) dev = NULL;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	addr = g_strdup_printf("fd:%d", fd);
+	dev = nvfm_device_open(nvfm_test_addr(addr), &error);
+	g_assert_no_error(error);
+	fk_vfio.state = NVFM_MIG_STATE_RESUMING;
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 0);
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_STOP);
+	/* a session of our own is committed as usual */
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_RESUMING, &error));
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 1);
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_clear_pointer(&dev, nvfm_device_close);
+	close(fd);
+}
+
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
@@ -528,5 +558,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/vfio-kernel/ops-enotty", test_ops_enotty);
 	ADD("/vfio-kernel/fd-backend", test_fd_backend);
 	ADD("/vfio-kernel/engine", test_engine_over_fd);
+	ADD("/vfio-kernel/foreign-resuming", test_foreign_resuming);
 	return g_test_run();
 }

@@ -329,8 +329,10 @@ static void emu_dev_free(EmuDev *d)
 	g_free(d);
 }
 
-/* Like the kernel on the last close: the device goes back to RUNNING
- * (through a reset if it sat in ERROR) and the next opener may have it. */
+/* The emulated VF behaves like the PCI variant drivers that reset on open:
+ * its migration state does not outlive its opener, so the next opener
+ * finds it RUNNING (reset, if it sat in ERROR). The VFIO core itself
+ * promises no such thing; the engine never counts on it. */
 static void emu_close(NvfmDevice *dev)
 {
 	EmuDev *d = dev_emu(dev);

@@ -211,6 +211,16 @@ gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **er
 		if (!nvfm_device_reset(dev, error))
 			return FALSE;
 		start = NVFM_MIG_STATE_RUNNING;
+	} else if (start == NVFM_MIG_STATE_RESUMING && dev->data_fd < 0) {
+		/* A RESUMING session this process did not start (another
+		 * process, or one that died, left the device so): the uAPI
+		 * aborts it with a reset. RESUMING -> STOP would commit a
+		 * half-written state, and has crashed drivers. */
+		g_debug("%s: RESUMING with no session of ours: aborting it with a reset",
+			dev->address);
+		if (!nvfm_device_reset(dev, error))
+			return FALSE;
+		start = NVFM_MIG_STATE_RUNNING;
 	}
 	if (!nvfm_mig_plan(dev->flags, start, target, path, &n, error))
 		return FALSE;

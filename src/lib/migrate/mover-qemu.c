@@ -342,12 +342,16 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 }
 
 /*
- * The source's QEMU only learns that "the sibling indicated an error".
- * When the destination VF had begun taking its state (its QEMU reported it
- * RESUMING) and the destination's migration failed, the VF refused its
- * state as QEMU loaded it: that is the restore phase failing, and the
- * destination says why.
+ * The source's QEMU only learns that "the sibling indicated an error": the
+ * destination failed to load the VM and said so on the return path (a
+ * destination that died instead shows as a broken connection). When the
+ * destination VF had begun taking its state then (its QEMU reported it
+ * RESUMING), the load failed in the VF's restore: with a driver that
+ * checks the state as it arrives, the VF refused it. That is the restore
+ * phase failing, and the destination may say why.
  */
+#define QEMU_LOAD_FAILED "Sibling indicated error"
+
 static void qemu_switchover_failed(NvfmMigration *m, GError **error)
 {
 	Qemu *q = qemu(m);
@@ -355,7 +359,7 @@ static void qemu_switchover_failed(NvfmMigration *m, GError **error)
 	g_autoptr(NvfmVmMigrationInfo) info = NULL;
 	g_autoptr(GError) src = NULL;
 
-	if (!m->dst_qmp || !q->vmdev)
+	if (!m->dst_qmp || !q->vmdev || !*error || !strstr((*error)->message, QEMU_LOAD_FAILED))
 		return;
 	dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
 	if (!dst || !strstr(dst, "resuming"))
@@ -368,9 +372,10 @@ static void qemu_switchover_failed(NvfmMigration *m, GError **error)
 	m->rec[NVFM_MIGRATE_SWITCHOVER].outcome = "failed";
 	m->phase = NVFM_MIGRATE_RESTORE;
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
-		    "the destination VF refused its state as QEMU loaded it (VFIO_MIGRATION %s; "
-		    "destination: %s; source: %s)", dst,
-		    info && info->error_desc ? info->error_desc : "no reason given", src->message);
+		    "the destination VF refused its state: the destination failed to load the VM "
+		    "while its VF was taking it (VFIO_MIGRATION %s; destination: %s; source: %s)",
+		    dst, info && info->error_desc ? info->error_desc : "no reason given",
+		    src->message);
 }
 
 static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
