@@ -138,7 +138,7 @@ void cli_note(const char *fmt, ...)
 	if (cli_globals.quiet || cli_globals.json)
 		return;
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vfprintf(cli_globals.notes_to_stderr ? stderr : stdout, fmt, ap);
 	va_end(ap);
 	fflush(stdout);
 }

@@ -42,6 +42,7 @@ typedef struct {
 	gboolean json;
 	gboolean quiet;
 	int verbose;
+	gboolean notes_to_stderr;	/* stdout carries data (save -o -) */
 } CliGlobals;
 
 extern CliGlobals cli_globals;

@@ -130,7 +130,11 @@ int cmd_save(int argc, char **argv)
 	nvfm_save_options_init(&opts);
 	opts.precopy_rounds = (guint)rounds;
 	opts.timeout_ms = timeout * 1000;
-	cli_note("saving %s -> %s\n", argv[1], out);
+	/* with the state on stdout, notes go to stderr, and only the summary
+	 * of a save that worked: a failure stays one line */
+	cli_globals.notes_to_stderr = to_stdout;
+	if (!to_stdout)
+		cli_note("saving %s -> %s\n", argv[1], out);
 	if (nvfm_save(dev, ch, &opts, &st, &error) && !to_stdout && fsync(fd) < 0)
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "fsync %s: %s", out,
 			    g_strerror(errno));
@@ -151,7 +155,7 @@ int cmd_save(int argc, char **argv)
 		json_auto_t *j = stats_json(argv[1], out, &st);
 
 		cli_print_json(j);
-	} else if (!to_stdout) {
+	} else {
 		print_stats("saved", &st);
 	}
 	return CLI_EXIT_OK;

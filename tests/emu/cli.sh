@@ -84,6 +84,17 @@ roundtrip-1M)
 roundtrip-1G)
 	roundtrip 1G
 	;;
+pipe-documented)
+	# the README's and man page's pipe exactly, without -q: the notes
+	# must not enter the stream
+	ok "$TOOL" emu create a --size 4M --seed 21
+	ok "$TOOL" emu create b --size 4M --seed 22
+	"$TOOL" save emu:a -o - 2>"$WORK/save.err" | "$TOOL" load emu:b -i - 2>"$WORK/load.err" >"$WORK/load.out" ||
+		fail "save | load failed: $(cat "$WORK/save.err" "$WORK/load.err")"
+	[ "$(digest a)" = "$(digest b)" ] || fail "state differs after the documented pipe"
+	grep -q "sha256" "$WORK/save.err" || fail "save gave no summary on stderr: $(cat "$WORK/save.err")"
+	grep -q "^loaded " "$WORK/load.out" || fail "load gave no summary: $(cat "$WORK/load.out")"
+	;;
 save-load-file)
 	ok "$TOOL" emu create a --size 8M --seed 3
 	ok "$TOOL" emu create b --size 8M --seed 4
