@@ -59,30 +59,13 @@ lm_publish_a_io() {
 	tb_metric io_on_a "$(tb_nvio_get "$c" completions)"
 }
 
+MQ_SOURCE_VM=lm_source_vm
+
 host_a() {
-	mq_prepare 1
-	tb_metric transport "$MQ_TLS"
-	lm_source_vm
-	tb_pub digest none
-	MQ_B_PF=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
-	case "$MQ_B_PF" in fail:*) tb_fail "B: ${MQ_B_PF#fail: }" ;; esac
+	mq_source_ready
 	mq_migrate "$MQ_B_PF"
 	lm_publish_a_io
-	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
-		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
-		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
-	fi
-	tb_metric migrate_wall_ms "$MQ_WALL_MS"
-	tb_metric downtime_ms "$(mq_report '.downtime_ms | round')"
-	tb_metric vfio_bytes "$(mq_report .state_bytes)"
-	[ "$(mq_report .committed)" = true ] || tb_fail "the report says not committed"
-	tb_pub migrated "$(mq_report .destination_vf)"
-	mq_nested_gone 60 || tb_fail "A's nested QEMU still runs after the migration"
-	tb_qmp_close
-	TB_NESTED_PID=
-	mq_source_released "$MQ_VF"
-	status=$(tb_peer_get b_checked 900) || tb_fail "B did not check the VM"
-	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
+	mq_migrated_a
 }
 
 # lm_check_b DVF A_IO: on B, the guest's I/O continues clean and B reads
@@ -120,45 +103,10 @@ lm_check_b() {
 }
 
 host_b() {
-	local dvf v status a_io n
-	mq_prepare 2
-	mq_start_agent
-	mq_dest_qemu
-	tb_qmp_open /run/tb/nested.sock
-	status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
-	[ "$status" = inmigrate ] || mq_fail_pub b_ready "B's QEMU is $status, not inmigrate"
-	tb_peer_get digest 400 >/dev/null || tb_fail "A's guest never ran"
-	[ "$(mq_online_count)" = 0 ] || mq_fail_pub b_ready "B's PF has a VF online before the migration"
-	tb_pub b_ready "$MQ_PF"
-
-	dvf=$(tb_peer_get migrated 900) || tb_fail "A never finished migrating"
-	case "$dvf" in fail:*) tb_fail "A: ${dvf#fail: }" ;; esac
+	local a_io
+	mq_b_ready
+	mq_b_running
 	a_io=$(tb_peer_get a_io 60) || tb_fail "no counters from A"
-	for _ in $(seq 300); do
-		status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
-		[ "$status" = running ] && break
-		sleep 0.2
-	done
-	[ "$status" = running ] || mq_fail_pub b_checked "the VM is $status on B, not running"
-	v=$(tb_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vf0","property":"host"}}' |
-		jq -r '.return // empty')
-	[ -n "$v" ] && [ "${dvf#*$v}" != "$dvf" ] ||
-		mq_fail_pub b_checked "B's vf0 is host=$v, not the provisioned VF $dvf"
-	dvf=$v
-	n=$(basename "$(readlink -f "/sys/bus/pci/devices/$dvf/driver" 2>/dev/null)")
-	[ "$n" = nvfm_nvme_lm ] || mq_fail_pub b_checked "B's VF $dvf is on '$n', not nvfm_nvme_lm"
-	lm_check_b "$dvf" "$a_io"
-	[ "$(mq_online_count)" = 1 ] ||
-		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
-
-	tb_qmp '{"execute":"quit"}' >/dev/null
-	tb_qmp_close
-	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
-	TB_NESTED_PID=
-	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$dvf" 2>&1) ||
-		mq_fail_pub b_checked "the agent did not release $dvf: $v"
-	v=$(mq_pf_changes)
-	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
-	tb_pub b_checked ok
-	mq_stop_agent
+	lm_check_b "$MQ_DVF" "$a_io"
+	mq_b_release
 }

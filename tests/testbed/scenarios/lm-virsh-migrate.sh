@@ -35,7 +35,7 @@ lm_vm_poll_start() {
 }
 
 host_a() {
-	local out vf c t0 rc v i
+	local out vf c v
 	mq_prepare 1
 	vm_setup
 	out=$(nvme-vf-migrate --json vf provision "$MQ_PF" --vq $LM_NVQ --vi $LM_NVI \
@@ -55,37 +55,9 @@ host_a() {
 	case "$v" in fail:*) tb_fail "B: ${v#fail: }" ;; esac
 
 	lm_vm_poll_start /run/tb/a-io
-	tb_log "virsh migrate --live --p2p $VM qemu+tcp://10.77.0.2/system"
-	t0=$(date +%s%N)
-	vsh migrate --live --p2p --verbose "$VM" qemu+tcp://10.77.0.2/system \
-		>/run/tb/virsh-migrate.log 2>&1 &
-	rc=$!
-	for i in $(seq 120); do
-		vsh migrate-setmaxdowntime "$VM" "$MQ_DOWNTIME_LIMIT" >/dev/null 2>&1 && break
-		kill -0 $rc 2>/dev/null || break
-		sleep 0.5
-	done
-	wait $rc
-	rc=$?
-	tb_metric virsh_migrate_wall_ms $((($(date +%s%N) - t0) / 1000000))
+	vm_migrate
 	lm_publish_a_io
-	cat /run/tb/virsh-migrate.log
-	if [ $rc -ne 0 ]; then
-		vm_logs
-		tb_pub migrated "fail: virsh migrate exited $rc: $(tail -n 1 /run/tb/virsh-migrate.log)"
-		tb_fail "virsh migrate exited $rc: $(tail -n 1 /run/tb/virsh-migrate.log)"
-	fi
-	tb_pub migrated ok
-	vsh domjobinfo "$VM" --completed 2>&1 | tee /run/tb/jobinfo
-	v=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p' /run/tb/jobinfo)
-	tb_metric downtime_ms "${v:-n/a}"
-	for i in $(seq 60); do
-		grep -q '^release end migrated rc=0' /run/tb/hook-calls.log 2>/dev/null && break
-		sleep 0.5
-	done
-	vm_logs
-	grep -q '^release end migrated rc=0' /run/tb/hook-calls.log ||
-		tb_fail "A's hook saw no successful 'release end migrated'"
+	vm_migrated_a
 	mq_source_released "$vf" "by the hook"
 	v=$(tb_peer_get b_checked 900) || tb_fail "B did not check the domain"
 	[ "$v" = ok ] || tb_fail "B: ${v#fail: }"

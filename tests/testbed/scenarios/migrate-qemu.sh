@@ -166,8 +166,8 @@ mq_nested_gone() {
 mq_source_ready() {
 	mq_prepare 1
 	tb_metric transport "$MQ_TLS"
-	mq_source_vm
-	tb_pub digest "$MQ_DIGEST"
+	${MQ_SOURCE_VM:-mq_source_vm}
+	tb_pub digest "${MQ_DIGEST:-none}"
 	MQ_B_PF=$(tb_peer_get b_ready 300) || tb_fail "host B never became ready"
 	case "$MQ_B_PF" in fail:*) tb_fail "B: ${MQ_B_PF#fail: }" ;; esac
 }
@@ -188,10 +188,10 @@ mq_fail_pub() {
 	tb_fail "$2"
 }
 
-host_a() {
+# mq_migrated_a: A after a migrate that should have succeeded: its
+# figures, B told which VF, A's QEMU gone and A's VF released, B's verdict.
+mq_migrated_a() {
 	local status
-	mq_source_ready
-	mq_migrate "$MQ_B_PF"
 	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
 		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
 		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
@@ -209,23 +209,31 @@ host_a() {
 	tb_qmp_close
 	TB_NESTED_PID=
 	mq_source_released "$MQ_VF"
-	status=$(tb_peer_get b_checked 600) || tb_fail "B did not check the VM"
+	status=$(tb_peer_get b_checked 900) || tb_fail "B did not check the VM"
 	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
 }
 
-host_b() {
-	local digest_a dvf n before v c status
-	mq_prepare 2
+# mq_b_ready [PARAM=VALUE...]: B up to the migration: the driver (with
+# PARAMs), the agent, the nested QEMU waiting in -incoming, its PF idle;
+# A's published digest in MQ_A_DIGEST.
+mq_b_ready() {
+	local status
+	mq_prepare 2 "$@"
 	mq_start_agent
 	mq_dest_qemu
 	tb_qmp_open /run/tb/nested.sock
 	status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
 	[ "$status" = inmigrate ] || mq_fail_pub b_ready "B's QEMU is $status, not inmigrate"
-	digest_a=$(tb_peer_get digest 400) || tb_fail "no digest from A"
+	MQ_A_DIGEST=$(tb_peer_get digest 400) || tb_fail "no word from A's guest"
 	[ "$(mq_online_count)" = 0 ] || mq_fail_pub b_ready "B's PF has a VF online before the migration"
 	tb_pub b_ready "$MQ_PF"
+}
 
-	dvf=$(tb_peer_get migrated 800) || tb_fail "A never finished migrating"
+# mq_b_running: after A's word, the VM runs on B with the VF the agent
+# provisioned; sets MQ_DVF (its PCI address).
+mq_b_running() {
+	local dvf status v
+	dvf=$(tb_peer_get migrated 900) || tb_fail "A never finished migrating"
 	case "$dvf" in fail:*) tb_fail "A: ${dvf#fail: }" ;; esac
 	for _ in $(seq 300); do
 		status=$(tb_qmp '{"execute":"query-status"}' | jq -r .return.status)
@@ -233,40 +241,56 @@ host_b() {
 		sleep 0.2
 	done
 	[ "$status" = running ] || mq_fail_pub b_checked "the VM is $status on B, not running"
-	c=$(tb_guest_counting 120) || mq_fail_pub b_checked "the guest does not count on B"
-	tb_log "guest keeps running on B (counter ${c/ / -> })"
 	v=$(tb_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vf0","property":"host"}}' |
 		jq -r '.return // empty')
 	tb_log "B's vfio-pci vf0: host=$v; the agent provisioned $dvf"
 	[ -n "$v" ] && [ "${dvf#*$v}" != "$dvf" ] ||
 		mq_fail_pub b_checked "B's vf0 is host=$v, not the provisioned VF $dvf"
-	dvf=$v
-	n=$(basename "$(readlink -f "/sys/bus/pci/devices/$dvf/driver" 2>/dev/null)")
-	[ "$n" = nvfm_tvf ] || mq_fail_pub b_checked "B's VF $dvf is on '$n', not nvfm_tvf"
+	MQ_DVF=$v
+	v=$(basename "$(readlink -f "/sys/bus/pci/devices/$MQ_DVF/driver" 2>/dev/null)")
+	[ "$v" = "$MQ_DRIVER" ] || mq_fail_pub b_checked "B's VF $MQ_DVF is on '$v', not $MQ_DRIVER"
+}
+
+# mq_b_release: B hands the VF back: the VM quits, the agent releases it;
+# then B's PF is as at boot and B's verdict is published.
+mq_b_release() {
+	local v
+	[ "$(mq_online_count)" = 1 ] ||
+		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
+	tb_qmp '{"execute":"quit"}' >/dev/null
+	tb_qmp_close
+	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
+	TB_NESTED_PID=
+	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$MQ_DVF" 2>&1) ||
+		mq_fail_pub b_checked "the agent did not release $MQ_DVF: $v"
+	v=$(mq_pf_changes)
+	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
+	tb_pub b_checked ok
+	mq_stop_agent
+}
+
+host_a() {
+	mq_source_ready
+	mq_migrate "$MQ_B_PF"
+	mq_migrated_a
+}
+
+host_b() {
+	local dvf c
+	mq_b_ready
+	mq_b_running
+	dvf=$MQ_DVF
+	c=$(tb_guest_counting 120) || mq_fail_pub b_checked "the guest does not count on B"
+	tb_log "guest keeps running on B (counter ${c/ / -> })"
 	cat "/sys/bus/pci/devices/$dvf/nvfm_tvf_info"
-	[ "$(tb_tvf_digest "$dvf")" = "$digest_a" ] ||
-		mq_fail_pub b_checked "B's VF digest $(tb_tvf_digest "$dvf") differs from A's $digest_a"
+	[ "$(tb_tvf_digest "$dvf")" = "$MQ_A_DIGEST" ] ||
+		mq_fail_pub b_checked "B's VF digest $(tb_tvf_digest "$dvf") differs from A's $MQ_A_DIGEST"
 	[ "$(tb_tvf_info "$dvf" origin)" = restored ] ||
 		mq_fail_pub b_checked "B's VF state is $(tb_tvf_info "$dvf" origin), not restored"
 	[ "$(tb_tvf_info "$dvf" restores)" = 1 ] ||
 		mq_fail_pub b_checked "B's VF committed $(tb_tvf_info "$dvf" restores) restores, not 1"
 	[ "$(tb_tvf_info "$dvf" mig_state)" = RUNNING ] ||
 		mq_fail_pub b_checked "B's VF is $(tb_tvf_info "$dvf" mig_state), not RUNNING"
-	# B's PF: as at boot but for the one VF the VM now uses
-	[ "$(mq_online_count)" = 1 ] ||
-		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
-	tb_log "B's VF $dvf holds A's state ($digest_a)"
-
-	# hand the VF back: the VM quits, the agent releases it; then B's PF is
-	# as at boot
-	tb_qmp '{"execute":"quit"}' >/dev/null
-	tb_qmp_close
-	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
-	TB_NESTED_PID=
-	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$dvf" 2>&1) ||
-		mq_fail_pub b_checked "the agent did not release $dvf: $v"
-	v=$(mq_pf_changes)
-	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
-	tb_pub b_checked ok
-	mq_stop_agent
+	tb_log "B's VF $dvf holds A's state ($MQ_A_DIGEST)"
+	mq_b_release
 }

@@ -164,6 +164,56 @@ vm_logs() {
 	return 0
 }
 
+# vm_migrate: virsh migrate to B, as libvirt's own client does it; its
+# exit status in VM_RC. Every pass re-sends the whole (all-dirty) guest
+# over the slow link: the switchover may take what it needs (see
+# qemu-migrate.sh).
+vm_migrate() {
+	local t0 pid i
+	tb_log "virsh migrate --live --p2p $VM qemu+tcp://10.77.0.2/system"
+	t0=$(date +%s%N)
+	vsh migrate --live --p2p --verbose "$VM" qemu+tcp://10.77.0.2/system \
+		>/run/tb/virsh-migrate.log 2>&1 &
+	pid=$!
+	for i in $(seq 120); do
+		vsh migrate-setmaxdowntime "$VM" "$MQ_DOWNTIME_LIMIT" >/dev/null 2>&1 && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.5
+	done
+	wait $pid
+	VM_RC=$?
+	tb_metric virsh_migrate_wall_ms $((($(date +%s%N) - t0) / 1000000))
+}
+
+# vm_migrated_a: A after virsh migrate: it succeeded, B is told, libvirt's
+# downtime, the domain gone from A, A's hook released A's VF.
+vm_migrated_a() {
+	local v i
+	cat /run/tb/virsh-migrate.log
+	if [ $VM_RC -ne 0 ]; then
+		vm_logs
+		tb_pub migrated "fail: virsh migrate exited $VM_RC: $(tail -n 1 /run/tb/virsh-migrate.log)"
+		tb_fail "virsh migrate exited $VM_RC: $(tail -n 1 /run/tb/virsh-migrate.log)"
+	fi
+	tb_pub migrated ok
+	vsh domjobinfo "$VM" --completed 2>&1 | tee /run/tb/jobinfo
+	v=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p' /run/tb/jobinfo)
+	tb_metric downtime_ms "${v:-n/a}"
+	vsh domstate "$VM" 2>&1 | tee /run/tb/domstate
+	grep -q running /run/tb/domstate && tb_fail "the domain still runs on A"
+
+	# the source side's hook calls: the domain stopped, then its VF was
+	# released (libvirt 11.3 passes the reason)
+	for i in $(seq 60); do
+		grep -q '^release end migrated rc=0' /run/tb/hook-calls.log 2>/dev/null && break
+		sleep 0.5
+	done
+	vm_logs
+	grep -q '^stopped end .* rc=0' /run/tb/hook-calls.log || tb_fail "A's hook saw no 'stopped end'"
+	grep -q '^release end migrated rc=0' /run/tb/hook-calls.log ||
+		tb_fail "A's hook saw no successful 'release end migrated'"
+}
+
 host_a() {
 	local out vf nvq nvi b_pf c t0 rc xml v i
 	mq_prepare 1
@@ -185,44 +235,8 @@ host_a() {
 	b_pf=$(tb_peer_get b_ready 400) || tb_fail "host B never became ready"
 	case "$b_pf" in fail:*) tb_fail "B: ${b_pf#fail: }" ;; esac
 
-	tb_log "virsh migrate --live --p2p $VM qemu+tcp://10.77.0.2/system"
-	t0=$(date +%s%N)
-	vsh migrate --live --p2p --verbose "$VM" qemu+tcp://10.77.0.2/system \
-		>/run/tb/virsh-migrate.log 2>&1 &
-	rc=$!
-	# every pass re-sends the whole (all-dirty) guest over the slow link:
-	# let the switchover take what it needs (see qemu-migrate.sh)
-	for i in $(seq 120); do
-		vsh migrate-setmaxdowntime "$VM" "$MQ_DOWNTIME_LIMIT" >/dev/null 2>&1 && break
-		kill -0 $rc 2>/dev/null || break
-		sleep 0.5
-	done
-	wait $rc
-	rc=$?
-	tb_metric virsh_migrate_wall_ms $((($(date +%s%N) - t0) / 1000000))
-	cat /run/tb/virsh-migrate.log
-	if [ $rc -ne 0 ]; then
-		vm_logs
-		tb_pub migrated "fail: virsh migrate exited $rc: $(tail -n 1 /run/tb/virsh-migrate.log)"
-		tb_fail "virsh migrate exited $rc: $(tail -n 1 /run/tb/virsh-migrate.log)"
-	fi
-	tb_pub migrated ok
-	vsh domjobinfo "$VM" --completed 2>&1 | tee /run/tb/jobinfo
-	v=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p' /run/tb/jobinfo)
-	tb_metric downtime_ms "${v:-n/a}"
-	vsh domstate "$VM" 2>&1 | tee /run/tb/domstate
-	grep -q running /run/tb/domstate && tb_fail "the domain still runs on A"
-
-	# the source side's hook calls: the domain stopped, then its VF was
-	# released (libvirt 11.3 passes the reason)
-	for i in $(seq 60); do
-		grep -q '^release end migrated rc=0' /run/tb/hook-calls.log 2>/dev/null && break
-		sleep 0.5
-	done
-	vm_logs
-	grep -q '^stopped end .* rc=0' /run/tb/hook-calls.log || tb_fail "A's hook saw no 'stopped end'"
-	grep -q '^release end migrated rc=0' /run/tb/hook-calls.log ||
-		tb_fail "A's hook saw no successful 'release end migrated'"
+	vm_migrate
+	vm_migrated_a
 	mq_source_released "$vf" "by the hook"
 	v=$(tb_peer_get b_checked 600) || tb_fail "B did not check the domain"
 	[ "$v" = ok ] || tb_fail "B: ${v#fail: }"
