@@ -94,7 +94,8 @@ static int nvme_ioctl(unsigned long req, void *arg)
 	g_queue_pop_head(&expected);
 	if ((cmd->opcode & 2) && cmd->data_len) {
 		memset((void *)(uintptr_t)cmd->addr, 0, cmd->data_len);
-		memcpy((void *)(uintptr_t)cmd->addr, e->data, MIN(e->len, cmd->data_len));
+		if (e->data)
+			memcpy((void *)(uintptr_t)cmd->addr, e->data, MIN(e->len, cmd->data_len));
 	}
 	if ((cmd->opcode & 1) && e->len &&
 	    (cmd->data_len < e->len || memcmp((void *)(uintptr_t)cmd->addr, e->data, e->len))) {

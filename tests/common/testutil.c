@@ -28,6 +28,8 @@ void nvfm_test_rm_rf(const char *path)
 	rmdir(path);
 }
 
+/* tests call it from several threads at once (test-emu-pf's race) */
+G_LOCK_DEFINE_STATIC(addr_pool);
 static GPtrArray *addr_pool;
 
 static void addr_pool_free(void)
@@ -41,10 +43,12 @@ const NvfmAddress *nvfm_test_addr(const char *text)
 
 	if (!a)
 		return NULL;
+	G_LOCK(addr_pool);
 	if (!addr_pool) {
 		addr_pool = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 		atexit(addr_pool_free);
 	}
 	g_ptr_array_add(addr_pool, a);
+	G_UNLOCK(addr_pool);
 	return a;
 }
