@@ -59,8 +59,8 @@ char *nvfm_emu_dir(void);
  * @error: return location for an error
  *
  * A device that exists is replaced: fresh state from @cfg, faults cleared.
- * Opening a name that does not exist creates it with the defaults, so this
- * is only needed for other configurations.
+ * This is the only way a device comes to be: opening a name that does not
+ * exist fails with %NVFM_ERROR_NOT_FOUND.
  *
  * Return: %TRUE on success; %NVFM_ERROR_BUSY if the device is open,
  * %NVFM_ERROR_INVALID_ARG for a bad name or configuration.

@@ -47,6 +47,10 @@ bad-address)
 	;;
 bad-state-name)
 	expect 2 "unknown migration state 'FLYING'" "$TOOL" vf set-state emu:a FLYING
+	# a name nobody created is no device: nothing is made up
+	expect 4 "emulated device 'a' does not exist" "$TOOL" vf state emu:a
+	[ ! -e "$NVFM_EMU_DIR/a.json" ] || fail "vf state made emu:a"
+	ok "$TOOL" emu create a
 	expect 10 "not allowed" "$TOOL" vf set-state emu:a ERROR
 	;;
 bad-flags)

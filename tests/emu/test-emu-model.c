@@ -239,7 +239,14 @@ static void test_names(Fixture *fx, gconstpointer data)
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_clear_error(&error);
 
-	/* Opening a name that does not exist makes it with the defaults. */
+	/* Opening a name that does not exist makes nothing: only
+	 * nvfm_emu_create() does. */
+	g_assert_null(nvfm_device_open(nvfm_test_addr("emu:vf-0.a_B"), &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_null(nvfm_emu_list(&error)[0]);
+	g_assert_no_error(error);
+	g_assert_true(nvfm_emu_create("vf-0.a_B", &cfg, &error));
 	dev = open_dev("vf-0.a_B");
 	g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "emu");
 	nvfm_device_close(dev);
@@ -1046,6 +1053,7 @@ static void test_two_dirs(Fixture *fx, gconstpointer data)
 	lb = nvfm_emu_list(NULL);
 	g_assert_cmpuint(g_strv_length(lb), ==, 0);
 	/* the same name in another "host" is another device, and not busy */
+	make("vf", 128 << 10, 200, ALL_FLAGS, 0);
 	y = open_dev("vf");
 	db = digest("vf", NULL);
 	g_assert_cmpstr(da, !=, db);

@@ -460,20 +460,14 @@ gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error)
 	lock_fd = emu_lock(dir, name, error);
 	if (lock_fd < 0)
 		return FALSE;
-	if (emu_model_exists(dir, name)) {
+	/* Only `emu create` makes a device: a typo, or a peer naming any
+	 * device, must not conjure one up */
+	if (emu_model_exists(dir, name))
 		m = emu_model_load(dir, name, error);
-	} else {
-		NvfmEmuConfig cfg;
-
-		/* Like libvirt's test driver: a name that does not exist yet
-		 * is a ready-made device with the defaults. */
-		nvfm_emu_config_init(&cfg);
-		m = emu_model_new(dir, name, &cfg, error);
-		if (m && !emu_model_save(m, error))
-			g_clear_pointer(&m, emu_model_free);
-		if (m)
-			g_debug("%s: created with the defaults in %s", name, dir);
-	}
+	else
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "emulated device '%s' does not exist in %s (make it with "
+			    "`nvme-vf-migrate emu create %s`)", name, dir, name);
 	if (!m) {
 		close(lock_fd);
 		return FALSE;
