@@ -74,7 +74,7 @@ echo "A's VF $VF at stop-copy  sha256 $SRC"
 echo "B's VF $DVF (provisioned) sha256 $DST"
 [ "$SRC" = "$DST" ] || { echo "MISMATCH: B's VF does not hold A's state" >&2; exit 1; }
 echo "VERIFIED: B's freshly provisioned VF holds exactly A's state"
-on_a "$TOOL" vf list --pf emu:pfa | sed -n '2,3p'
+on_a "$TOOL" vf list --pf emu:pfa | sed -n '3,4p'
 if on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"'; then
 	echo "A's VF was not released" >&2
 	exit 1
