@@ -367,6 +367,19 @@ control)
 	[ ! -f "$RT/reservations/$R.json" ] || fail "reservation record left"
 	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "reservation still listed"
+	# integers are checked, never truncated: 2^32 + 1 VQ is no 1 VQ
+	for bad in nvq=4294967297 nvi=-1 vf_index=-2 vf_index=99999999999 'nvq="4"'; do
+		ona "$TOOL" agent request provision $C pf=emu:pf0 "$bad" >"$WORK/bad.out" 2>"$WORK/bad.err" &&
+			fail "provision took $bad: $(cat "$WORK/bad.out")"
+		grep -q "must be an integer" "$WORK/bad.err" || fail "provision $bad: $(cat "$WORK/bad.err")"
+	done
+	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a bad provision reserved a VF"
+	# a peer's newline cannot forge a log line
+	ona "$TOOL" agent request release $C "vf=x
+FORGED notice: released everything" >/dev/null 2>&1
+	grep -q '^FORGED' "$WORK/agent.log" && fail "a peer forged a log line"
+	grep -q 'x\\x0aFORGED' "$WORK/agent.log" || fail "the peer's newline was not escaped in the log"
 	;;
 
 receive)

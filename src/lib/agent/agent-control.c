@@ -66,8 +66,7 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 	json_t *compat = json_object_get(args, "compat");
 	const char *target = json_string_value(json_object_get(args, "target"));
 	const char *pf = json_string_value(json_object_get(args, "pf"));
-	json_int_t nvq = json_integer_value(json_object_get(args, "nvq"));
-	json_int_t nvi = json_integer_value(json_object_get(args, "nvi"));
+	gint64 nvq, nvi;
 	json_t *lm_arg = json_object_get(args, "lm_format");
 	g_autoptr(NvfmLmFormat) lm_format = NULL;
 	json_t *target_compat = NULL;
@@ -77,6 +76,12 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 		json_decref(checks);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "preflight: compat must be an object");
+		return NULL;
+	}
+	if (!nvfm_agent_arg_int(args, "nvq", 0, 0xffff, 0, &nvq, error) ||
+	    !nvfm_agent_arg_int(args, "nvi", 0, 0xffff, 0, &nvi, error)) {
+		json_decref(checks);
+		g_prefix_error(error, "preflight: ");
 		return NULL;
 	}
 	if (lm_arg && !json_is_null(lm_arg) &&
@@ -151,11 +156,11 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 			all &= vf != NULL;
 		}
 		if (ok && (nvq > 0 || nvi > 0)) {
-			g_autofree char *d = g_strdup_printf("%u VQ and %u VI free, %" JSON_INTEGER_FORMAT
-							     " VQ and %" JSON_INTEGER_FORMAT " VI needed",
+			g_autofree char *d = g_strdup_printf("%u VQ and %u VI free, %" G_GINT64_FORMAT
+							     " VQ and %" G_GINT64_FORMAT " VI needed",
 							     caps.vq.free, caps.vi.free, nvq, nvi);
-			gboolean enough = (guint64)MAX(nvq, 0) <= caps.vq.free &&
-					  (guint64)MAX(nvi, 0) <= caps.vi.free;
+			gboolean enough = (guint64)nvq <= caps.vq.free &&
+					  (guint64)nvi <= caps.vi.free;
 
 			add_check(checks, "resources", enough, d);
 			all &= enough;

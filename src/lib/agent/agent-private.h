@@ -49,6 +49,11 @@ json_t *nvfm_agent_hello_parse(const guint8 *payload, gsize len, const char *rol
 json_t *nvfm_agent_request_parse(const guint8 *payload, gsize len, json_int_t *id,
 				 const char **op, json_t **args, GError **error);
 
+/* A request's integer argument @key in [@min, @max], @dflt when absent:
+ * anything else (another type, out of range) is an error, never truncated. */
+gboolean nvfm_agent_arg_int(json_t *args, const char *key, gint64 min, gint64 max, gint64 dflt,
+			    gint64 *out, GError **error);
+
 /* The code of an error name from nvfm_error_code_name(); FAILED if unknown. */
 NvfmErrorCode nvfm_error_code_from_name(const char *name);
 

@@ -110,3 +110,22 @@ NvfmErrorCode nvfm_error_code_from_name(const char *name)
 			return c;
 	return NVFM_ERROR_FAILED;
 }
+
+gboolean nvfm_agent_arg_int(json_t *args, const char *key, gint64 min, gint64 max, gint64 dflt,
+			    gint64 *out, GError **error)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v || json_is_null(v)) {
+		*out = dflt;
+		return TRUE;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "%s must be an integer %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, key, min,
+			    max);
+		return FALSE;
+	}
+	*out = json_integer_value(v);
+	return TRUE;
+}

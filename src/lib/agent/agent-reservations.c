@@ -69,7 +69,7 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;
 	const char *pf = json_string_value(json_object_get(args, "pf"));
-	json_t *idx = json_object_get(args, "vf_index");
+	gint64 idx, nvq, nvi;
 	const char *lease = json_string_value(json_object_get(args, "lease"));
 	json_t *lm_arg = json_object_get(args, "lm_format");
 	g_autoptr(NvfmLmFormat) lm_format = NULL;
@@ -86,10 +86,13 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 		return NULL;
 	}
 	nvfm_provision_opts_init(&po);
-	if (idx)
-		po.vf_index = (int)json_integer_value(idx);
-	po.nvq = (guint)MAX(json_integer_value(json_object_get(args, "nvq")), 0);
-	po.nvi = (guint)MAX(json_integer_value(json_object_get(args, "nvi")), 0);
+	if (!nvfm_agent_arg_int(args, "vf_index", -1, 0xffff, po.vf_index, &idx, error) ||
+	    !nvfm_agent_arg_int(args, "nvq", 0, 0xffff, 0, &nvq, error) ||
+	    !nvfm_agent_arg_int(args, "nvi", 0, 0xffff, 0, &nvi, error))
+		return NULL;
+	po.vf_index = (int)idx;
+	po.nvq = (guint)nvq;
+	po.nvi = (guint)nvi;
 	po.driver = json_string_value(json_object_get(args, "driver"));
 	po.require_migration = json_is_true(json_object_get(args, "require_migration"));
 	po.lock_timeout_ms = a->timeout_ms;

@@ -12,14 +12,30 @@
 
 #include "agent-server.h"
 
+/* Control characters a peer put in a name or reason, escaped: one log
+ * line is one event, and nobody can forge another. */
+static char *log_escape(const char *msg)
+{
+	GString *out = g_string_sized_new(strlen(msg));
+
+	for (const guchar *p = (const guchar *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			g_string_append_printf(out, "\\x%02x", *p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+	return g_string_free(out, FALSE);
+}
+
 void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...)
 {
-	g_autofree char *msg = NULL;
+	g_autofree char *raw = NULL, *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
+	raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	msg = log_escape(raw);
 	g_debug("%s", msg);
 	if (a->log)
 		a->log(level, msg, a->log_data);
