@@ -88,6 +88,16 @@ roundtrip-1M)
 roundtrip-1G)
 	roundtrip 1G
 	;;
+planted-runtime-dir)
+	# a runtime directory in one another user controls (as a
+	# /tmp/nvme-vf-migrate-UID made first by someone else) is refused
+	mkdir -p "$WORK/planted"
+	chown 65534:65534 "$WORK/planted"
+	chmod 0777 "$WORK/planted"
+	NVFM_EMU_DIR=$WORK/planted/emu expect 9 "which uid 65534 (mode 0777) controls" \
+		"$TOOL" emu create x
+	[ ! -e "$WORK/planted/emu/x.json" ] || fail "a device was made in the planted directory"
+	;;
 pipe-documented)
 	# the README's and man page's pipe exactly, without -q: the notes
 	# must not enter the stream

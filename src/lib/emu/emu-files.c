@@ -57,23 +57,11 @@ char *emu_path(const char *dir, const char *name, const char *suffix)
 
 gboolean emu_ensure_dir(const char *dir, GError **error)
 {
-	struct stat sb;
-
-	if (g_mkdir_with_parents(dir, 0700) < 0) {
-		int e = errno;
-
-		g_set_error(error, NVFM_ERROR, nvfm_error_code_from_errno(e),
-			    "cannot create emulated device directory %s: %s", dir, g_strerror(e));
-		return FALSE;
-	}
-	/* A directory another user planted (in /tmp, say) is not ours to use. */
-	if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
-			    "emulated device directory %s is not a directory owned by uid %u",
-			    dir, (guint)geteuid());
-		return FALSE;
-	}
-	return TRUE;
+	/* a directory another user planted (in /tmp, say) is not ours to use */
+	if (nvfm_private_dir(dir, error))
+		return TRUE;
+	g_prefix_error(error, "emulated devices: ");
+	return FALSE;
 }
 
 gboolean emu_config_check(const NvfmEmuConfig *cfg, GError **error)

@@ -148,11 +148,9 @@ gboolean nvfm_pf_lock(NvfmPf *pf, int timeout_ms, GError **error)
 		return TRUE;
 	path = pf->ops->lock_path(pf);
 	dir = g_path_get_dirname(path);
-	if (g_mkdir_with_parents(dir, 0755) < 0) {
-		int err = errno;
-
+	if (!nvfm_private_dir(dir, error)) {
 		pf->lock_depth--;
-		nvfm_set_error_errno(error, -err, "cannot create the lock directory %s", dir);
+		g_prefix_error(error, "PF lock: ");
 		return FALSE;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -35,6 +35,30 @@ char *nvfm_runtime_dir(const char *component, const char *override_env)
 	return g_build_filename(base, component, NULL);
 }
 
+/* Whoever owns the directory a private directory sits in can rename it
+ * away or put another in its place (a /tmp/nvme-vf-migrate-UID another user
+ * made first): it must be ours or root's, and writable by others only
+ * with the sticky bit (as /tmp is). The same check ssh-agent makes. */
+static gboolean parent_safe(const char *path, GError **error)
+{
+	g_autofree char *parent = g_path_get_dirname(path);
+	struct stat sb;
+
+	if (lstat(parent, &sb) < 0) {
+		nvfm_set_error_errno(error, -errno, "runtime directory %s", parent);
+		return FALSE;
+	}
+	if (!S_ISDIR(sb.st_mode) || (sb.st_uid != geteuid() && sb.st_uid != 0) ||
+	    ((sb.st_mode & 0022) && !(sb.st_mode & S_ISVTX))) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
+			    "runtime directory %s sits in %s, which uid %u (mode %04o) controls, "
+			    "not this user (uid %u) or root", path, parent, (guint)sb.st_uid,
+			    (guint)(sb.st_mode & 07777), (guint)geteuid());
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean nvfm_private_dir(const char *path, GError **error)
 {
 	struct stat sb;
@@ -43,6 +67,8 @@ gboolean nvfm_private_dir(const char *path, GError **error)
 		nvfm_set_error_errno(error, -errno, "runtime directory %s", path);
 		return FALSE;
 	}
+	if (!parent_safe(path, error))
+		return FALSE;
 	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
 			    "runtime directory %s is not a directory owned by us", path);

@@ -34,7 +34,8 @@ void nvfm_close_fd(int *fd);
 
 char *nvfm_format_size(guint64 bytes);
 
-/* Makes @path a directory of ours with mode 0700, or says why it is not. */
+/* Makes @path a directory of ours with mode 0700 in a directory only we
+ * or root control, or says why it is not. */
 gboolean nvfm_private_dir(const char *path, GError **error);
 
 /* file.c: the atomic writer (temp file, fsync, mode, rename, directory
