@@ -440,6 +440,22 @@ static void test_provision(void)
 	g_assert_cmpint(nvfm_pci_driver(PF2_VF0, &drv), ==, 0);
 	g_assert_cmpstr(drv, ==, "vfio-pci");
 
+	/* a driver name that is an option, or one this VF would never get
+	 * (the fixture's modules.alias names qemu-nvme-vfio), is refused
+	 * before modprobe could load it; the VF keeps its driver */
+	g_assert_false(nvfm_vf_bind(nvfm_test_addr(PF2_VF0), "-r", &error));
+	g_assert_nonnull(strstr(error->message, "invalid driver name '-r'"));
+	g_clear_error(&error);
+	expect_identify_primary();
+	expect_secondary_list(TRUE, 4, 2);
+	g_assert_false(nvfm_vf_bind(nvfm_test_addr(PF2_VF0), "e1000e", &error));
+	g_assert_nonnull(strstr(error->message, "would get qemu-nvme-vfio, not e1000e: not loading"));
+	g_clear_error(&error);
+	g_clear_pointer(&drv, g_free);
+	g_assert_cmpint(nvfm_pci_driver(PF2_VF0, &drv), ==, 0);
+	g_assert_cmpstr(drv, ==, "vfio-pci");
+	fk_assert_admin_consumed();
+
 	/* a device answer that is an NVMe status fails with it, and nothing
 	 * further is sent */
 	expect_identify_primary();

@@ -187,6 +187,20 @@ static char *resolve_driver(const char *driver)
 	return NULL;
 }
 
+static char *kpf_vf_default_driver(NvfmPf *pf, guint index, GError **error);
+
+/* Module names treat '-' and '_' alike. */
+static gboolean same_module(const char *a, const char *b)
+{
+	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
+
+	if (!x || !y)
+		return FALSE;
+	g_strdelimit(x, "-", '_');
+	g_strdelimit(y, "-", '_');
+	return g_str_equal(x, y);
+}
+
 static gboolean kpf_vf_bind(NvfmPf *pf, guint index, const char *driver, GError **error)
 {
 	g_autofree char *addr = NULL, *name = NULL, *cur = NULL, *bound = NULL;
@@ -196,6 +210,17 @@ static gboolean kpf_vf_bind(NvfmPf *pf, guint index, const char *driver, GError 
 		return FALSE;
 	name = resolve_driver(driver);
 	if (!name) {
+		/* modprobe loads only what this VF would get anyway: the
+		 * driver modules.alias names for it, or vfio-pci; a name a
+		 * peer sends loads nothing else as root */
+		g_autofree char *dflt = kpf_vf_default_driver(pf, index, NULL);
+
+		if (!same_module(driver, dflt) && !same_module(driver, VFIO_PCI)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+				    "no PCI driver '%s' is loaded and VF %s would get %s, not %s: "
+				    "not loading it", driver, addr, dflt ? dflt : VFIO_PCI, driver);
+			return FALSE;
+		}
 		load_driver_module(driver);
 		name = resolve_driver(driver);
 	}

@@ -594,6 +594,25 @@ fail:
 	return NULL;
 }
 
+/* A driver name as the kernel spells them; nothing that modprobe or a
+ * path could read as something else (an option, "..", a slash). */
+static gboolean driver_name_ok(const char *driver, GError **error)
+{
+	gsize n = driver ? strlen(driver) : 0;
+
+	for (gsize i = 0; i < n; i++) {
+		if (!g_ascii_isalnum(driver[i]) && driver[i] != '_' && driver[i] != '-')
+			n = 0;
+	}
+	if (n == 0 || n > 64 || driver[0] == '-') {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid driver name '%s' (expected 1 to 64 of A-Z a-z 0-9 _ -, "
+			    "not starting with -)", driver ? driver : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 NvfmVfInfo *nvfm_pf_provision(NvfmPf *pf, const NvfmProvisionOpts *opts, GError **error)
 {
 	NvfmProvisionOpts defaults;
@@ -603,6 +622,8 @@ NvfmVfInfo *nvfm_pf_provision(NvfmPf *pf, const NvfmProvisionOpts *opts, GError 
 		nvfm_provision_opts_init(&defaults);
 		opts = &defaults;
 	}
+	if (opts->driver && !driver_name_ok(opts->driver, error))
+		return NULL;
 	if (!nvfm_pf_lock(pf, opts->lock_timeout_ms, error))
 		return NULL;
 	v = provision_locked(pf, opts, error);
@@ -762,6 +783,8 @@ gboolean nvfm_vf_bind(const NvfmAddress *vf, const char *driver, GError **error)
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no driver given");
 		return FALSE;
 	}
+	if (!driver_name_ok(driver, error))
+		return FALSE;
 	pf = open_vf_pf(vf, &index, error);
 	if (!pf || !nvfm_pf_lock(pf, 0, error))
 		return FALSE;
