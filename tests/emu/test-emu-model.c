@@ -244,8 +244,10 @@ static void test_names(Fixture *fx, gconstpointer data)
 	g_assert_null(nvfm_device_open(nvfm_test_addr("emu:vf-0.a_B"), &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_null(nvfm_emu_list(&error)[0]);
+	names = nvfm_emu_list(&error);
 	g_assert_no_error(error);
+	g_assert_null(names[0]);
+	g_clear_pointer(&names, g_strfreev);
 	g_assert_true(nvfm_emu_create("vf-0.a_B", &cfg, &error));
 	dev = open_dev("vf-0.a_B");
 	g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "emu");
