@@ -13,8 +13,8 @@
  *
  * Everything else exits 0 at once. This program only adapts argv, stdin,
  * stdout and its configuration to library calls: PF choice, the agent's
- * reservations, the release policy and the record of incoming VFs (an
- * NvfmLedger keyed by domain UUID) are libnvfm's. It never talks to
+ * reservations, the release policy and the record of incoming VFs by
+ * domain UUID are libnvfm's (nvfm_incoming_*()). It never talks to
  * libvirtd (it runs under libvirtd's locks: a call back would deadlock)
  * and keeps stdout for the XML alone; see docs/libvirt.md.
  */
@@ -26,12 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "nvfm/nvfm.h"
 
 #define PROG "nvme-vf-migrate-hook"
-#define STATE_VERSION 1
 #define XML_MAX (16u << 20)
 #define DEFAULT_QEMU_LOG_DIR "/var/log/libvirt/qemu"
 
@@ -304,171 +301,44 @@ static NvfmAddress *vf_address(const NvfmDomVf *vf, GError **error)
 	return nvfm_address_parse(vf->source, error);
 }
 
-/* ---- the record of an incoming domain's VFs ------------------------------ */
-
-/* NULL without an error when there is none for @uuid */
-static json_t *state_load(Hook *h, const char *uuid, GError **error)
-{
-	g_autoptr(GError) e = NULL;
-	json_t *st = nvfm_ledger_get(h->incoming, uuid, &e);
-
-	if (!st) {
-		if (!g_error_matches(e, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
-			g_propagate_error(error, g_steal_pointer(&e));
-		return NULL;
-	}
-	if (!json_is_array(json_object_get(st, "vfs")) ||
-	    !json_is_string(json_object_get(st, "phase"))) {
-		json_decref(st);
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL, "state of domain %s in %s is damaged",
-			    uuid, nvfm_ledger_dir(h->incoming));
-		return NULL;
-	}
-	return st;
-}
-
-static void state_remove(Hook *h, const char *uuid)
-{
-	g_autoptr(GError) e = NULL;
-
-	if (!nvfm_ledger_remove(h->incoming, uuid, &e))
-		act(h, "%s", e->message);
-}
-
-/* the destination VFs a state names */
-static GPtrArray *state_vfs(json_t *st)
-{
-	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(json_object_get(st, "vfs"), i, v) {
-		const char *dev = json_string_value(json_object_get(v, "new"));
-		NvfmAddress *a = dev ? nvfm_address_parse(dev, NULL) : NULL;
-
-		if (a)
-			g_ptr_array_add(out, a);
-	}
-	return out;
-}
-
-static gboolean release_recorded(Hook *h, json_t *old, GError **error)
-{
-	g_autoptr(GPtrArray) listed = state_vfs(old);
-	g_autoptr(GPtrArray) todo = nvfm_vfs_online(listed, act, h, error);
-
-	if (!todo)
-		return FALSE;
-	if (todo->len)
-		act(h, "releasing VFs left by an earlier incoming migration");
-	return nvfm_vfs_release_online(todo, act, h, error);
-}
-
 /* ---- the operations ------------------------------------------------------ */
 
 static int op_migrate_begin(Hook *h, NvfmDomain *dom, const char *xml)
 {
 	g_autoptr(GPtrArray) vfs = managed_vfs(h, dom);
-	g_autoptr(GHashTable) map = g_hash_table_new(g_str_hash, g_str_equal);
-	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	g_autoptr(NvfmLedger) reservations = NULL;
+	g_autoptr(GHashTable) map = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) e2 = NULL;
 	g_autofree char *out = NULL;
-	const char *uuid = nvfm_domain_get_uuid(dom);
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autofree char *stamp = g_date_time_format_iso8601(now);
-	json_auto_t *st = NULL;
-	json_auto_t *old = NULL;
+	NvfmIncomingOpts opts = {
+		.pfs = h->conf.pfs,
+		.driver = h->conf.driver,
+		.require_migration = h->conf.require_migration,
+	};
 
 	if (vfs->len == 0)
 		return done(h);	/* empty output: libvirt keeps its XML */
-	old = state_load(h, uuid, &error);
-	if (error)
-		return fail(h, "%s", error->message);
-	if (old) {
-		if (!g_str_equal(json_string_value(json_object_get(old, "phase")), "incoming"))
-			return fail(h, "domain %s already has VFs here from an incoming migration "
-				    "that started (%s/%s.json)", uuid, nvfm_ledger_dir(h->incoming), uuid);
-		/* an earlier attempt that never got as far as starting QEMU */
-		if (!release_recorded(h, old, &error))
-			return fail(h, "%s", error->message);
-		state_remove(h, uuid);
-	}
-
 	reservations = nvfm_ledger_new_reservations(h->conf.agent_runtime_dir);
-	st = json_pack("{s:i, s:s, s:s, s:s, s:s, s:[]}", "version", STATE_VERSION, "uuid", uuid,
-		       "name", nvfm_domain_get_name(dom), "phase", "incoming", "created", stamp,
-		       "vfs");
-	for (guint i = 0; i < vfs->len; i++) {
-		const NvfmDomVf *vf = g_ptr_array_index(vfs, i);
-		g_autoptr(NvfmAddress) src = vf_address(vf, &error);
-		g_autoptr(NvfmVfInfo) info = NULL;
-		NvfmProvisionOpts opts;
-		json_t *rec;
-
-		if (!src)
-			goto rollback;
-		/* "nvme-vf-migrate migrate --domain" provisioned it through this
-		 * host's agent: it stays the agent's, the hook records nothing */
-		info = nvfm_vf_reserved_for_migration(src, h->conf.pfs, reservations);
-		if (info) {
-			act(h, "kept %s for %s: already provisioned on PF %s for this migration",
-			    info->address, vf_label(vf), info->pf);
-			continue;
-		}
-		nvfm_provision_opts_init(&opts);
-		/* the source's amounts, where the metadata recorded them */
-		opts.nvq = vf->nvq;
-		opts.nvi = vf->nvi;
-		opts.driver = h->conf.driver;
-		opts.require_migration = h->conf.require_migration;
-		info = nvfm_provision_from(h->conf.pfs, src->kind, &opts, &error);
-		if (!info) {
-			g_prefix_error(&error, "no VF for %s (%s): ", vf_label(vf), vf->source);
-			if (g_error_matches(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
-				g_prefix_error(&error, "%s: ", h->conf.path);
-			goto rollback;
-		}
-		g_ptr_array_add(got, nvfm_address_copy(info->vf));
-		rec = json_pack("{s:s?, s:s, s:s, s:s, s:i, s:i, s:s?}", "alias", vf->alias, "old",
-				vf->source, "new", info->address, "pf", info->pf, "nvq",
-				(json_int_t)info->nvq, "nvi", (json_int_t)info->nvi, "driver",
-				info->driver);
-		json_array_append_new(json_object_get(st, "vfs"), rec);
-		/* recorded at once, so a crash here still leaves a trail to clean */
-		if (!nvfm_ledger_put(h->incoming, uuid, st, &error))
-			goto rollback;
-		/* the record owns the new address for as long as the map needs it */
-		g_hash_table_insert(map, (gpointer)vf->source,
-				    (gpointer)json_string_value(json_object_get(rec, "new")));
-		act(h, "provisioned %s on PF %s for %s (was %s; %u VQ, %u VI, driver %s)",
-		    info->address, info->pf, vf_label(vf), vf->source, info->nvq, info->nvi,
-		    info->driver ? info->driver : "none");
+	opts.reservations = reservations;
+	map = nvfm_incoming_provision(h->incoming, dom, vfs, &opts, act, h, &error);
+	if (!map) {
+		if (g_error_matches(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
+			g_prefix_error(&error, "%s: ", h->conf.path);
+		return fail(h, "%s", error->message);
 	}
-	/* every VF kept: nothing to record, and libvirt keeps its XML */
-	if (got->len == 0)
+	/* every VF kept: nothing recorded, and libvirt keeps its XML */
+	if (g_hash_table_size(map) == 0)
 		return done(h);
 	out = nvfm_domxml_rewrite(xml, map, &error);
-	if (!out)
-		goto rollback;
-	if (fputs(out, stdout) == EOF || fflush(stdout) == EOF || ferror(stdout)) {
+	if (out && (fputs(out, stdout) == EOF || fflush(stdout) == EOF || ferror(stdout)))
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "writing the new XML: %s",
 			    g_strerror(errno));
-		goto rollback;
-	}
-	return done(h);
-
-rollback:
-	{
-		g_autoptr(GError) e2 = NULL;
-		gboolean clean = nvfm_vfs_release_online(got, act, h, &e2);
-
-		if (clean)
-			state_remove(h, uuid);
-		return fail(h, "%s; %s", error->message,
-			    clean ? (got->len ? "released the VFs it provisioned" : "nothing provisioned")
-				  : e2->message);
-	}
+	if (!error)
+		return done(h);
+	if (!nvfm_incoming_release(h->incoming, nvfm_domain_get_uuid(dom), act, h, &e2))
+		return fail(h, "%s; %s", error->message, e2->message);
+	return fail(h, "%s; released the VFs it provisioned", error->message);
 }
 
 static int op_prepare_begin(Hook *h, NvfmDomain *dom)
@@ -510,15 +380,8 @@ static int op_prepare_begin(Hook *h, NvfmDomain *dom)
 static int op_started_begin(Hook *h, NvfmDomain *dom)
 {
 	g_autoptr(GError) error = NULL;
-	const char *uuid = nvfm_domain_get_uuid(dom);
-	json_auto_t *st = state_load(h, uuid, &error);
 
-	if (error)
-		return fail(h, "%s", error->message);
-	if (!st || !g_str_equal(json_string_value(json_object_get(st, "phase")), "incoming"))
-		return done(h);
-	json_object_set_new(st, "phase", json_string("started"));
-	if (!nvfm_ledger_put(h->incoming, uuid, st, &error))
+	if (!nvfm_incoming_started(h->incoming, nvfm_domain_get_uuid(dom), &error))
 		return fail(h, "%s", error->message);
 	return done(h);
 }
@@ -540,61 +403,22 @@ static char *stop_reason(Hook *h, gboolean *from_log)
 
 static int op_release_end(Hook *h, NvfmDomain *dom)
 {
-	const char *uuid = nvfm_domain_get_uuid(dom);
+	g_autoptr(GPtrArray) vfs = managed_vfs(h, dom);
+	g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) release = NULL;
-	g_autoptr(GPtrArray) todo = NULL;
 	g_autofree char *reason = NULL;
-	const char *phase = NULL, *why = NULL;
 	gboolean from_log;
-	json_auto_t *st = state_load(h, uuid, &error);
 
-	if (error)
-		return fail(h, "%s", error->message);
-	if (st)
-		phase = json_string_value(json_object_get(st, "phase"));
+	for (guint i = 0; i < vfs->len; i++) {
+		NvfmAddress *a = vf_address(g_ptr_array_index(vfs, i), NULL);
+
+		if (a)
+			g_ptr_array_add(addrs, a);
+	}
 	reason = stop_reason(h, &from_log);
-	switch (nvfm_release_scope(phase, reason, &why)) {
-	case NVFM_RELEASE_KEEP:
-		/* the VFs stay with the domain's configuration; a successful
-		 * incoming migration's VFs stop being the hook's */
-		if (st) {
-			act(h, "stopped (reason %s): keeping its VFs; they are no longer the hook's",
-			    reason ? reason : "unknown");
-			state_remove(h, uuid);
-		}
-		return done(h);
-	case NVFM_RELEASE_RECORDED:
-		release = state_vfs(st);
-		break;
-	case NVFM_RELEASE_DOMAIN: {
-		g_autoptr(GPtrArray) vfs = managed_vfs(h, dom);
-
-		release = st ? state_vfs(st) :
-			       g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
-		for (guint i = 0; i < vfs->len; i++) {
-			NvfmAddress *a = vf_address(g_ptr_array_index(vfs, i), NULL);
-
-			if (a && !g_ptr_array_find_with_equal_func(release, a,
-								   (GEqualFunc)nvfm_address_equal, NULL))
-				g_ptr_array_add(release, a);
-			else
-				nvfm_address_free(a);
-		}
-		break;
-	}
-	}
-	todo = nvfm_vfs_online(release, act, h, &error);
-	if (!todo)
+	if (!nvfm_incoming_stopped(h->incoming, nvfm_domain_get_uuid(dom), addrs, reason,
+				   from_log ? ", from the domain log" : "", act, h, &error))
 		return fail(h, "%s", error->message);
-	if (todo->len) {
-		act(h, "%s (reason %s%s): releasing %u VF%s", why, reason ? reason : "unknown",
-		    from_log ? ", from the domain log" : "", todo->len, todo->len == 1 ? "" : "s");
-		if (!nvfm_vfs_release_online(todo, act, h, &error))
-			return fail(h, "%s", error->message);
-	}
-	if (st)
-		state_remove(h, uuid);
 	return done(h);
 }
 

@@ -19,3 +19,4 @@
 #include "nvfm/vm.h"
 #include "nvfm/migrate.h"
 #include "nvfm/domxml.h"
+#include "nvfm/incoming.h"
