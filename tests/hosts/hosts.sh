@@ -536,6 +536,29 @@ fault-link-down)
 	expect_reset
 	;;
 
+sec-runtime-dir)
+	# the agent refuses a runtime directory another user could swap
+	# (one inside a directory uid 65534 owns, as a /tmp/nvme-vf-migrate-UID
+	# someone else made first), and one that is a symlink
+	mkdir -p "$WORK/planted" "$WORK/elsewhere"
+	chown 65534:65534 "$WORK/planted"
+	chmod 0777 "$WORK/planted"
+	ln -s "$WORK/elsewhere" "$WORK/link"
+	for rt in "$WORK/planted/rt" "$WORK/link"; do
+		onb timeout 10 "$TOOL" agent --listen "$IPB:$PORT" --insecure --runtime-dir "$rt" \
+			>"$WORK/agent.log" 2>&1
+		RC=$?
+		[ "$RC" -eq 9 ] || fail "agent with runtime directory $rt exited $RC, expected 9"
+		[ "$(wc -l <"$WORK/agent.log")" -eq 1 ] || fail "more than one error line"
+		grep -q "runtime directory $rt" "$WORK/agent.log" ||
+			fail "the error does not name $rt: $(cat "$WORK/agent.log")"
+		[ "$rt" = "$WORK/link" ] || grep -q "which uid 65534 (mode 0777) controls" \
+			"$WORK/agent.log" || fail "the error does not say who controls it"
+	done
+	[ -z "$(ls -A "$WORK/elsewhere")" ] || fail "the agent wrote through the symlink"
+	[ -z "$(ls -A "$WORK/planted/rt" 2>/dev/null)" ] || fail "the agent wrote into the planted directory"
+	;;
+
 sigterm)
 	make_devices 8M
 	slow_source
