@@ -650,7 +650,7 @@ int emu_session_start_resume(EmuDev *d, int *out_fd)
 
 	if (!s)
 		return r;
-	s->parser = emu_parser_new(spill);
+	s->parser = emu_parser_new(spill, emu_max_load());
 	session_start(d, s, "nvfm-emu-resume", resume_thread, "RESUMING");
 	return 0;
 }
