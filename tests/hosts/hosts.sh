@@ -79,8 +79,13 @@ wait_log() {
 	done
 }
 
-# start_agent [ARGS...]: an agent on host B, port $PORT
+# start_agent [ARGS...]: an agent on host B, port $PORT, serving its
+# emulated devices; start_agent_noemu: the same without --emu
 start_agent() {
+	start_agent_noemu --emu "$@"
+}
+
+start_agent_noemu() {
 	: >"$WORK/agent.log"
 	bgb "$TOOL" -v agent --listen "$IPB:$PORT" --runtime-dir "$RT" --timeout 5 "$@" \
 		>>"$WORK/agent.log" 2>&1 &
@@ -241,7 +246,7 @@ roundtrip() {
 		start_agent --insecure
 		send_a --to "$IPB:$PORT" --insecure --target emu:b --verify ;;
 	unix)
-		bgb "$TOOL" -v agent --listen "unix:$WORK/agent.sock" --runtime-dir "$RT" \
+		bgb "$TOOL" -v agent --listen "unix:$WORK/agent.sock" --runtime-dir "$RT" --emu \
 			>"$WORK/agent.log" 2>&1 &
 		AGENT=$!
 		TH_PIDS="$TH_PIDS $AGENT"
