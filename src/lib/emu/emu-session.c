@@ -531,6 +531,11 @@ static gpointer resume_thread(gpointer data)
 			if (s->faults.slow_us && !pace(s, s->faults.slow_us))
 				break;
 			emu_parser_feed(s->parser, buf, (gsize)n);
+			if (emu_parser_failed(s->parser)) {
+				g_mutex_lock(&s->d->mu);
+				s->rejected = TRUE;
+				g_mutex_unlock(&s->d->mu);
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

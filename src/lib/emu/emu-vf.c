@@ -298,14 +298,19 @@ static gssize emu_data_write(NvfmDevice *dev, int data_fd, const void *buf, gsiz
 {
 	EmuDev *d = dev_emu(dev);
 	guint32 cap = d->m->cfg.max_write;
-	gboolean ok;
+	gboolean ok, rejected;
 	gssize n;
 
 	g_mutex_lock(&d->mu);
 	ok = fd_is_session(d, data_fd, TRUE);
+	rejected = ok && d->sess->rejected;
 	g_mutex_unlock(&d->mu);
 	if (!ok)
 		return -ENODEV;
+	/* like a variant driver that checks the state as it arrives: a
+	 * stream already refused fails the write, not just the commit */
+	if (rejected)
+		return -EINVAL;
 	if (cap && len > cap)
 		len = cap;
 	n = write(data_fd, buf, len);
