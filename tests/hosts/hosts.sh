@@ -575,9 +575,14 @@ sec-spill-clean)
 	kill -9 "$AGENT"
 	wait "$S"
 	[ -e "$HB/b.blob.new" ] || fail "no spill file after the SIGKILL (the case proves nothing)"
+	# and what a killed "load" left beside another device, with no record
+	onb "$TOOL" -q emu create c --size 1M || fail "emu create c"
+	head -c 65536 /dev/urandom >"$HB/c.blob.new"
 	start_agent --insecure
 	wait_log "left in flight by a previous instance: emu:b reset"
+	wait_log "emu:c: removed the state an interrupted load left"
 	[ ! -e "$HB/b.blob.new" ] || fail "b.blob.new outlived the restart ($(stat -c %s "$HB/b.blob.new") bytes)"
+	[ ! -e "$HB/c.blob.new" ] || fail "c.blob.new outlived the restart"
 	ona "$TOOL" emu fault a --clear || fail "emu fault --clear"
 	expect_reset
 	;;
