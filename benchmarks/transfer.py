@@ -217,7 +217,7 @@ class Bench:
         else:
             srv = cli = ["--insecure"]
             lib = []
-        agent = subprocess.Popen([self.tool, "agent", "--listen", "127.0.0.1:0",
+        agent = subprocess.Popen([self.tool, "agent", "--listen", "127.0.0.1:0", "--emu",
                                   "--runtime-dir", rt, "--log", "stderr"] + srv,
                                  env=self.env_b, stderr=subprocess.PIPE)
         port = None

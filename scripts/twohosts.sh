@@ -98,7 +98,8 @@ th_wait_gone() {
 }
 
 # th_agent a|b [ARGS...]: an agent on that host, plain TCP inside the test
-# namespaces unless TH_AGENT_SECURITY says otherwise (e.g. --tls-dir DIR);
+# namespaces unless TH_AGENT_SECURITY says otherwise (e.g. --tls-dir DIR),
+# serving the host's emulated devices (--emu);
 # its log is $WORK/agent-X.log, its PID $AGENT_A / $AGENT_B
 th_agent() {
 	h=$1
@@ -106,7 +107,7 @@ th_agent() {
 	if [ "$h" = a ]; then ns=$NSA ip=$IPA; else ns=$NSB ip=$IPB; fi
 	dir=$WORK/host$(echo "$h" | tr ab AB)
 	: >"$WORK/agent-$h.log"
-	ip netns exec "$ns" env NVFM_EMU_DIR="$dir" "$TOOL" -v agent --listen "$ip:$AGENT_PORT" \
+	ip netns exec "$ns" env NVFM_EMU_DIR="$dir" "$TOOL" -v agent --listen "$ip:$AGENT_PORT" --emu \
 		${TH_AGENT_SECURITY:---insecure} --runtime-dir "$WORK/rt-$h" "$@" >>"$WORK/agent-$h.log" 2>&1 &
 	eval "AGENT_$(echo "$h" | tr ab AB)=$!"
 	TH_PIDS="$TH_PIDS $!"

@@ -48,6 +48,17 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  * @verify: never let DATA go unchecked: no "zero-copy" or
  *	    "tls-integrity" capability, every DATA frame carries a CRC32C
  *	    and the trailer a SHA-256
+ * @emu: serve emulated devices and PFs (emu:NAME); when %FALSE every
+ *	 request naming one is refused (a production agent has no use for
+ *	 them)
+ * @pfs: the PFs whose VFs peers may name and provision from, %NULL
+ *	 terminated (PCI PFs, or emulated ones with @emu); %NULL or empty:
+ *	 every NVMe-class PF with SR-IOV in sysfs, and with @emu every
+ *	 emulated PF. A target must be a VF of one of them or a VF this
+ *	 agent reserved; @fixed_target is the operator's and always allowed
+ * @max_emu_state: the largest emulated state (blob) a peer may send,
+ *		   checked against the stream's claim before any of it is
+ *		   staged on disk (0: 1 GiB)
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
  */
@@ -61,6 +72,9 @@ typedef struct {
 	const NvfmAddress *fixed_target;
 	gboolean one_shot;
 	gboolean verify;
+	gboolean emu;
+	const NvfmAddress *const *pfs;
+	guint64 max_emu_state;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 } NvfmAgentOptions;

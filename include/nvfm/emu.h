@@ -44,13 +44,25 @@ void nvfm_emu_config_init(NvfmEmuConfig *cfg);
  * $NVFM_EMU_DIR if set, else $XDG_RUNTIME_DIR/nvme-vf-migrate/emu, else
  * /run/nvme-vf-migrate/emu (root) or /tmp/nvme-vf-migrate-UID/emu.
  *
- * The directory is created (mode 0700) when a device is first opened or
- * created there. Devices in different directories are independent, like
+ * The directory is created (mode 0700) when a device is first created
+ * there; opening a device that does not exist writes nothing. Devices in different directories are independent, like
  * devices on different hosts.
  *
  * Return: a newly allocated path.
  */
 char *nvfm_emu_dir(void);
+
+/**
+ * nvfm_emu_set_max_load() - the largest state a load takes in this process
+ * @bytes: the limit on the blob size a state stream may claim (0: the
+ *	   emulation's own maximum, 64 GiB)
+ *
+ * A load whose stream header claims more is refused before any of its
+ * pages is staged in NAME.blob.new, and nothing is staged beyond the
+ * limit. The agent sets it from --max-emu-state: a peer's stream must
+ * not fill the host's /run.
+ */
+void nvfm_emu_set_max_load(guint64 bytes);
 
 /**
  * nvfm_emu_create() - create (or replace) emulated device @name

@@ -170,8 +170,11 @@ static int agent_request(int argc, char **argv);
 int cmd_agent(int argc, char **argv)
 {
 	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL;
+	g_autofree char *max_emu = NULL;
+	g_auto(GStrv) pf_args = NULL;
+	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	int max_sessions = 0, idle = 300;
-	gboolean verify = FALSE;
+	gboolean verify = FALSE, emu = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT, [V6]:PORT or unix:PATH (port default " G_STRINGIFY(NVFM_AGENT_DEFAULT_PORT) ")", "ADDR" },
@@ -180,6 +183,9 @@ int cmd_agent(int argc, char **argv)
 		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
 		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
+		{ "pf", 0, 0, G_OPTION_ARG_STRING_ARRAY, &pf_args, "A PF whose VFs peers may use (repeatable; default every NVMe PF with SR-IOV)", "ADDR" },
+		{ "emu", 0, 0, G_OPTION_ARG_NONE, &emu, "Serve emulated devices and PFs (emu:NAME), for tests and demos; off by default", NULL },
+		{ "max-emu-state", 0, 0, G_OPTION_ARG_STRING, &max_emu, "Largest emulated state a peer may send (default 1G)", "SIZE" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = NULL;
@@ -218,6 +224,22 @@ int cmd_agent(int argc, char **argv)
 	}
 	if (lc.target == LOG_AUTO)
 		lc.target = g_log_writer_is_journald(fileno(stderr)) ? LOG_JOURNAL : LOG_STDERR;
+	for (guint i = 0; pf_args && pf_args[i]; i++) {
+		NvfmAddress *pf = nvfm_address_parse_pf(pf_args[i], &error);
+
+		if (!pf) {
+			cli_transport_clear(&t);
+			return cli_usage_error("agent", "%s", error->message);
+		}
+		g_ptr_array_add(pfs, pf);
+	}
+	g_ptr_array_add(pfs, NULL);
+	if (max_emu && (!nvfm_size_parse(max_emu, &ao.max_emu_state, &error) ||
+			ao.max_emu_state == 0)) {
+		cli_transport_clear(&t);
+		return cli_usage_error("agent", "%s", error ? error->message
+						      : "--max-emu-state must be positive");
+	}
 
 	tls = cli_transport_tls(&t, TRUE, listen, &error);
 	if (error) {
@@ -231,6 +253,8 @@ int cmd_agent(int argc, char **argv)
 	ao.timeout_ms = t.timeout * 1000;
 	ao.idle_timeout_ms = idle * 1000;
 	ao.verify = verify;
+	ao.emu = emu;
+	ao.pfs = (const NvfmAddress *const *)pfs->pdata;
 	ao.log = agent_log;
 	ao.log_data = &lc;
 	code = cli_run_agent(&ao, &error);

@@ -59,6 +59,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	ao.listen = listen;
 	ao.runtime_dir = rt;
 	ao.timeout_ms = 5000;
+	ao.emu = TRUE;
 	f->agent = nvfm_agent_new(&ao, &error);
 	g_assert_no_error(error);
 	f->thread = g_thread_new("agent", run_agent, f->agent);

@@ -276,6 +276,7 @@ static NvfmAgent *start_agent(Fixture *f, AgentRun *r, char **addr)
 	o.listen = *addr;
 	o.runtime_dir = rt;
 	o.timeout_ms = 5000;
+	o.emu = TRUE;
 	o.log = collect;
 	o.log_data = r;
 	r->agent = nvfm_agent_new(&o, &error);

@@ -79,8 +79,13 @@ wait_log() {
 	done
 }
 
-# start_agent [ARGS...]: an agent on host B, port $PORT
+# start_agent [ARGS...]: an agent on host B, port $PORT, serving its
+# emulated devices; start_agent_noemu: the same without --emu
 start_agent() {
+	start_agent_noemu --emu "$@"
+}
+
+start_agent_noemu() {
 	: >"$WORK/agent.log"
 	bgb "$TOOL" -v agent --listen "$IPB:$PORT" --runtime-dir "$RT" --timeout 5 "$@" \
 		>>"$WORK/agent.log" 2>&1 &
@@ -241,7 +246,7 @@ roundtrip() {
 		start_agent --insecure
 		send_a --to "$IPB:$PORT" --insecure --target emu:b --verify ;;
 	unix)
-		bgb "$TOOL" -v agent --listen "unix:$WORK/agent.sock" --runtime-dir "$RT" \
+		bgb "$TOOL" -v agent --listen "unix:$WORK/agent.sock" --runtime-dir "$RT" --emu \
 			>"$WORK/agent.log" 2>&1 &
 		AGENT=$!
 		TH_PIDS="$TH_PIDS $AGENT"
@@ -463,6 +468,199 @@ sec-wrong-server)
 	[ "$RC" -eq 9 ] || fail "send exited $RC, expected 9: $(cat "$WORK/send.err")"
 	grep -q "issued for another name" "$WORK/send.err" || fail "unclear error: $(cat "$WORK/send.err")"
 	expect_untouched
+	;;
+
+# ---- what a peer may make the agent touch (issue #19) ----
+
+sec-emu-off)
+	# a production agent (no --emu) serves no emulated device: a peer's
+	# emu: target, preflight or PF is refused in one line, nothing written
+	make_devices 1M
+	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
+	before=$(ls -A "$HB")
+	start_agent_noemu --insecure
+	send_a --to "$IPB:$PORT" --insecure --target emu:b
+	[ "$RC" -ne 0 ] || fail "send into emu:b succeeded on an agent without --emu"
+	grep -q "emulated devices are off on this agent" "$WORK/send.err" ||
+		fail "unclear refusal: $(cat "$WORK/send.err")"
+	[ "$(wc -l <"$WORK/send.err")" -eq 1 ] || fail "more than one error line: $(cat "$WORK/send.err")"
+	C="--to $IPB:$PORT --insecure"
+	for req in "preflight target=emu:b" "preflight target=emu:ghost" "preflight pf=emu:pf0" \
+		   "provision pf=emu:pf0" "release vf=emu:pf0-vf0"; do
+		# shellcheck disable=SC2086
+		ona "$TOOL" agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
+			fail "$req answered: $(cat "$WORK/req.out")"
+		grep -q "emulated devices are off" "$WORK/req.err" ||
+			fail "$req: unclear refusal: $(cat "$WORK/req.err")"
+	done
+	grep -q "migration m" "$WORK/agent.log" && fail "the agent started a migration"
+	[ "$(ls -A "$HB")" = "$before" ] || fail "files appeared in B's emu dir: $(ls -A "$HB")"
+	expect_untouched
+	;;
+
+sec-preflight-nocreate)
+	# preflights of devices that do not exist create nothing, even with --emu
+	make_devices 1M
+	before=$(ls -A "$HB")
+	start_agent --insecure
+	ona python3 - "$TOOL" "$IPB:$PORT" >"$WORK/pre.out" 2>&1 <<'EOF2' || fail "preflights: $(tail -3 "$WORK/pre.out")"
+import subprocess, sys
+tool, to = sys.argv[1], sys.argv[2]
+for i in range(300):
+    r = subprocess.run([tool, "agent", "request", "preflight", "--to", to, "--insecure",
+                        "target=emu:ghost%d" % i], capture_output=True, text=True)
+    if r.returncode != 3 or "does not exist" not in r.stdout:
+        sys.exit("preflight %d: rc %d: %s%s" % (i, r.returncode, r.stdout, r.stderr))
+print("300 preflights refused")
+EOF2
+	[ "$(ls -A "$HB")" = "$before" ] ||
+		fail "preflights created $(ls -A "$HB" | grep -c ghost) files in B's emu dir"
+	[ -z "$(ls -A "$RT/migrations")" ] || fail "migration records left"
+	;;
+
+sec-spill-cap)
+	# a stream whose header claims more than --max-emu-state is refused
+	# before a byte is staged in NAME.blob.new: a 64 GiB claim against 4 MiB
+	# (spliced bytes cannot be refused as they come, so the zero-copy run
+	# sends a smaller claim: its bytes flow to the end, discarded)
+	make_devices 1M
+	ona "$TOOL" -q emu create big --size 64G --seed 41 --dirty-rate 0 || fail "emu create big"
+	ona "$TOOL" -q emu create mid --size 16M --seed 41 --dirty-rate 0 || fail "emu create mid"
+	# page 1 differs from what the generator makes: it would be staged
+	ona "$TOOL" emu fault big corrupt-byte 100000 || fail "emu fault"
+	ona "$TOOL" emu fault mid corrupt-byte 100000 || fail "emu fault"
+	start_agent --insecure --max-emu-state 4M
+	for mode in "big --verify" mid; do
+		# shellcheck disable=SC2086
+		ona "$TOOL" --json send emu:$mode --to "$IPB:$PORT" --insecure --target emu:b \
+			--timeout 60 >"$WORK/send.json" 2>"$WORK/send.err" &
+		S=$!
+		TH_PIDS="$TH_PIDS $S"
+		seen=
+		while kill -0 "$S" 2>/dev/null; do
+			[ -e "$HB/b.blob.new" ] && seen=$(stat -c %s "$HB/b.blob.new")
+			sleep 0.05
+		done
+		wait "$S"
+		RC=$?
+		[ -z "$seen" ] || fail "emu:$mode: $seen bytes staged in b.blob.new"
+		[ "$RC" -ne 0 ] || fail "emu:$mode: a state beyond the limit was accepted"
+		wait_log "failed in .*emu:b reset"
+		[ "$(pages_b)" = "$PB0" ] || fail "emu:b pages changed"
+		: >"$WORK/agent.log"
+	done
+	# the limit is not a ban: a state within it arrives
+	send_a --to "$IPB:$PORT" --insecure --target emu:b
+	expect_arrived
+	;;
+
+sec-spill-clean)
+	# SIGKILL mid-receive: the pages staged in b.blob.new do not outlive
+	# the restart
+	make_devices 8M
+	slow_source
+	# page 1 differs from what the generator makes: it is staged
+	ona "$TOOL" emu fault a corrupt-byte 100000 || fail "emu fault"
+	start_agent --insecure
+	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b --timeout 5 \
+		>"$WORK/send.json" 2>"$WORK/send.err" &
+	S=$!
+	TH_PIDS="$TH_PIDS $S"
+	n=100
+	until [ -e "$HB/b.blob.new" ]; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "the transfer never staged a page"
+		sleep 0.1
+	done
+	kill -9 "$AGENT"
+	wait "$S"
+	[ -e "$HB/b.blob.new" ] || fail "no spill file after the SIGKILL (the case proves nothing)"
+	# and what a killed "load" left beside another device, with no record
+	onb "$TOOL" -q emu create c --size 1M || fail "emu create c"
+	head -c 65536 /dev/urandom >"$HB/c.blob.new"
+	start_agent --insecure
+	wait_log "left in flight by a previous instance: emu:b reset"
+	wait_log "emu:c: removed the state an interrupted load left"
+	[ ! -e "$HB/b.blob.new" ] || fail "b.blob.new outlived the restart ($(stat -c %s "$HB/b.blob.new") bytes)"
+	[ ! -e "$HB/c.blob.new" ] || fail "c.blob.new outlived the restart"
+	ona "$TOOL" emu fault a --clear || fail "emu fault --clear"
+	expect_reset
+	;;
+
+sec-target-foreign)
+	# PCI functions that are not VFs of this agent's PFs (the host bridge,
+	# any device) are refused before anything opens or resets them
+	make_devices 1M
+	start_agent --insecure
+	C="--to $IPB:$PORT --insecure"
+	FOREIGN=$(ls /sys/bus/pci/devices | head -1)
+	[ -n "$FOREIGN" ] || skip "no PCI device on this machine"
+	for t in 00:00.0 "vfio:$FOREIGN" "$FOREIGN" "vfio:/sys/bus/pci/devices/$FOREIGN"; do
+		ona "$TOOL" agent request preflight $C "target=$t" >"$WORK/req.out" 2>"$WORK/req.err" &&
+			fail "preflight $t answered: $(cat "$WORK/req.out")"
+		grep -q "is not a VF of this host" "$WORK/req.err" ||
+			fail "preflight $t: $(cat "$WORK/req.out" "$WORK/req.err")"
+		send_a --to "$IPB:$PORT" --insecure --target "$t"
+		[ "$RC" -ne 0 ] || fail "send into $t succeeded"
+		grep -q "is not a VF of this host" "$WORK/send.err" ||
+			fail "send into $t: $(cat "$WORK/send.err")"
+	done
+	for req in "provision pf=$FOREIGN" "preflight pf=$FOREIGN" "release vf=$FOREIGN"; do
+		# shellcheck disable=SC2086
+		ona "$TOOL" agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
+			fail "$req answered: $(cat "$WORK/req.out")"
+		grep -q "not a PF this agent serves\|is not a VF of this host" "$WORK/req.err" ||
+			fail "$req: $(cat "$WORK/req.err")"
+	done
+	grep -q "migration m" "$WORK/agent.log" && fail "the agent started a migration into a foreign device"
+	grep -q " reset" "$WORK/agent.log" && fail "the agent reset something"
+	[ -z "$(ls -A "$RT/migrations")" ] || fail "migration records left"
+	# --pf limits PFs: an emulated PF not named is refused too
+	stop_agent
+	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
+	onb "$TOOL" -q emu pf-create pf1 --vfs 2 || fail "emu pf-create"
+	start_agent --insecure --pf emu:pf1
+	ona "$TOOL" agent request provision $C pf=emu:pf0 >"$WORK/req.out" 2>"$WORK/req.err" &&
+		fail "provision from a PF not in --pf answered: $(cat "$WORK/req.out")"
+	grep -q "not a PF this agent serves" "$WORK/req.err" || fail "provision: $(cat "$WORK/req.err")"
+	ona "$TOOL" agent request provision $C pf=emu:pf1 >"$WORK/prov.json" ||
+		fail "provision from the --pf PF failed"
+	expect_untouched
+	;;
+
+sec-driver)
+	# a peer's driver name reaches neither modprobe nor the VF: options,
+	# paths and modules nothing names for the VF are refused
+	make_devices 1M
+	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
+	mkdir -p "$WORK/bin"
+	printf '#!/bin/sh
+echo "$*" >>%s/modprobe.called
+' "$WORK" >"$WORK/bin/modprobe"
+	chmod +x "$WORK/bin/modprobe"
+	: >"$WORK/agent.log"
+	bgb env PATH="$WORK/bin:$PATH" "$TOOL" -v agent --listen "$IPB:$PORT" --runtime-dir "$RT" \
+		--timeout 5 --insecure --emu >>"$WORK/agent.log" 2>&1 &
+	AGENT=$!
+	TH_PIDS="$TH_PIDS $AGENT"
+	wait_log "listening on"
+	C="--to $IPB:$PORT --insecure"
+	# names modprobe or a path would read as something else: refused as names
+	for d in -v --help .. ../../x a/b "" "$(printf 'x%.0s' $(seq 65))"; do
+		ona "$TOOL" agent request provision $C pf=emu:pf0 "driver=$d" \
+			>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver '$d'"
+		grep -q "invalid driver name" "$WORK/req.err" ||
+			fail "driver '$d': $(cat "$WORK/req.err")"
+	done
+	# a well-formed name that is not this VF's driver
+	ona "$TOOL" agent request provision $C pf=emu:pf0 driver=e1000e \
+		>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver e1000e"
+	grep -q "no PCI driver 'e1000e'" "$WORK/req.err" || fail "driver e1000e: $(cat "$WORK/req.err")"
+	[ ! -e "$WORK/modprobe.called" ] || fail "modprobe ran: $(cat "$WORK/modprobe.called")"
+	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a refused provision reserved a VF"
+	onb "$TOOL" vf list --pf emu:pf0 --json >"$WORK/vfs.json" || fail "vf list"
+	grep -q '"free": false' "$WORK/vfs.json" && fail "a refused provision kept a VF: $(cat "$WORK/vfs.json")"
 	;;
 
 fault-truncate-hello) fault_case untouched truncate:HELLO "truncated" "failed in handshake: .*emu:b untouched" ;;

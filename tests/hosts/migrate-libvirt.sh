@@ -69,7 +69,7 @@ start_agent() {
 	echo "agent_runtime_dir = $WORK/rt-b" >>"$B/hook.conf"
 	: >"$WORK/agent-b.log"
 	ip netns exec "$NSB" env NVFM_EMU_DIR="$B/emu" "$TOOL" -v agent \
-		--listen "$IPB:$AGENT_PORT" --insecure --runtime-dir "$WORK/rt-b" \
+		--listen "$IPB:$AGENT_PORT" --insecure --emu --runtime-dir "$WORK/rt-b" \
 		>>"$WORK/agent-b.log" 2>&1 &
 	AGENT_PID=$!
 	n=150

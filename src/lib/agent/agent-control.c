@@ -69,6 +69,7 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 	gint64 nvq, nvi;
 	json_t *lm_arg = json_object_get(args, "lm_format");
 	g_autoptr(NvfmLmFormat) lm_format = NULL;
+	g_autoptr(NvfmAddress) pfa = NULL;
 	json_t *target_compat = NULL;
 	gboolean all = TRUE;
 
@@ -98,6 +99,15 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 			    "preflight needs a target device or a PF");
 		return NULL;
 	}
+	if (pf) {
+		/* a PF this agent does not serve is refused, not inspected */
+		pfa = nvfm_address_parse_pf(pf, error);
+		if (!pfa || !agent_may_use_pf(a, pfa, error)) {
+			json_decref(checks);
+			g_prefix_error(error, "preflight: ");
+			return NULL;
+		}
+	}
 	if (target) {
 		g_autoptr(GError) err = NULL;
 		g_autoptr(NvfmAddress) t = NULL;
@@ -106,6 +116,11 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 		json_auto_t *targs = json_pack("{s:s}", "target", target);
 
 		t = agent_resolve_target(s, targs, &err);
+		if (!t && g_error_matches(err, NVFM_ERROR, NVFM_ERROR_PERMISSION)) {
+			json_decref(checks);
+			g_propagate_prefixed_error(error, g_steal_pointer(&err), "preflight: ");
+			return NULL;
+		}
 		dev = t ? nvfm_device_open(t, &err) : NULL;
 		add_check(checks, "target-available", dev != NULL,
 			  dev ? t->text : err->message);
@@ -126,10 +141,9 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 			all &= ok;
 		}
 	}
-	if (pf) {
+	if (pfa) {
 		g_autoptr(GError) err = NULL;
-		g_autoptr(NvfmAddress) pfa = nvfm_address_parse_pf(pf, &err);
-		g_autoptr(NvfmPf) p = pfa ? nvfm_pf_open(pfa, &err) : NULL;
+		g_autoptr(NvfmPf) p = nvfm_pf_open(pfa, &err);
 		g_autoptr(NvfmVfInfo) vf = NULL;
 		NvfmPfCaps caps;
 		gboolean ok = p && nvfm_pf_get_caps(p, &caps, &err);

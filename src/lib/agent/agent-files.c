@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The agent's files under its runtime directory: the migrations a
- * previous instance left in flight, whose target devices are reset.
+ * previous instance left in flight, whose target devices are reset, and
+ * the staged state an interrupted load left beside an emulated device.
  */
 #define G_LOG_DOMAIN "nvfm-agent"
 
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "agent-server.h"
+#include "nvfm/emu.h"
 
 void agent_remove_dir(const char *path)
 {
@@ -27,6 +29,34 @@ void agent_remove_dir(const char *path)
 		unlink(p);
 	}
 	rmdir(path);
+}
+
+/*
+ * Pages a load into an emulated device was staging (NAME.blob.new) when
+ * its process died: the agent's own transfers are reset below, but a
+ * killed "load" leaves them too. Opening the device drops them; a device
+ * open elsewhere is loading right now and is left alone.
+ */
+static void drop_stale_spills(NvfmAgent *a)
+{
+	g_auto(GStrv) names = a->emu ? nvfm_emu_list(NULL) : NULL;
+	g_autofree char *dir = names ? nvfm_emu_dir() : NULL;
+
+	for (guint i = 0; names && names[i]; i++) {
+		g_autofree char *base = g_strconcat(names[i], ".blob.new", NULL);
+		g_autofree char *staged = g_build_filename(dir, base, NULL);
+		g_autoptr(NvfmAddress) addr = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+
+		if (!g_file_test(staged, G_FILE_TEST_EXISTS))
+			continue;
+		addr = nvfm_address_new_emu(names[i], NULL);
+		dev = addr ? nvfm_device_open(addr, NULL) : NULL;
+		if (dev)
+			agent_log(a, G_LOG_LEVEL_WARNING,
+				  "%s: removed the state an interrupted load left in %s",
+				  addr->text, staged);
+	}
 }
 
 void agent_recover_stale(NvfmAgent *a)
@@ -57,4 +87,5 @@ void agent_recover_stale(NvfmAgent *a)
 		}
 		agent_remove_dir(dir);
 	}
+	drop_stale_spills(a);
 }

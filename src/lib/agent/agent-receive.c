@@ -234,9 +234,15 @@ NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error)
 		}
 		return nvfm_address_copy(a->fixed_target);
 	}
-	if (!target)
+	if (!target) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "receive needs a target device or a reservation");
+		return NULL;
+	}
+	/* a reservation's VF and the operator's fixed target are ours; a
+	 * device the peer names is checked before anything opens it */
+	if (!agent_may_use_device(a, target, error))
+		return NULL;
 	return g_steal_pointer(&target);
 }
 

@@ -107,7 +107,9 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 		return NULL;
 	}
 	pfa = nvfm_address_parse_pf(pf, error);
-	p = pfa ? nvfm_pf_open(pfa, error) : NULL;
+	if (!pfa || !agent_may_use_pf(a, pfa, error))
+		return NULL;
+	p = nvfm_pf_open(pfa, error);
 	if (!p)
 		return NULL;
 	/* a PF that cannot take the source's state gets no VF provisioned */
@@ -189,7 +191,9 @@ json_t *agent_do_release(Session *s, json_t *args, GError **error)
 		return NULL;
 	}
 	vf_val = nvfm_address_parse(vf_addr, error);
-	if (!vf_val || !nvfm_vf_release(vf_val, error))
+	/* a VF named by the peer rather than by our own record is checked */
+	if (!vf_val || (!resv && !agent_may_use_device(a, vf_val, error)) ||
+	    !nvfm_vf_release(vf_val, error))
 		return NULL;
 	g_mutex_lock(&a->res_mu);
 	if (resv) {

@@ -29,6 +29,9 @@ struct _NvfmAgent {
 	NvfmAddress *fixed_target;
 	gboolean one_shot;
 	gboolean verify;
+	gboolean emu;		/* emulated devices served (--emu) */
+	GPtrArray *pfs;		/* NvfmAddress: --pf, or NULL for every NVMe SR-IOV PF */
+	guint64 max_emu_state;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 
@@ -76,6 +79,13 @@ void agent_send_abort(Session *s, const char *reason, const char *code, const ch
 /* agent-files.c */
 void agent_remove_dir(const char *path);
 void agent_recover_stale(NvfmAgent *a);
+
+/* agent-scope.c: what a peer may name; a refusal is NVFM_ERROR_PERMISSION
+ * with one line, before anything is opened */
+gboolean agent_scope_init(NvfmAgent *a, const NvfmAgentOptions *opts, GError **error);
+void agent_scope_clear(NvfmAgent *a);
+gboolean agent_may_use_pf(NvfmAgent *a, const NvfmAddress *pf, GError **error);
+gboolean agent_may_use_device(NvfmAgent *a, const NvfmAddress *dev, GError **error);
 
 /* agent-receive.c */
 json_t *agent_migration_json(Session *s);

@@ -52,6 +52,8 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no address to listen on");
 		return NULL;
 	}
+	if (!agent_scope_init(a, opts, error))
+		return NULL;
 	if (!nvfm_private_dir(a->runtime_dir, error) || !nvfm_private_dir(a->mig_dir, error) ||
 	    !nvfm_private_dir(nvfm_ledger_dir(a->ledger), error))
 		return NULL;
@@ -110,6 +112,7 @@ void nvfm_agent_free(NvfmAgent *agent)
 	g_free(agent->mig_dir);
 	nvfm_ledger_free(agent->ledger);
 	nvfm_address_free(agent->fixed_target);
+	agent_scope_clear(agent);
 	g_mutex_clear(&agent->mu);
 	g_mutex_clear(&agent->res_mu);
 	g_free(agent);

@@ -223,7 +223,9 @@ gboolean emu_image_digest(const EmuState *st, char **out_hex, guint64 *out_size,
 
 /* emu-stream.c: incremental stream parser (RESUMING) */
 typedef struct _EmuParser EmuParser;
-EmuParser *emu_parser_new(const char *spill_path);
+/* @max_blob: the largest blob the stream may claim; no more than that is
+ * ever staged in @spill_path */
+EmuParser *emu_parser_new(const char *spill_path, guint64 max_blob);
 void emu_parser_free(EmuParser *p);
 void emu_parser_feed(EmuParser *p, const guint8 *buf, gsize len);
 gboolean emu_parser_failed(const EmuParser *p);
@@ -251,6 +253,9 @@ gboolean emu_faults_save(const char *dir, const char *name, const EmuFaults *f,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuModel, emu_model_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuParser, emu_parser_free)
+
+/* emu-vf.c: the largest state a load takes (nvfm_emu_set_max_load()) */
+guint64 emu_max_load(void);
 
 /* emu-vf.c: the emulated backend's constructor (fills dev->ops and
  * dev->priv for the emulated VF @name) */

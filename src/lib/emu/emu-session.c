@@ -531,6 +531,11 @@ static gpointer resume_thread(gpointer data)
 			if (s->faults.slow_us && !pace(s, s->faults.slow_us))
 				break;
 			emu_parser_feed(s->parser, buf, (gsize)n);
+			if (emu_parser_failed(s->parser)) {
+				g_mutex_lock(&s->d->mu);
+				s->rejected = TRUE;
+				g_mutex_unlock(&s->d->mu);
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -650,7 +655,7 @@ int emu_session_start_resume(EmuDev *d, int *out_fd)
 
 	if (!s)
 		return r;
-	s->parser = emu_parser_new(spill);
+	s->parser = emu_parser_new(spill, emu_max_load());
 	session_start(d, s, "nvfm-emu-resume", resume_thread, "RESUMING");
 	return 0;
 }

@@ -57,6 +57,7 @@ typedef struct {
 	gboolean busy;		/* the thread holds bytes not yet in the pipe */
 	gboolean stalled;	/* stop-after fired */
 	gboolean closed;	/* write end closed: end of stream or truncate-after */
+	gboolean rejected;	/* resume: the parser refused the stream */
 	guint64 produced;	/* bytes written into the pipe */
 	guint64 initial_size;
 	guint64 last_initial;

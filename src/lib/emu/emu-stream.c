@@ -273,11 +273,12 @@ struct _EmuParser {
 	guint64 *seen;
 	guint32 n_seen;
 	char *spill_path;
+	guint64 max_blob;	/* the largest blob the header may claim */
 	int spill_fd;
 	char *err;
 };
 
-EmuParser *emu_parser_new(const char *spill_path)
+EmuParser *emu_parser_new(const char *spill_path, guint64 max_blob)
 {
 	EmuParser *p = g_new0(EmuParser, 1);
 
@@ -285,6 +286,7 @@ EmuParser *emu_parser_new(const char *spill_path)
 	p->need = EMU_STREAM_HEADER_SIZE;
 	p->page = g_malloc(EMU_PAGE_SIZE);
 	p->spill_path = g_strdup(spill_path);
+	p->max_blob = max_blob;
 	p->spill_fd = -1;
 	p->st.spill_fd = -1;
 	return p;
@@ -351,6 +353,10 @@ static void parse_header(EmuParser *p)
 	if (blob > EMU_MAX_BLOB || nio > EMU_MAX_IO_QUEUES)
 		FAIL(p, "blob size %" G_GUINT64_FORMAT " or %u I/O queues out of range",
 				  blob, nio);
+	/* a peer's claim is checked before a byte of it is staged */
+	if (blob > p->max_blob)
+		FAIL(p, "blob size %" G_GUINT64_FORMAT " exceeds the %" G_GUINT64_FORMAT
+		     "-byte limit of this receiver", blob, p->max_blob);
 	emu_state_init(&p->st, blob, get64(h + 24), nio);
 	p->have_state = TRUE;
 	p->seen = g_new0(guint64, (p->st.n_pages + 63) / 64 + 1);
@@ -499,6 +505,10 @@ static void parse_page_done(EmuParser *p)
 		int r;
 
 		p->crc = nvfm_crc32c(p->crc, data, p->page_len);
+		/* the header's claim bounds every page; say so where it is written */
+		if ((guint64)idx * EMU_PAGE_SIZE + p->page_len > p->max_blob)
+			FAIL(p, "page %u would stage beyond the %" G_GUINT64_FORMAT "-byte limit",
+			     idx, p->max_blob);
 		if (p->spill_fd < 0) {
 			p->spill_fd = open(p->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (p->spill_fd < 0)

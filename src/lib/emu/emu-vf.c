@@ -298,14 +298,19 @@ static gssize emu_data_write(NvfmDevice *dev, int data_fd, const void *buf, gsiz
 {
 	EmuDev *d = dev_emu(dev);
 	guint32 cap = d->m->cfg.max_write;
-	gboolean ok;
+	gboolean ok, rejected;
 	gssize n;
 
 	g_mutex_lock(&d->mu);
 	ok = fd_is_session(d, data_fd, TRUE);
+	rejected = ok && d->sess->rejected;
 	g_mutex_unlock(&d->mu);
 	if (!ok)
 		return -ENODEV;
+	/* like a variant driver that checks the state as it arrives: a
+	 * stream already refused fails the write, not just the commit */
+	if (rejected)
+		return -EINVAL;
 	if (cap && len > cap)
 		len = cap;
 	n = write(data_fd, buf, len);
@@ -448,6 +453,24 @@ static gboolean open_dir(char **out, GError **error)
 	return TRUE;
 }
 
+static gboolean not_found(const char *dir, const char *name, GError **error)
+{
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+		    "emulated device '%s' does not exist in %s (make it with "
+		    "`nvme-vf-migrate emu create %s`)", name, dir, name);
+	return FALSE;
+}
+
+/* Pages a load was staging when its process died (SIGKILL, a crash):
+ * only the lock holder writes NAME.blob.new, and we hold the lock now. */
+static void drop_stale_spill(const char *dir, const char *name)
+{
+	g_autofree char *staged = emu_path(dir, name, ".blob.new");
+
+	if (unlink(staged) == 0)
+		g_debug("%s: removed the pages an interrupted load left in %s", name, staged);
+}
+
 gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error)
 {
 	g_autofree char *dir = NULL;
@@ -455,23 +478,34 @@ gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error)
 	EmuDev *d;
 	int lock_fd;
 
-	if (!emu_check_name(name, error) || !open_dir(&dir, error))
+	if (!emu_check_name(name, error))
+		return FALSE;
+	dir = nvfm_emu_dir();
+	/* Only `emu create` makes a device: a typo, or a peer naming any
+	 * device, must not conjure one up, nor leave a file behind (not
+	 * even the directory or a lock file) */
+	if (!emu_model_exists(dir, name))
+		return not_found(dir, name, error);
+	g_clear_pointer(&dir, g_free);
+	if (!open_dir(&dir, error))
 		return FALSE;
 	lock_fd = emu_lock(dir, name, error);
 	if (lock_fd < 0)
 		return FALSE;
-	/* Only `emu create` makes a device: a typo, or a peer naming any
-	 * device, must not conjure one up */
-	if (emu_model_exists(dir, name))
+	if (emu_model_exists(dir, name)) {
 		m = emu_model_load(dir, name, error);
-	else
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "emulated device '%s' does not exist in %s (make it with "
-			    "`nvme-vf-migrate emu create %s`)", name, dir, name);
+	} else {
+		/* destroyed while we waited: its lock file is ours to drop */
+		g_autofree char *lock_path = emu_path(dir, name, ".lock");
+
+		unlink(lock_path);
+		not_found(dir, name, error);
+	}
 	if (!m) {
 		close(lock_fd);
 		return FALSE;
 	}
+	drop_stale_spill(dir, name);
 	d = g_new0(EmuDev, 1);
 	g_mutex_init(&d->mu);
 	d->m = g_steal_pointer(&m);
@@ -497,6 +531,28 @@ void nvfm_emu_config_init(NvfmEmuConfig *cfg)
 	cfg->dirty_rate = 16ull << 20;
 	cfg->max_write = 0;
 	cfg->report_data_size = TRUE;
+}
+
+/* The largest state a load accepts in this process (see
+ * nvfm_emu_set_max_load()); the agent lowers it for its peers. */
+static guint64 max_load = EMU_MAX_BLOB;
+G_LOCK_DEFINE_STATIC(max_load);
+
+void nvfm_emu_set_max_load(guint64 bytes)
+{
+	G_LOCK(max_load);
+	max_load = bytes && bytes < EMU_MAX_BLOB ? bytes : EMU_MAX_BLOB;
+	G_UNLOCK(max_load);
+}
+
+guint64 emu_max_load(void)
+{
+	guint64 v;
+
+	G_LOCK(max_load);
+	v = max_load;
+	G_UNLOCK(max_load);
+	return v;
 }
 
 char *nvfm_emu_dir(void)

@@ -150,14 +150,16 @@ static gboolean kpf_vf_unbind(NvfmPf *pf, guint index, GError **error)
 	return TRUE;
 }
 
-/* Loads the module behind @driver when no such PCI driver is registered. */
+/* Loads the module behind @driver when no such PCI driver is registered.
+ * The name was checked (pf.c) and is one modules.alias gives this VF, or
+ * vfio-pci; "--" keeps modprobe from reading any name as an option. */
 static void load_driver_module(const char *driver)
 {
-	const char *argv[] = { "modprobe", "-q", driver, NULL };
+	const char *argv[] = { "modprobe", "-q", "--", driver, NULL };
 	int status = 0;
 
 	/* a fixture tree has no modules to load */
-	if (*nvfm_sysfs_root())
+	if (*nvfm_sysfs_root() || driver[0] == '-')
 		return;
 	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
 			  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
