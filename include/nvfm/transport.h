@@ -32,8 +32,12 @@ G_BEGIN_DECLS
  *	      @dir/client-key.pem)
  * @allow: server only: a %NULL-terminated list of patterns (* and ?
  *	   wildcards); a client is accepted only if one matches its
- *	   certificate's subject DN, its CN, a DNS name or an IP address of
- *	   its subjectAltName. %NULL or empty: any certificate from the CA.
+ *	   certificate: "PATTERN" the subject's CN attribute, a DNS name or
+ *	   an IP address of its subjectAltName, "CN=PATTERN" the CN only. A
+ *	   subject with several CNs has no CN to match. A pattern for another
+ *	   attribute or a whole subject ("O=x", "CN=a,O=b") makes
+ *	   nvfm_tls_new() fail with %NVFM_ERROR_INVALID_ARG. %NULL or empty:
+ *	   any certificate from the CA.
  * @server_name: client only: the name the server certificate must carry
  *		 (%NULL: the host part of the address connected to)
  */
@@ -58,7 +62,8 @@ typedef struct _NvfmTls NvfmTls;
  * @error: return location for an error
  *
  * Return: the credentials, or %NULL with %NVFM_ERROR_NOT_FOUND (a file is
- * missing), %NVFM_ERROR_AUTH (a file is not a usable certificate or key)
+ * missing), %NVFM_ERROR_INVALID_ARG (an @allow pattern), %NVFM_ERROR_AUTH
+ * (a file is not a usable certificate or key)
  * or %NVFM_ERROR_NOT_SUPPORTED (GIO has no TLS backend: install
  * glib-networking).
  */

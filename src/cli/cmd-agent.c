@@ -27,7 +27,7 @@ void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean se
 		{ server ? "allow" : "tls-name", 0, 0,
 		  server ? G_OPTION_ARG_STRING_ARRAY : G_OPTION_ARG_STRING,
 		  server ? (gpointer)&t->allow : (gpointer)&t->tls_name,
-		  server ? "Accept only clients whose certificate subject, CN or SAN matches (repeatable, * wildcards)"
+		  server ? "Accept only clients whose certificate CN, DNS or IP subjectAltName matches (CN=PATTERN: the CN only; repeatable, * wildcards)"
 			 : "Name the agent's certificate must carry (default: the host connected to)",
 		  server ? "PATTERN" : "NAME" },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &t->timeout,
@@ -66,7 +66,7 @@ NvfmTls *cli_transport_tls(CliTransport *t, gboolean server, const char *address
 		return NULL;
 	}
 	tls = nvfm_tls_new(server, &o, error);
-	if (!tls)
+	if (!tls && error && *error && (*error)->code != NVFM_ERROR_INVALID_ARG)
 		g_prefix_error(error, "TLS is required for TCP (use --insecure for plain TCP): ");
 	return tls;
 }

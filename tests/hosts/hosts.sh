@@ -465,6 +465,50 @@ sec-wrong-server)
 	expect_untouched
 	;;
 
+sec-allow-rdn)
+	# the allow-list matches the certificate's parsed CN and subjectAltNames,
+	# never text that merely looks like "CN=host-a" inside another attribute
+	make_devices 1M
+	pki
+	start_agent --tls-dir "$WORK/pki/server" --allow host-a
+	# CN=host-c, O="nvfm-test, CN=host-a"
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-evil" --target emu:b
+	security_refused 9 "did not accept our certificate" \
+		"client certificate 'O=nvfm-test\\\\, CN=host-a,CN=host-c' (CN host-c) is not in the allow-list"
+	# two CNs: which one would the CA have meant? neither
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-twocn" --target emu:b
+	security_refused 9 "did not accept our certificate" "(no CN: the subject has 2) is not in the allow-list"
+	# host-a.example is not host-a
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	security_refused 9 "did not accept our certificate" \
+		"(CN ops-d, DNS host-a.example, IP 10.9.9.9) is not in the allow-list"
+	stop_agent
+	# CN= asks for the CN alone: a DNS subjectAltName does not pass it
+	start_agent --tls-dir "$WORK/pki/server" --allow CN=host-a.example --allow CN=10.9.9.9
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	security_refused 9 "did not accept our certificate" "is not in the allow-list"
+	stop_agent
+	# the real host-a, and a DNS and an IP subjectAltName, get through
+	start_agent --tls-dir "$WORK/pki/server" --allow host-a --allow 'host-a.exam*'
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	expect_arrived
+	stop_agent
+	start_agent --tls-dir "$WORK/pki/server" --allow 10.9.9.9
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	expect_arrived
+	stop_agent
+	# a pattern for another attribute or a whole subject would never match:
+	# the agent says so instead of refusing everybody
+	onb "$TOOL" agent --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" --allow 'O=nvfm-test' \
+		--runtime-dir "$RT" >"$WORK/bad.out" 2>"$WORK/bad.err" &&
+		fail "an agent started with --allow O=nvfm-test"
+	[ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || fail "--allow O=...: more than one line"
+	grep -q "invalid allow-list pattern 'O=nvfm-test'" "$WORK/bad.err" ||
+		fail "--allow O=...: $(cat "$WORK/bad.err")"
+	;;
+
 fault-truncate-hello) fault_case untouched truncate:HELLO "truncated" "failed in handshake: .*emu:b untouched" ;;
 fault-truncate-compat) fault_case untouched truncate:COMPAT "truncated" "failed in compat: .*emu:b untouched" ;;
 fault-truncate-phase) fault_case reset truncate:PHASE "truncated in PHASE" "failed in resume: .*emu:b reset" ;;
