@@ -48,6 +48,12 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  * @verify: never let DATA go unchecked: no "zero-copy" or
  *	    "tls-integrity" capability, every DATA frame carries a CRC32C
  *	    and the trailer a SHA-256
+ * @admin: a %NULL-terminated list of patterns (%NULL: none) naming the
+ *	   clients that may see and release every reservation; they are
+ *	   matched like NvfmTlsOptions.@allow against a client's
+ *	   certificate, or on plain TCP against its IP address. Every other
+ *	   client sees and acts on only the reservations its own identity
+ *	   made (docs/agent.md).
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
  */
@@ -61,6 +67,7 @@ typedef struct {
 	const NvfmAddress *fixed_target;
 	gboolean one_shot;
 	gboolean verify;
+	const char *const *admin;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 } NvfmAgentOptions;

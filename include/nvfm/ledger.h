@@ -113,6 +113,15 @@ GPtrArray *nvfm_ledger_ids(NvfmLedger *ledger);
  */
 json_t *nvfm_ledger_find_vf(NvfmLedger *ledger, const NvfmAddress *vf, char **id);
 
+/**
+ * nvfm_ledger_find_vf_ids() - the ids of every record whose "vf" is @vf
+ * @ledger: the ledger
+ * @vf: a VF
+ *
+ * Return: a #GPtrArray of strings, sorted (empty when none names @vf).
+ */
+GPtrArray *nvfm_ledger_find_vf_ids(NvfmLedger *ledger, const NvfmAddress *vf);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmLedger, nvfm_ledger_free)
 
 G_END_DECLS

@@ -163,8 +163,10 @@ int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error);
  * @peer: its printable address
  * @tls: the server credentials, or %NULL for a plain connection
  * @timeout_ms: bound on the handshake and every later wait
- * @identity: receives who the peer is ("CN=host-a,O=example" for TLS,
- *	      @peer otherwise) (may be %NULL)
+ * @identity: receives who the peer is, the owner of what it reserves
+ *	      (may be %NULL): its certificate's subject with TLS
+ *	      ("O=example,CN=host-a"), its IP address without the port on
+ *	      plain TCP ("10.0.0.1"), "unix:uid=N" on a UNIX socket
  * @error: return location for an error
  *
  * With @tls, requires a client certificate that chains to the CA, is

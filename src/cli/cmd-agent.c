@@ -170,6 +170,7 @@ static int agent_request(int argc, char **argv);
 int cmd_agent(int argc, char **argv)
 {
 	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL;
+	g_auto(GStrv) admin = NULL;
 	int max_sessions = 0, idle = 300;
 	gboolean verify = FALSE;
 	CliTransport t = { 0 };
@@ -180,6 +181,7 @@ int cmd_agent(int argc, char **argv)
 		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
 		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
+		{ "admin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &admin, "Clients that may see and release every reservation, matched like --allow (on plain TCP: the client's IP address) (repeatable)", "PATTERN" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = NULL;
@@ -231,6 +233,7 @@ int cmd_agent(int argc, char **argv)
 	ao.timeout_ms = t.timeout * 1000;
 	ao.idle_timeout_ms = idle * 1000;
 	ao.verify = verify;
+	ao.admin = (const char *const *)admin;
 	ao.log = agent_log;
 	ao.log_data = &lc;
 	code = cli_run_agent(&ao, &error);

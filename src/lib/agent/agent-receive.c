@@ -207,7 +207,7 @@ NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error)
 	if (text && !(target = peer_device(text, error)))
 		return NULL;
 	if (resv) {
-		json_auto_t *r = agent_reservation_read(a, resv, error);
+		json_auto_t *r = agent_reservation_open(s, resv, error);
 		const char *dev = r ? json_string_value(json_object_get(r, "device")) : NULL;
 		g_autoptr(NvfmAddress) reserved = NULL;
 

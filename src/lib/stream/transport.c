@@ -142,6 +142,47 @@ static char *sockaddr_string(const struct sockaddr *sa)
 	return g_strdup("unix");
 }
 
+/*
+ * Who a plain connection's peer is, for the agent's reservations: its
+ * address without the port (a client's next connection comes from
+ * another port) or, on a UNIX socket, its uid. Unauthenticated: on
+ * plain TCP anybody who can use that address is that peer.
+ */
+static char *plain_identity(int fd, const char *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return g_strdup(peer);
+	if (ss.ss_family == AF_UNIX) {
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			return g_strdup_printf("unix:uid=%u", uc.uid);
+		return g_strdup("unix");
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+
+		/* a v4 client of a dual-stack listener is still that v4 address */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	return g_strdup(peer);
+}
+
 static void tune_tcp(int fd)
 {
 	int one = 1;
@@ -821,9 +862,9 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 		if (!ch)
 			return NULL;
 	} else {
-		ch = nvfm_channel_new_fd(fd, TRUE);
 		if (identity)
-			*identity = g_strdup(peer);
+			*identity = plain_identity(fd, peer);
+		ch = nvfm_channel_new_fd(fd, TRUE);
 	}
 	nvfm_channel_set_timeout(ch, timeout_ms);
 	nvfm_channel_set_peer(ch, peer);
