@@ -573,7 +573,8 @@ sec-foreign-lease)
 	client_req '{"op": "provision", "args": {"pf": "emu:pf0", "lease": "session"}}'
 	R=$(jget "$WORK/reply.json" result.reservation)
 	VF=$(jget "$WORK/reply.json" result.vf)
-	[ -n "$R" ] && [ -n "$VF" ] || fail "provision: $(cat "$WORK/reply.json")"
+	DEV=$(jget "$WORK/reply.json" result.device)
+	[ -n "$R" ] && [ -n "$VF" ] && [ -n "$DEV" ] || fail "provision: $(cat "$WORK/reply.json")"
 	ona "$TOOL" agent request status $Y >"$WORK/status.json" || fail "Y's status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "Y sees X's reservation"
 	[ "$(jget "$WORK/status.json" other_reservations)" = 1 ] || fail "Y's status: no count"
@@ -591,6 +592,11 @@ sec-foreign-lease)
 	[ "$RC" -ne 0 ] || fail "Y restored into X's reservation"
 	grep -q "reservation $R belongs to another client" "$WORK/send.err" ||
 		fail "Y's send: $(cat "$WORK/send.err")"
+	# nor by naming the reserved device itself
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-c" --target "$DEV"
+	[ "$RC" -ne 0 ] || fail "Y restored into X's reserved device"
+	grep -q "device $DEV is reserved and belongs to another client" "$WORK/send.err" ||
+		fail "Y's send --target: $(cat "$WORK/send.err")"
 	[ -f "$RT/reservations/$R.json" ] || fail "Y's requests released X's reservation"
 	grep -q "notice: released" "$WORK/agent.log" && fail "the agent released a VF for Y"
 	# X's connection ends: nobody kept the lease, so the agent releases it

@@ -71,20 +71,44 @@ json_t *agent_reservation_open(Session *s, const char *resv, GError **error)
 	return NULL;
 }
 
-GPtrArray *agent_vf_reservations(Session *s, const NvfmAddress *vf, GError **error)
+/* The ids of the reservations whose @field names @addr; *@others counts
+ * those that are not @s's. */
+static GPtrArray *reservations_naming(Session *s, const char *field, const NvfmAddress *addr,
+				      guint *others)
 {
 	NvfmAgent *a = s->agent;
-	g_autoptr(GPtrArray) ids = NULL;
-	guint others = 0;
+	GPtrArray *ids;
 
+	*others = 0;
 	g_mutex_lock(&a->res_mu);
-	ids = nvfm_ledger_find_vf_ids(a->ledger, vf);
+	ids = nvfm_ledger_find_ids(a->ledger, field, addr);
 	for (guint i = 0; i < ids->len; i++) {
 		json_auto_t *rec = nvfm_ledger_get(a->ledger, g_ptr_array_index(ids, i), NULL);
 
-		others += !rec || !agent_owns(s, rec);
+		*others += !rec || !agent_owns(s, rec);
 	}
 	g_mutex_unlock(&a->res_mu);
+	return ids;
+}
+
+gboolean agent_target_usable(Session *s, const NvfmAddress *dev, GError **error)
+{
+	guint others;
+	g_autoptr(GPtrArray) ids = reservations_naming(s, "device", dev, &others);
+	g_autofree char *what = NULL;
+
+	if (!others)
+		return TRUE;
+	what = g_strdup_printf("device %s is reserved and", dev->text);
+	set_not_yours(error, what);
+	return FALSE;
+}
+
+GPtrArray *agent_vf_reservations(Session *s, const NvfmAddress *vf, GError **error)
+{
+	guint others;
+	g_autoptr(GPtrArray) ids = reservations_naming(s, "vf", vf, &others);
+
 	if (others) {
 		g_autofree char *what = g_strdup_printf("VF %s is reserved and", vf->text);
 

@@ -225,6 +225,8 @@ NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error)
 		}
 		return g_steal_pointer(&reserved);
 	}
+	if (target && !agent_target_usable(s, target, error))
+		return NULL;
 	if (a->fixed_target) {
 		if (target && !nvfm_address_equal(target, a->fixed_target)) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,

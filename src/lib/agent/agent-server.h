@@ -99,6 +99,8 @@ json_t *agent_reservation_open(Session *s, const char *resv, GError **error);
 /* The reservations naming @vf if this client may release it: its own
  * (at least one), or any number for an admin. */
 GPtrArray *agent_vf_reservations(Session *s, const NvfmAddress *vf, GError **error);
+/* Whether @s may restore into @dev: no other client's reservation names it. */
+gboolean agent_target_usable(Session *s, const NvfmAddress *dev, GError **error);
 
 /* agent-reservations.c */
 void agent_recover_leases(NvfmAgent *a);

@@ -139,14 +139,15 @@ GPtrArray *nvfm_ledger_ids(NvfmLedger *ledger)
 	return out;
 }
 
-/* @rid's record if its "vf" is @vf */
-static json_t *record_of_vf(NvfmLedger *ledger, const char *rid, const NvfmAddress *vf)
+/* @rid's record if its @field is the address @addr */
+static json_t *record_naming(NvfmLedger *ledger, const char *rid, const char *field,
+			     const NvfmAddress *addr)
 {
 	json_t *rec = nvfm_ledger_get(ledger, rid, NULL);
-	const char *text = rec ? json_string_value(json_object_get(rec, "vf")) : NULL;
+	const char *text = rec ? json_string_value(json_object_get(rec, field)) : NULL;
 	g_autoptr(NvfmAddress) a = text ? nvfm_address_parse(text, NULL) : NULL;
 
-	if (a && nvfm_address_equal(a, vf))
+	if (a && nvfm_address_equal(a, addr))
 		return rec;
 	json_decref(rec);
 	return NULL;
@@ -158,7 +159,7 @@ json_t *nvfm_ledger_find_vf(NvfmLedger *ledger, const NvfmAddress *vf, char **id
 
 	for (guint i = 0; vf && i < ids->len; i++) {
 		const char *rid = g_ptr_array_index(ids, i);
-		json_t *rec = record_of_vf(ledger, rid, vf);
+		json_t *rec = record_naming(ledger, rid, "vf", vf);
 
 		if (rec) {
 			if (id)
@@ -169,13 +170,13 @@ json_t *nvfm_ledger_find_vf(NvfmLedger *ledger, const NvfmAddress *vf, char **id
 	return NULL;
 }
 
-GPtrArray *nvfm_ledger_find_vf_ids(NvfmLedger *ledger, const NvfmAddress *vf)
+GPtrArray *nvfm_ledger_find_ids(NvfmLedger *ledger, const char *field, const NvfmAddress *addr)
 {
 	g_autoptr(GPtrArray) ids = nvfm_ledger_ids(ledger);
 	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 
-	for (guint i = 0; vf && i < ids->len; i++) {
-		json_auto_t *rec = record_of_vf(ledger, g_ptr_array_index(ids, i), vf);
+	for (guint i = 0; addr && i < ids->len; i++) {
+		json_auto_t *rec = record_naming(ledger, g_ptr_array_index(ids, i), field, addr);
 
 		if (rec)
 			g_ptr_array_add(out, g_strdup(g_ptr_array_index(ids, i)));
