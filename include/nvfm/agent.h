@@ -59,6 +59,12 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  * @max_emu_state: the largest emulated state (blob) a peer may send,
  *		   checked against the stream's claim before any of it is
  *		   staged on disk (0: 1 GiB)
+ * @admin: a %NULL-terminated list of patterns (%NULL: none) naming the
+ *	   clients that may see and release every reservation; they are
+ *	   matched like NvfmTlsOptions.@allow against a client's
+ *	   certificate, or on plain TCP against its IP address. Every other
+ *	   client sees and acts on only the reservations its own identity
+ *	   made (docs/agent.md).
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
  */
@@ -75,6 +81,7 @@ typedef struct {
 	gboolean emu;
 	const NvfmAddress *const *pfs;
 	guint64 max_emu_state;
+	const char *const *admin;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 } NvfmAgentOptions;

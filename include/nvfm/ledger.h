@@ -113,6 +113,17 @@ GPtrArray *nvfm_ledger_ids(NvfmLedger *ledger);
  */
 json_t *nvfm_ledger_find_vf(NvfmLedger *ledger, const NvfmAddress *vf, char **id);
 
+/**
+ * nvfm_ledger_find_ids() - the ids of every record whose @field names
+ * the address @addr
+ * @ledger: the ledger
+ * @field: the record's member holding an address ("vf", "device")
+ * @addr: the address
+ *
+ * Return: a #GPtrArray of strings, sorted (empty when none names @addr).
+ */
+GPtrArray *nvfm_ledger_find_ids(NvfmLedger *ledger, const char *field, const NvfmAddress *addr);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmLedger, nvfm_ledger_free)
 
 G_END_DECLS

@@ -129,6 +129,16 @@ void nvfm_channel_set_peer(NvfmChannel *ch, const char *peer);
 const char *nvfm_channel_get_peer(NvfmChannel *ch);
 
 /**
+ * nvfm_channel_get_peer_certificate() - the certificate a TLS peer
+ * authenticated with
+ * @ch: the channel
+ *
+ * Return: the certificate (owned by @ch's connection), or %NULL for a
+ * channel that is not TLS or a peer that presented none.
+ */
+GTlsCertificate *nvfm_channel_get_peer_certificate(NvfmChannel *ch);
+
+/**
  * nvfm_channel_get_timeout() - the bound set with nvfm_channel_set_timeout()
  * @ch: the channel
  *

@@ -32,8 +32,12 @@ G_BEGIN_DECLS
  *	      @dir/client-key.pem)
  * @allow: server only: a %NULL-terminated list of patterns (* and ?
  *	   wildcards); a client is accepted only if one matches its
- *	   certificate's subject DN, its CN, a DNS name or an IP address of
- *	   its subjectAltName. %NULL or empty: any certificate from the CA.
+ *	   certificate: "PATTERN" the subject's CN attribute, a DNS name or
+ *	   an IP address of its subjectAltName, "CN=PATTERN" the CN only. A
+ *	   subject with several CNs has no CN to match. A pattern for another
+ *	   attribute or a whole subject ("O=x", "CN=a,O=b") makes
+ *	   nvfm_tls_new() fail with %NVFM_ERROR_INVALID_ARG. %NULL or empty:
+ *	   any certificate from the CA.
  * @server_name: client only: the name the server certificate must carry
  *		 (%NULL: the host part of the address connected to)
  */
@@ -58,7 +62,8 @@ typedef struct _NvfmTls NvfmTls;
  * @error: return location for an error
  *
  * Return: the credentials, or %NULL with %NVFM_ERROR_NOT_FOUND (a file is
- * missing), %NVFM_ERROR_AUTH (a file is not a usable certificate or key)
+ * missing), %NVFM_ERROR_INVALID_ARG (an @allow pattern), %NVFM_ERROR_AUTH
+ * (a file is not a usable certificate or key)
  * or %NVFM_ERROR_NOT_SUPPORTED (GIO has no TLS backend: install
  * glib-networking).
  */
@@ -158,8 +163,10 @@ int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error);
  * @peer: its printable address
  * @tls: the server credentials, or %NULL for a plain connection
  * @timeout_ms: bound on the handshake and every later wait
- * @identity: receives who the peer is ("CN=host-a,O=example" for TLS,
- *	      @peer otherwise) (may be %NULL)
+ * @identity: receives who the peer is, the owner of what it reserves
+ *	      (may be %NULL): its certificate's subject with TLS
+ *	      ("O=example,CN=host-a"), its IP address without the port on
+ *	      plain TCP ("10.0.0.1"), "unix:uid=N" on a UNIX socket
  * @error: return location for an error
  *
  * With @tls, requires a client certificate that chains to the CA, is

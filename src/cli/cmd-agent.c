@@ -27,7 +27,7 @@ void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean se
 		{ server ? "allow" : "tls-name", 0, 0,
 		  server ? G_OPTION_ARG_STRING_ARRAY : G_OPTION_ARG_STRING,
 		  server ? (gpointer)&t->allow : (gpointer)&t->tls_name,
-		  server ? "Accept only clients whose certificate subject, CN or SAN matches (repeatable, * wildcards)"
+		  server ? "Accept only clients whose certificate CN, DNS or IP subjectAltName matches (CN=PATTERN: the CN only; repeatable, * wildcards)"
 			 : "Name the agent's certificate must carry (default: the host connected to)",
 		  server ? "PATTERN" : "NAME" },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &t->timeout,
@@ -66,7 +66,7 @@ NvfmTls *cli_transport_tls(CliTransport *t, gboolean server, const char *address
 		return NULL;
 	}
 	tls = nvfm_tls_new(server, &o, error);
-	if (!tls)
+	if (!tls && error && *error && (*error)->code != NVFM_ERROR_INVALID_ARG)
 		g_prefix_error(error, "TLS is required for TCP (use --insecure for plain TCP): ");
 	return tls;
 }
@@ -173,6 +173,7 @@ int cmd_agent(int argc, char **argv)
 	g_autofree char *max_emu = NULL;
 	g_auto(GStrv) pf_args = NULL;
 	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
+	g_auto(GStrv) admin = NULL;
 	int max_sessions = 0, idle = 300;
 	gboolean verify = FALSE, emu = FALSE;
 	CliTransport t = { 0 };
@@ -186,6 +187,7 @@ int cmd_agent(int argc, char **argv)
 		{ "pf", 0, 0, G_OPTION_ARG_STRING_ARRAY, &pf_args, "A PF whose VFs peers may use (repeatable; default every NVMe PF with SR-IOV)", "ADDR" },
 		{ "emu", 0, 0, G_OPTION_ARG_NONE, &emu, "Serve emulated devices and PFs (emu:NAME), for tests and demos; off by default", NULL },
 		{ "max-emu-state", 0, 0, G_OPTION_ARG_STRING, &max_emu, "Largest emulated state a peer may send (default 1G)", "SIZE" },
+		{ "admin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &admin, "Clients that may see and release every reservation, matched like --allow (on plain TCP: the client's IP address) (repeatable)", "PATTERN" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = NULL;
@@ -255,6 +257,7 @@ int cmd_agent(int argc, char **argv)
 	ao.verify = verify;
 	ao.emu = emu;
 	ao.pfs = (const NvfmAddress *const *)pfs->pdata;
+	ao.admin = (const char *const *)admin;
 	ao.log = agent_log;
 	ao.log_data = &lc;
 	code = cli_run_agent(&ao, &error);

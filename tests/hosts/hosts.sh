@@ -282,6 +282,57 @@ roundtrip() {
 	[ "$AGENT_RC" -eq 0 ] || fail "agent exited $AGENT_RC on SIGTERM"
 }
 
+# refused_req EXIT PATTERN OP [ARGS...]: "agent request" on host A exits
+# EXIT with one error line that says PATTERN
+refused_req() {
+	code=$1 pat=$2
+	shift 2
+	ona "$TOOL" agent request "$@" >"$WORK/req.out" 2>"$WORK/req.err"
+	rc=$?
+	[ "$rc" -eq "$code" ] || fail "'agent request $*' exited $rc, expected $code: $(cat "$WORK/req.out" "$WORK/req.err")"
+	[ "$(wc -l <"$WORK/req.err")" -eq 1 ] || fail "'agent request $*' printed more than one line"
+	grep -q -- "$pat" "$WORK/req.err" || fail "'agent request $*': $(cat "$WORK/req.err")"
+}
+
+# A connection of tests/hosts/agentclient.py from host A that stays open:
+# client_open [TLS_DIR], client_req JSON (its reply lands in
+# $WORK/reply.json), client_close.
+client_open() {
+	rm -f "$WORK/x.in"
+	mkfifo "$WORK/x.in" || fail "mkfifo"
+	bga python3 "$HERE/agentclient.py" "$IPB" "$PORT" "$@" <"$WORK/x.in" >"$WORK/x.out" \
+		2>"$WORK/x.err" &
+	XPID=$!
+	TH_PIDS="$TH_PIDS $XPID"
+	exec 7>"$WORK/x.in"
+	XN=1
+	client_line 1 >/dev/null
+}
+
+client_line() {
+	n=100
+	while [ "$(wc -l <"$WORK/x.out")" -lt "$1" ]; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "agentclient gave no line $1: $(cat "$WORK/x.err")"
+		kill -0 "$XPID" 2>/dev/null || [ "$(wc -l <"$WORK/x.out")" -ge "$1" ] ||
+			fail "agentclient exited: $(cat "$WORK/x.err")"
+		sleep 0.1
+	done
+	sed -n "${1}p" "$WORK/x.out"
+}
+
+client_req() {
+	echo "$1" >&7
+	XN=$((XN + 1))
+	client_line "$XN" >"$WORK/reply.json"
+	[ "$(jget "$WORK/reply.json" ok)" = true ] || fail "agentclient: $1: $(cat "$WORK/reply.json")"
+}
+
+client_close() {
+	exec 7>&-
+	wait "$XPID"
+}
+
 # slow_source: the source trickles its state so a transfer lasts seconds
 slow_source() {
 	ona "$TOOL" emu fault a slow-us 40000 || fail "emu fault"
@@ -661,6 +712,129 @@ echo "$*" >>%s/modprobe.called
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a refused provision reserved a VF"
 	onb "$TOOL" vf list --pf emu:pf0 --json >"$WORK/vfs.json" || fail "vf list"
 	grep -q '"free": false' "$WORK/vfs.json" && fail "a refused provision kept a VF: $(cat "$WORK/vfs.json")"
+sec-allow-rdn)
+	# the allow-list matches the certificate's parsed CN and subjectAltNames,
+	# never text that merely looks like "CN=host-a" inside another attribute
+	make_devices 1M
+	pki
+	start_agent --tls-dir "$WORK/pki/server" --allow host-a
+	# CN=host-c, O="nvfm-test, CN=host-a"
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-evil" --target emu:b
+	security_refused 9 "did not accept our certificate" \
+		"client certificate 'O=nvfm-test\\\\, CN=host-a,CN=host-c' (CN host-c) is not in the allow-list"
+	# two CNs: which one would the CA have meant? neither
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-twocn" --target emu:b
+	security_refused 9 "did not accept our certificate" "(no CN: the subject has 2) is not in the allow-list"
+	# host-a.example is not host-a
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	security_refused 9 "did not accept our certificate" \
+		"(CN ops-d, DNS host-a.example, IP 10.9.9.9) is not in the allow-list"
+	stop_agent
+	# CN= asks for the CN alone: a DNS subjectAltName does not pass it
+	start_agent --tls-dir "$WORK/pki/server" --allow CN=host-a.example --allow CN=10.9.9.9
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	security_refused 9 "did not accept our certificate" "is not in the allow-list"
+	stop_agent
+	# the real host-a, and a DNS and an IP subjectAltName, get through
+	start_agent --tls-dir "$WORK/pki/server" --allow host-a --allow 'host-a.exam*'
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	expect_arrived
+	stop_agent
+	start_agent --tls-dir "$WORK/pki/server" --allow 10.9.9.9
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
+	expect_arrived
+	stop_agent
+	# a pattern for another attribute or a whole subject would never match:
+	# the agent says so instead of refusing everybody
+	onb "$TOOL" agent --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" --allow 'O=nvfm-test' \
+		--runtime-dir "$RT" >"$WORK/bad.out" 2>"$WORK/bad.err" &&
+		fail "an agent started with --allow O=nvfm-test"
+	[ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || fail "--allow O=...: more than one line"
+	grep -q "invalid allow-list pattern 'O=nvfm-test'" "$WORK/bad.err" ||
+		fail "--allow O=...: $(cat "$WORK/bad.err")"
+	;;
+sec-foreign-lease)
+	# X (CN host-a) reserves; Y (CN host-c, as allowed as X) can neither
+	# see, keep, release nor restore into it; an --admin client can
+	make_devices 1M
+	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	X="--to $IPB --tls-dir $WORK/pki/client"
+	Y="--to $IPB --tls-dir $WORK/pki/client-c"
+	ADMIN="--to $IPB --tls-dir $WORK/pki/client-admin"
+	client_open "$WORK/pki/client"
+	client_req '{"op": "provision", "args": {"pf": "emu:pf0", "lease": "session"}}'
+	R=$(jget "$WORK/reply.json" result.reservation)
+	VF=$(jget "$WORK/reply.json" result.vf)
+	DEV=$(jget "$WORK/reply.json" result.device)
+	[ -n "$R" ] && [ -n "$VF" ] && [ -n "$DEV" ] || fail "provision: $(cat "$WORK/reply.json")"
+	ona "$TOOL" agent request status $Y >"$WORK/status.json" || fail "Y's status"
+	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "Y sees X's reservation"
+	[ "$(jget "$WORK/status.json" other_reservations)" = 1 ] || fail "Y's status: no count"
+	grep -q -e "$R" -e "host-a" "$WORK/status.json" && fail "Y's status names X or its reservation"
+	client_req '{"op": "status"}'
+	grep -q "$R" "$WORK/reply.json" || fail "X does not see its own reservation"
+	refused_req 9 "reservation $R belongs to another client" keep $Y reservation="$R"
+	[ "$(jget "$RT/reservations/$R.json" lease)" = session ] || fail "Y kept X's session lease"
+	refused_req 9 "reservation $R belongs to another client" release $Y reservation="$R"
+	refused_req 9 "VF $VF is reserved and belongs to another client" release $Y vf="$VF"
+	# nor a VF nobody reserved
+	VF1=$(echo "$VF" | sed 's/vf0$/vf1/; t; s/vf1$/vf0/')
+	refused_req 9 "VF $VF1 has no reservation of this client's" release $Y vf="$VF1"
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-c" --reservation "$R"
+	[ "$RC" -ne 0 ] || fail "Y restored into X's reservation"
+	grep -q "reservation $R belongs to another client" "$WORK/send.err" ||
+		fail "Y's send: $(cat "$WORK/send.err")"
+	# nor by naming the reserved device itself
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client-c" --target "$DEV"
+	[ "$RC" -ne 0 ] || fail "Y restored into X's reserved device"
+	grep -q "device $DEV is reserved and belongs to another client" "$WORK/send.err" ||
+		fail "Y's send --target: $(cat "$WORK/send.err")"
+	[ -f "$RT/reservations/$R.json" ] || fail "Y's requests released X's reservation"
+	grep -q "notice: released" "$WORK/agent.log" && fail "the agent released a VF for Y"
+	# X's connection ends: nobody kept the lease, so the agent releases it
+	client_close
+	wait_log "reservation $R ended with its connection: released"
+	[ ! -f "$RT/reservations/$R.json" ] || fail "X's session lease outlived its connection"
+
+	# a kept reservation keeps its owner across an agent restart
+	ona "$TOOL" agent request provision $X pf=emu:pf0 >"$WORK/prov.json" || fail "provision"
+	R2=$(jget "$WORK/prov.json" reservation)
+	VF2=$(jget "$WORK/prov.json" vf)
+	stop_agent
+	start_agent --tls-dir "$WORK/pki/server" --admin ops-admin
+	[ "$(jget "$RT/reservations/$R2.json" identity)" = "O=nvfm-test,CN=host-a" ] ||
+		fail "the record lost its owner: $(cat "$RT/reservations/$R2.json")"
+	refused_req 9 "reservation $R2 belongs to another client" release $Y reservation="$R2"
+	refused_req 9 "VF $VF2 is reserved and belongs to another client" release $Y vf="$VF2"
+	ona "$TOOL" agent request status $X >"$WORK/status.json" || fail "X's status"
+	grep -q "$R2" "$WORK/status.json" || fail "X lost its reservation at the restart"
+	# the admin sees every reservation and releases any
+	ona "$TOOL" agent request status $ADMIN >"$WORK/status.json" || fail "admin status"
+	grep -q "$R2" "$WORK/status.json" || fail "the admin does not see X's reservation"
+	[ "$(jget "$WORK/status.json" admin)" = true ] || fail "status: not admin"
+	ona "$TOOL" agent request release $ADMIN vf="$VF2" >/dev/null || fail "the admin's release"
+	[ ! -f "$RT/reservations/$R2.json" ] || fail "the admin's release left the record"
+	stop_agent
+
+	# plain TCP: the owner is the client's address; B's own address is admin
+	start_agent --insecure --admin "$IPB"
+	ona "$TOOL" agent request provision --to "$IPB:$PORT" --insecure pf=emu:pf0 \
+		>"$WORK/prov.json" || fail "plain provision"
+	R3=$(jget "$WORK/prov.json" reservation)
+	[ "$(jget "$RT/reservations/$R3.json" identity)" = "$IPA" ] ||
+		fail "plain owner: $(cat "$RT/reservations/$R3.json")"
+	# host A again, from another port: the same client
+	ona "$TOOL" agent request keep --to "$IPB:$PORT" --insecure reservation="$R3" >/dev/null ||
+		fail "A cannot keep its own reservation from a new connection"
+	onb "$TOOL" agent request status --to "$IPB:$PORT" --insecure >"$WORK/status.json" ||
+		fail "B's status"
+	grep -q "$R3" "$WORK/status.json" || fail "the admin address does not see A's reservation"
+	onb "$TOOL" agent request release --to "$IPB:$PORT" --insecure reservation="$R3" \
+		>/dev/null || fail "the admin address cannot release A's reservation"
 	;;
 
 fault-truncate-hello) fault_case untouched truncate:HELLO "truncated" "failed in handshake: .*emu:b untouched" ;;

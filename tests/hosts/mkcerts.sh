@@ -6,6 +6,10 @@
 # DIR/client  client-cert.pem CN host-a   DIR/client-c  CN host-c
 # DIR/foreign a client certificate from the other CA
 # DIR/expired a client certificate from the test CA that expired in 2020
+# DIR/client-evil   CN host-c, O "nvfm-test, CN=host-a" (host-a only in text)
+# DIR/client-san    CN ops-d, DNS host-a.example, IP 10.9.9.9
+# DIR/client-twocn  two CNs, host-a and host-c
+# DIR/client-admin  CN ops-admin
 # Each client directory holds the test CA as ca-cert.pem, so it trusts
 # the server; only its own certificate differs.
 set -eu
@@ -37,8 +41,14 @@ mkcert() {
 	mkdir -p "$d"
 	key "$d/$kind-key.pem"
 	{
-		echo "cn = \"$cn\""
-		echo "organization = \"nvfm-test\""
+		case "$*" in
+		*"dn = "*) ;;
+		*) echo "cn = \"$cn\"" ;;
+		esac
+		case "$*" in
+		*organization*|*"dn = "*) ;;
+		*) echo "organization = \"nvfm-test\"" ;;
+		esac
 		if [ "$kind" = server ]; then
 			echo "tls_www_server"
 			echo "ip_address = \"$IP\""
@@ -68,4 +78,8 @@ mkcert ca client-c client host-c
 mkcert other foreign client host-a
 mkcert ca expired client host-a 'activation_date = "2019-01-01 00:00:00 UTC"' \
 	'expiration_date = "2020-01-01 00:00:00 UTC"'
+mkcert ca client-evil client host-c 'organization = "nvfm-test, CN=host-a"'
+mkcert ca client-san client ops-d 'dns_name = "host-a.example"' 'ip_address = "10.9.9.9"'
+mkcert ca client-twocn client - 'dn = "CN=host-a,CN=host-c,O=nvfm-test"'
+mkcert ca client-admin client ops-admin
 chmod 600 */*-key.pem

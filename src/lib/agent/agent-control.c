@@ -18,21 +18,27 @@
 
 /* ---- control requests ---- */
 
+/* Another identity's migrations and reservations are only counted:
+ * their peers, devices and ids are theirs (agent-owner.c). */
 json_t *agent_do_status(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;
 	json_t *migs = json_array();
 	json_t *res = json_array();
 	g_autoptr(GPtrArray) ids = NULL;
-	guint n_sessions;
+	guint n_sessions, other_migs = 0, other_res = 0;
 
 	g_mutex_lock(&a->mu);
 	n_sessions = a->sessions->len;
 	for (guint i = 0; i < a->sessions->len; i++) {
 		Session *o = g_ptr_array_index(a->sessions, i);
 
-		if (o->mig_id)
+		if (!o->mig_id)
+			continue;
+		if (s->admin || strcmp(agent_identity(o), agent_identity(s)) == 0)
 			json_array_append_new(migs, agent_migration_json(o));
+		else
+			other_migs++;
 	}
 	g_mutex_unlock(&a->mu);
 	g_mutex_lock(&a->res_mu);
@@ -40,17 +46,26 @@ json_t *agent_do_status(Session *s, json_t *args, GError **error)
 	for (guint i = 0; i < ids->len; i++) {
 		json_t *r = nvfm_ledger_get(a->ledger, g_ptr_array_index(ids, i), NULL);
 
-		if (r)
+		if (!r)
+			continue;
+		if (agent_owns(s, r)) {
 			json_array_append_new(res, r);
+		} else {
+			other_res++;
+			json_decref(r);
+		}
 	}
 	g_mutex_unlock(&a->res_mu);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:o, s:o, s:s?}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:o, s:o, s:i, s:i, s:s, "
+			 "s:b, s:s?}",
 			 "host", g_get_host_name(), "version", NVFM_VERSION, "address",
 			 nvfm_agent_get_address(a), "runtime_dir", a->runtime_dir,
 			 "tls", a->tls != NULL, "verify", a->verify,
 			 "sessions", (int)n_sessions, "max_sessions", (int)a->max_sessions,
-			 "migrations", migs, "reservations", res, "fixed_target",
-			 a->fixed_target ? a->fixed_target->text : NULL);
+			 "migrations", migs, "reservations", res,
+			 "other_migrations", (int)other_migs, "other_reservations", (int)other_res,
+			 "identity", agent_identity(s), "admin", s->admin,
+			 "fixed_target", a->fixed_target ? a->fixed_target->text : NULL);
 }
 
 static void add_check(json_t *checks, const char *name, gboolean ok, const char *detail)

@@ -207,7 +207,7 @@ NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error)
 	if (text && !(target = peer_device(text, error)))
 		return NULL;
 	if (resv) {
-		json_auto_t *r = agent_reservation_read(a, resv, error);
+		json_auto_t *r = agent_reservation_open(s, resv, error);
 		const char *dev = r ? json_string_value(json_object_get(r, "device")) : NULL;
 		g_autoptr(NvfmAddress) reserved = NULL;
 
@@ -225,6 +225,8 @@ NvfmAddress *agent_resolve_target(Session *s, json_t *args, GError **error)
 		}
 		return g_steal_pointer(&reserved);
 	}
+	if (target && !agent_target_usable(s, target, error))
+		return NULL;
 	if (a->fixed_target) {
 		if (target && !nvfm_address_equal(target, a->fixed_target)) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,

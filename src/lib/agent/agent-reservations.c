@@ -126,7 +126,7 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 			"pf", nvfm_pf_address(p), "vf", vf->address, "device",
 			vf->device ? vf->device->text : NULL,
 			"nvq", (int)vf->nvq, "nvi", (int)vf->nvi, "driver", vf->driver,
-			"peer", s->peer, "identity", s->identity ? s->identity : s->peer,
+			"peer", s->peer, "identity", agent_identity(s),
 			"created", (json_int_t)(g_get_real_time() / G_USEC_PER_SEC));
 	json_object_set_new(rec, "lease", json_string(lease ? lease : "kept"));
 	g_mutex_lock(&a->res_mu);
@@ -156,7 +156,7 @@ json_t *agent_do_keep(Session *s, json_t *args, GError **error)
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "keep needs a reservation");
 		return NULL;
 	}
-	rec = agent_reservation_read(a, resv, error);
+	rec = agent_reservation_open(s, resv, error);
 	if (!rec)
 		return NULL;
 	json_object_set_new(rec, "lease", json_string("kept"));
@@ -176,10 +176,11 @@ json_t *agent_do_release(Session *s, json_t *args, GError **error)
 	const char *vf = json_string_value(json_object_get(args, "vf"));
 	g_autofree char *vf_addr = NULL;
 	g_autoptr(NvfmAddress) vf_val = NULL;
+	g_autoptr(GPtrArray) ids = NULL;
 	json_auto_t *rec = NULL;
 
 	if (resv) {
-		rec = agent_reservation_read(a, resv, error);
+		rec = agent_reservation_open(s, resv, error);
 		if (!rec)
 			return NULL;
 		vf_addr = g_strdup(json_string_value(json_object_get(rec, "vf")));
@@ -192,23 +193,21 @@ json_t *agent_do_release(Session *s, json_t *args, GError **error)
 	}
 	vf_val = nvfm_address_parse(vf_addr, error);
 	/* a VF named by the peer rather than by our own record is checked */
-	if (!vf_val || (!resv && !agent_may_use_device(a, vf_val, error)) ||
-	    !nvfm_vf_release(vf_val, error))
+	if (!vf_val || (!resv && !agent_may_use_device(a, vf_val, error)))
+		return NULL;
+	/* by VF: every reservation of it must be ours, and they are the
+	 * records forgotten below, not whatever names the VF by then */
+	if (resv) {
+		ids = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(ids, g_strdup(resv));
+	} else if (!(ids = agent_vf_reservations(s, vf_val, error))) {
+		return NULL;
+	}
+	if (!nvfm_vf_release(vf_val, error))
 		return NULL;
 	g_mutex_lock(&a->res_mu);
-	if (resv) {
-		nvfm_ledger_remove(a->ledger, resv, NULL);
-	} else {
-		/* forget every reservation of that VF */
-		g_autofree char *id = NULL;
-		json_t *r;
-
-		while ((r = nvfm_ledger_find_vf(a->ledger, vf_val, &id))) {
-			json_decref(r);
-			nvfm_ledger_remove(a->ledger, id, NULL);
-			g_clear_pointer(&id, g_free);
-		}
-	}
+	for (guint i = 0; i < ids->len; i++)
+		nvfm_ledger_remove(a->ledger, g_ptr_array_index(ids, i), NULL);
 	g_mutex_unlock(&a->res_mu);
 	agent_log(a, G_LOG_LEVEL_MESSAGE, "released %s%s%s%s for %s", vf_addr,
 		  resv ? " (reservation " : "", resv ? resv : "", resv ? ")" : "", s->peer);

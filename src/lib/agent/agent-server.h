@@ -6,6 +6,7 @@
 #pragma once
 
 #include "agent-private.h"
+#include "stream/tls-names.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -32,6 +33,8 @@ struct _NvfmAgent {
 	gboolean emu;		/* emulated devices served (--emu) */
 	GPtrArray *pfs;		/* NvfmAddress: --pf, or NULL for every NVMe SR-IOV PF */
 	guint64 max_emu_state;
+	NvfmNamePatterns *admin;	/* --admin: may see and release everything */
+	gboolean unix_socket;		/* listening on a UNIX socket */
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 
@@ -50,7 +53,8 @@ struct _Session {
 	NvfmAgent *agent;
 	int ctl_fd;		/* a dup of the socket, to shut it down from outside */
 	char *peer;
-	char *identity;
+	char *identity;		/* who owns what this connection reserves */
+	gboolean admin;		/* matched --admin */
 	GThread *thread;
 	GCancellable *cancel;
 	gboolean finished;
@@ -95,6 +99,18 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args);
 /* agent-control.c */
 json_t *agent_do_status(Session *s, json_t *args, GError **error);
 json_t *agent_do_preflight(Session *s, json_t *args, GError **error);
+
+/* agent-owner.c */
+void agent_identify(Session *s);
+/* who owns what @s reserves (never %NULL) */
+const char *agent_identity(Session *s);
+gboolean agent_owns(Session *s, json_t *rec);
+json_t *agent_reservation_open(Session *s, const char *resv, GError **error);
+/* The reservations naming @vf if this client may release it: its own
+ * (at least one), or any number for an admin. */
+GPtrArray *agent_vf_reservations(Session *s, const NvfmAddress *vf, GError **error);
+/* Whether @s may restore into @dev: no other client's reservation names it. */
+gboolean agent_target_usable(Session *s, const NvfmAddress *dev, GError **error);
 
 /* agent-reservations.c */
 void agent_recover_leases(NvfmAgent *a);

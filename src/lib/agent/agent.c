@@ -30,6 +30,7 @@
 NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 {
 	g_autoptr(NvfmAgent) a = g_new0(NvfmAgent, 1);
+	GError *perr = NULL;
 
 	g_mutex_init(&a->mu);
 	g_mutex_init(&a->res_mu);
@@ -48,6 +49,11 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 					     nvfm_runtime_dir("agent", NULL);
 	a->mig_dir = g_build_filename(a->runtime_dir, "migrations", NULL);
 	a->ledger = nvfm_ledger_new_reservations(a->runtime_dir);
+	a->admin = nvfm_name_patterns_new(opts->admin, "admin", &perr);
+	if (perr) {
+		g_propagate_error(error, perr);
+		return NULL;
+	}
 	if (!opts->listen) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no address to listen on");
 		return NULL;
@@ -67,6 +73,7 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 	a->listener = nvfm_listener_new(opts->listen, error);
 	if (!a->listener)
 		return NULL;
+	a->unix_socket = nvfm_listener_is_unix(a->listener);
 	return g_steal_pointer(&a);
 }
 
@@ -111,6 +118,7 @@ void nvfm_agent_free(NvfmAgent *agent)
 	g_free(agent->runtime_dir);
 	g_free(agent->mig_dir);
 	nvfm_ledger_free(agent->ledger);
+	nvfm_name_patterns_free(agent->admin);
 	nvfm_address_free(agent->fixed_target);
 	agent_scope_clear(agent);
 	g_mutex_clear(&agent->mu);
@@ -284,6 +292,7 @@ static gpointer session_main(gpointer data)
 	g_mutex_lock(&a->mu);
 	s->identity = g_steal_pointer(&identity);
 	g_mutex_unlock(&a->mu);
+	agent_identify(s);
 	if (!hello_exchange(s, &err)) {
 		agent_log(a, G_LOG_LEVEL_WARNING, "refused %s: %s", s->peer, err->message);
 		agent_send_abort(s, err->message, nvfm_error_code_name(err->code), "handshake");

@@ -212,6 +212,13 @@ const char *nvfm_channel_get_peer(NvfmChannel *ch)
 	return ch->peer ? ch->peer : "peer";
 }
 
+GTlsCertificate *nvfm_channel_get_peer_certificate(NvfmChannel *ch)
+{
+	if (!ch->stream || !G_IS_TLS_CONNECTION(ch->stream))
+		return NULL;
+	return g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(ch->stream));
+}
+
 static gboolean wait_fd(NvfmChannel *ch, short ev, GError **error)
 {
 	int r = nvfm_poll_fd(ch->fd, ev, ch->timeout_ms);

@@ -20,13 +20,14 @@
 
 #include "util/util-private.h"
 #include "readahead.h"
+#include "tls-names.h"
 #include "nvfm/transport.h"
 
 struct _NvfmTls {
 	gboolean server;
 	GTlsCertificate *cert;
 	GTlsDatabase *db;
-	char **allow;
+	NvfmNamePatterns *allow;	/* NULL: any certificate from the CA */
 	char *server_name;
 	char *desc;
 };
@@ -141,6 +142,47 @@ static char *sockaddr_string(const struct sockaddr *sa)
 	return g_strdup("unix");
 }
 
+/*
+ * Who a plain connection's peer is, for the agent's reservations: its
+ * address without the port (a client's next connection comes from
+ * another port) or, on a UNIX socket, its uid. Unauthenticated: on
+ * plain TCP anybody who can use that address is that peer.
+ */
+static char *plain_identity(int fd, const char *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return g_strdup(peer);
+	if (ss.ss_family == AF_UNIX) {
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			return g_strdup_printf("unix:uid=%u", uc.uid);
+		return g_strdup("unix");
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+
+		/* a v4 client of a dual-stack listener is still that v4 address */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	return g_strdup(peer);
+}
+
 static void tune_tcp(int fd)
 {
 	int one = 1;
@@ -215,16 +257,10 @@ NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **erro
 			    cert, key, gerr->message);
 		goto fail;
 	}
-	if (opts->allow) {
-		GPtrArray *a = g_ptr_array_new();
-
-		for (guint i = 0; opts->allow[i]; i++)
-			if (*opts->allow[i])
-				g_ptr_array_add(a, g_strdup(opts->allow[i]));
-		g_ptr_array_add(a, NULL);
-		t->allow = (char **)g_ptr_array_free(a, FALSE);
-		if (!t->allow[0])
-			g_clear_pointer(&t->allow, g_strfreev);
+	t->allow = nvfm_name_patterns_new(opts->allow, "allow-list", &gerr);
+	if (gerr) {
+		g_propagate_error(error, g_steal_pointer(&gerr));
+		goto fail;
 	}
 	t->server_name = g_strdup(opts->server_name);
 	t->desc = g_strdup_printf("ca=%s cert=%s", ca, cert);
@@ -241,7 +277,7 @@ void nvfm_tls_free(NvfmTls *tls)
 		return;
 	g_clear_object(&tls->cert);
 	g_clear_object(&tls->db);
-	g_strfreev(tls->allow);
+	nvfm_name_patterns_free(tls->allow);
 	g_free(tls->server_name);
 	g_free(tls->desc);
 	g_free(tls);
@@ -287,56 +323,17 @@ static char *cert_subject(GTlsCertificate *c)
 	return dn ? dn : g_strdup("(no subject)");
 }
 
-/* What a certificate could be called in an allow-list. */
-static GPtrArray *cert_names(GTlsCertificate *c)
-{
-	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	g_autofree char *dn = g_tls_certificate_get_subject_name(c);
-	g_autoptr(GPtrArray) dns = g_tls_certificate_get_dns_names(c);
-	g_autoptr(GPtrArray) ips = g_tls_certificate_get_ip_addresses(c);
-
-	if (dn) {
-		g_auto(GStrv) rdns = g_strsplit(dn, ",", -1);
-
-		g_ptr_array_add(names, g_strdup(dn));
-		for (guint i = 0; rdns[i]; i++) {
-			const char *r = g_strstrip(rdns[i]);
-
-			if (g_str_has_prefix(r, "CN="))
-				g_ptr_array_add(names, g_strdup(r + 3));
-		}
-	}
-	for (guint i = 0; dns && i < dns->len; i++) {
-		GBytes *b = g_ptr_array_index(dns, i);
-		gsize len;
-		const char *p = g_bytes_get_data(b, &len);
-
-		g_ptr_array_add(names, g_strndup(p, len));
-	}
-	for (guint i = 0; ips && i < ips->len; i++)
-		g_ptr_array_add(names, g_inet_address_to_string(g_ptr_array_index(ips, i)));
-	return names;
-}
-
+/* Whether the allow-list lets @c in (tls-names.c says by which names);
+ * *@names_out is "'SUBJECT' (CN x, DNS y, IP z)" for the log. */
 static gboolean allowed(NvfmTls *t, GTlsCertificate *c, char **names_out)
 {
-	g_autoptr(GPtrArray) names = cert_names(c);
-	GString *list = g_string_new(NULL);
-	gboolean ok = !t->allow;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmPeerNames) names = nvfm_peer_names_from_certificate(c, &err);
+	g_autofree char *dn = cert_subject(c);
+	g_autofree char *desc = names ? nvfm_peer_names_describe(names) : NULL;
 
-	for (guint i = 0; i < names->len; i++) {
-		const char *n = g_ptr_array_index(names, i);
-
-		if (i)
-			g_string_append(list, i == 1 ? " (" : ", ");
-		g_string_append(list, n);
-		for (guint k = 0; !ok && t->allow && t->allow[k]; k++)
-			ok = g_pattern_match_simple(t->allow[k], n);
-	}
-	if (names->len > 1)
-		g_string_append_c(list, ')');
-	*names_out = g_string_free(list, FALSE);
-	return ok;
+	*names_out = g_strdup_printf("'%s' (%s)", dn, names ? desc : err->message);
+	return names && (!t->allow || nvfm_name_patterns_match(t->allow, names));
 }
 
 typedef struct {
@@ -865,9 +862,9 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 		if (!ch)
 			return NULL;
 	} else {
-		ch = nvfm_channel_new_fd(fd, TRUE);
 		if (identity)
-			*identity = g_strdup(peer);
+			*identity = plain_identity(fd, peer);
+		ch = nvfm_channel_new_fd(fd, TRUE);
 	}
 	nvfm_channel_set_timeout(ch, timeout_ms);
 	nvfm_channel_set_peer(ch, peer);

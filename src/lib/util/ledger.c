@@ -139,22 +139,47 @@ GPtrArray *nvfm_ledger_ids(NvfmLedger *ledger)
 	return out;
 }
 
+/* @rid's record if its @field is the address @addr */
+static json_t *record_naming(NvfmLedger *ledger, const char *rid, const char *field,
+			     const NvfmAddress *addr)
+{
+	json_t *rec = nvfm_ledger_get(ledger, rid, NULL);
+	const char *text = rec ? json_string_value(json_object_get(rec, field)) : NULL;
+	g_autoptr(NvfmAddress) a = text ? nvfm_address_parse(text, NULL) : NULL;
+
+	if (a && nvfm_address_equal(a, addr))
+		return rec;
+	json_decref(rec);
+	return NULL;
+}
+
 json_t *nvfm_ledger_find_vf(NvfmLedger *ledger, const NvfmAddress *vf, char **id)
 {
 	g_autoptr(GPtrArray) ids = nvfm_ledger_ids(ledger);
 
 	for (guint i = 0; vf && i < ids->len; i++) {
 		const char *rid = g_ptr_array_index(ids, i);
-		json_t *rec = nvfm_ledger_get(ledger, rid, NULL);
-		const char *text = rec ? json_string_value(json_object_get(rec, "vf")) : NULL;
-		g_autoptr(NvfmAddress) a = text ? nvfm_address_parse(text, NULL) : NULL;
+		json_t *rec = record_naming(ledger, rid, "vf", vf);
 
-		if (a && nvfm_address_equal(a, vf)) {
+		if (rec) {
 			if (id)
 				*id = g_strdup(rid);
 			return rec;
 		}
-		json_decref(rec);
 	}
 	return NULL;
+}
+
+GPtrArray *nvfm_ledger_find_ids(NvfmLedger *ledger, const char *field, const NvfmAddress *addr)
+{
+	g_autoptr(GPtrArray) ids = nvfm_ledger_ids(ledger);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; addr && i < ids->len; i++) {
+		json_auto_t *rec = record_naming(ledger, g_ptr_array_index(ids, i), field, addr);
+
+		if (rec)
+			g_ptr_array_add(out, g_strdup(g_ptr_array_index(ids, i)));
+	}
+	return out;
 }

@@ -24,13 +24,18 @@ MQ_URI=tcp:10.77.0.2:4444
 # all 16 MiB of guest RAM count as dirty at every pass
 MQ_DOWNTIME_LIMIT=8000
 
+# A's orchestrator reserves B's VF; once the VM has moved, B itself
+# releases it (mq_b_release). A reservation belongs to the identity that
+# made it: with TLS both hosts carry the same client certificate (host-a),
+# so B releases as that owner; on plain TCP the owner is A's address, and
+# B's own address is made the agent's --admin, deliberately.
 if [ -d /tb/pki/server ] && [ -d /tb/pki/client ]; then
 	MQ_TLS=tls
 	MQ_AGENT_TLS=(--tls-dir /tb/pki/server --allow host-a)
 	MQ_CLIENT_TLS=(--tls-dir /tb/pki/client)
 else
 	MQ_TLS=insecure
-	MQ_AGENT_TLS=(--insecure)
+	MQ_AGENT_TLS=(--insecure --admin "${MQ_AGENT%:*}")
 	MQ_CLIENT_TLS=(--insecure)
 fi
 
