@@ -712,6 +712,8 @@ echo "$*" >>%s/modprobe.called
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a refused provision reserved a VF"
 	onb "$TOOL" vf list --pf emu:pf0 --json >"$WORK/vfs.json" || fail "vf list"
 	grep -q '"free": false' "$WORK/vfs.json" && fail "a refused provision kept a VF: $(cat "$WORK/vfs.json")"
+	;;
+
 sec-allow-rdn)
 	# the allow-list matches the certificate's parsed CN and subjectAltNames,
 	# never text that merely looks like "CN=host-a" inside another attribute
