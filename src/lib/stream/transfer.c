@@ -483,9 +483,11 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
 fail:
 	sha_clear(&sha);
 	nvfm_splicer_clear(&s.sp);
+	/* The device first: it must not wait for a peer that may be gone
+	 * (and on a silent channel the ABORT does not wait either). */
+	nvfm_device_recover(dev, NVFM_MIG_STATE_RUNNING);
 	if (!s.receiver_gone)
 		send_abort(ch, err->message);
-	nvfm_device_recover(dev, NVFM_MIG_STATE_RUNNING);
 	g_propagate_error(error, err);
 	return FALSE;
 }
