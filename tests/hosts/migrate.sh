@@ -298,14 +298,16 @@ fault-kill-src-agent)
 
 fault-link-down)
 	# both ends of the agent connection are bounded by LINK_T (--timeout):
-	# the migration, A's VF and B's agent give up within it (cut-lib.sh)
+	# the migration, A's VF and B's agent give up within it (cut-lib.sh).
+	# B's end goes down: A still routes to B, so a new connection to B's
+	# agent would wait rather than fail at once.
 	th_agent b --timeout $LINK_T
 	start_vms
 	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
 	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
 	wait_phase stop-copy
 	mark_cut
-	ip -n "$NSA" link set "va$TH_ID" down
+	ip -n "$NSB" link set "vb$TH_ID" down
 	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
 	bounded "migrate exited" "$(since_cut)"
 	wait_migrate
@@ -315,7 +317,36 @@ fault-link-down)
 	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
 		"ended with its connection: released"
 	in_time
-	ip -n "$NSA" link set "va$TH_ID" up
+	ip -n "$NSB" link set "vb$TH_ID" up
+	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
+	expect_rolled_back stop-copy 30
+	;;
+
+fault-link-blackhole)
+	# The link stays up and says nothing: each host sends its frames for
+	# the other to a MAC address nobody has. No route goes away and no
+	# error comes back, so a new connection to B's agent would wait its
+	# whole timeout: the rollback must not open one.
+	th_agent b --timeout $LINK_T
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
+	wait_phase stop-copy
+	mark_cut
+	ip -n "$NSA" neigh replace "$IPB" lladdr 02:00:00:00:00:01 dev "va$TH_ID" nud permanent &&
+		ip -n "$NSB" neigh replace "$IPA" lladdr 02:00:00:00:00:01 dev "vb$TH_ID" nud permanent ||
+		fail "misdirecting the hosts' frames"
+	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
+	bounded "migrate exited" "$(since_cut)"
+	wait_migrate
+	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
+		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
+	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
+	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
+		"ended with its connection: released"
+	in_time
+	ip -n "$NSA" neigh del "$IPB" dev "va$TH_ID"
+	ip -n "$NSB" neigh del "$IPA" dev "vb$TH_ID"
 	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
 	expect_rolled_back stop-copy 30
 	;;
