@@ -178,6 +178,19 @@ json_t *nvfm_agent_client_get_hello(NvfmAgentClient *client);
 gboolean nvfm_agent_client_has_capability(NvfmAgentClient *client, const char *cap);
 
 /**
+ * nvfm_agent_client_is_silent() - whether the agent let a whole timeout pass
+ * @client: the client
+ *
+ * After a request or a transfer failed because the agent (or the link to
+ * it) went silent, a new connection would most likely wait as long again:
+ * a caller that only tidies up can skip it. The agent ends this connection,
+ * and the reservations that end with it, once it notices the silence too.
+ *
+ * Return: %TRUE when the connection's peer is considered gone.
+ */
+gboolean nvfm_agent_client_is_silent(NvfmAgentClient *client);
+
+/**
  * nvfm_agent_client_call() - one control request
  * @client: the client
  * @op: "status", "preflight", "provision" (alias "reserve"), "release"

@@ -39,6 +39,9 @@ void nvfm_channel_free(NvfmChannel *ch);
  * nvfm_channel_set_timeout() - bound every read and write
  * @ch: the channel
  * @timeout_ms: milliseconds, -1 for none
+ *
+ * A read or write fails with %NVFM_ERROR_TIMEOUT when the peer moved no
+ * byte for @timeout_ms; the channel is then silent (nvfm_channel_is_silent()).
  */
 void nvfm_channel_set_timeout(NvfmChannel *ch, int timeout_ms);
 
@@ -90,7 +93,8 @@ int nvfm_channel_get_fd(NvfmChannel *ch);
 /**
  * nvfm_channel_set_socket_fd() - name the socket under a stream channel
  * @ch: the channel
- * @fd: the socket (not owned), used only by nvfm_channel_shutdown()
+ * @fd: the socket (not owned): polled for the stream's waits, shut down by
+ *      nvfm_channel_shutdown()
  */
 void nvfm_channel_set_socket_fd(NvfmChannel *ch, int fd);
 
@@ -105,9 +109,23 @@ void nvfm_channel_set_socket_fd(NvfmChannel *ch, int fd);
 void nvfm_channel_shutdown(NvfmChannel *ch);
 
 /**
+ * nvfm_channel_is_silent() - whether the peer let a whole timeout pass
+ * @ch: the channel
+ *
+ * Once a wait for the peer ran out (or the kernel gave up on it: a TCP
+ * connection is bounded by its timeout, see nvfm_transport_connect()),
+ * nothing on @ch waits again: later writes and reads fail unless they can
+ * be done at once, nvfm_channel_readable() only looks, and freeing the
+ * channel resets the connection rather than waiting to close it.
+ *
+ * Return: %TRUE when the peer is considered gone.
+ */
+gboolean nvfm_channel_is_silent(NvfmChannel *ch);
+
+/**
  * nvfm_channel_readable() - whether the peer has sent something
  * @ch: the channel
- * @timeout_ms: how long to wait (0: just look)
+ * @timeout_ms: how long to wait (0: just look; a silent channel only looks)
  *
  * Return: %TRUE when a read would not block (data or end of stream).
  */

@@ -28,6 +28,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-hosts.XXXXXX")
 RT=$WORK/rt
 . "${NVFM_SOURCE_ROOT:-$HERE/../..}/scripts/twohosts.sh"
 VA=va$TH_ID
+VB=vb$TH_ID
 
 cleanup() {
 	th_cleanup
@@ -42,7 +43,7 @@ trap 'exit 1' INT TERM
 
 fail() {
 	echo "FAIL [$CASE]: $*" >&2
-	for f in agent.log send.err send.json proxy.log; do
+	for f in agent.log send.err send.json proxy.log session.log request.err; do
 		[ -s "$WORK/$f" ] && { echo "--- $f" >&2; tail -n 30 "$WORK/$f" >&2; }
 	done
 	exit 1
@@ -51,6 +52,7 @@ fail() {
 ip netns add "nvfmprobe$TH_ID" 2>/dev/null || skip "cannot create network namespaces"
 ip netns del "nvfmprobe$TH_ID"
 th_setup || fail "no link between the namespaces"
+. "$HERE/cut-lib.sh"
 
 # ona/onb CMD...: run on host A / host B (its namespace, its emu devices).
 # In the background use "bga/bgb CMD... &": they exec, so $! is the command
@@ -336,6 +338,60 @@ client_close() {
 # slow_source: the source trickles its state so a transfer lasts seconds
 slow_source() {
 	ona "$TOOL" emu fault a slow-us 40000 || fail "emu fault"
+}
+
+# cut_link a|b, mend_link a|b: that host's end of the link goes down/up;
+# CUT is when it went down (tests/hosts/cut-lib.sh times from there)
+link_set() {
+	if [ "$1" = a ]; then ip -n "$NSA" link set "$VA" "$2"; else ip -n "$NSB" link set "$VB" "$2"; fi
+}
+cut_link() {
+	mark_cut
+	link_set "$1" down || fail "ip link set down"
+}
+mend_link() { link_set "$1" up || fail "ip link set up"; }
+
+# the agent's reset of emu:b and the end of its connection, timed
+agent_gave_up() {
+	bounded_line "the agent reset emu:b" "$WORK/agent.log" "failed in .*emu:b reset"
+	bounded_line "the agent ended the connection" "$WORK/agent.log" "$IPA:[0-9]+ disconnected"
+}
+
+# cut_stream plain|tls a|b: the link goes down on that host's end while
+# the state streams from A to B
+cut_stream() {
+	mode=$1 side=$2
+	make_devices 8M
+	slow_source
+	if [ "$mode" = tls ]; then
+		pki
+		start_agent --tls-dir "$WORK/pki/server" --timeout $LINK_T
+		set -- --to "$IPB" --tls-dir "$WORK/pki/client"
+	else
+		start_agent --insecure --timeout $LINK_T
+		set -- --to "$IPB:$PORT" --insecure
+	fi
+	# -v: the log says when emu:a runs again
+	bga "$TOOL" -v --json send emu:a "$@" --target emu:b --timeout $LINK_T \
+		>"$WORK/send.json" 2>"$WORK/send.log" &
+	S=$!
+	TH_PIDS="$TH_PIDS $S"
+	wait_log "migration m.*-> emu:b"
+	sleep 1
+	cut_link "$side"
+	th_wait_gone "$S" 60 || fail "send did not end"
+	bounded "send exited" "$(since_cut)"
+	wait "$S"
+	RC=$?
+	bounded "emu:a RUNNING again" \
+		"$(log_since "$WORK/send.log" 'emu:a: (recovered to RUNNING|reset$|[A-Z_]+ -> RUNNING)')"
+	agent_gave_up
+	grep -v -- '-DEBUG: ' "$WORK/send.log" >"$WORK/send.err"
+	expect_send_failed "failed"
+	in_time
+	mend_link "$side"
+	ona "$TOOL" emu fault a --clear || fail "emu fault --clear"
+	expect_reset
 }
 
 case "$CASE" in
@@ -890,22 +946,29 @@ fault-kill-agent)
 	expect_reset
 	;;
 
-fault-link-down)
+fault-link-down) cut_stream plain a ;;
+fault-link-down-tls) cut_stream tls b ;;
+
+fault-freeze-sender)
+	# the agent's side: a sender that stops mid-stream is silent too
 	make_devices 8M
 	slow_source
-	start_agent --insecure
-	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b --timeout 3 \
-		>"$WORK/send.json" 2>"$WORK/send.err" &
+	start_agent --insecure --timeout $LINK_T
+	bga "$TOOL" --json send emu:a --to "$IPB:$PORT" --insecure --target emu:b \
+		--timeout $LINK_T >"$WORK/send.json" 2>"$WORK/send.err" &
 	S=$!
 	TH_PIDS="$TH_PIDS $S"
 	wait_log "migration m.*-> emu:b"
 	sleep 1
-	ip -n "$NSA" link set "$VA" down
+	mark_cut
+	kill -STOP "$S"
+	agent_gave_up
+	kill -CONT "$S"
+	th_wait_gone "$S" 60 || fail "send did not end"
 	wait "$S"
 	RC=$?
 	expect_send_failed "failed"
-	wait_log "failed in .*emu:b reset" 15
-	ip -n "$NSA" link set "$VA" up
+	in_time
 	ona "$TOOL" emu fault a --clear || fail "emu fault --clear"
 	expect_reset
 	;;
@@ -931,6 +994,29 @@ sec-runtime-dir)
 	done
 	[ -z "$(ls -A "$WORK/elsewhere")" ] || fail "the agent wrote through the symlink"
 	[ -z "$(ls -A "$WORK/planted/rt" 2>/dev/null)" ] || fail "the agent wrote into the planted directory"
+	;;
+
+fault-link-down-control)
+	# between requests: a connection that holds a reservation, idle
+	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
+	start_agent --insecure --timeout $LINK_T
+	bga python3 "$HERE/holdsession.py" "$IPB" "$PORT" pf=emu:pf0 >"$WORK/session.log" 2>&1 &
+	TH_PIDS="$TH_PIDS $!"
+	th_wait_file "$WORK/session.log" "^reserved" 15 || fail "no reservation"
+	R=$(sed -n 's/^reserved //p' "$WORK/session.log")
+	sleep 1
+	cut_link b
+	# and a request against the agent behind the cut link
+	ona "$TOOL" agent request status --to "$IPB:$PORT" --insecure --timeout $LINK_T \
+		>/dev/null 2>"$WORK/request.err"
+	RC=$?
+	bounded "agent request exited" "$(since_cut)"
+	[ "$RC" -ne 0 ] || fail "agent request succeeded across a cut link"
+	bounded_line "the agent released the session's VF" "$WORK/agent.log" \
+		"reservation $R ended with its connection: released"
+	in_time
+	mend_link b
+	[ ! -f "$RT/reservations/$R.json" ] || fail "reservation record left"
 	;;
 
 sigterm)

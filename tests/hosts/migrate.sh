@@ -21,6 +21,7 @@ FAIL_LOGS="migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log"
 SIZE=16M
 . "$HERE/migrate-lib.sh"
 ml_setup
+. "$HERE/cut-lib.sh"
 
 start_vms() {
 	th_qemu a || fail "QEMU on A did not start"
@@ -296,18 +297,58 @@ fault-kill-src-agent)
 	;;
 
 fault-link-down)
-	th_agent b --timeout 3
+	# both ends of the agent connection are bounded by LINK_T (--timeout):
+	# the migration, A's VF and B's agent give up within it (cut-lib.sh).
+	# B's end goes down: A still routes to B, so a new connection to B's
+	# agent would wait rather than fail at once.
+	th_agent b --timeout $LINK_T
 	start_vms
 	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
-	migrate_bg --phase-timeout stop-copy=5 --timeout 3
+	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
 	wait_phase stop-copy
-	ip -n "$NSA" link set "va$TH_ID" down
+	mark_cut
+	ip -n "$NSB" link set "vb$TH_ID" down
+	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
+	bounded "migrate exited" "$(since_cut)"
 	wait_migrate
-	ip -n "$NSA" link set "va$TH_ID" up
+	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
+		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
+	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
+	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
+		"ended with its connection: released"
+	in_time
+	ip -n "$NSB" link set "vb$TH_ID" up
 	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
 	expect_rolled_back stop-copy 30
-	grep -q "ended with its connection: released" "$WORK/agent-b.log" ||
-		fail "B's agent did not release the reservation"
+	;;
+
+fault-link-blackhole)
+	# The link stays up and says nothing: each host sends its frames for
+	# the other to a MAC address nobody has. No route goes away and no
+	# error comes back, so a new connection to B's agent would wait its
+	# whole timeout: the rollback must not open one.
+	th_agent b --timeout $LINK_T
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
+	wait_phase stop-copy
+	mark_cut
+	ip -n "$NSA" neigh replace "$IPB" lladdr 02:00:00:00:00:01 dev "va$TH_ID" nud permanent &&
+		ip -n "$NSB" neigh replace "$IPA" lladdr 02:00:00:00:00:01 dev "vb$TH_ID" nud permanent ||
+		fail "misdirecting the hosts' frames"
+	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
+	bounded "migrate exited" "$(since_cut)"
+	wait_migrate
+	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
+		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
+	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
+	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
+		"ended with its connection: released"
+	in_time
+	ip -n "$NSA" neigh del "$IPB" dev "va$TH_ID"
+	ip -n "$NSB" neigh del "$IPA" dev "vb$TH_ID"
+	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
+	expect_rolled_back stop-copy 30
 	;;
 
 fault-corrupt)

@@ -207,6 +207,41 @@ static void test_timeout(void)
 	pair_clear(&p);
 }
 
+/*
+ * A peer that took nothing for a whole timeout gets no second one: the
+ * ABORT written after the failure and the look for the peer's reason
+ * fail at once instead of waiting again.
+ */
+static void test_silent_peer(void)
+{
+	g_autofree guint8 *junk = g_malloc0(1 << 20);
+	GError *error = NULL;
+	NvfmChannel *tx;
+	gint64 t0;
+	int fds[2];
+	guint n = 0;
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), ==, 0);
+	tx = nvfm_channel_new_fd(fds[0], TRUE);
+	nvfm_channel_set_timeout(tx, 500);
+	/* nobody reads fds[1]: the buffer fills, then the wait runs out */
+	while (n++ < 64 && nvfm_channel_write(tx, junk, 1 << 20, &error))
+		;
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT);
+	g_clear_error(&error);
+	g_assert_true(nvfm_channel_is_silent(tx));
+
+	t0 = nvfm_now_us();
+	g_assert_false(nvfm_frame_send(tx, NVFM_FRAME_ABORT, junk, 4096, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT);
+	g_clear_error(&error);
+	g_assert_false(nvfm_channel_readable(tx, 2000));
+	/* neither waited another timeout (a bound, not a speed) */
+	g_assert_cmpint(nvfm_now_us() - t0, <, 500 * 1000);
+	nvfm_channel_free(tx);
+	close(fds[1]);
+}
+
 static void test_bad_json(void)
 {
 	GError *error = NULL;
@@ -254,6 +289,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/frame/payload-corruption", test_payload_corruption);
 	g_test_add_func("/frame/truncation", test_truncation);
 	g_test_add_func("/frame/timeout", test_timeout);
+	g_test_add_func("/frame/silent-peer", test_silent_peer);
 	g_test_add_func("/frame/bad-json", test_bad_json);
 	g_test_add_func("/util/size-parse", test_size_parse);
 	return g_test_run();

@@ -194,6 +194,11 @@ gboolean nvfm_agent_client_has_capability(NvfmAgentClient *client, const char *c
 	return FALSE;
 }
 
+gboolean nvfm_agent_client_is_silent(NvfmAgentClient *client)
+{
+	return nvfm_channel_is_silent(client->ch);
+}
+
 static gboolean usable(NvfmAgentClient *c, GError **error)
 {
 	if (!c->broken)
@@ -229,6 +234,7 @@ json_t *nvfm_agent_client_call(NvfmAgentClient *client, const char *op, json_t *
 /*
  * After a write failed, the agent has most likely said why in an ABORT
  * frame that is already on its way: read it, briefly, for a better error.
+ * An agent that went silent says nothing more: do not wait for it.
  */
 static void explain_failure(NvfmAgentClient *c, GError **error)
 {
@@ -236,7 +242,8 @@ static void explain_failure(NvfmAgentClient *c, GError **error)
 	GError *why = NULL;
 	int saved = nvfm_channel_get_timeout(c->ch);
 
-	if (!error || !*error || (*error)->code == NVFM_ERROR_CANCELLED)
+	if (!error || !*error || (*error)->code == NVFM_ERROR_CANCELLED ||
+	    nvfm_channel_is_silent(c->ch))
 		return;
 	nvfm_channel_set_timeout(c->ch, 2000);
 	if (nvfm_channel_readable(c->ch, 2000) && nvfm_frame_recv(c->ch, &hdr, c->buf, NULL) &&

@@ -164,18 +164,20 @@ static gboolean confirm_commit(gpointer data, GError **error)
 	return TRUE;
 }
 
-/* Swallow what the client still sends, until it hangs up or time runs out. */
+/* Swallow what the client still sends, until it hangs up or time runs out;
+ * a client that went silent sends nothing more and reads no ABORT. Reads
+ * take only what is there: a pause in the client's bytes is no silence. */
 static void drain(Session *s)
 {
 	gint64 deadline = nvfm_now_us() + (gint64)MIN(DRAIN_MS, s->agent->timeout_ms) * 1000;
 
-	nvfm_channel_set_timeout(s->ch, 200);
-	while (nvfm_now_us() < deadline && !g_cancellable_is_cancelled(s->cancel)) {
+	while (nvfm_now_us() < deadline && !g_cancellable_is_cancelled(s->cancel) &&
+	       !nvfm_channel_is_silent(s->ch)) {
 		gsize got = 0;
 
 		if (!nvfm_channel_readable(s->ch, 200))
 			continue;
-		if (!nvfm_channel_read(s->ch, s->buf, NVFM_FRAME_MAX_DATA, &got, NULL) || got == 0)
+		if (nvfm_channel_try_read(s->ch, s->buf, NVFM_FRAME_MAX_DATA, &got, NULL) < 0)
 			break;
 	}
 }

@@ -87,6 +87,7 @@ struct _NvfmMigration {
 
 	NvfmAgentClient *agent;
 	char *reservation;
+	gboolean reservation_kept;	/* it no longer ends with our connection */
 	char *dest_vf;		/* as the agent names it: "emu:pfb-vf0" or a PCI address */
 	char *dest_vf_pci;	/* the qemu mover: the PCI address */
 	json_t *dest_compat;	/* the destination VF's compatibility block */

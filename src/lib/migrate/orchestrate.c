@@ -220,13 +220,23 @@ static gboolean keep_reservation(NvfmMigration *m, GError **error)
 	json_auto_t *res = nvfm_agent_client_call(m->agent, "keep", args, NULL);
 	g_autoptr(NvfmAgentClient) c = NULL;
 
-	if (res)
+	if (res) {
+		m->reservation_kept = TRUE;
 		return TRUE;
+	}
+	/* An agent that let a whole timeout pass would most likely do it again:
+	 * the failure is already one timeout long. */
+	if (nvfm_agent_client_is_silent(m->agent)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+			    "keeping reservation %s: the agent did not answer", m->reservation);
+		return FALSE;
+	}
 	/* the transfer's connection may be spent: one more try on a new one */
 	c = nvfm_migration_agent(m, error);
 	res = c ? nvfm_agent_client_call(c, "keep", args, error) : NULL;
 	if (!res)
 		g_prefix_error(error, "keeping reservation %s: ", m->reservation);
+	m->reservation_kept = res != NULL;
 	return res != NULL;
 }
 
@@ -241,6 +251,16 @@ static void release_reservation(NvfmMigration *m, GString *what)
 
 	if (!m->reservation)
 		return;
+	/* The reservation still ends with our connection: an agent that went
+	 * silent on it would most likely not answer a new one within the
+	 * timeout either, and it releases the VF itself once it notices. */
+	if (m->agent && nvfm_agent_client_is_silent(m->agent) && !m->reservation_kept) {
+		g_clear_pointer(&m->agent, nvfm_agent_client_free);
+		g_string_append_printf(what, "; destination VF %s NOT released (reservation %s): "
+				       "the agent went silent; it releases the VF when it notices "
+				       "that our connection is gone", m->dest_vf, m->reservation);
+		return;
+	}
 	/* After a failed transfer the agent drains that connection for a
 	 * while, holding the VF: end it (which also ends the lease). */
 	g_clear_pointer(&m->agent, nvfm_agent_client_free);

@@ -2,7 +2,10 @@
 /*
  * Byte channels under the frame layer: a file descriptor (file, pipe, UNIX
  * or TCP socket) or a GIOStream (TLS). Every wait is bounded by the
- * channel's timeout so a silent peer cannot hang a migration.
+ * channel's timeout so a silent peer cannot hang a migration, and a peer
+ * that let one whole timeout pass gets no second one: from then on nothing
+ * on the channel waits (the ABORT that follows a failure, a drain, the
+ * close), so a cut link costs one timeout, not one per step.
  */
 #define G_LOG_DOMAIN "nvfm-channel"
 
@@ -12,9 +15,10 @@
 #include <sys/stat.h>
 
 #include "util/util-private.h"
+#include "channel-private.h"
 #include "readahead.h"
 
-static void stream_error(GError **error, GError *gerr);
+static void stream_error(NvfmChannel *ch, GError **error, GError *gerr);
 
 struct _NvfmChannel {
 	int fd;
@@ -24,6 +28,7 @@ struct _NvfmChannel {
 	GIOStream *stream;
 	int sock_fd;		/* the socket under @stream, for shutdown and polls */
 	int timeout_ms;
+	gboolean silent;	/* the peer let a whole timeout pass: never wait on it again */
 	char *peer;
 };
 
@@ -60,17 +65,6 @@ NvfmChannel *nvfm_channel_new_stream(GIOStream *stream)
 	ch->stream = g_object_ref(stream);
 	ch->timeout_ms = -1;
 	return ch;
-}
-
-void nvfm_channel_free(NvfmChannel *ch)
-{
-	if (!ch)
-		return;
-	if (ch->own_fd && ch->fd >= 0)
-		close(ch->fd);
-	g_clear_object(&ch->stream);
-	g_free(ch->peer);
-	g_free(ch);
 }
 
 /* The GSocket under a stream: the stream itself or a TLS connection's base. */
@@ -116,39 +110,128 @@ void nvfm_channel_set_socket_fd(NvfmChannel *ch, int fd)
 	ch->sock_fd = fd;
 }
 
+/* The descriptor to poll and shut down: the fd, or the socket under a stream. */
+static int socket_fd(NvfmChannel *ch)
+{
+	GSocket *s;
+
+	if (!ch->stream)
+		return ch->fd;
+	if (ch->sock_fd >= 0)
+		return ch->sock_fd;
+	s = stream_socket(ch->stream);
+	return s ? g_socket_get_fd(s) : -1;
+}
+
+/*
+ * A silent peer is not waited for at the close either: no TLS close_notify
+ * sent into a full buffer (shutdown makes it fail at once), no unsent
+ * bytes kept for a peer that takes none (a zero linger resets instead).
+ */
+static void let_go(NvfmChannel *ch)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int fd = socket_fd(ch);
+
+	if (fd < 0 || (!ch->stream && !ch->is_socket))
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	shutdown(fd, SHUT_RDWR);
+}
+
+void nvfm_channel_free(NvfmChannel *ch)
+{
+	if (!ch)
+		return;
+	if (ch->silent)
+		let_go(ch);
+	if (ch->own_fd && ch->fd >= 0)
+		close(ch->fd);
+	g_clear_object(&ch->stream);
+	g_free(ch->peer);
+	g_free(ch);
+}
+
 void nvfm_channel_shutdown(NvfmChannel *ch)
 {
-	int fd = ch->stream ? ch->sock_fd : ch->fd;
+	int fd = socket_fd(ch);
 
-	if (ch->stream && fd < 0) {
-		GSocket *s = stream_socket(ch->stream);
-
-		fd = s ? g_socket_get_fd(s) : -1;
-	}
 	/* shutdown(2) wakes a thread blocked on the socket; close would not */
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
 
+gboolean nvfm_channel_is_silent(NvfmChannel *ch)
+{
+	return ch->silent;
+}
+
+/* How long the next wait for the peer may last. */
+static int patience(NvfmChannel *ch, int timeout_ms)
+{
+	return ch->silent ? 0 : timeout_ms;
+}
+
+static void mark_silent(NvfmChannel *ch)
+{
+	if (!ch->silent)
+		g_debug("%s: silent for %d ms: no more waits on it",
+			nvfm_channel_get_peer(ch), ch->timeout_ms);
+	ch->silent = TRUE;
+}
+
+gboolean nvfm_channel_wait(NvfmChannel *ch, short events, GError **error)
+{
+	int fd = socket_fd(ch);
+	int r = fd < 0 ? -EBADF : nvfm_poll_fd(fd, events, patience(ch, ch->timeout_ms));
+
+	if (r > 0)
+		return TRUE;
+	if (r == 0) {
+		mark_silent(ch);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+			    "the peer sent or accepted nothing for %d ms", ch->timeout_ms);
+		return FALSE;
+	}
+	nvfm_set_error_errno(error, r, "poll");
+	return FALSE;
+}
+
+/* The kernel gave up on the peer: the connection's TCP_USER_TIMEOUT or
+ * keepalive ran out (set by the transport), reporting ETIMEDOUT or what
+ * the last retransmission met on its way. As silent as a timeout of ours. */
+static gboolean kernel_gave_up(int err)
+{
+	return err == ETIMEDOUT || err == EHOSTUNREACH || err == ENETUNREACH ||
+	       err == EHOSTDOWN || err == ENETDOWN;
+}
+
+void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **error)
+{
+	if (kernel_gave_up(err))
+		mark_silent(ch);
+	nvfm_set_error_errno(error, -err, "%s", what);
+	if (error && *error)
+		(*error)->code = kernel_gave_up(err) ? NVFM_ERROR_TIMEOUT : NVFM_ERROR_IO;
+}
+
 gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
 {
-	int fd = ch->fd;
+	int fd;
 
 	if (ch->stream) {
 		GInputStream *in = g_io_stream_get_input_stream(ch->stream);
-		GSocket *s;
 
 		/* TLS may hold a decrypted record that the socket no longer shows */
 		if (G_IS_POLLABLE_INPUT_STREAM(in) &&
 		    g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in)) &&
 		    g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(in)))
 			return TRUE;
-		s = stream_socket(ch->stream);
-		fd = ch->sock_fd >= 0 ? ch->sock_fd : s ? g_socket_get_fd(s) : -1;
-		if (fd < 0)
-			return FALSE;
 	}
-	return nvfm_poll_fd(fd, POLLIN, timeout_ms) > 0;
+	fd = socket_fd(ch);
+	if (fd < 0)
+		return FALSE;
+	return nvfm_poll_fd(fd, POLLIN, patience(ch, timeout_ms)) > 0;
 }
 
 int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error)
@@ -170,11 +253,8 @@ int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GEr
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		if (n < 0) {
-			nvfm_set_error_errno(error, -errno, "read");
-			if (error && *error)
-				(*error)->code = NVFM_ERROR_IO;
-		}
+		if (n < 0)
+			nvfm_channel_io_error(ch, errno, "read", error);
 		return -1;
 	}
 	{
@@ -197,7 +277,7 @@ int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GEr
 		return 0;
 	}
 	if (n < 0)
-		stream_error(error, gerr);
+		stream_error(ch, error, gerr);
 	return -1;
 }
 
@@ -219,21 +299,6 @@ GTlsCertificate *nvfm_channel_get_peer_certificate(NvfmChannel *ch)
 	return g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(ch->stream));
 }
 
-static gboolean wait_fd(NvfmChannel *ch, short ev, GError **error)
-{
-	int r = nvfm_poll_fd(ch->fd, ev, ch->timeout_ms);
-
-	if (r > 0)
-		return TRUE;
-	if (r == 0) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
-			    "the peer sent or accepted nothing for %d ms", ch->timeout_ms);
-		return FALSE;
-	}
-	nvfm_set_error_errno(error, r, "poll");
-	return FALSE;
-}
-
 static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
 {
 	while (len > 0) {
@@ -251,13 +316,11 @@ static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **e
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			if (!wait_fd(ch, POLLOUT, error))
+			if (!nvfm_channel_wait(ch, POLLOUT, error))
 				return FALSE;
 			continue;
 		}
-		nvfm_set_error_errno(error, n < 0 ? -errno : -EIO, "write");
-		if (error && *error)
-			(*error)->code = NVFM_ERROR_IO;
+		nvfm_channel_io_error(ch, n < 0 ? errno : EIO, "write", error);
 		return FALSE;
 	}
 	return TRUE;
@@ -270,7 +333,8 @@ static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GErro
 	/* a blocking fd is polled first so the timeout holds; a non-blocking
 	 * one says EAGAIN itself, and so does a socket asked not to wait,
 	 * which saves a poll per frame when the bytes are already there */
-	if (ch->timeout_ms >= 0 && !ch->nonblock && !ch->is_socket && !wait_fd(ch, POLLIN, error))
+	if (ch->timeout_ms >= 0 && !ch->nonblock && !ch->is_socket &&
+	    !nvfm_channel_wait(ch, POLLIN, error))
 		return FALSE;
 	while (done < len) {
 		gssize n = ch->is_socket ? recv(ch->fd, p + done, len - done,
@@ -286,26 +350,109 @@ static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GErro
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN) {
-			if (!wait_fd(ch, POLLIN, error))
+			if (!nvfm_channel_wait(ch, POLLIN, error))
 				return FALSE;
 			continue;
 		}
-		nvfm_set_error_errno(error, -errno, "read");
-		if (error && *error)
-			(*error)->code = NVFM_ERROR_IO;
+		nvfm_channel_io_error(ch, errno, "read", error);
 		return FALSE;
 	}
 	*got = done;
 	return TRUE;
 }
 
-static void stream_error(GError **error, GError *gerr)
+static void stream_error(NvfmChannel *ch, GError **error, GError *gerr)
 {
-	NvfmErrorCode code = g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-		? NVFM_ERROR_TIMEOUT : NVFM_ERROR_IO;
+	gboolean gone = g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+			g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
+			g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
 
-	g_set_error(error, NVFM_ERROR, code, "%s", gerr->message);
+	if (gone)
+		mark_silent(ch);
+	g_set_error(error, NVFM_ERROR, gone ? NVFM_ERROR_TIMEOUT : NVFM_ERROR_IO, "%s",
+		    gerr->message);
 	g_error_free(gerr);
+}
+
+static gboolean would_block(GError *gerr)
+{
+	if (!g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+		return FALSE;
+	g_error_free(gerr);
+	return TRUE;
+}
+
+/*
+ * TLS writes and reads do not block inside GIO: there every record and
+ * every syscall would wait its own socket timeout, one after the other.
+ * They try, and on "would block" wait here, where the channel keeps count.
+ */
+static gboolean write_stream(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
+{
+	GPollableOutputStream *out =
+		G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(ch->stream));
+
+	while (len > 0) {
+		GError *gerr = NULL;
+		gssize n = g_pollable_output_stream_write_nonblocking(out, p, len, NULL, &gerr);
+
+		if (n > 0) {
+			p += n;
+			len -= (gsize)n;
+			continue;
+		}
+		if (n < 0 && would_block(gerr)) {
+			if (!nvfm_channel_wait(ch, POLLOUT, error))
+				return FALSE;
+			continue;
+		}
+		if (!gerr)
+			g_set_error(&gerr, G_IO_ERROR, G_IO_ERROR_FAILED, "the stream took no bytes");
+		stream_error(ch, error, gerr);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean read_stream(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+{
+	GPollableInputStream *in =
+		G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(ch->stream));
+	gsize done = 0;
+
+	while (done < len) {
+		GError *gerr = NULL;
+		gssize n = g_pollable_input_stream_read_nonblocking(in, p + done, len - done, NULL,
+								    &gerr);
+
+		if (n > 0) {
+			done += (gsize)n;
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (would_block(gerr)) {
+			if (!nvfm_channel_wait(ch, POLLIN, error))
+				return FALSE;
+			continue;
+		}
+		stream_error(ch, error, gerr);
+		return FALSE;
+	}
+	*got = done;
+	return TRUE;
+}
+
+/* A stream that cannot be polled (none we make) blocks inside GIO. */
+static gboolean pollable(GIOStream *stream)
+{
+	GInputStream *in = g_io_stream_get_input_stream(stream);
+	GOutputStream *out = g_io_stream_get_output_stream(stream);
+
+	return G_IS_POLLABLE_INPUT_STREAM(in) &&
+	       g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in)) &&
+	       G_IS_POLLABLE_OUTPUT_STREAM(out) &&
+	       g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out));
 }
 
 gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError **error)
@@ -314,9 +461,11 @@ gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError 
 
 	if (!ch->stream)
 		return write_fd(ch, buf, len, error);
+	if (pollable(ch->stream) && socket_fd(ch) >= 0)
+		return write_stream(ch, buf, len, error);
 	if (!g_output_stream_write_all(g_io_stream_get_output_stream(ch->stream), buf, len,
 				       NULL, NULL, &gerr)) {
-		stream_error(error, gerr);
+		stream_error(ch, error, gerr);
 		return FALSE;
 	}
 	return TRUE;
@@ -328,9 +477,11 @@ gboolean nvfm_channel_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GE
 
 	if (!ch->stream)
 		return read_fd(ch, buf, len, got, error);
+	if (pollable(ch->stream) && socket_fd(ch) >= 0)
+		return read_stream(ch, buf, len, got, error);
 	if (!g_input_stream_read_all(g_io_stream_get_input_stream(ch->stream), buf, len, got,
 				     NULL, &gerr)) {
-		stream_error(error, gerr);
+		stream_error(ch, error, gerr);
 		return FALSE;
 	}
 	return TRUE;

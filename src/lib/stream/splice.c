@@ -22,6 +22,7 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include "channel-private.h"
 #include "splice.h"
 
 #define PIPE_WANT (1 << 20)
@@ -246,21 +247,24 @@ static int again(gssize n, int fd, short events, int timeout_ms, const char *wha
 }
 
 /*
- * After a send to the peer @fd that moved nothing (@n <= 0): TRUE to try
- * again, FALSE with @error set (@what names the step that failed).
+ * After a send to the peer that moved nothing (@n <= 0): TRUE to try
+ * again, FALSE with @error set (@what names the step that failed). The
+ * waits are the channel's, so that they count against the peer's silence.
  */
-static gboolean send_again(gssize n, int fd, int timeout_ms, const char *what, GError **error)
+static gboolean send_again(gssize n, NvfmChannel *ch, const char *what, GError **error)
 {
-	int r = again(n, fd, POLLOUT, timeout_ms, "the peer", error);
-
-	/* again() left errno as the send set it */
-	if (r == 0)
-		io_error(error, n < 0 ? errno : EPIPE, what);
-	return r > 0;
+	if (n < 0 && errno == EINTR)
+		return TRUE;
+	if (n < 0 && errno == EAGAIN)
+		return nvfm_channel_wait(ch, POLLOUT, error);
+	nvfm_channel_io_error(ch, n < 0 ? errno : EPIPE, what, error);
+	return FALSE;
 }
 
-gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError **error)
+gboolean nvfm_splice_to_socket(NvfmSplicer *sp, NvfmChannel *ch, GError **error)
 {
+	int fd = nvfm_channel_get_fd(ch);
+
 	sigpipe_hold(sp);
 	while (sp->fill > 0) {
 		gssize n = splice(sp->src, NULL, fd, NULL, sp->fill,
@@ -270,15 +274,16 @@ gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError *
 			sp->fill -= (gsize)n;
 			continue;
 		}
-		if (!send_again(n, fd, timeout_ms, "sending device state", error))
+		if (!send_again(n, ch, "sending device state", error))
 			return FALSE;
 	}
 	return TRUE;
 }
 
-gboolean nvfm_splice_send_header(int fd, const guint8 *raw, gsize len, int timeout_ms,
-				 GError **error)
+gboolean nvfm_splice_send_header(NvfmChannel *ch, const guint8 *raw, gsize len, GError **error)
 {
+	int fd = nvfm_channel_get_fd(ch);
+
 	while (len > 0) {
 		gssize n = send(fd, raw, len, MSG_MORE | MSG_NOSIGNAL);
 
@@ -287,7 +292,7 @@ gboolean nvfm_splice_send_header(int fd, const guint8 *raw, gsize len, int timeo
 			len -= (gsize)n;
 			continue;
 		}
-		if (!send_again(n, fd, timeout_ms, "sending a frame header", error))
+		if (!send_again(n, ch, "sending a frame header", error))
 			return FALSE;
 	}
 	return TRUE;
@@ -365,9 +370,10 @@ static void set_lowat(NvfmSplicer *sp, int fd, gsize want)
 }
 
 /* Socket straight into a pipe data_fd. */
-static gboolean socket_to_device_pipe(NvfmSplicer *sp, int fd, int dfd, gsize len,
+static gboolean socket_to_device_pipe(NvfmSplicer *sp, NvfmChannel *ch, int dfd, gsize len,
 				      int timeout_ms, GError **error)
 {
+	int fd = nvfm_channel_get_fd(ch);
 	gboolean ok = FALSE;
 	gsize done = 0;
 
@@ -393,7 +399,7 @@ static gboolean socket_to_device_pipe(NvfmSplicer *sp, int fd, int dfd, gsize le
 					goto out;
 			} else {
 				set_lowat(sp, fd, len - done);
-				if (!wait_for(fd, POLLIN, timeout_ms, "the peer", error))
+				if (!nvfm_channel_wait(ch, POLLIN, error))
 					goto out;
 			}
 			continue;
@@ -403,7 +409,7 @@ static gboolean socket_to_device_pipe(NvfmSplicer *sp, int fd, int dfd, gsize le
 				    "the device stopped taking state (%s)", g_strerror(errno));
 			goto out;
 		}
-		io_error(error, errno, "receiving device state");
+		nvfm_channel_io_error(ch, errno, "receiving device state", error);
 		goto out;
 	}
 	ok = TRUE;
@@ -413,9 +419,10 @@ out:
 	return ok;
 }
 
-gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, int fd, NvfmDevice *dev, gsize len,
-				      guint8 *bounce, int timeout_ms, GError **error)
+gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, NvfmChannel *ch, NvfmDevice *dev,
+				      gsize len, guint8 *bounce, int timeout_ms, GError **error)
 {
+	int fd = nvfm_channel_get_fd(ch);
 	int dfd = nvfm_device_data_fd(dev);
 	gsize done = 0;
 
@@ -427,7 +434,7 @@ gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, int fd, NvfmDevice *dev, 
 	/* a pipe whose reader died raises SIGPIPE */
 	sigpipe_hold(sp);
 	if (is_pipe(sp, dfd))
-		return socket_to_device_pipe(sp, fd, dfd, len, timeout_ms, error);
+		return socket_to_device_pipe(sp, ch, dfd, len, timeout_ms, error);
 	while (done < len) {
 		gssize n = splice(fd, NULL, sp->wr, NULL, MIN(len - done, sp->cap - sp->fill),
 				  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -451,11 +458,11 @@ gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, int fd, NvfmDevice *dev, 
 		if (errno == EAGAIN) {
 			/* The socket is dry: give the device what we hold meanwhile. */
 			if (!drain_to_device(sp, dev, bounce, timeout_ms, error) ||
-			    !wait_for(fd, POLLIN, timeout_ms, "the peer", error))
+			    !nvfm_channel_wait(ch, POLLIN, error))
 				return FALSE;
 			continue;
 		}
-		io_error(error, errno, "receiving device state");
+		nvfm_channel_io_error(ch, errno, "receiving device state", error);
 		return FALSE;
 	}
 	return TRUE;

@@ -53,21 +53,26 @@ void nvfm_splicer_clear(NvfmSplicer *sp);
 gssize nvfm_splice_from_device(NvfmSplicer *sp, NvfmDevice *dev, gsize max, int timeout_ms,
 			       GError **error);
 
-/* Move all bytes in the pipe to the socket @fd, more to follow. */
-gboolean nvfm_splice_to_socket(NvfmSplicer *sp, int fd, int timeout_ms, GError **error);
+/*
+ * The socket side is a channel's socket (nvfm_channel_get_fd()): waits for
+ * the peer are the channel's (channel-private.h), waits for the device
+ * are bounded by @timeout_ms.
+ */
+
+/* Move all bytes in the pipe to the channel's socket, more to follow. */
+gboolean nvfm_splice_to_socket(NvfmSplicer *sp, NvfmChannel *ch, GError **error);
 
 /*
- * Move exactly @len bytes from the socket @fd into the device's data_fd.
- * A data_fd that refuses splice gets them through @bounce (at least
- * sp->cap bytes) and nvfm_device_write_all().
+ * Move exactly @len bytes from the channel's socket into the device's
+ * data_fd. A data_fd that refuses splice gets them through @bounce (at
+ * least sp->cap bytes) and nvfm_device_write_all().
  */
-gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, int fd, NvfmDevice *dev, gsize len,
-				      guint8 *bounce, int timeout_ms, GError **error);
+gboolean nvfm_splice_socket_to_device(NvfmSplicer *sp, NvfmChannel *ch, NvfmDevice *dev,
+				      gsize len, guint8 *bounce, int timeout_ms, GError **error);
 
 /* Write a frame header that the next splice continues (MSG_MORE: one
  * segment with the payload rather than a tiny one of its own). */
-gboolean nvfm_splice_send_header(int fd, const guint8 *raw, gsize len, int timeout_ms,
-				 GError **error);
+gboolean nvfm_splice_send_header(NvfmChannel *ch, const guint8 *raw, gsize len, GError **error);
 
 /* Whether @fd can be a splice endpoint for the network side. */
 gboolean nvfm_splice_fd_ok(int fd);

@@ -274,7 +274,6 @@ static gboolean pump_out(Sender *s, int phase, guint64 *moved, NvfmReadStatus *l
  */
 static gboolean splice_out(Sender *s, guint64 *moved, gboolean *fallback, GError **error)
 {
-	int fd = nvfm_channel_get_fd(s->ch);
 	guint frames = 0;
 
 	*fallback = FALSE;
@@ -298,9 +297,8 @@ static gboolean splice_out(Sender *s, guint64 *moved, gboolean *fallback, GError
 		}
 		hdr.length = (guint32)n;
 		nvfm_frame_header_encode(&hdr, raw);
-		if (!nvfm_splice_send_header(fd, raw, sizeof(raw), nvfm_channel_get_timeout(s->ch),
-					     error) ||
-		    !nvfm_splice_to_socket(&s->sp, fd, nvfm_channel_get_timeout(s->ch), error))
+		if (!nvfm_splice_send_header(s->ch, raw, sizeof(raw), error) ||
+		    !nvfm_splice_to_socket(&s->sp, s->ch, error))
 			return FALSE;
 		s->stats->zero_copy_bytes += (guint64)n;
 		s->stats->unchecked_bytes += (guint64)n;
@@ -485,9 +483,11 @@ gboolean nvfm_save(NvfmDevice *dev, NvfmChannel *ch, const NvfmSaveOptions *opts
 fail:
 	sha_clear(&sha);
 	nvfm_splicer_clear(&s.sp);
+	/* The device first: it must not wait for a peer that may be gone
+	 * (and on a silent channel the ABORT does not wait either). */
+	nvfm_device_recover(dev, NVFM_MIG_STATE_RUNNING);
 	if (!s.receiver_gone)
 		send_abort(ch, err->message);
-	nvfm_device_recover(dev, NVFM_MIG_STATE_RUNNING);
 	g_propagate_error(error, err);
 	return FALSE;
 }
@@ -587,7 +587,7 @@ static gboolean load_data(Receiver *r, const NvfmFrameHeader *hdr, GError **erro
 		if (r->sp.rd < 0 && nvfm_splice_fd_ok(fd) && !nvfm_splicer_init(&r->sp, error))
 			return FALSE;
 		if (r->sp.rd >= 0) {
-			if (!nvfm_splice_socket_to_device(&r->sp, fd, r->dev, hdr->length, r->buf,
+			if (!nvfm_splice_socket_to_device(&r->sp, r->ch, r->dev, hdr->length, r->buf,
 							  r->opts->timeout_ms, error))
 				return FALSE;
 			r->stats->zero_copy_bytes += hdr->length;

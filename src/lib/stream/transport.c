@@ -193,6 +193,29 @@ static void tune_tcp(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+/*
+ * Let the kernel give up on a peer when we would: data it leaves
+ * unacknowledged for @timeout_ms ends the connection (ETIMEDOUT) even when
+ * our own writes still fit in the socket buffer, and an idle connection is
+ * probed from half that time on, once a second, so that a cut link is
+ * found within the timeout while nobody is sending (an agent between
+ * requests, holding a reservation for the connection). A UNIX socket
+ * refuses these options, which is fine: it has no link to lose.
+ */
+static void bound_silence(int fd, int timeout_ms)
+{
+	unsigned int user = (unsigned int)timeout_ms;
+	int secs = (timeout_ms + 999) / 1000;
+	int idle = MAX(1, secs / 2), intvl = 1, cnt = MAX(1, secs - idle);
+
+	if (timeout_ms <= 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user)) < 0)
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* ---- TLS credentials ---- */
 
 static char *pki_path(const char *dir, const char *file)
@@ -537,6 +560,7 @@ NvfmChannel *nvfm_transport_connect(const char *address, NvfmTls *tls, int timeo
 		addr_clear(&a);
 		return NULL;
 	}
+	bound_silence(fd, timeout_ms);
 	if (tls) {
 		ch = tls_client(fd, &a, tls, timeout_ms, error);
 	} else {
@@ -838,6 +862,7 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 			    "client credentials cannot accept a connection");
 		return NULL;
 	}
+	bound_silence(fd, timeout_ms);
 	n = peek_start(fd, start, sizeof(start), timeout_ms);
 	if (n <= 0) {
 		close(fd);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the rest of the stream wing (the zero-copy path in splice.c) needs
+ * of a channel whose socket it drives itself: its waits and its socket
+ * errors count against the peer's silence like the channel's own.
+ * Internal to libnvfm.
+ */
+#pragma once
+
+#include "nvfm/stream.h"
+
+#pragma GCC visibility push(hidden)
+
+/*
+ * Wait until the channel's socket is ready for @events (POLLIN, POLLOUT),
+ * at most the channel's timeout, and not at all once the peer was silent
+ * for a whole timeout. A wait that runs out makes the channel silent.
+ */
+gboolean nvfm_channel_wait(NvfmChannel *ch, short events, GError **error);
+
+/*
+ * A send or receive on the channel's socket failed with @err (an errno
+ * value): set @error, naming @what. ETIMEDOUT (the kernel gave up on the
+ * peer) makes the channel silent.
+ */
+void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **error);
+
+#pragma GCC visibility pop
