@@ -65,6 +65,10 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  *	   certificate, or on plain TCP against its IP address. Every other
  *	   client sees and acts on only the reservations its own identity
  *	   made (docs/agent.md).
+ * @drivers: a %NULL-terminated list (%NULL: none) of the drivers a peer may
+ *	     have a provisioned VF bound to besides the one modules.alias
+ *	     names for that VF and vfio-pci; no other name a peer sends is
+ *	     bound or loaded
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
  */
@@ -82,6 +86,7 @@ typedef struct {
 	const NvfmAddress *const *pfs;
 	guint64 max_emu_state;
 	const char *const *admin;
+	const char *const *drivers;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
 } NvfmAgentOptions;

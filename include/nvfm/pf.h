@@ -355,6 +355,10 @@ NvfmVfInfo *nvfm_pf_find_free_vf(NvfmPf *pf, GError **error);
  * @nvq: VQ resources to assign (0: the default, see nvfm_pf_provision())
  * @nvi: VI resources to assign (0: the default)
  * @driver: the driver to bind, or %NULL for nvfm_vf_default_driver()
+ * @drivers: when not %NULL, the only names @driver may take besides the
+ *	     VF's nvfm_vf_default_driver() and "vfio-pci" (a %NULL-terminated
+ *	     list, perhaps empty): for a @driver a peer chose (the agent
+ *	     passes its --driver list), so that it binds nothing else
  * @require_migration: after binding, check with the engine that the VF
  *		       offers VFIO migration; release it and fail otherwise
  * @lock_timeout_ms: how long to wait for the PF's lock (<= 0: 30 s)
@@ -367,6 +371,7 @@ typedef struct {
 	guint nvq;
 	guint nvi;
 	const char *driver;
+	const char *const *drivers;
 	gboolean require_migration;
 	int lock_timeout_ms;
 } NvfmProvisionOpts;

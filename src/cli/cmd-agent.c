@@ -174,6 +174,7 @@ int cmd_agent(int argc, char **argv)
 	g_auto(GStrv) pf_args = NULL;
 	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	g_auto(GStrv) admin = NULL;
+	g_auto(GStrv) drivers = NULL;
 	int max_sessions = 0, idle = 300;
 	gboolean verify = FALSE, emu = FALSE;
 	CliTransport t = { 0 };
@@ -187,6 +188,7 @@ int cmd_agent(int argc, char **argv)
 		{ "pf", 0, 0, G_OPTION_ARG_STRING_ARRAY, &pf_args, "A PF whose VFs peers may use (repeatable; default every NVMe PF with SR-IOV)", "ADDR" },
 		{ "emu", 0, 0, G_OPTION_ARG_NONE, &emu, "Serve emulated devices and PFs (emu:NAME), for tests and demos; off by default", NULL },
 		{ "max-emu-state", 0, 0, G_OPTION_ARG_STRING, &max_emu, "Largest emulated state a peer may send (default 1G)", "SIZE" },
+		{ "driver", 0, 0, G_OPTION_ARG_STRING_ARRAY, &drivers, "A driver peers may have their VFs bound to, besides the one modules.alias names for the VF and vfio-pci (repeatable)", "NAME" },
 		{ "admin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &admin, "Clients that may see and release every reservation, matched like --allow (on plain TCP: the client's IP address) (repeatable)", "PATTERN" },
 		{ NULL },
 	};
@@ -258,6 +260,7 @@ int cmd_agent(int argc, char **argv)
 	ao.emu = emu;
 	ao.pfs = (const NvfmAddress *const *)pfs->pdata;
 	ao.admin = (const char *const *)admin;
+	ao.drivers = (const char *const *)drivers;
 	ao.log = agent_log;
 	ao.log_data = &lc;
 	code = cli_run_agent(&ao, &error);

@@ -759,15 +759,25 @@ echo "$*" >>%s/modprobe.called
 		grep -q "invalid driver name" "$WORK/req.err" ||
 			fail "driver '$d': $(cat "$WORK/req.err")"
 	done
-	# a well-formed name that is not this VF's driver
-	ona "$TOOL" agent request provision $C pf=emu:pf0 driver=e1000e \
-		>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver e1000e"
-	grep -q "no PCI driver 'e1000e'" "$WORK/req.err" || fail "driver e1000e: $(cat "$WORK/req.err")"
+	# well-formed names that are not this VF's driver: one no host has, one
+	# the (emulated) host has loaded; neither is loaded nor bound
+	for d in e1000e nvme; do
+		ona "$TOOL" agent request provision $C pf=emu:pf0 driver=$d \
+			>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver $d"
+		grep -q "driver '$d' is not for this VF: it would get emu-vfio-pci" "$WORK/req.err" ||
+			fail "driver $d: $(cat "$WORK/req.err")"
+	done
 	[ ! -e "$WORK/modprobe.called" ] || fail "modprobe ran: $(cat "$WORK/modprobe.called")"
 	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a refused provision reserved a VF"
 	onb "$TOOL" vf list --pf emu:pf0 --json >"$WORK/vfs.json" || fail "vf list"
 	grep -q '"free": false' "$WORK/vfs.json" && fail "a refused provision kept a VF: $(cat "$WORK/vfs.json")"
+	# the operator may let peers ask for more (--driver)
+	stop_agent
+	start_agent --insecure --driver nvme
+	ona "$TOOL" agent request provision $C pf=emu:pf0 driver=nvme >"$WORK/req.out" 2>"$WORK/req.err" ||
+		fail "provision with driver nvme allowed by --driver: $(cat "$WORK/req.err")"
+	[ "$(jget "$WORK/req.out" driver)" = nvme ] || fail "not bound to nvme: $(cat "$WORK/req.out")"
 	;;
 
 sec-allow-rdn)

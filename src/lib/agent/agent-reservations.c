@@ -94,6 +94,7 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 	po.nvq = (guint)nvq;
 	po.nvi = (guint)nvi;
 	po.driver = json_string_value(json_object_get(args, "driver"));
+	po.drivers = (const char *const *)a->drivers;
 	po.require_migration = json_is_true(json_object_get(args, "require_migration"));
 	po.lock_timeout_ms = a->timeout_ms;
 	if (lease && strcmp(lease, "session") && strcmp(lease, "kept")) {

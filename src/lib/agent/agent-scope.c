@@ -21,7 +21,10 @@
 
 gboolean agent_scope_init(NvfmAgent *a, const NvfmAgentOptions *opts, GError **error)
 {
+	static const char *const none[] = { NULL };
+
 	a->emu = opts->emu;
+	a->drivers = g_strdupv((char **)(opts->drivers ? opts->drivers : none));
 	a->max_emu_state = opts->max_emu_state ? opts->max_emu_state : DEFAULT_MAX_EMU_STATE;
 	if (opts->pfs && opts->pfs[0]) {
 		a->pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
@@ -52,6 +55,7 @@ gboolean agent_scope_init(NvfmAgent *a, const NvfmAgentOptions *opts, GError **e
 void agent_scope_clear(NvfmAgent *a)
 {
 	g_clear_pointer(&a->pfs, g_ptr_array_unref);
+	g_clear_pointer(&a->drivers, g_strfreev);
 }
 
 /* One line for every refusal, naming what was asked and why. */

@@ -33,6 +33,7 @@ struct _NvfmAgent {
 	gboolean emu;		/* emulated devices served (--emu) */
 	GPtrArray *pfs;		/* NvfmAddress: --pf, or NULL for every NVMe SR-IOV PF */
 	guint64 max_emu_state;
+	char **drivers;		/* --driver: what a peer may bind besides the VF's own */
 	NvfmNamePatterns *admin;	/* --admin: may see and release everything */
 	gboolean unix_socket;		/* listening on a UNIX socket */
 	NvfmAgentLogFunc log;

@@ -191,18 +191,6 @@ static char *resolve_driver(const char *driver)
 
 static char *kpf_vf_default_driver(NvfmPf *pf, guint index, GError **error);
 
-/* Module names treat '-' and '_' alike. */
-static gboolean same_module(const char *a, const char *b)
-{
-	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
-
-	if (!x || !y)
-		return FALSE;
-	g_strdelimit(x, "-", '_');
-	g_strdelimit(y, "-", '_');
-	return g_str_equal(x, y);
-}
-
 static gboolean kpf_vf_bind(NvfmPf *pf, guint index, const char *driver, GError **error)
 {
 	g_autofree char *addr = NULL, *name = NULL, *cur = NULL, *bound = NULL;
@@ -217,7 +205,7 @@ static gboolean kpf_vf_bind(NvfmPf *pf, guint index, const char *driver, GError 
 		 * peer sends loads nothing else as root */
 		g_autofree char *dflt = kpf_vf_default_driver(pf, index, NULL);
 
-		if (!same_module(driver, dflt) && !same_module(driver, VFIO_PCI)) {
+		if (!nvfm_driver_same(driver, dflt) && !nvfm_driver_same(driver, VFIO_PCI)) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
 				    "no PCI driver '%s' is loaded and VF %s would get %s, not %s: "
 				    "not loading it", driver, addr, dflt ? dflt : VFIO_PCI, driver);

@@ -495,6 +495,40 @@ static gboolean ensure_vfs(NvfmPf *pf, const PfState *s, guint index, gboolean *
 	return TRUE;
 }
 
+gboolean nvfm_driver_same(const char *a, const char *b)
+{
+	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
+
+	if (!x || !y)
+		return FALSE;
+	g_strdelimit(x, "-", '_');
+	g_strdelimit(y, "-", '_');
+	return g_str_equal(x, y);
+}
+
+/* A driver the caller chose for VF @index, limited by opts->drivers: the
+ * VF's own default (what modules.alias names for it), vfio-pci, or one of
+ * the list. */
+static gboolean driver_permitted(NvfmPf *pf, guint index, const NvfmProvisionOpts *opts,
+				 GError **error)
+{
+	g_autofree char *dflt = NULL;
+
+	if (!opts->drivers || nvfm_driver_same(opts->driver, "vfio-pci"))
+		return TRUE;
+	for (guint i = 0; opts->drivers[i]; i++)
+		if (nvfm_driver_same(opts->driver, opts->drivers[i]))
+			return TRUE;
+	dflt = pf->ops->vf_default_driver(pf, index, NULL);
+	if (dflt && nvfm_driver_same(opts->driver, dflt))
+		return TRUE;
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
+		    "driver '%s' is not for this VF: it would get %s, and vfio-pci or the "
+		    "agent's --driver list are the alternatives", opts->driver,
+		    dflt ? dflt : "vfio-pci");
+	return FALSE;
+}
+
 static NvfmVfInfo *provision_locked(NvfmPf *pf, const NvfmProvisionOpts *opts, GError **error)
 {
 	g_auto(PfState) s = { 0 };
@@ -549,6 +583,9 @@ static NvfmVfInfo *provision_locked(NvfmPf *pf, const NvfmProvisionOpts *opts, G
 			   avail_q, caps.vq.total, error) ||
 	     !check_amount(pf, "VI", "one interrupt", nvi, 1, caps.vi.max_per_vf, avail_i,
 			   caps.vi.total, error)))
+		return NULL;
+	/* before anything changes: a name a peer chose binds nothing else */
+	if (opts->driver && !driver_permitted(pf, index, opts, error))
 		return NULL;
 	g_debug("%s: provisioning VF %u (secondary controller %u) with %u VQ, %u VI", pf->address,
 		index, scid, nvq, nvi);

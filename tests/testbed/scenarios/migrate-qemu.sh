@@ -71,7 +71,7 @@ mq_online_count() {
 }
 
 mq_start_agent() {
-	nvme-vf-migrate -v agent --listen "$MQ_AGENT" "${MQ_AGENT_TLS[@]}" --log stderr \
+	nvme-vf-migrate -v agent --listen "$MQ_AGENT" "${MQ_AGENT_TLS[@]}" --log stderr --driver "$MQ_DRIVER" \
 		--timeout 120 >/run/tb/agent.log 2>&1 &
 	MQ_AGENT_PID=$!
 	for _ in $(seq 100); do

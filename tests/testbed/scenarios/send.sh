@@ -141,7 +141,7 @@ tb_b_fail() {
 host_b() {
 	local r vf before digest_a i n v
 	tb_send_prepare
-	nvme-vf-migrate -v agent --listen "$AGENT_ADDR" "${TB_AGENT_TLS[@]}" --log stderr \
+	nvme-vf-migrate -v agent --listen "$AGENT_ADDR" "${TB_AGENT_TLS[@]}" --log stderr --driver nvfm_tvf \
 		--timeout 120 >/run/tb/agent.log 2>&1 &
 	TB_AGENT_PID=$!
 	for i in $(seq 100); do
