@@ -282,6 +282,41 @@ slow_source() {
 	ona "$TOOL" emu fault a slow-us 40000 || fail "emu fault"
 }
 
+# add_sources N: N more addresses on host A's end of the link, in $SOURCES
+# (comma-separated), for connections from several peers
+add_sources() {
+	SOURCES=
+	i=0
+	while [ $i -lt "$1" ]; do
+		src=${IPA%.*}.$((101 + i))
+		ip -n "$NSA" addr add "$src/24" dev "$VA" || fail "cannot add $src"
+		SOURCES=${SOURCES:+$SOURCES,}$src
+		i=$((i + 1))
+	done
+}
+
+# flood N [preauth.py hold options]: N connections from host A that never
+# authenticate, reopened when the agent closes them (tests/hosts/preauth.py)
+flood() {
+	bga python3 "$HERE/preauth.py" hold "$IPB" "$PORT" "$@" >"$WORK/flood.log" 2>&1 &
+	FLOOD=$!
+	TH_PIDS="$TH_PIDS $FLOOD"
+	th_wait_file "$WORK/flood.log" ready 20 ||
+		fail "the flood never had its connections open: $(cat "$WORK/flood.log")"
+}
+
+stop_flood() {
+	kill -TERM "$FLOOD" 2>/dev/null
+	th_wait_gone "$FLOOD" 10 || fail "the flood did not stop"
+	wait "$FLOOD"
+	echo "[$CASE] flood: $(tail -n 1 "$WORK/flood.log")"
+}
+
+# cpu_ticks PID: user + system time of a process, in clock ticks
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 case "$CASE" in
 tls-1M) roundtrip tls 1M ;;
 tls-64M) roundtrip tls 64M ;;
@@ -463,6 +498,26 @@ sec-wrong-server)
 	[ "$RC" -eq 9 ] || fail "send exited $RC, expected 9: $(cat "$WORK/send.err")"
 	grep -q "issued for another name" "$WORK/send.err" || fail "unclear error: $(cat "$WORK/send.err")"
 	expect_untouched
+	;;
+
+sec-preauth-busy)
+	# connections that sent one byte and wait: the agent waits too, idle
+	pki
+	start_agent --tls-dir "$WORK/pki/server" --timeout 30
+	add_sources 4
+	flood 16 --bytes 1 --from "$SOURCES"
+	sleep 1
+	c0=$(cpu_ticks "$AGENT")
+	sleep 5
+	c1=$(cpu_ticks "$AGENT")
+	hz=$(getconf CLK_TCK)
+	echo "[$CASE] agent CPU time over 5 s with 16 one-byte connections:" \
+		"$((c1 - c0)) ticks of 1/$hz s"
+	stop_flood
+	grep -q "closed-by-peer 0" "$WORK/flood.log" ||
+		fail "the agent closed connections within --timeout: $(tail -n 1 "$WORK/flood.log")"
+	[ $((c1 - c0)) -le $((hz / 5)) ] ||
+		fail "the agent used $((c1 - c0))/$hz CPU-s in 5 s waiting for 16 handshakes"
 	;;
 
 fault-truncate-hello) fault_case untouched truncate:HELLO "truncated" "failed in handshake: .*emu:b untouched" ;;

@@ -716,27 +716,22 @@ int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
 	return fd;
 }
 
-/* Look at the first bytes without consuming them: how does the peer start? */
-static gssize peek_start(int fd, guint8 *buf, gsize len, int timeout_ms)
+/*
+ * The peer's first byte, left in the socket: does it start a TLS handshake
+ * (a record of content type 22) or a frame ("NVFM")? One byte tells them
+ * apart; waiting for more would have to poll a socket that is already
+ * readable. 1, 0 at end of stream, -1 when nothing came within @timeout_ms.
+ */
+static gssize peek_start(int fd, guint8 *first, int timeout_ms)
 {
-	gint64 deadline = nvfm_now_us() + (gint64)MAX(timeout_ms, 0) * 1000;
+	gssize n;
 
-	for (;;) {
-		gssize n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
-		gint64 left;
-
-		if (n == (gssize)len || n == 0)
-			return n;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		left = (deadline - nvfm_now_us()) / 1000;
-		if (left <= 0)
-			return n > 0 ? n : -1;
-		if (nvfm_poll_fd(fd, POLLIN, (int)MIN(left, 100)) < 0)
-			return -1;
-		if (n > 0)
-			g_usleep(1000);	/* partial: let the rest arrive */
-	}
+	if (nvfm_poll_fd(fd, POLLIN, timeout_ms) <= 0)
+		return -1;
+	do
+		n = recv(fd, first, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n;
 }
 
 static NvfmChannel *refuse_plain(int fd, const char *peer, GError **error)
@@ -832,7 +827,7 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 				   char **identity, GError **error)
 {
 	NvfmChannel *ch;
-	guint8 start[4];
+	guint8 start;
 	gssize n;
 
 	if (tls && !tls->server) {
@@ -841,7 +836,7 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 			    "client credentials cannot accept a connection");
 		return NULL;
 	}
-	n = peek_start(fd, start, sizeof(start), timeout_ms);
+	n = peek_start(fd, &start, timeout_ms);
 	if (n <= 0) {
 		close(fd);
 		g_set_error(error, NVFM_ERROR, n == 0 ? NVFM_ERROR_IO : NVFM_ERROR_TIMEOUT,
@@ -852,9 +847,9 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 	}
 	/* A TLS connection starts with a handshake record (content type 22),
 	 * ours with the frame magic: tell a confused peer what is wrong. */
-	if (tls && n == (gssize)sizeof(start) && memcmp(start, "NVFM", 4) == 0)
+	if (tls && start == 'N')
 		return refuse_plain(fd, peer, error);
-	if (!tls && start[0] == 0x16) {
+	if (!tls && start == 0x16) {
 		close(fd);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
 			    "refused %s: TLS client on a plain (--insecure) port", peer);
