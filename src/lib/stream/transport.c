@@ -478,11 +478,15 @@ static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms
 		return NULL;
 	id = g_network_address_new(t->server_name ? t->server_name : a->host,
 				   (guint16)atoi(a->port));
-	tls = G_IO_STREAM(g_tls_client_connection_new(base, id, &gerr));
+	/* Our CA database from construction on: a connection made without
+	 * one first loads the system's whole CA bundle, twice, for nothing;
+	 * tens of ms between our connect and our ClientHello, in which an
+	 * agent under a flood of idle connections may drop us as idle. */
+	tls = g_initable_new(g_tls_backend_get_client_connection_type(g_tls_backend_get_default()),
+			     NULL, &gerr, "base-io-stream", base, "server-identity", id,
+			     "database", t->db, "certificate", t->cert, NULL);
 	if (!tls)
 		goto fail;
-	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
-	g_tls_connection_set_certificate(G_TLS_CONNECTION(tls), t->cert);
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr))
 		goto fail;
@@ -763,15 +767,18 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 
 	if (!base)
 		return NULL;
-	tls = G_IO_STREAM(g_tls_server_connection_new(base, t->cert, &gerr));
+	/* our CA database from the start (see tls_client()): no system CA
+	 * bundle parsed for every connection anyone opens */
+	tls = g_initable_new(g_tls_backend_get_server_connection_type(g_tls_backend_get_default()),
+			     NULL, &gerr, "base-io-stream", base, "certificate", t->cert,
+			     "database", t->db, "authentication-mode",
+			     G_TLS_AUTHENTICATION_REQUIRED, NULL);
 	if (!tls) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS with %s: %s", peer,
 			    gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}
-	g_object_set(tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
-	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr)) {
 		if (st.called && st.errors) {
