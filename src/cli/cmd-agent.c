@@ -170,13 +170,15 @@ static int agent_request(int argc, char **argv);
 int cmd_agent(int argc, char **argv)
 {
 	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL;
-	int max_sessions = 0, idle = 300;
+	int max_sessions = 0, max_preauth = 0, max_preauth_addr = 0, idle = 300;
 	gboolean verify = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT, [V6]:PORT or unix:PATH (port default " G_STRINGIFY(NVFM_AGENT_DEFAULT_PORT) ")", "ADDR" },
 		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Per-migration state (default /run/nvme-vf-migrate/agent)", "DIR" },
-		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Connections served at once (default 16)", "N" },
+		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Authenticated connections served at once (default 16)", "N" },
+		{ "max-preauth", 0, 0, G_OPTION_ARG_INT, &max_preauth, "Connections still in their handshake; beyond, the most idle is dropped (default 64)", "N" },
+		{ "max-preauth-per-address", 0, 0, G_OPTION_ARG_INT, &max_preauth_addr, "The same per client address, IPv6 per /64 (default 8)", "N" },
 		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
 		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
@@ -204,9 +206,11 @@ int cmd_agent(int argc, char **argv)
 		cli_transport_clear(&t);
 		return cli_usage_error("agent", "missing --listen ADDR");
 	}
-	if (max_sessions < 0 || idle <= 0 || t.timeout <= 0) {
+	if (max_sessions < 0 || max_preauth < 0 || max_preauth_addr < 0 || idle <= 0 ||
+	    t.timeout <= 0) {
 		cli_transport_clear(&t);
-		return cli_usage_error("agent", "--max-sessions, --idle-timeout and --timeout must be positive");
+		return cli_usage_error("agent", "--max-sessions, --max-preauth, --max-preauth-per-address, "
+				       "--idle-timeout and --timeout must be positive");
 	}
 	if (log && strcmp(log, "stderr") == 0)
 		lc.target = LOG_STDERR;
@@ -228,6 +232,8 @@ int cmd_agent(int argc, char **argv)
 	ao.tls = tls;
 	ao.runtime_dir = runtime;
 	ao.max_sessions = (guint)max_sessions;
+	ao.max_preauth = (guint)max_preauth;
+	ao.max_preauth_per_address = (guint)max_preauth_addr;
 	ao.timeout_ms = t.timeout * 1000;
 	ao.idle_timeout_ms = idle * 1000;
 	ao.verify = verify;

@@ -312,6 +312,16 @@ stop_flood() {
 	echo "[$CASE] flood: $(tail -n 1 "$WORK/flood.log")"
 }
 
+# trickle tls|hello: a handshake sent one byte every 2 s from host A; sets T,
+# the seconds the agent kept the connection
+trickle() {
+	ona python3 "$HERE/preauth.py" trickle "$IPB" "$PORT" "$1" --interval 2 --max 20 \
+		>"$WORK/trickle.out" 2>&1
+	echo "[$CASE] $1 handshake trickled one byte every 2 s, --timeout 5: $(cat "$WORK/trickle.out")"
+	T=$(sed -n 's/^closed after \([0-9.]*\) s.*/\1/p' "$WORK/trickle.out")
+	[ -n "$T" ] || fail "the agent kept a trickled $1 handshake: $(cat "$WORK/trickle.out")"
+}
+
 # cpu_ticks PID: user + system time of a process, in clock ticks
 cpu_ticks() {
 	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
@@ -500,6 +510,64 @@ sec-wrong-server)
 	expect_untouched
 	;;
 
+sec-preauth-flood)
+	# idle connections (no byte sent, reopened when closed) from one
+	# address, then from more addresses than the global cap allows: an
+	# allowed client elsewhere still gets in every time
+	make_devices 1M
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	add_sources 10
+	C="--to $IPB --tls-dir $WORK/pki/client --timeout 5"
+	for spread in one several; do
+		if [ $spread = one ]; then
+			flood 40 --from "${SOURCES%%,*}"
+		else
+			flood 150 --from "$SOURCES"
+		fi
+		sleep 1
+		for i in 1 2 3 4 5; do
+			ona "$TOOL" agent request status $C >"$WORK/status.json" 2>"$WORK/status.err" ||
+				fail "status during a flood from $spread address(es): $(cat "$WORK/status.err")"
+		done
+		echo "[$CASE] flood from $spread address(es): 5 of 5 status requests answered;" \
+			"$(jget "$WORK/status.json" unauthenticated) unauthenticated connections held"
+		stop_flood
+	done
+	wait_log "dropped .*: too many unauthenticated connections from this address"
+	wait_log "dropped .*: too many unauthenticated connections (--max-preauth 64)"
+	stop_agent
+	# the one-shot receiver too
+	: >"$WORK/agent.log"
+	bgb "$TOOL" -v receive emu:b --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" \
+		--runtime-dir "$RT" --timeout 5 >>"$WORK/agent.log" 2>&1 &
+	AGENT=$!
+	TH_PIDS="$TH_PIDS $AGENT"
+	wait_log "listening on"
+	flood 150 --from "$SOURCES"
+	sleep 1
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
+	th_wait_gone "$AGENT" 10 || fail "receive did not exit after its transfer"
+	wait "$AGENT" || fail "receive exited non-zero"
+	stop_flood
+	;;
+sec-slow-handshake)
+	# the whole handshake is bounded by one --timeout from accept, however
+	# the peer trickles it (each byte comes well within --timeout)
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	trickle tls
+	awk -v t="$T" 'BEGIN { exit !(t >= 4.5 && t <= 7) }' ||
+		fail "a trickled TLS handshake was closed after $T s, not 5 s (--timeout) + 2"
+	wait_log "dropped .*: did not finish its handshake within 5 s"
+	stop_agent
+	start_agent --insecure
+	trickle hello
+	awk -v t="$T" 'BEGIN { exit !(t >= 4.5 && t <= 7) }' ||
+		fail "a trickled HELLO was closed after $T s, not 5 s (--timeout) + 2"
+	wait_log "dropped .*: did not finish its handshake within 5 s"
+	;;
 sec-preauth-busy)
 	# connections that sent one byte and wait: the agent waits too, idle
 	pki

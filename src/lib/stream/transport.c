@@ -141,6 +141,35 @@ static char *sockaddr_string(const struct sockaddr *sa)
 	return g_strdup("unix");
 }
 
+/*
+ * Who a connection comes from, for limits per source: the IPv4 address,
+ * or the IPv6 /64 (what one host is usually given, so one host cannot
+ * dodge the limit by cycling its addresses).
+ */
+static char *source_string(const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	if (sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], host, sizeof(host));
+			return g_strdup(host);
+		}
+		memset(&a.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &a, host, sizeof(host));
+		return g_strdup_printf("%s/64", host);
+	}
+	return g_strdup("unix");
+}
+
 static void tune_tcp(int fd)
 {
 	int one = 1;
@@ -690,7 +719,7 @@ gboolean nvfm_listener_is_unix(NvfmListener *l)
 	return l->unix_path != NULL;
 }
 
-int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
+int nvfm_listener_accept(NvfmListener *l, char **peer, char **source, GError **error)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -709,12 +738,16 @@ int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
 		struct ucred uc;
 		socklen_t ul = sizeof(uc);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
-			*peer = g_strdup_printf("unix:uid=%u,pid=%d", uc.uid, (int)uc.pid);
-		else
-			*peer = g_strdup("unix");
+		gboolean cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0;
+
+		*peer = cred ? g_strdup_printf("unix:uid=%u,pid=%d", uc.uid, (int)uc.pid)
+			     : g_strdup("unix");
+		if (source)
+			*source = cred ? g_strdup_printf("unix:uid=%u", uc.uid) : g_strdup("unix");
 	} else {
 		*peer = sockaddr_string((struct sockaddr *)&ss);
+		if (source)
+			*source = source_string((struct sockaddr *)&ss);
 		tune_tcp(fd);
 	}
 	return fd;
