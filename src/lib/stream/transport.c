@@ -535,10 +535,14 @@ fail:
 		   g_error_matches(gerr, G_TLS_ERROR, G_TLS_ERROR_EOF) ||
 		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
 		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
-			    "%s:%s did not complete a TLS handshake (%s): it refused our "
-			    "certificate, or it is a plain (--insecure) agent", a->host, a->port,
-			    gerr->message);
+		/* Nothing here says why: with TLS 1.3 a refused certificate
+		 * shows only after the handshake (agent-client.c), so the
+		 * agent dropped us unheard: busy, or not speaking TLS. */
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO,
+			    "%s:%s closed the connection before the TLS handshake finished (%s): "
+			    "the agent is busy (too many connections waiting to authenticate) "
+			    "or it is a plain (--insecure) agent; its log says which", a->host,
+			    a->port, gerr->message);
 	} else {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS handshake with %s:%s failed: %s",
 			    a->host, a->port, gerr ? gerr->message : "unknown error");
