@@ -539,10 +539,10 @@ sec-preauth-flood)
 	wait_log "dropped .*: too many unauthenticated connections from this address"
 	wait_log "dropped .*: too many unauthenticated connections (--max-preauth 64)"
 	stop_agent
-	# the one-shot receiver too
+	# the one-shot receiver too (and the limit's flag)
 	: >"$WORK/agent.log"
 	bgb "$TOOL" -v receive emu:b --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" \
-		--runtime-dir "$RT" --timeout 5 >>"$WORK/agent.log" 2>&1 &
+		--runtime-dir "$RT" --timeout 5 --max-preauth 32 >>"$WORK/agent.log" 2>&1 &
 	AGENT=$!
 	TH_PIDS="$TH_PIDS $AGENT"
 	wait_log "listening on"
@@ -550,6 +550,8 @@ sec-preauth-flood)
 	sleep 1
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	expect_arrived
+	grep -q "too many unauthenticated connections (--max-preauth 32)" "$WORK/agent.log" ||
+		fail "the receiver did not keep to --max-preauth 32"
 	th_wait_gone "$AGENT" 10 || fail "receive did not exit after its transfer"
 	wait "$AGENT" || fail "receive exited non-zero"
 	stop_flood
