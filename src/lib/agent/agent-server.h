@@ -92,11 +92,18 @@ gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **erro
 gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error);
 void agent_send_abort(Session *s, const char *reason, const char *code, const char *phase);
 
-/* agent-preauth.c */
+/* agent-preauth.c; the first two run in the main thread */
+/* Before a connection from @source joins: drop the most idle ones in
+ * their handshake beyond the per-address and global limits. */
 void agent_preauth_make_room(NvfmAgent *a, const char *source);
+/* Drop the connections whose handshake is overdue; ms until the next is
+ * due, -1 if none is in its handshake. */
 int agent_preauth_expire(NvfmAgent *a);
 gboolean agent_preauth_dropped(Session *s);
+/* After the client's HELLO: the connection becomes a session, or the
+ * error says why not (busy). */
 gboolean agent_admit(Session *s, GError **error);
+/* Under agent->mu: admitted sessions, and connections in their handshake. */
 void agent_count_locked(NvfmAgent *a, guint *sessions, guint *preauth);
 
 /* agent-files.c */
