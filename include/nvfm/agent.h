@@ -44,6 +44,7 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  * @max_preauth: connections still in their handshake (TLS, certificate
  *		 check, HELLO), counted apart from sessions (0: 64); a new
  *		 one beyond them drops the one that has been silent longest
+ *		 among those of the address that holds the most
  * @max_preauth_per_address: the same per source address (IPv6: per /64)
  *			     (0: 8)
  * @timeout_ms: bound on every wait for a peer or a device, and on a

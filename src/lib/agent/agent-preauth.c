@@ -6,9 +6,10 @@
  * Anyone who can reach the port can open connections, so those still in
  * their handshake (TLS, the certificate and allow-list check, HELLO) are
  * counted apart from sessions, per source address and in all, and when a
- * new one would exceed a limit the one that has been silent longest is
- * dropped: never a client in the middle of its handshake while someone
- * else's connection sits idle. Each has one --timeout from accept for its
+ * new one would exceed a limit the one that has been silent longest (of
+ * the address, or of the address holding the most) is dropped: never a
+ * client in the middle of its handshake while someone else's connection
+ * sits idle. Each has one --timeout from accept for its
  * whole handshake, however it trickles its bytes. Only admitted sessions
  * count against --max-sessions.
  *
@@ -83,21 +84,30 @@ static gint64 silence_ms(const Session *s, gint64 now)
 	return (now - s->accepted) / 1000;
 }
 
-/* The connection to drop to make room (@source: among that address's). */
+/*
+ * The connection to drop to make room: the most idle of @source's, or
+ * (@source NULL) of the address that holds the most. Churning many
+ * connections from a few addresses then cannot push out a client that
+ * is still between its connect and its first bytes elsewhere.
+ */
 static Session *victim(NvfmAgent *a, const char *source, gint64 now)
 {
 	Session *best = NULL;
+	guint best_n = 0;
 	gint64 best_ms = -1;
 
 	for (guint i = 0; i < a->sessions->len; i++) {
 		Session *s = g_ptr_array_index(a->sessions, i);
+		guint n;
 		gint64 ms;
 
 		if (!preauth(s) || (source && strcmp(s->source, source) != 0))
 			continue;
+		n = source ? 0 : count_preauth(a, s->source);
 		ms = silence_ms(s, now);
-		if (ms > best_ms) {
+		if (n > best_n || (n == best_n && ms > best_ms)) {
 			best = s;
+			best_n = n;
 			best_ms = ms;
 		}
 	}
