@@ -525,6 +525,14 @@ sec-preauth-flood)
 		if [ $spread = one ]; then
 			flood 40 --from "${SOURCES%%,*}"
 		else
+			# a client that connected and has not spoken yet, as
+			# between its connect and its ClientHello (stretched):
+			# room is made at the flood's addresses, not at its own
+			bga python3 "$HERE/preauth.py" hold "$IPB" "$PORT" 1 --from "$IPA" \
+				>"$WORK/quiet.log" 2>&1 &
+			QUIET=$!
+			TH_PIDS="$TH_PIDS $QUIET"
+			th_wait_file "$WORK/quiet.log" ready 10 || fail "no quiet connection"
 			flood 150 --from "$SOURCES"
 		fi
 		sleep 1
@@ -534,6 +542,14 @@ sec-preauth-flood)
 		done
 		echo "[$CASE] flood from $spread address(es): 5 of 5 status requests answered;" \
 			"$(jget "$WORK/status.json" unauthenticated) unauthenticated connections held"
+		if [ $spread = several ]; then
+			# within --timeout (5 s) of its accept
+			kill -TERM "$QUIET"
+			wait "$QUIET"
+			echo "[$CASE] a quiet connection from $IPA: $(tail -n 1 "$WORK/quiet.log")"
+			grep -q "closed-by-peer 0" "$WORK/quiet.log" ||
+				fail "the flood pushed out a connection from $IPA: $(cat "$WORK/quiet.log")"
+		fi
 		stop_flood
 	done
 	wait_log "dropped .*: too many unauthenticated connections from this address"
