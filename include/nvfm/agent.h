@@ -38,8 +38,17 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  * @runtime_dir: per-migration state and reservations (%NULL:
  *		 $RUNTIME_DIRECTORY, else /run/nvme-vf-migrate/agent for
  *		 root, else $XDG_RUNTIME_DIR/nvme-vf-migrate/agent)
- * @max_sessions: connections served at once (0: 16); more are refused
- * @timeout_ms: bound on every wait for a peer or a device (<= 0: 30 s)
+ * @max_sessions: authenticated connections served at once (0: 16); a
+ *		  client that authenticates beyond them is told the agent is
+ *		  busy
+ * @max_preauth: connections still in their handshake (TLS, certificate
+ *		 check, HELLO), counted apart from sessions (0: 64); a new
+ *		 one beyond them drops the one that has been silent longest
+ *		 among those of the address that holds the most
+ * @max_preauth_per_address: the same per source address (IPv6: per /64)
+ *			     (0: 8)
+ * @timeout_ms: bound on every wait for a peer or a device, and on a
+ *		connection's whole handshake from accept (<= 0: 30 s)
  * @idle_timeout_ms: how long a connection may sit between requests
  *		     (<= 0: 300 s)
  * @fixed_target: restore only into this device, whatever the client asks
@@ -77,6 +86,8 @@ typedef struct {
 	NvfmTls *tls;
 	const char *runtime_dir;
 	guint max_sessions;
+	guint max_preauth;
+	guint max_preauth_per_address;
 	int timeout_ms;
 	int idle_timeout_ms;
 	const NvfmAddress *fixed_target;

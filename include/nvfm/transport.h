@@ -150,19 +150,24 @@ gboolean nvfm_listener_is_unix(NvfmListener *l);
  * nvfm_listener_accept() - accept one connection without waiting
  * @l: the listener
  * @peer: receives "10.0.0.1:40312" or "unix:uid=0,pid=812"
+ * @source: receives where it comes from, for limits per source (may be
+ *	    %NULL): "10.0.0.1", the IPv6 /64 ("2001:db8:1:2::/64") or
+ *	    "unix:uid=0"
  * @error: return location for an error
  *
  * Return: the connected socket (non-blocking, close-on-exec), or -1:
  * with @error set on a failure, without when nothing was pending.
  */
-int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error);
+int nvfm_listener_accept(NvfmListener *l, char **peer, char **source, GError **error);
 
 /**
  * nvfm_transport_accept() - authenticate an accepted connection
  * @fd: the socket from nvfm_listener_accept(); taken in every case
  * @peer: its printable address
  * @tls: the server credentials, or %NULL for a plain connection
- * @timeout_ms: bound on the handshake and every later wait
+ * @timeout_ms: bound on each wait, in the handshake and later (a bound
+ *		on the whole handshake is the caller's: shut the socket
+ *		down when it is due, see docs/agent.md)
  * @identity: receives who the peer is, the owner of what it reserves
  *	      (may be %NULL): its certificate's subject with TLS
  *	      ("O=example,CN=host-a"), its IP address without the port on

@@ -14,10 +14,17 @@ typedef struct {
 	char *tls_name;
 	char **allow;
 	int timeout;		/* seconds */
+	int max_preauth;	/* server: connections in their handshake (0: default) */
+	int max_preauth_per_address;
 } CliTransport;
 
-/* Adds the transport options (server: with --allow) to @ctx as a group. */
+/* Adds the transport options (server: with --allow and the limits on
+ * connections in their handshake) to @ctx as a group. */
 void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean server);
+
+/* Checks the server's limits on connections in their handshake and puts
+ * them in @ao: CLI_EXIT_OK, or the usage error's exit code. */
+int cli_transport_preauth(CliTransport *t, const char *cmd, NvfmAgentOptions *ao);
 
 /*
  * The TLS credentials @address needs: NULL without an error for a UNIX

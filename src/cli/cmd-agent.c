@@ -31,7 +31,15 @@ void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean se
 			 : "Name the agent's certificate must carry (default: the host connected to)",
 		  server ? "PATTERN" : "NAME" },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &t->timeout,
-		  "Seconds any wait for the peer or a device may take (default 30)", "S" },
+		  server ? "Seconds any wait for the peer or a device may take, and a connection's whole handshake (default 30)"
+			 : "Seconds any wait for the peer or a device may take (default 30)", "S" },
+		{ NULL },
+	};
+	GOptionEntry limits[] = {
+		{ "max-preauth", 0, 0, G_OPTION_ARG_INT, &t->max_preauth,
+		  "Connections still in their handshake; beyond, the most idle is dropped (default 64)", "N" },
+		{ "max-preauth-per-address", 0, 0, G_OPTION_ARG_INT, &t->max_preauth_per_address,
+		  "The same per client address, IPv6 per /64 (default 8)", "N" },
 		{ NULL },
 	};
 	GOptionGroup *g = g_option_group_new("transport", "Transport and TLS options:",
@@ -39,6 +47,8 @@ void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean se
 
 	t->timeout = 30;
 	g_option_group_add_entries(g, entries);
+	if (server)
+		g_option_group_add_entries(g, limits);
 	g_option_context_add_group(ctx, g);
 }
 
@@ -69,6 +79,16 @@ NvfmTls *cli_transport_tls(CliTransport *t, gboolean server, const char *address
 	if (!tls && error && *error && (*error)->code != NVFM_ERROR_INVALID_ARG)
 		g_prefix_error(error, "TLS is required for TCP (use --insecure for plain TCP): ");
 	return tls;
+}
+
+int cli_transport_preauth(CliTransport *t, const char *cmd, NvfmAgentOptions *ao)
+{
+	if (t->max_preauth < 0 || t->max_preauth_per_address < 0)
+		return cli_usage_error(cmd, "--max-preauth and --max-preauth-per-address must not be "
+				       "negative");
+	ao->max_preauth = (guint)t->max_preauth;
+	ao->max_preauth_per_address = (guint)t->max_preauth_per_address;
+	return CLI_EXIT_OK;
 }
 
 void cli_transport_clear(CliTransport *t)
@@ -181,7 +201,7 @@ int cmd_agent(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT, [V6]:PORT or unix:PATH (port default " G_STRINGIFY(NVFM_AGENT_DEFAULT_PORT) ")", "ADDR" },
 		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Per-migration state (default /run/nvme-vf-migrate/agent)", "DIR" },
-		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Connections served at once (default 16)", "N" },
+		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Authenticated connections served at once (default 16)", "N" },
 		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
 		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
@@ -217,6 +237,11 @@ int cmd_agent(int argc, char **argv)
 	if (max_sessions < 0 || idle <= 0 || t.timeout <= 0) {
 		cli_transport_clear(&t);
 		return cli_usage_error("agent", "--max-sessions, --idle-timeout and --timeout must be positive");
+	}
+	code = cli_transport_preauth(&t, "agent", &ao);
+	if (code != CLI_EXIT_OK) {
+		cli_transport_clear(&t);
+		return code;
 	}
 	if (log && strcmp(log, "stderr") == 0)
 		lc.target = LOG_STDERR;

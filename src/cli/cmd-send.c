@@ -199,6 +199,9 @@ int cmd_receive(int argc, char **argv)
 		code = cli_usage_error("receive", "--timeout must be > 0");
 		goto out;
 	}
+	code = cli_transport_preauth(&t, "receive", &ao);
+	if (code != CLI_EXIT_OK)
+		goto out;
 	tls = cli_transport_tls(&t, TRUE, listen, &error);
 	if (error) {
 		code = cli_fail(error);

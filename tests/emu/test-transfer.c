@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -263,7 +265,7 @@ static gpointer agent_thread(gpointer data)
 	return NULL;
 }
 
-static NvfmAgent *start_agent(Fixture *f, AgentRun *r, char **addr)
+static NvfmAgent *start_agent(Fixture *f, AgentRun *r, guint max_sessions, char **addr)
 {
 	g_autofree char *rt = g_build_filename(f->dir, "rt", NULL);
 	NvfmAgentOptions o = { 0 };
@@ -277,6 +279,7 @@ static NvfmAgent *start_agent(Fixture *f, AgentRun *r, char **addr)
 	o.runtime_dir = rt;
 	o.timeout_ms = 5000;
 	o.emu = TRUE;
+	o.max_sessions = max_sessions;
 	o.log = collect;
 	o.log_data = r;
 	r->agent = nvfm_agent_new(&o, &error);
@@ -302,7 +305,7 @@ static void test_agent(Fixture *f, gconstpointer data)
 	GThread *t;
 	struct stat sb;
 
-	start_agent(f, &r, &addr);
+	start_agent(f, &r, 0, &addr);
 	t = g_thread_new("agent", agent_thread, &r);
 	g_assert_cmpint(stat(rt, &sb), ==, 0);
 	g_assert_cmpuint(sb.st_mode & 0777, ==, 0700);
@@ -385,7 +388,7 @@ static void test_agent_stop_mid_transfer(Fixture *f, gconstpointer data)
 
 	/* 4 MiB in 64 KiB steps of 50 ms: the transfer would take 3 s */
 	g_assert_true(nvfm_emu_set_fault("a", "slow-us", "50000", NULL));
-	start_agent(f, &r, &addr);
+	start_agent(f, &r, 0, &addr);
 	t = g_thread_new("agent", agent_thread, &r);
 	c = nvfm_agent_client_connect(addr, NULL, 5000, &error);
 	g_assert_no_error(error);
@@ -412,6 +415,61 @@ static void test_agent_stop_mid_transfer(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(da, !=, db);
 }
 
+/* A raw connection to a UNIX socket address, sending @start (may be NULL). */
+static int raw_connect(const char *addr, const char *start)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_strlcpy(sa.sun_path, addr + strlen("unix:"), sizeof(sa.sun_path));
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	if (start)
+		g_assert_cmpint(write(fd, start, strlen(start)), ==, (gssize)strlen(start));
+	return fd;
+}
+
+/*
+ * Only admitted sessions count against max_sessions: connections still in
+ * their handshake (one silent, one stalled in its HELLO) do not keep a
+ * client out, and a client beyond the limit is told the agent is busy.
+ */
+static void test_agent_admission(Fixture *f, gconstpointer data)
+{
+	g_autofree char *addr = NULL;
+	g_autoptr(NvfmAgentClient) c1 = NULL;
+	g_autoptr(NvfmAgentClient) c2 = NULL;
+	json_auto_t *status = NULL;
+	GError *error = NULL;
+	AgentRun r;
+	GThread *t;
+	int silent, stalled;
+
+	start_agent(f, &r, 1, &addr);
+	t = g_thread_new("agent", agent_thread, &r);
+	silent = raw_connect(addr, NULL);
+	stalled = raw_connect(addr, "NVFM");
+	c1 = nvfm_agent_client_connect(addr, NULL, 5000, &error);
+	g_assert_no_error(error);
+	status = nvfm_agent_client_call(c1, "status", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(json_integer_value(json_object_get(status, "sessions")), ==, 1);
+	g_assert_cmpint(json_integer_value(json_object_get(status, "unauthenticated")), ==, 2);
+	c2 = nvfm_agent_client_connect(addr, NULL, 5000, &error);
+	g_assert_null(c2);
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_BUSY);
+	g_assert_nonnull(strstr(error->message, "--max-sessions"));
+	g_clear_error(&error);
+	close(silent);
+	close(stalled);
+	nvfm_agent_stop(r.agent);
+	g_thread_join(t);
+	g_assert_true(r.ok);
+	nvfm_agent_free(r.agent);
+	g_string_free(r.log, TRUE);
+	g_mutex_clear(&r.mu);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -423,5 +481,6 @@ int main(int argc, char **argv)
 	ADD("/transfer/before-commit", test_before_commit);
 	ADD("/agent/unix", test_agent);
 	ADD("/agent/stop-mid-transfer", test_agent_stop_mid_transfer);
+	ADD("/agent/admission", test_agent_admission);
 	return g_test_run();
 }

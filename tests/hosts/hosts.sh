@@ -394,6 +394,51 @@ cut_stream() {
 	expect_reset
 }
 
+# add_sources N: N more addresses on host A's end of the link, in $SOURCES
+# (comma-separated), for connections from several peers
+add_sources() {
+	SOURCES=
+	i=0
+	while [ $i -lt "$1" ]; do
+		src=${IPA%.*}.$((101 + i))
+		ip -n "$NSA" addr add "$src/24" dev "$VA" || fail "cannot add $src"
+		SOURCES=${SOURCES:+$SOURCES,}$src
+		i=$((i + 1))
+	done
+}
+
+# flood N [preauth.py hold options]: N connections from host A that never
+# authenticate, reopened when the agent closes them (tests/hosts/preauth.py)
+flood() {
+	bga python3 "$HERE/preauth.py" hold "$IPB" "$PORT" "$@" >"$WORK/flood.log" 2>&1 &
+	FLOOD=$!
+	TH_PIDS="$TH_PIDS $FLOOD"
+	th_wait_file "$WORK/flood.log" ready 20 ||
+		fail "the flood never had its connections open: $(cat "$WORK/flood.log")"
+}
+
+stop_flood() {
+	kill -TERM "$FLOOD" 2>/dev/null
+	th_wait_gone "$FLOOD" 10 || fail "the flood did not stop"
+	wait "$FLOOD"
+	echo "[$CASE] flood: $(tail -n 1 "$WORK/flood.log")"
+}
+
+# trickle tls|hello: a handshake sent one byte every 2 s from host A; sets T,
+# the seconds the agent kept the connection
+trickle() {
+	ona python3 "$HERE/preauth.py" trickle "$IPB" "$PORT" "$1" --interval 2 --max 20 \
+		>"$WORK/trickle.out" 2>&1
+	echo "[$CASE] $1 handshake trickled one byte every 2 s, --timeout 5: $(cat "$WORK/trickle.out")"
+	T=$(sed -n 's/^closed after \([0-9.]*\) s.*/\1/p' "$WORK/trickle.out")
+	[ -n "$T" ] || fail "the agent kept a trickled $1 handshake: $(cat "$WORK/trickle.out")"
+}
+
+# cpu_ticks PID: user + system time of a process, in clock ticks
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 case "$CASE" in
 tls-1M) roundtrip tls 1M ;;
 tls-64M) roundtrip tls 64M ;;
@@ -564,7 +609,9 @@ sec-tls-to-plain)
 	pki
 	start_agent --insecure
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
-	security_refused 9 "did not complete a TLS handshake" "TLS client on a plain (--insecure) port"
+	security_refused 1 "closed the connection before the TLS handshake finished" \
+		"TLS client on a plain (--insecure) port"
+	grep -q certificate "$WORK/send.err" && fail "send blames its certificate: $(cat "$WORK/send.err")"
 	;;
 sec-wrong-server)
 	# the client checks the agent too: a server certificate for another name
@@ -903,6 +950,102 @@ sec-foreign-lease)
 	grep -q "$R3" "$WORK/status.json" || fail "the admin address does not see A's reservation"
 	onb "$TOOL" agent request release --to "$IPB:$PORT" --insecure reservation="$R3" \
 		>/dev/null || fail "the admin address cannot release A's reservation"
+	;;
+
+sec-preauth-flood)
+	# idle connections (no byte sent, reopened when closed) from one
+	# address, then from more addresses than the global cap allows: an
+	# allowed client elsewhere still gets in every time
+	make_devices 1M
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	add_sources 10
+	C="--to $IPB --tls-dir $WORK/pki/client --timeout 5"
+	for spread in one several; do
+		if [ $spread = one ]; then
+			flood 40 --from "${SOURCES%%,*}"
+		else
+			# a client that connected and has not spoken yet, as
+			# between its connect and its ClientHello (stretched):
+			# room is made at the flood's addresses, not at its own
+			bga python3 "$HERE/preauth.py" hold "$IPB" "$PORT" 1 --from "$IPA" \
+				>"$WORK/quiet.log" 2>&1 &
+			QUIET=$!
+			TH_PIDS="$TH_PIDS $QUIET"
+			th_wait_file "$WORK/quiet.log" ready 10 || fail "no quiet connection"
+			flood 150 --from "$SOURCES"
+		fi
+		sleep 1
+		for i in 1 2 3 4 5; do
+			ona "$TOOL" agent request status $C >"$WORK/status.json" 2>"$WORK/status.err" ||
+				fail "status during a flood from $spread address(es): $(cat "$WORK/status.err")"
+		done
+		echo "[$CASE] flood from $spread address(es): 5 of 5 status requests answered;" \
+			"$(jget "$WORK/status.json" unauthenticated) unauthenticated connections held"
+		if [ $spread = several ]; then
+			# within --timeout (5 s) of its accept
+			kill -TERM "$QUIET"
+			wait "$QUIET"
+			echo "[$CASE] a quiet connection from $IPA: $(tail -n 1 "$WORK/quiet.log")"
+			grep -q "closed-by-peer 0" "$WORK/quiet.log" ||
+				fail "the flood pushed out a connection from $IPA: $(cat "$WORK/quiet.log")"
+		fi
+		stop_flood
+	done
+	wait_log "dropped .*: too many unauthenticated connections from this address"
+	wait_log "dropped .*: too many unauthenticated connections (--max-preauth 64)"
+	stop_agent
+	# the one-shot receiver too (and the limit's flag)
+	: >"$WORK/agent.log"
+	bgb "$TOOL" -v receive emu:b --listen "$IPB:$PORT" --tls-dir "$WORK/pki/server" \
+		--runtime-dir "$RT" --timeout 5 --max-preauth 32 >>"$WORK/agent.log" 2>&1 &
+	AGENT=$!
+	TH_PIDS="$TH_PIDS $AGENT"
+	wait_log "listening on"
+	flood 150 --from "$SOURCES"
+	sleep 1
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
+	grep -q "too many unauthenticated connections (--max-preauth 32)" "$WORK/agent.log" ||
+		fail "the receiver did not keep to --max-preauth 32"
+	th_wait_gone "$AGENT" 10 || fail "receive did not exit after its transfer"
+	wait "$AGENT" || fail "receive exited non-zero"
+	stop_flood
+	;;
+sec-slow-handshake)
+	# the whole handshake is bounded by one --timeout from accept, however
+	# the peer trickles it (each byte comes well within --timeout)
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	trickle tls
+	awk -v t="$T" 'BEGIN { exit !(t >= 4.5 && t <= 7) }' ||
+		fail "a trickled TLS handshake was closed after $T s, not 5 s (--timeout) + 2"
+	wait_log "dropped .*: did not finish its handshake within 5 s"
+	stop_agent
+	start_agent --insecure
+	trickle hello
+	awk -v t="$T" 'BEGIN { exit !(t >= 4.5 && t <= 7) }' ||
+		fail "a trickled HELLO was closed after $T s, not 5 s (--timeout) + 2"
+	wait_log "dropped .*: did not finish its handshake within 5 s"
+	;;
+sec-preauth-busy)
+	# connections that sent one byte and wait: the agent waits too, idle
+	pki
+	start_agent --tls-dir "$WORK/pki/server" --timeout 30
+	add_sources 4
+	flood 16 --bytes 1 --from "$SOURCES"
+	sleep 1
+	c0=$(cpu_ticks "$AGENT")
+	sleep 5
+	c1=$(cpu_ticks "$AGENT")
+	hz=$(getconf CLK_TCK)
+	echo "[$CASE] agent CPU time over 5 s with 16 one-byte connections:" \
+		"$((c1 - c0)) ticks of 1/$hz s"
+	stop_flood
+	grep -q "closed-by-peer 0" "$WORK/flood.log" ||
+		fail "the agent closed connections within --timeout: $(tail -n 1 "$WORK/flood.log")"
+	[ $((c1 - c0)) -le $((hz / 5)) ] ||
+		fail "the agent used $((c1 - c0))/$hz CPU-s in 5 s waiting for 16 handshakes"
 	;;
 
 fault-truncate-hello) fault_case untouched truncate:HELLO "truncated" "failed in handshake: .*emu:b untouched" ;;

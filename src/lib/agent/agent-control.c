@@ -26,10 +26,10 @@ json_t *agent_do_status(Session *s, json_t *args, GError **error)
 	json_t *migs = json_array();
 	json_t *res = json_array();
 	g_autoptr(GPtrArray) ids = NULL;
-	guint n_sessions, other_migs = 0, other_res = 0;
+	guint n_sessions, n_preauth, other_migs = 0, other_res = 0;
 
 	g_mutex_lock(&a->mu);
-	n_sessions = a->sessions->len;
+	agent_count_locked(a, &n_sessions, &n_preauth);
 	for (guint i = 0; i < a->sessions->len; i++) {
 		Session *o = g_ptr_array_index(a->sessions, i);
 
@@ -56,12 +56,13 @@ json_t *agent_do_status(Session *s, json_t *args, GError **error)
 		}
 	}
 	g_mutex_unlock(&a->res_mu);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:o, s:o, s:i, s:i, s:s, "
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:o, s:o, s:i, s:i, s:s, "
 			 "s:b, s:s?}",
 			 "host", g_get_host_name(), "version", NVFM_VERSION, "address",
 			 nvfm_agent_get_address(a), "runtime_dir", a->runtime_dir,
 			 "tls", a->tls != NULL, "verify", a->verify,
 			 "sessions", (int)n_sessions, "max_sessions", (int)a->max_sessions,
+			 "unauthenticated", (int)n_preauth,
 			 "migrations", migs, "reservations", res,
 			 "other_migrations", (int)other_migs, "other_reservations", (int)other_res,
 			 "identity", agent_identity(s), "admin", s->admin,

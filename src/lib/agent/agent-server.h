@@ -11,6 +11,10 @@
 #pragma GCC visibility push(hidden)
 
 #define DEFAULT_MAX_SESSIONS 16
+/* Connections in their handshake: a legitimate client is there for
+ * milliseconds, so these bound only what never authenticates. */
+#define DEFAULT_MAX_PREAUTH 64
+#define DEFAULT_MAX_PREAUTH_PER_ADDRESS 8
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_IDLE_MS 300000
 /* After a failed transfer, how long to swallow what the client still
@@ -19,12 +23,21 @@
 
 typedef struct _Session Session;
 
+/* Where a connection is on its way in (agent-preauth.c). */
+typedef enum {
+	STAGE_WAITING,		/* accepted, the peer has sent nothing: no thread yet */
+	STAGE_HANDSHAKE,	/* its thread runs TLS, the allow-list check, HELLO */
+	STAGE_SESSION,		/* admitted: counts against max_sessions */
+} SessionStage;
+
 struct _NvfmAgent {
 	char *runtime_dir;
 	char *mig_dir;
 	NvfmLedger *ledger;	/* reservations */
 	NvfmTls *tls;
 	guint max_sessions;
+	guint max_preauth;
+	guint max_preauth_per_address;
 	int timeout_ms;
 	int idle_ms;
 	NvfmAddress *fixed_target;
@@ -41,6 +54,8 @@ struct _NvfmAgent {
 
 	NvfmListener *listener;
 	int stop_fd;
+	gint64 drop_quiet_until;	/* main thread: drops logged as warnings until then */
+	guint drops_quiet;		/* and how many went to the info level since */
 
 	GMutex mu;		/* everything below, and sessions' shared fields */
 	GPtrArray *sessions;
@@ -54,11 +69,15 @@ struct _Session {
 	NvfmAgent *agent;
 	int ctl_fd;		/* a dup of the socket, to shut it down from outside */
 	char *peer;
+	char *source;		/* its address, for the per-address limit */
 	char *identity;		/* who owns what this connection reserves */
 	gboolean admin;		/* matched --admin */
-	GThread *thread;
+	GThread *thread;	/* main thread only */
 	GCancellable *cancel;
 	gboolean finished;
+	SessionStage stage;	/* under agent->mu */
+	gint64 accepted;	/* monotonic µs: its handshake is due by then + timeout */
+	char *dropped;		/* why the agent cut it before admission, under agent->mu */
 	guint caps;		/* NVFM_CAP_* negotiated on this connection */
 	NvfmChannel *ch;	/* session thread only */
 	guint8 *buf;
@@ -80,6 +99,20 @@ void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...) G_GNUC_
 gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **error);
 gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error);
 void agent_send_abort(Session *s, const char *reason, const char *code, const char *phase);
+
+/* agent-preauth.c; the first two run in the main thread */
+/* Before a connection from @source joins: drop the most idle ones in
+ * their handshake beyond the per-address and global limits. */
+void agent_preauth_make_room(NvfmAgent *a, const char *source);
+/* Drop the connections whose handshake is overdue; ms until the next is
+ * due, -1 if none is in its handshake. */
+int agent_preauth_expire(NvfmAgent *a);
+gboolean agent_preauth_dropped(Session *s);
+/* After the client's HELLO: the connection becomes a session, or the
+ * error says why not (busy). */
+gboolean agent_admit(Session *s, GError **error);
+/* Under agent->mu: admitted sessions, and connections in their handshake. */
+void agent_count_locked(NvfmAgent *a, guint *sessions, guint *preauth);
 
 /* agent-files.c */
 void agent_remove_dir(const char *path);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The per-host agent (docs/agent.md): the listener, one thread per
- * authenticated connection, and each connection's requests dispatched
- * through one table to the receive (agent-receive.c), control
+ * connection from its first byte on (what a connection may hold before
+ * it is admitted is agent-preauth.c's), and each connection's requests
+ * dispatched through one table to the receive (agent-receive.c), control
  * (agent-control.c) and reservation (agent-reservations.c) handlers.
  *
  * Every transfer in flight has a directory under the runtime directory
@@ -38,6 +39,9 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 	a->sessions = g_ptr_array_new();
 	a->tls = opts->tls;
 	a->max_sessions = opts->max_sessions ? opts->max_sessions : DEFAULT_MAX_SESSIONS;
+	a->max_preauth = opts->max_preauth ? opts->max_preauth : DEFAULT_MAX_PREAUTH;
+	a->max_preauth_per_address = opts->max_preauth_per_address ? opts->max_preauth_per_address
+								    : DEFAULT_MAX_PREAUTH_PER_ADDRESS;
 	a->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	a->idle_ms = opts->idle_timeout_ms > 0 ? opts->idle_timeout_ms : DEFAULT_IDLE_MS;
 	a->fixed_target = nvfm_address_copy(opts->fixed_target);
@@ -89,6 +93,8 @@ static void session_free(Session *s)
 		close(s->ctl_fd);
 	g_clear_object(&s->cancel);
 	g_free(s->peer);
+	g_free(s->source);
+	g_free(s->dropped);
 	g_free(s->identity);
 	g_free(s->buf);
 	if (s->leases)
@@ -144,7 +150,7 @@ static gboolean hello_exchange(Session *s, GError **error)
 		return FALSE;
 	}
 	peer = nvfm_agent_hello_parse(s->buf, hdr.length, NVFM_ROLE_CLIENT, &theirs, error);
-	if (!peer)
+	if (!peer || !agent_admit(s, error))
 		return FALSE;
 	ours = s->agent->verify ? 0
 	       : nvfm_channel_get_fd(s->ch) >= 0 ? NVFM_CAP_ZERO_COPY
@@ -286,7 +292,9 @@ static gpointer session_main(gpointer data)
 	}
 	s->ch = nvfm_transport_accept(fd, s->peer, a->tls, a->timeout_ms, &identity, &err);
 	if (!s->ch) {
-		agent_log(a, G_LOG_LEVEL_WARNING, "%s", err->message);
+		/* a connection the agent dropped was logged when it was */
+		if (!agent_preauth_dropped(s))
+			agent_log(a, G_LOG_LEVEL_WARNING, "%s", err->message);
 		goto out;
 	}
 	g_mutex_lock(&a->mu);
@@ -294,6 +302,8 @@ static gpointer session_main(gpointer data)
 	g_mutex_unlock(&a->mu);
 	agent_identify(s);
 	if (!hello_exchange(s, &err)) {
+		if (agent_preauth_dropped(s))
+			goto out;
 		agent_log(a, G_LOG_LEVEL_WARNING, "refused %s: %s", s->peer, err->message);
 		agent_send_abort(s, err->message, nvfm_error_code_name(err->code), "handshake");
 		goto out;
@@ -310,15 +320,6 @@ out:
 	s->finished = TRUE;
 	g_mutex_unlock(&a->mu);
 	return NULL;
-}
-
-static guint active_sessions(NvfmAgent *a)
-{
-	guint n = 0;
-
-	for (guint i = 0; i < a->sessions->len; i++)
-		n += !((Session *)g_ptr_array_index(a->sessions, i))->finished;
-	return n;
 }
 
 static void reap(NvfmAgent *a)
@@ -343,13 +344,15 @@ static void reap(NvfmAgent *a)
 	}
 }
 
+/* A new connection waits in the main loop until its peer sends something:
+ * only then does it get a thread (connections that never speak cost none). */
 static void accept_one(NvfmAgent *a)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *peer = NULL;
+	g_autofree char *peer = NULL, *source = NULL;
 	Session *s;
-	guint active;
-	int fd = nvfm_listener_accept(a->listener, &peer, &err);
+	gboolean done;
+	int fd = nvfm_listener_accept(a->listener, &peer, &source, &err);
 
 	if (fd < 0) {
 		if (err)
@@ -357,35 +360,74 @@ static void accept_one(NvfmAgent *a)
 		return;
 	}
 	g_mutex_lock(&a->mu);
-	active = active_sessions(a);
+	done = a->one_shot && a->shot_done;
 	g_mutex_unlock(&a->mu);
-	if (active >= a->max_sessions || (a->one_shot && (active > 0 || a->shot_done))) {
-		agent_log(a, G_LOG_LEVEL_WARNING, "refused %s: %s", peer,
-			  a->one_shot ? "this receiver takes one transfer"
-				      : "too many connections (see --max-sessions)");
+	if (done) {
+		agent_log(a, G_LOG_LEVEL_WARNING, "refused %s: this receiver takes one transfer",
+			  peer);
 		close(fd);
 		return;
 	}
+	agent_preauth_make_room(a, source);
 	s = g_new0(Session, 1);
 	s->leases = g_ptr_array_new_with_free_func(g_free);
 	s->agent = a;
 	s->ctl_fd = fd;
 	s->peer = g_steal_pointer(&peer);
+	s->source = g_steal_pointer(&source);
+	s->stage = STAGE_WAITING;
+	s->accepted = g_get_monotonic_time();
 	s->cancel = g_cancellable_new();
 	s->buf = g_malloc(NVFM_FRAME_MAX_DATA);
 	g_mutex_lock(&a->mu);
 	g_ptr_array_add(a->sessions, s);
 	g_mutex_unlock(&a->mu);
-	s->thread = g_thread_new("nvfm-agent-session", session_main, s);
+}
+
+/* Its peer spoke (or hung up): the connection's thread takes over. */
+static void start_session(NvfmAgent *a, Session *s)
+{
+	gboolean go;
+
+	g_mutex_lock(&a->mu);
+	go = s->stage == STAGE_WAITING && !s->finished;
+	if (go)
+		s->stage = STAGE_HANDSHAKE;
+	g_mutex_unlock(&a->mu);
+	if (go)
+		s->thread = g_thread_new("nvfm-agent-session", session_main, s);
+}
+
+/* What the main loop polls: the listener, the stop eventfd, and each
+ * connection waiting for its peer's first byte (also put in @waiting). */
+static void poll_set(NvfmAgent *a, GArray *pf, GPtrArray *waiting)
+{
+	struct pollfd p[2] = {
+		{ .fd = nvfm_listener_get_fd(a->listener), .events = POLLIN },
+		{ .fd = a->stop_fd, .events = POLLIN },
+	};
+
+	g_array_set_size(pf, 0);
+	g_array_append_vals(pf, p, 2);
+	g_ptr_array_set_size(waiting, 0);
+	g_mutex_lock(&a->mu);
+	for (guint i = 0; i < a->sessions->len; i++) {
+		Session *s = g_ptr_array_index(a->sessions, i);
+		struct pollfd w = { .fd = s->ctl_fd, .events = POLLIN };
+
+		if (s->stage != STAGE_WAITING || s->finished)
+			continue;
+		g_ptr_array_add(waiting, s);
+		g_array_append_val(pf, w);
+	}
+	g_mutex_unlock(&a->mu);
 }
 
 gboolean nvfm_agent_run(NvfmAgent *agent, GError **error)
 {
 	NvfmAgent *a = agent;
-	struct pollfd pf[2] = {
-		{ .fd = nvfm_listener_get_fd(a->listener), .events = POLLIN },
-		{ .fd = a->stop_fd, .events = POLLIN },
-	};
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
+	g_autoptr(GPtrArray) waiting = g_ptr_array_new();
 
 	agent_log(a, G_LOG_LEVEL_MESSAGE, "listening on %s (%s%s), runtime directory %s",
 		  nvfm_agent_get_address(a),
@@ -393,10 +435,14 @@ gboolean nvfm_agent_run(NvfmAgent *agent, GError **error)
 		  ? "UNIX socket" : "plain TCP, NOT authenticated (--insecure)",
 		  a->tls ? nvfm_tls_describe(a->tls) : "", a->runtime_dir);
 	for (;;) {
-		int r;
+		struct pollfd *pf;
+		int r, due;
 
 		reap(a);
-		r = poll(pf, 2, 500);
+		due = agent_preauth_expire(a);
+		poll_set(a, fds, waiting);
+		pf = (struct pollfd *)(void *)fds->data;
+		r = poll(pf, fds->len, due < 0 ? 500 : MIN(due, 500));
 		if (r < 0 && errno != EINTR) {
 			nvfm_set_error_errno(error, -errno, "poll");
 			break;
@@ -405,6 +451,9 @@ gboolean nvfm_agent_run(NvfmAgent *agent, GError **error)
 			continue;
 		if (pf[1].revents)
 			break;
+		for (guint i = 0; i < waiting->len; i++)
+			if (pf[2 + i].revents)
+				start_session(a, g_ptr_array_index(waiting, i));
 		if (pf[0].revents & POLLIN)
 			accept_one(a);
 	}
@@ -420,6 +469,11 @@ gboolean nvfm_agent_run(NvfmAgent *agent, GError **error)
 
 		if (s->finished)
 			continue;
+		if (!s->thread) {
+			/* still waiting for its peer's first byte */
+			s->finished = TRUE;
+			continue;
+		}
 		g_cancellable_cancel(s->cancel);
 		/* Wake a thread blocked reading; writes still work, so the
 		 * client can be told why. */
@@ -432,7 +486,8 @@ gboolean nvfm_agent_run(NvfmAgent *agent, GError **error)
 	for (guint i = 0; i < a->sessions->len; i++) {
 		Session *s = g_ptr_array_index(a->sessions, i);
 
-		g_thread_join(s->thread);
+		if (s->thread)
+			g_thread_join(s->thread);
 		s->thread = NULL;
 	}
 	reap(a);

@@ -183,6 +183,35 @@ static char *plain_identity(int fd, const char *peer)
 	return g_strdup(peer);
 }
 
+/*
+ * Who a connection comes from, for limits per source: the IPv4 address,
+ * or the IPv6 /64 (what one host is usually given, so one host cannot
+ * dodge the limit by cycling its addresses).
+ */
+static char *source_string(const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		return g_strdup(host);
+	}
+	if (sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], host, sizeof(host));
+			return g_strdup(host);
+		}
+		memset(&a.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &a, host, sizeof(host));
+		return g_strdup_printf("%s/64", host);
+	}
+	return g_strdup("unix");
+}
+
 static void tune_tcp(int fd)
 {
 	int one = 1;
@@ -498,11 +527,15 @@ static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms
 		return NULL;
 	id = g_network_address_new(t->server_name ? t->server_name : a->host,
 				   (guint16)atoi(a->port));
-	tls = G_IO_STREAM(g_tls_client_connection_new(base, id, &gerr));
+	/* Our CA database from construction on: a connection made without
+	 * one first loads the system's whole CA bundle, twice, for nothing;
+	 * tens of ms between our connect and our ClientHello, in which an
+	 * agent under a flood of idle connections may drop us as idle. */
+	tls = g_initable_new(g_tls_backend_get_client_connection_type(g_tls_backend_get_default()),
+			     NULL, &gerr, "base-io-stream", base, "server-identity", id,
+			     "database", t->db, "certificate", t->cert, NULL);
 	if (!tls)
 		goto fail;
-	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
-	g_tls_connection_set_certificate(G_TLS_CONNECTION(tls), t->cert);
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr))
 		goto fail;
@@ -522,10 +555,14 @@ fail:
 		   g_error_matches(gerr, G_TLS_ERROR, G_TLS_ERROR_EOF) ||
 		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
 		   g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
-			    "%s:%s did not complete a TLS handshake (%s): it refused our "
-			    "certificate, or it is a plain (--insecure) agent", a->host, a->port,
-			    gerr->message);
+		/* Nothing here says why: with TLS 1.3 a refused certificate
+		 * shows only after the handshake (agent-client.c), so the
+		 * agent dropped us unheard: busy, or not speaking TLS. */
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO,
+			    "%s:%s closed the connection before the TLS handshake finished (%s): "
+			    "the agent is busy (too many connections waiting to authenticate) "
+			    "or it is a plain (--insecure) agent; its log says which", a->host,
+			    a->port, gerr->message);
 	} else {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS handshake with %s:%s failed: %s",
 			    a->host, a->port, gerr ? gerr->message : "unknown error");
@@ -707,7 +744,7 @@ gboolean nvfm_listener_is_unix(NvfmListener *l)
 	return l->unix_path != NULL;
 }
 
-int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
+int nvfm_listener_accept(NvfmListener *l, char **peer, char **source, GError **error)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -726,38 +763,37 @@ int nvfm_listener_accept(NvfmListener *l, char **peer, GError **error)
 		struct ucred uc;
 		socklen_t ul = sizeof(uc);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
-			*peer = g_strdup_printf("unix:uid=%u,pid=%d", uc.uid, (int)uc.pid);
-		else
-			*peer = g_strdup("unix");
+		gboolean cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0;
+
+		*peer = cred ? g_strdup_printf("unix:uid=%u,pid=%d", uc.uid, (int)uc.pid)
+			     : g_strdup("unix");
+		if (source)
+			*source = cred ? g_strdup_printf("unix:uid=%u", uc.uid) : g_strdup("unix");
 	} else {
 		*peer = sockaddr_string((struct sockaddr *)&ss);
+		if (source)
+			*source = source_string((struct sockaddr *)&ss);
 		tune_tcp(fd);
 	}
 	return fd;
 }
 
-/* Look at the first bytes without consuming them: how does the peer start? */
-static gssize peek_start(int fd, guint8 *buf, gsize len, int timeout_ms)
+/*
+ * The peer's first byte, left in the socket: does it start a TLS handshake
+ * (a record of content type 22) or a frame ("NVFM")? One byte tells them
+ * apart; waiting for more would have to poll a socket that is already
+ * readable. 1, 0 at end of stream, -1 when nothing came within @timeout_ms.
+ */
+static gssize peek_start(int fd, guint8 *first, int timeout_ms)
 {
-	gint64 deadline = nvfm_now_us() + (gint64)MAX(timeout_ms, 0) * 1000;
+	gssize n;
 
-	for (;;) {
-		gssize n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
-		gint64 left;
-
-		if (n == (gssize)len || n == 0)
-			return n;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		left = (deadline - nvfm_now_us()) / 1000;
-		if (left <= 0)
-			return n > 0 ? n : -1;
-		if (nvfm_poll_fd(fd, POLLIN, (int)MIN(left, 100)) < 0)
-			return -1;
-		if (n > 0)
-			g_usleep(1000);	/* partial: let the rest arrive */
-	}
+	if (nvfm_poll_fd(fd, POLLIN, timeout_ms) <= 0)
+		return -1;
+	do
+		n = recv(fd, first, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n;
 }
 
 static NvfmChannel *refuse_plain(int fd, const char *peer, GError **error)
@@ -789,15 +825,18 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 
 	if (!base)
 		return NULL;
-	tls = G_IO_STREAM(g_tls_server_connection_new(base, t->cert, &gerr));
+	/* our CA database from the start (see tls_client()): no system CA
+	 * bundle parsed for every connection anyone opens */
+	tls = g_initable_new(g_tls_backend_get_server_connection_type(g_tls_backend_get_default()),
+			     NULL, &gerr, "base-io-stream", base, "certificate", t->cert,
+			     "database", t->db, "authentication-mode",
+			     G_TLS_AUTHENTICATION_REQUIRED, NULL);
 	if (!tls) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH, "TLS with %s: %s", peer,
 			    gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}
-	g_object_set(tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
-	g_tls_connection_set_database(G_TLS_CONNECTION(tls), t->db);
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr)) {
 		if (st.called && st.errors) {
@@ -853,7 +892,7 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 				   char **identity, GError **error)
 {
 	NvfmChannel *ch;
-	guint8 start[4];
+	guint8 start;
 	gssize n;
 
 	if (tls && !tls->server) {
@@ -863,7 +902,7 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 		return NULL;
 	}
 	bound_silence(fd, timeout_ms);
-	n = peek_start(fd, start, sizeof(start), timeout_ms);
+	n = peek_start(fd, &start, timeout_ms);
 	if (n <= 0) {
 		close(fd);
 		g_set_error(error, NVFM_ERROR, n == 0 ? NVFM_ERROR_IO : NVFM_ERROR_TIMEOUT,
@@ -874,9 +913,9 @@ NvfmChannel *nvfm_transport_accept(int fd, const char *peer, NvfmTls *tls, int t
 	}
 	/* A TLS connection starts with a handshake record (content type 22),
 	 * ours with the frame magic: tell a confused peer what is wrong. */
-	if (tls && n == (gssize)sizeof(start) && memcmp(start, "NVFM", 4) == 0)
+	if (tls && start == 'N')
 		return refuse_plain(fd, peer, error);
-	if (!tls && start[0] == 0x16) {
+	if (!tls && start == 0x16) {
 		close(fd);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
 			    "refused %s: TLS client on a plain (--insecure) port", peer);
