@@ -19,7 +19,8 @@ G_BEGIN_DECLS
  * @NVFM_ERROR_NOT_FOUND: a device, file or object does not exist
  * @NVFM_ERROR_BUSY: somebody else holds the device
  * @NVFM_ERROR_NOT_SUPPORTED: the device or peer lacks a needed feature
- * @NVFM_ERROR_STATE: a migration state change the uAPI forbids
+ * @NVFM_ERROR_STATE: a migration state change the uAPI forbids, or one the
+ *   device failed
  * @NVFM_ERROR_DEVICE: the device or its driver failed an operation
  * @NVFM_ERROR_IO: a read or write failed
  * @NVFM_ERROR_TIMEOUT: a bounded wait ran out

@@ -31,12 +31,14 @@ typedef struct {
 /**
  * nvfm_selftest_run() - run the VFIO migration conformance suite
  * @address: the device address; the device's state is overwritten
- * @only: a glob of case names to run, or %NULL for all
+ * @only: a glob of case names to run (* and ? are its wildcards), or %NULL
+ *   for all
  * @timeout_ms: bound on each wait for the device (<= 0: 10 s)
  * @error: return location for an error (the device could not be opened)
  *
  * Return: a #GPtrArray of #NvfmSelftestResult (free with
- * g_ptr_array_unref()), or %NULL.
+ * g_ptr_array_unref()), or %NULL (%NVFM_ERROR_INVALID_ARG, before the device
+ * is opened, when @only matches no case).
  */
 GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error);

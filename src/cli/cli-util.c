@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What every command shares: dispatch, option parsing, errors, output. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -14,6 +16,19 @@ int cli_dispatch(const char *prog, const CliCommand *table, int argc, char **arg
 	}
 	fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", prog, argv[0], prog);
 	return CLI_EXIT_USAGE;
+}
+
+/* -v before or after the command: each one raises the verbosity */
+void cli_more_verbose(void)
+{
+	cli_globals.verbose++;
+	g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+}
+
+static gboolean on_verbose(const char *name, const char *value, gpointer data, GError **error)
+{
+	cli_more_verbose();
+	return TRUE;
 }
 
 /*
@@ -29,6 +44,8 @@ gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
 	GOptionEntry common[] = {
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &cli_globals.json, "Print results as JSON", NULL },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli_globals.quiet, "Print only errors", NULL },
+		{ "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_verbose,
+		  "Print debug messages (repeatable)", NULL },
 		{ NULL },
 	};
 	g_autoptr(GError) error = NULL;
@@ -130,7 +147,8 @@ void cli_print_json(json_t *obj)
 	fflush(stdout);
 }
 
-/* Human progress lines; silent with --quiet or --json. */
+/* Human progress lines, on stderr: stdout carries only data (a result,
+ * JSON, or a state stream); silent with --quiet or --json. */
 void cli_note(const char *fmt, ...)
 {
 	va_list ap;
@@ -138,9 +156,8 @@ void cli_note(const char *fmt, ...)
 	if (cli_globals.quiet || cli_globals.json)
 		return;
 	va_start(ap, fmt);
-	vfprintf(cli_globals.notes_to_stderr ? stderr : stdout, fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fflush(stdout);
 }
 
 NvfmDevice *cli_device_open(const char *text, GError **error)
@@ -148,4 +165,39 @@ NvfmDevice *cli_device_open(const char *text, GError **error)
 	g_autoptr(NvfmAddress) addr = nvfm_address_parse(text, error);
 
 	return addr ? nvfm_device_open(addr, error) : NULL;
+}
+
+/* A file a signal must not leave behind (save's temporary output). */
+static const char *volatile signal_unlink_path;
+
+static void exit_cancelled(int sig)
+{
+	const char *p = signal_unlink_path;
+
+	(void)sig;
+	/* unlink and _exit are async-signal-safe; devices go back as the
+	 * kernel (or the emulation) sees their fds close */
+	if (p)
+		unlink(p);
+	_exit(CLI_EXIT_CANCELLED);
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP end a command with the exit code the man
+ * page gives a cancelled one, not the shell's 128+N. Commands that stop
+ * gracefully (agent, migrate) install their own handling over this.
+ */
+void cli_exit_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = exit_cancelled };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+void cli_unlink_on_signal(const char *path)
+{
+	signal_unlink_path = path;
 }

@@ -42,7 +42,6 @@ typedef struct {
 	gboolean json;
 	gboolean quiet;
 	int verbose;
-	gboolean notes_to_stderr;	/* stdout carries data (save -o -) */
 } CliGlobals;
 
 extern CliGlobals cli_globals;
@@ -53,11 +52,17 @@ gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
 		   const char *summary, int *argc, char ***argv, int min_args, int max_args,
 		   int *exit_code);
 int cli_fail(GError *error);
+void cli_more_verbose(void);
 int cli_usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int cli_exit_code(const GError *error);
 void cli_print_json(json_t *obj);
 gboolean cli_want_json(void);
 void cli_note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* SIGINT/SIGTERM/SIGHUP exit with CLI_EXIT_CANCELLED (main.c installs it) */
+void cli_exit_on_signals(void);
+/* a file to remove if a signal ends the command (NULL: none); the path
+ * must outlive the call */
+void cli_unlink_on_signal(const char *path);
 /* Parses a device address given on the command line and opens it. */
 NvfmDevice *cli_device_open(const char *text, GError **error);
 

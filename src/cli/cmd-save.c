@@ -1,38 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* "save" and "load": a device's state to and from a self-describing file. */
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-/* The temporary file of a save in progress, for the signal handler. */
-static char *volatile pending_tmp;
-
-static void drop_tmp_and_die(int sig)
-{
-	char *p = pending_tmp;
-
-	/* unlink and raise are async-signal-safe; the device goes back to
-	 * RUNNING when the kernel (or the emulation) sees the fd close. */
-	if (p)
-		unlink(p);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void guard_tmp(char *path)
-{
-	struct sigaction sa = { .sa_handler = drop_tmp_and_die };
-
-	pending_tmp = path;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
 
 static json_t *stats_json(const char *dev, const char *file, const NvfmTransferStats *st)
 {
@@ -116,7 +89,7 @@ int cmd_save(int argc, char **argv)
 		/* Write beside the target and rename, so a failed save never
 		 * leaves a file that looks like a state. */
 		tmp = g_strdup_printf("%s.tmp.%d", out, (int)getpid());
-		guard_tmp(tmp);
+		cli_unlink_on_signal(tmp);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			int e = errno;
@@ -130,9 +103,8 @@ int cmd_save(int argc, char **argv)
 	nvfm_save_options_init(&opts);
 	opts.precopy_rounds = (guint)rounds;
 	opts.timeout_ms = timeout * 1000;
-	/* with the state on stdout, notes go to stderr, and only the summary
-	 * of a save that worked: a failure stays one line */
-	cli_globals.notes_to_stderr = to_stdout;
+	/* with the state on stdout, only the summary of a save that worked:
+	 * a failure stays one line */
 	if (!to_stdout)
 		cli_note("saving %s -> %s\n", argv[1], out);
 	if (nvfm_save(dev, ch, &opts, &st, &error) && !to_stdout && fsync(fd) < 0)
@@ -144,13 +116,13 @@ int cmd_save(int argc, char **argv)
 		return cli_fail(error);
 	}
 	if (tmp && rename(tmp, out) < 0) {
-		pending_tmp = NULL;
+		cli_unlink_on_signal(NULL);
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "rename to %s: %s", out,
 			    g_strerror(errno));
 		unlink(tmp);
 		return cli_fail(error);
 	}
-	pending_tmp = NULL;
+	cli_unlink_on_signal(NULL);
 	if (cli_want_json()) {
 		json_auto_t *j = stats_json(argv[1], out, &st);
 

@@ -8,6 +8,8 @@
 
 CliGlobals cli_globals;
 
+static int cmd_help(int argc, char **argv);
+
 static const CliCommand commands[] = {
 	{ "migrate", "VF --to AGENT --dest-pf PF [--vm QMP ...]", "move a VM's NVMe VF (and the VM) to another host", cmd_migrate },
 	{ "check", "VF --to AGENT --dest-pf PF [--vm QMP ...]", "print what would block that migration (its preflight alone)", cmd_check },
@@ -20,6 +22,7 @@ static const CliCommand commands[] = {
 	{ "agent", "--listen ADDR", "serve migrations to this host (the per-host agent)", cmd_agent },
 	{ "send", "DEV --to HOST --target DEV", "move a device's state to a device on another host", cmd_send },
 	{ "receive", "DEV --listen ADDR", "wait for one state transfer into DEV", cmd_receive },
+	{ "help", "[COMMAND [SUBCOMMAND]]", "list the commands, or show a command's options", cmd_help },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -36,7 +39,25 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Device addresses: vfio:DDDD:BB:DD.F, fd:N, emu:NAME\n"
-		"Run 'nvme-vf-migrate COMMAND --help' for a command's options.\n");
+		"Run 'nvme-vf-migrate help COMMAND' (or 'COMMAND --help') for a command's options.\n");
+}
+
+/* "help CMD [SUB]" is "CMD [SUB] --help", so the two never differ */
+static int cmd_help(int argc, char **argv)
+{
+	g_autoptr(GPtrArray) args = g_ptr_array_new();
+
+	if (argc < 2) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (argc > 3 || argv[1][0] == '-')
+		return cli_usage_error("help", "expected [COMMAND [SUBCOMMAND]]");
+	for (int i = 1; i < argc; i++)
+		g_ptr_array_add(args, argv[i]);
+	g_ptr_array_add(args, (char *)"--help");
+	g_ptr_array_add(args, NULL);
+	return cli_dispatch("nvme-vf-migrate", commands, (int)args->len - 1, (char **)args->pdata);
 }
 
 int main(int argc, char **argv)
@@ -52,7 +73,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			cli_globals.quiet = TRUE;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			cli_globals.verbose++;
+			cli_more_verbose();
 		} else if (!strcmp(a, "--version")) {
 			printf("nvme-vf-migrate %s (libnvfm %s)\n", NVFM_VERSION, nvfm_version());
 			return CLI_EXIT_OK;
@@ -66,11 +87,10 @@ int main(int argc, char **argv)
 	}
 	/* diagnostics never mix with the output a command prints */
 	g_log_writer_default_set_use_stderr(TRUE);
-	if (cli_globals.verbose)
-		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
 	if (i >= argc) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	cli_exit_on_signals();
 	return cli_dispatch("nvme-vf-migrate", commands, argc - i, argv + i);
 }

@@ -202,13 +202,13 @@ fault-recovery)
 	ok "$TOOL" emu create a --size 2M --seed 9
 	ok "$TOOL" emu create b --size 2M --seed 10
 	ok "$TOOL" emu fault a fail-arc "STOP>STOP_COPY"
-	expect 1 "STOP -> STOP_COPY failed" "$TOOL" save emu:a -o "$WORK/s.nvfm"
+	expect 10 "STOP -> STOP_COPY failed" "$TOOL" save emu:a -o "$WORK/s.nvfm"
 	state_is a RUNNING
 	[ ! -e "$WORK/s.nvfm" ] || fail "a failed save left a file behind"
 	ok "$TOOL" emu fault a --clear
 	ok "$TOOL" save emu:a -o "$WORK/s.nvfm"
 	ok "$TOOL" emu fault b reject-resume 1
-	expect 1 "refused the state" "$TOOL" load emu:b -i "$WORK/s.nvfm"
+	expect 10 "refused the state" "$TOOL" load emu:b -i "$WORK/s.nvfm"
 	state_is b RUNNING
 	ok "$TOOL" emu fault b --clear
 	ok "$TOOL" load emu:b -i "$WORK/s.nvfm"

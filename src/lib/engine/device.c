@@ -239,8 +239,11 @@ gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **er
 					     "(device now %s)", dev->address,
 					     nvfm_mig_state_name(cur), nvfm_mig_state_name(path[i]),
 					     nvfm_mig_state_name(now));
+			/* a failed arc is a failed state change whatever the
+			 * errno: callers (and the CLI's exit code) tell it
+			 * apart from a failed read or write of the data */
 			if (error && *error)
-				(*error)->code = NVFM_ERROR_DEVICE;
+				(*error)->code = NVFM_ERROR_STATE;
 			return FALSE;
 		}
 		g_debug("%s: %s -> %s", dev->address, nvfm_mig_state_name(cur),

@@ -635,14 +635,34 @@ static void result_free(gpointer p)
 	g_free(r);
 }
 
+static gboolean selection_matches(GPatternSpec *pat, const char *only, GError **error)
+{
+	g_autoptr(GString) names = g_string_new(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		if (g_pattern_spec_match_string(pat, cases[i].name))
+			return TRUE;
+		g_string_append_printf(names, "%s%s", i ? " " : "", cases[i].name);
+	}
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+		    "the case pattern '%s' matches no case (wildcards: * and ?; cases: %s)",
+		    only, names->str);
+	return FALSE;
+}
+
 GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error)
 {
 	g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(result_free);
 	g_autoptr(GPatternSpec) pat = only ? g_pattern_spec_new(only) : NULL;
-	g_autoptr(NvfmDevice) dev = nvfm_device_open(address, error);
+	g_autoptr(NvfmDevice) dev = NULL;
 	Ctx c = { 0 };
 
+	/* a pattern that selects nothing is a typo, not a passed suite; say
+	 * so before the device is touched */
+	if (pat && !selection_matches(pat, only, error))
+		return NULL;
+	dev = nvfm_device_open(address, error);
 	if (!dev)
 		return NULL;
 	c.dev = dev;
