@@ -700,7 +700,7 @@ static void test_fault_fail_arc(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(dev->ops->reset(dev), ==, 0);
 	/* faults stay armed; the engine recovers the device from ERROR */
 	g_assert_false(nvfm_device_set_state(dev, S_SC, &error));
-	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_DEVICE);
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_STATE);
 	g_clear_error(&error);
 	g_assert_true(nvfm_device_get_state(dev, &st, &error));
 	g_assert_cmpint(st, !=, S_ERR);
@@ -787,7 +787,7 @@ static void test_fault_truncate(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(b->len, ==, 70000);
 	/* a truncated stream is refused; the engine resets the device */
 	g_assert_false(load(dev, b->data, b->len, &error));
-	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_DEVICE);
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_STATE);
 	g_assert_cmpint(raw_state(dev), ==, S_RUN);
 	nvfm_device_close(dev);
 }
