@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,8 +148,87 @@ void cli_print_json(json_t *obj)
 	fflush(stdout);
 }
 
-/* Human progress lines, on stderr: stdout carries only data (a result,
- * JSON, or a state stream); silent with --quiet or --json. */
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_text(const char *prefix, json_t *v)
+{
+	const char *key;
+	json_t *sub;
+
+	if (json_is_object(v) && json_object_size(v)) {
+		/* sorted, as the JSON is */
+		g_autofree const char **keys = g_new0(const char *, json_object_size(v) + 1);
+		guint n = 0;
+
+		json_object_foreach(v, key, sub)
+			keys[n++] = key;
+		qsort(keys, n, sizeof(*keys), cmp_keys);
+		for (guint i = 0; i < n; i++) {
+			g_autofree char *name = prefix ? g_strdup_printf("%s.%s", prefix, keys[i])
+						       : g_strdup(keys[i]);
+
+			print_text(name, json_object_get(v, keys[i]));
+		}
+		return;
+	}
+	if (json_is_string(v)) {
+		printf("%s: %s\n", prefix, json_string_value(v));
+	} else {
+		g_autofree char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		printf("%s: %s\n", prefix, s ? s : "");
+	}
+}
+
+/*
+ * The result of a command that reports or changes something: JSON with
+ * --json, else one "name: value" line per field (nested fields as
+ * "a.b"), the same names as the JSON's. Text is silent with --quiet.
+ */
+void cli_report(json_t *obj)
+{
+	if (cli_want_json()) {
+		cli_print_json(obj);
+		return;
+	}
+	if (cli_globals.quiet)
+		return;
+	print_text(NULL, obj);
+	fflush(stdout);
+}
+
+/* What a command that changes an emulated device or PF reports: the
+ * device and the change. Returns CLI_EXIT_OK. */
+int cli_report_emu(const char *name, const char *result)
+{
+	g_autofree char *dev = g_strdup_printf("emu:%s", name);
+	json_auto_t *j = json_pack("{s:s, s:s}", "device", dev, "result", result);
+
+	cli_report(j);
+	return CLI_EXIT_OK;
+}
+
+/* A command's result as text lines, on stdout unless that carries data
+ * (save -o -): then on stderr. Silent with --quiet or --json (the JSON
+ * is the result then). */
+void cli_result(const char *fmt, ...)
+{
+	FILE *out = cli_globals.data_on_stdout ? stderr : stdout;
+	va_list ap;
+
+	if (cli_globals.quiet || cli_globals.json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fflush(out);
+}
+
+/* Human progress lines and remarks, on stderr: stdout carries only data
+ * (a result, JSON, or a state stream); silent with --quiet or --json. */
 void cli_note(const char *fmt, ...)
 {
 	va_list ap;

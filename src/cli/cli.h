@@ -42,6 +42,7 @@ typedef struct {
 	gboolean json;
 	gboolean quiet;
 	int verbose;
+	gboolean data_on_stdout;	/* stdout carries a state stream (save -o -) */
 } CliGlobals;
 
 extern CliGlobals cli_globals;
@@ -56,8 +57,11 @@ void cli_more_verbose(void);
 int cli_usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int cli_exit_code(const GError *error);
 void cli_print_json(json_t *obj);
+void cli_report(json_t *obj);
+int cli_report_emu(const char *name, const char *result);
 gboolean cli_want_json(void);
 void cli_note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void cli_result(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* SIGINT/SIGTERM/SIGHUP exit with CLI_EXIT_CANCELLED (main.c installs it) */
 void cli_exit_on_signals(void);
 /* a file to remove if a signal ends the command (NULL: none); the path

@@ -360,7 +360,7 @@ static int agent_request(int argc, char **argv)
 		code = cli_fail(error);
 		goto out;
 	}
-	cli_print_json(res);
+	cli_report(res);
 	/* a preflight that ran but found a problem is a failure too */
 	code = json_is_false(json_object_get(res, "ok")) ? CLI_EXIT_NOT_SUPPORTED : CLI_EXIT_OK;
 out:

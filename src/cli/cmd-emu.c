@@ -81,8 +81,7 @@ static int emu_create(int argc, char **argv)
 	cfg.report_data_size = !no_data_size;
 	if (!nvfm_emu_create(argv[1], &cfg, &error))
 		return cli_fail(error);
-	cli_note("created emu:%s\n", argv[1]);
-	return CLI_EXIT_OK;
+	return cli_report_emu(argv[1], "created");
 }
 
 static int emu_list(int argc, char **argv)
@@ -118,6 +117,7 @@ static int emu_show(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autofree char *text = NULL;
+	json_auto_t *j = NULL;
 	GError *error = NULL;
 	int code;
 
@@ -127,7 +127,11 @@ static int emu_show(int argc, char **argv)
 	text = nvfm_emu_describe(argv[1], &error);
 	if (!text)
 		return cli_fail(error);
-	puts(text);
+	j = json_loads(text, 0, NULL);
+	if (!j)
+		return cli_fail(g_error_new(NVFM_ERROR, NVFM_ERROR_FAILED,
+					    "emu:%s: the description is not JSON", argv[1]));
+	cli_report(j);
 	return CLI_EXIT_OK;
 }
 
@@ -163,6 +167,7 @@ static int emu_fault(int argc, char **argv)
 		{ "clear", 0, 0, G_OPTION_ARG_NONE, &clear, "Disarm every fault", NULL },
 		{ NULL },
 	};
+	g_autofree char *result = NULL;
 	GError *error = NULL;
 	int code;
 
@@ -175,18 +180,21 @@ static int emu_fault(int argc, char **argv)
 	if (clear) {
 		if (!nvfm_emu_clear_faults(argv[1], &error))
 			return cli_fail(error);
-		return CLI_EXIT_OK;
+		return cli_report_emu(argv[1], "faults cleared");
 	}
 	if (argc < 3)
 		return cli_usage_error("emu fault", "expected KNOB [VALUE] or --clear");
 	if (!nvfm_emu_set_fault(argv[1], argv[2], argc > 3 ? argv[3] : NULL, &error))
 		return cli_fail(error);
-	return CLI_EXIT_OK;
+	result = argc > 3 ? g_strdup_printf("fault %s=%s armed", argv[2], argv[3])
+			  : g_strdup_printf("fault %s cleared", argv[2]);
+	return cli_report_emu(argv[1], result);
 }
 
 static int emu_dirty(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autofree char *result = NULL;
 	GError *error = NULL;
 	guint64 bytes;
 	int code;
@@ -197,7 +205,8 @@ static int emu_dirty(int argc, char **argv)
 	if (!nvfm_size_parse(argv[2], &bytes, &error) ||
 	    !nvfm_emu_dirty(argv[1], bytes, &error))
 		return cli_fail(error);
-	return CLI_EXIT_OK;
+	result = g_strdup_printf("%" G_GUINT64_FORMAT " bytes dirtied", bytes);
+	return cli_report_emu(argv[1], result);
 }
 
 static int emu_destroy(int argc, char **argv)
@@ -211,7 +220,7 @@ static int emu_destroy(int argc, char **argv)
 		return code;
 	if (!nvfm_emu_destroy(argv[1], &error))
 		return cli_fail(error);
-	return CLI_EXIT_OK;
+	return cli_report_emu(argv[1], "destroyed");
 }
 
 static const CliCommand emu_commands[] = {

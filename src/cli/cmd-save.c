@@ -31,19 +31,19 @@ static void print_stats(const char *verb, const NvfmTransferStats *st)
 		g_autofree char *pc = g_format_size_full(st->precopy_bytes, G_FORMAT_SIZE_IEC_UNITS);
 
 		if (st->precopy_rounds)
-			cli_note("  precopy    %s in %u round(s), %.3f s\n", pc,
+			cli_result("  precopy    %s in %u round(s), %.3f s\n", pc,
 				 st->precopy_rounds, st->precopy_us / 1e6);
 		else
-			cli_note("  precopy    %s\n", pc);
+			cli_result("  precopy    %s\n", pc);
 	}
 	if (st->stop_copy_us || st->stop_copy_bytes) {
 		g_autofree char *sc = g_format_size_full(st->stop_copy_bytes, G_FORMAT_SIZE_IEC_UNITS);
 
-		cli_note("  stop-copy  %s in %.3f s\n", sc, st->stop_copy_us / 1e6);
+		cli_result("  stop-copy  %s in %.3f s\n", sc, st->stop_copy_us / 1e6);
 	}
 	if (st->commit_us)
-		cli_note("  commit     RESUMING -> STOP accepted in %.3f s\n", st->commit_us / 1e6);
-	cli_note("%s %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, sha256 %s\n", verb,
+		cli_result("  commit     RESUMING -> STOP accepted in %.3f s\n", st->commit_us / 1e6);
+	cli_result("%s %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, sha256 %s\n", verb,
 		 total, st->total_bytes, secs,
 		 secs > 0 ? st->total_bytes / secs / (1 << 20) : 0.0, st->sha256);
 }
@@ -105,7 +105,8 @@ int cmd_save(int argc, char **argv)
 	opts.timeout_ms = timeout * 1000;
 	/* with the state on stdout, only the summary of a save that worked:
 	 * a failure stays one line */
-	if (!to_stdout)
+	cli_globals.data_on_stdout = to_stdout;
+	if (!to_stdout && cli_globals.verbose)
 		cli_note("saving %s -> %s\n", argv[1], out);
 	if (nvfm_save(dev, ch, &opts, &st, &error) && !to_stdout && fsync(fd) < 0)
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "fsync %s: %s", out,
@@ -180,7 +181,8 @@ int cmd_load(int argc, char **argv)
 	nvfm_load_options_init(&opts);
 	opts.timeout_ms = timeout * 1000;
 	opts.run = run;
-	cli_note("loading %s -> %s\n", in, argv[1]);
+	if (cli_globals.verbose)
+		cli_note("loading %s -> %s\n", in, argv[1]);
 	if (!nvfm_load(dev, ch, &opts, &st, &error)) {
 		g_prefix_error(&error, "%s: load failed, device reset: ", argv[1]);
 		return cli_fail(error);

@@ -102,7 +102,8 @@ int cmd_send(int argc, char **argv)
 		code = cli_fail(error);
 		goto out;
 	}
-	cli_note("sending %s -> %s (%s)%s\n", argv[1], to, target ? target : resv,
+	if (cli_globals.verbose)
+		cli_note("sending %s -> %s (%s)%s\n", argv[1], to, target ? target : resv,
 		 verify ? ", verified"
 		 : nvfm_agent_client_has_capability(client, "zero-copy") ? ", zero-copy"
 		 : nvfm_agent_client_has_capability(client, "tls-integrity")
@@ -138,12 +139,12 @@ int cmd_send(int argc, char **argv)
 		g_autofree char *total = g_format_size_full(st.total_bytes, G_FORMAT_SIZE_IEC_UNITS);
 
 		if (st.precopy_rounds)
-			cli_note("  precopy    %" G_GUINT64_FORMAT " bytes in %u round(s), %.3f s\n",
+			cli_result("  precopy    %" G_GUINT64_FORMAT " bytes in %u round(s), %.3f s\n",
 				 st.precopy_bytes, st.precopy_rounds, st.precopy_us / 1e6);
-		cli_note("  stop-copy  %" G_GUINT64_FORMAT " bytes in %.3f s%s\n",
+		cli_result("  stop-copy  %" G_GUINT64_FORMAT " bytes in %.3f s%s\n",
 			 st.stop_copy_bytes, st.stop_copy_us / 1e6,
 			 st.zero_copy_bytes ? " (zero-copy)" : "");
-		cli_note("sent %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, %s; "
+		cli_result("sent %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, %s; "
 			 "destination %s is %s\n", total, st.total_bytes, secs,
 			 secs > 0 ? st.total_bytes / secs / (1 << 20) : 0.0,
 			 st.zero_copy_bytes ? "zero-copy, validated by the device"

@@ -176,7 +176,7 @@ int cmd_vf_list(int argc, char **argv)
 			g_clear_error(&error);
 		}
 		if (!arr && !pfs[0])
-			printf("no NVMe PF with SR-IOV found (and no emulated PF)\n");
+			cli_note("no NVMe PF with SR-IOV found (and no emulated PF)\n");
 	}
 	if (arr) {
 		json_auto_t *j = json_pack("{s:O}", "pfs", arr);
@@ -273,7 +273,7 @@ int cmd_vf_release(int argc, char **argv)
 
 		cli_print_json(j);
 	} else {
-		cli_note("released VF %s: controller offline, resources back in the PF's pool\n",
+		cli_result("released VF %s: controller offline, resources back in the PF's pool\n",
 			 argv[1]);
 	}
 	return CLI_EXIT_OK;
@@ -301,7 +301,7 @@ int cmd_vf_bind(int argc, char **argv)
 
 		cli_print_json(j);
 	} else {
-		cli_note("bound VF %s to %s%s%s\n", v->address, dash(v->driver),
+		cli_result("bound VF %s to %s%s%s\n", v->address, dash(v->driver),
 			 v->device ? "; device " : "", v->device ? v->device->text : "");
 	}
 	return CLI_EXIT_OK;
@@ -337,7 +337,7 @@ static gboolean parse_lm_versions(const char *s, NvfmEmuPfConfig *cfg)
 int cmd_emu_pf_create(int argc, char **argv)
 {
 	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1;
-	g_autofree char *size = NULL, *lm_versions = NULL;
+	g_autofree char *size = NULL, *lm_versions = NULL, *result = NULL;
 	g_auto(GStrv) lm_uuids = NULL;
 	gboolean no_lm = FALSE;
 	GOptionEntry entries[] = {
@@ -396,9 +396,9 @@ int cmd_emu_pf_create(int argc, char **argv)
 	}
 	if (!nvfm_emu_pf_create(argv[1], &cfg, &error))
 		return cli_fail(error);
-	cli_note("created emulated PF emu:%s with %u VFs (VQ %u, VI %u flexible)\n", argv[1],
-		 cfg.total_vfs, cfg.vq_flexible, cfg.vi_flexible);
-	return CLI_EXIT_OK;
+	result = g_strdup_printf("created PF with %u VFs (VQ %u, VI %u flexible)",
+				 cfg.total_vfs, cfg.vq_flexible, cfg.vi_flexible);
+	return cli_report_emu(argv[1], result);
 }
 
 int cmd_emu_pf_destroy(int argc, char **argv)
@@ -412,13 +412,13 @@ int cmd_emu_pf_destroy(int argc, char **argv)
 		return code;
 	if (!nvfm_emu_pf_destroy(argv[1], &error))
 		return cli_fail(error);
-	cli_note("removed emulated PF emu:%s\n", argv[1]);
-	return CLI_EXIT_OK;
+	return cli_report_emu(argv[1], "PF destroyed");
 }
 
 int cmd_emu_pf_fault(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autofree char *result = NULL;
 	GError *error = NULL;
 	const char *knob, *value;
 	int code;
@@ -431,8 +431,8 @@ int cmd_emu_pf_fault(int argc, char **argv)
 	value = argc > 3 ? argv[3] : NULL;
 	if (!nvfm_emu_pf_set_vf_fault(argv[1], knob, value, &error))
 		return cli_fail(error);
-	cli_note("emulated PF emu:%s: %s%s%s on VFs provisioned from now on\n", argv[1],
-		 knob ? knob : "all knobs cleared", value ? "=" : knob ? " cleared" : "",
-		 value ? value : "");
-	return CLI_EXIT_OK;
+	result = g_strdup_printf("%s%s%s on VFs provisioned from now on",
+				 knob ? knob : "all knobs cleared", value ? "=" : knob ? " cleared" : "",
+				 value ? value : "");
+	return cli_report_emu(argv[1], result);
 }

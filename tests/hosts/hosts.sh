@@ -148,13 +148,13 @@ expect_arrived() {
 # A reset clears the controller registers, so the whole-state digest of a
 # reset device differs from the one it started with; its pages do not.
 pages_b() {
-	onb "$TOOL" emu show b | python3 -c 'import json,sys
+	onb "$TOOL" --json emu show b | python3 -c 'import json,sys
 d = json.load(sys.stdin)
 print(json.dumps([d["config"], d["pages"], d["workload"]], sort_keys=True))'
 }
 
 cc_b() {
-	onb "$TOOL" emu show b | python3 -c 'import json,sys; print(json.load(sys.stdin)["controller"]["cc"])'
+	onb "$TOOL" --json emu show b | python3 -c 'import json,sys; print(json.load(sys.stdin)["controller"]["cc"])'
 }
 
 source_ok() {
@@ -289,7 +289,7 @@ roundtrip() {
 refused_req() {
 	code=$1 pat=$2
 	shift 2
-	ona "$TOOL" agent request "$@" >"$WORK/req.out" 2>"$WORK/req.err"
+	ona "$TOOL" --json agent request "$@" >"$WORK/req.out" 2>"$WORK/req.err"
 	rc=$?
 	[ "$rc" -eq "$code" ] || fail "'agent request $*' exited $rc, expected $code: $(cat "$WORK/req.out" "$WORK/req.err")"
 	[ "$(wc -l <"$WORK/req.err")" -eq 1 ] || fail "'agent request $*' printed more than one line"
@@ -496,18 +496,18 @@ control)
 	pki
 	start_agent --tls-dir "$WORK/pki/server"
 	C="--to $IPB --tls-dir $WORK/pki/client"
-	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	ona "$TOOL" --json agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" tls)" = true ] || fail "status: not TLS"
 	ona "$TOOL" -q emu show a >/dev/null || fail "emu show"
-	ona "$TOOL" agent request preflight $C target=emu:b >"$WORK/pre.json" || fail "preflight"
+	ona "$TOOL" --json agent request preflight $C target=emu:b >"$WORK/pre.json" || fail "preflight"
 	[ "$(jget "$WORK/pre.json" ok)" = true ] || fail "preflight not ok: $(cat "$WORK/pre.json")"
-	ona "$TOOL" agent request preflight $C target=emu:b 'compat={"driver":"other-vfio-pci"}' \
+	ona "$TOOL" --json agent request preflight $C target=emu:b 'compat={"driver":"other-vfio-pci"}' \
 		>"$WORK/pre2.json"
 	[ $? -eq 3 ] || fail "preflight against an incompatible source did not fail"
 	grep -q "incompatible devices" "$WORK/pre2.json" || fail "preflight: $(cat "$WORK/pre2.json")"
 	# the source's own compatibility block, as the orchestrator would send it
 	ona "$TOOL" --json vf state emu:a >/dev/null || fail "vf state"
-	ona "$TOOL" agent request provision $C pf=emu:pf0 >"$WORK/prov.json" || fail "provision"
+	ona "$TOOL" --json agent request provision $C pf=emu:pf0 >"$WORK/prov.json" || fail "provision"
 	R=$(jget "$WORK/prov.json" reservation)
 	DEV=$(jget "$WORK/prov.json" device)
 	[ -n "$R" ] && [ -n "$DEV" ] || fail "provision gave no reservation/device: $(cat "$WORK/prov.json")"
@@ -520,20 +520,20 @@ control)
 	NAME=${DEV#emu:}
 	[ "$(onb "$TOOL" emu digest "$NAME" | cut -d' ' -f1)" = "$(digest_a)" ] ||
 		fail "the provisioned VF does not hold the state"
-	ona "$TOOL" agent request release $C reservation="$R" >/dev/null || fail "release"
+	ona "$TOOL" --json agent request release $C reservation="$R" >/dev/null || fail "release"
 	[ ! -f "$RT/reservations/$R.json" ] || fail "reservation record left"
-	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	ona "$TOOL" --json agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "reservation still listed"
 	# integers are checked, never truncated: 2^32 + 1 VQ is no 1 VQ
 	for bad in nvq=4294967297 nvi=-1 vf_index=-2 vf_index=99999999999 'nvq="4"'; do
-		ona "$TOOL" agent request provision $C pf=emu:pf0 "$bad" >"$WORK/bad.out" 2>"$WORK/bad.err" &&
+		ona "$TOOL" --json agent request provision $C pf=emu:pf0 "$bad" >"$WORK/bad.out" 2>"$WORK/bad.err" &&
 			fail "provision took $bad: $(cat "$WORK/bad.out")"
 		grep -q "must be an integer" "$WORK/bad.err" || fail "provision $bad: $(cat "$WORK/bad.err")"
 	done
-	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	ona "$TOOL" --json agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a bad provision reserved a VF"
 	# a peer's newline cannot forge a log line
-	ona "$TOOL" agent request release $C "vf=x
+	ona "$TOOL" --json agent request release $C "vf=x
 FORGED notice: released everything" >/dev/null 2>&1
 	grep -q '^FORGED' "$WORK/agent.log" && fail "a peer forged a log line"
 	grep -q 'x\\x0aFORGED' "$WORK/agent.log" || fail "the peer's newline was not escaped in the log"
@@ -642,7 +642,7 @@ sec-emu-off)
 	for req in "preflight target=emu:b" "preflight target=emu:ghost" "preflight pf=emu:pf0" \
 		   "provision pf=emu:pf0" "release vf=emu:pf0-vf0"; do
 		# shellcheck disable=SC2086
-		ona "$TOOL" agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
+		ona "$TOOL" --json agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
 			fail "$req answered: $(cat "$WORK/req.out")"
 		grep -q "emulated devices are off" "$WORK/req.err" ||
 			fail "$req: unclear refusal: $(cat "$WORK/req.err")"
@@ -750,7 +750,7 @@ sec-target-foreign)
 	FOREIGN=$(ls /sys/bus/pci/devices | head -1)
 	[ -n "$FOREIGN" ] || skip "no PCI device on this machine"
 	for t in 00:00.0 "vfio:$FOREIGN" "$FOREIGN" "vfio:/sys/bus/pci/devices/$FOREIGN"; do
-		ona "$TOOL" agent request preflight $C "target=$t" >"$WORK/req.out" 2>"$WORK/req.err" &&
+		ona "$TOOL" --json agent request preflight $C "target=$t" >"$WORK/req.out" 2>"$WORK/req.err" &&
 			fail "preflight $t answered: $(cat "$WORK/req.out")"
 		grep -q "is not a VF of this host" "$WORK/req.err" ||
 			fail "preflight $t: $(cat "$WORK/req.out" "$WORK/req.err")"
@@ -761,7 +761,7 @@ sec-target-foreign)
 	done
 	for req in "provision pf=$FOREIGN" "preflight pf=$FOREIGN" "release vf=$FOREIGN"; do
 		# shellcheck disable=SC2086
-		ona "$TOOL" agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
+		ona "$TOOL" --json agent request $req $C >"$WORK/req.out" 2>"$WORK/req.err" &&
 			fail "$req answered: $(cat "$WORK/req.out")"
 		grep -q "not a PF this agent serves\|is not a VF of this host" "$WORK/req.err" ||
 			fail "$req: $(cat "$WORK/req.err")"
@@ -774,10 +774,10 @@ sec-target-foreign)
 	onb "$TOOL" -q emu pf-create pf0 --vfs 2 || fail "emu pf-create"
 	onb "$TOOL" -q emu pf-create pf1 --vfs 2 || fail "emu pf-create"
 	start_agent --insecure --pf emu:pf1
-	ona "$TOOL" agent request provision $C pf=emu:pf0 >"$WORK/req.out" 2>"$WORK/req.err" &&
+	ona "$TOOL" --json agent request provision $C pf=emu:pf0 >"$WORK/req.out" 2>"$WORK/req.err" &&
 		fail "provision from a PF not in --pf answered: $(cat "$WORK/req.out")"
 	grep -q "not a PF this agent serves" "$WORK/req.err" || fail "provision: $(cat "$WORK/req.err")"
-	ona "$TOOL" agent request provision $C pf=emu:pf1 >"$WORK/prov.json" ||
+	ona "$TOOL" --json agent request provision $C pf=emu:pf1 >"$WORK/prov.json" ||
 		fail "provision from the --pf PF failed"
 	expect_untouched
 	;;
@@ -801,7 +801,7 @@ echo "$*" >>%s/modprobe.called
 	C="--to $IPB:$PORT --insecure"
 	# names modprobe or a path would read as something else: refused as names
 	for d in -v --help .. ../../x a/b "" "$(printf 'x%.0s' $(seq 65))"; do
-		ona "$TOOL" agent request provision $C pf=emu:pf0 "driver=$d" \
+		ona "$TOOL" --json agent request provision $C pf=emu:pf0 "driver=$d" \
 			>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver '$d'"
 		grep -q "invalid driver name" "$WORK/req.err" ||
 			fail "driver '$d': $(cat "$WORK/req.err")"
@@ -809,20 +809,20 @@ echo "$*" >>%s/modprobe.called
 	# well-formed names that are not this VF's driver: one no host has, one
 	# the (emulated) host has loaded; neither is loaded nor bound
 	for d in e1000e nvme; do
-		ona "$TOOL" agent request provision $C pf=emu:pf0 driver=$d \
+		ona "$TOOL" --json agent request provision $C pf=emu:pf0 driver=$d \
 			>"$WORK/req.out" 2>"$WORK/req.err" && fail "provision took driver $d"
 		grep -q "driver '$d' is not for this VF: it would get emu-vfio-pci" "$WORK/req.err" ||
 			fail "driver $d: $(cat "$WORK/req.err")"
 	done
 	[ ! -e "$WORK/modprobe.called" ] || fail "modprobe ran: $(cat "$WORK/modprobe.called")"
-	ona "$TOOL" agent request status $C >"$WORK/status.json" || fail "status"
+	ona "$TOOL" --json agent request status $C >"$WORK/status.json" || fail "status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "a refused provision reserved a VF"
 	onb "$TOOL" vf list --pf emu:pf0 --json >"$WORK/vfs.json" || fail "vf list"
 	grep -q '"free": false' "$WORK/vfs.json" && fail "a refused provision kept a VF: $(cat "$WORK/vfs.json")"
 	# the operator may let peers ask for more (--driver)
 	stop_agent
 	start_agent --insecure --driver nvme
-	ona "$TOOL" agent request provision $C pf=emu:pf0 driver=nvme >"$WORK/req.out" 2>"$WORK/req.err" ||
+	ona "$TOOL" --json agent request provision $C pf=emu:pf0 driver=nvme >"$WORK/req.out" 2>"$WORK/req.err" ||
 		fail "provision with driver nvme allowed by --driver: $(cat "$WORK/req.err")"
 	[ "$(jget "$WORK/req.out" driver)" = nvme ] || fail "not bound to nvme: $(cat "$WORK/req.out")"
 	;;
@@ -886,7 +886,7 @@ sec-foreign-lease)
 	VF=$(jget "$WORK/reply.json" result.vf)
 	DEV=$(jget "$WORK/reply.json" result.device)
 	[ -n "$R" ] && [ -n "$VF" ] && [ -n "$DEV" ] || fail "provision: $(cat "$WORK/reply.json")"
-	ona "$TOOL" agent request status $Y >"$WORK/status.json" || fail "Y's status"
+	ona "$TOOL" --json agent request status $Y >"$WORK/status.json" || fail "Y's status"
 	[ "$(jget "$WORK/status.json" reservations)" = "[]" ] || fail "Y sees X's reservation"
 	[ "$(jget "$WORK/status.json" other_reservations)" = 1 ] || fail "Y's status: no count"
 	grep -q -e "$R" -e "host-a" "$WORK/status.json" && fail "Y's status names X or its reservation"
@@ -916,7 +916,7 @@ sec-foreign-lease)
 	[ ! -f "$RT/reservations/$R.json" ] || fail "X's session lease outlived its connection"
 
 	# a kept reservation keeps its owner across an agent restart
-	ona "$TOOL" agent request provision $X pf=emu:pf0 >"$WORK/prov.json" || fail "provision"
+	ona "$TOOL" --json agent request provision $X pf=emu:pf0 >"$WORK/prov.json" || fail "provision"
 	R2=$(jget "$WORK/prov.json" reservation)
 	VF2=$(jget "$WORK/prov.json" vf)
 	stop_agent
@@ -925,30 +925,30 @@ sec-foreign-lease)
 		fail "the record lost its owner: $(cat "$RT/reservations/$R2.json")"
 	refused_req 9 "reservation $R2 belongs to another client" release $Y reservation="$R2"
 	refused_req 9 "VF $VF2 is reserved and belongs to another client" release $Y vf="$VF2"
-	ona "$TOOL" agent request status $X >"$WORK/status.json" || fail "X's status"
+	ona "$TOOL" --json agent request status $X >"$WORK/status.json" || fail "X's status"
 	grep -q "$R2" "$WORK/status.json" || fail "X lost its reservation at the restart"
 	# the admin sees every reservation and releases any
-	ona "$TOOL" agent request status $ADMIN >"$WORK/status.json" || fail "admin status"
+	ona "$TOOL" --json agent request status $ADMIN >"$WORK/status.json" || fail "admin status"
 	grep -q "$R2" "$WORK/status.json" || fail "the admin does not see X's reservation"
 	[ "$(jget "$WORK/status.json" admin)" = true ] || fail "status: not admin"
-	ona "$TOOL" agent request release $ADMIN vf="$VF2" >/dev/null || fail "the admin's release"
+	ona "$TOOL" --json agent request release $ADMIN vf="$VF2" >/dev/null || fail "the admin's release"
 	[ ! -f "$RT/reservations/$R2.json" ] || fail "the admin's release left the record"
 	stop_agent
 
 	# plain TCP: the owner is the client's address; B's own address is admin
 	start_agent --insecure --admin "$IPB"
-	ona "$TOOL" agent request provision --to "$IPB:$PORT" --insecure pf=emu:pf0 \
+	ona "$TOOL" --json agent request provision --to "$IPB:$PORT" --insecure pf=emu:pf0 \
 		>"$WORK/prov.json" || fail "plain provision"
 	R3=$(jget "$WORK/prov.json" reservation)
 	[ "$(jget "$RT/reservations/$R3.json" identity)" = "$IPA" ] ||
 		fail "plain owner: $(cat "$RT/reservations/$R3.json")"
 	# host A again, from another port: the same client
-	ona "$TOOL" agent request keep --to "$IPB:$PORT" --insecure reservation="$R3" >/dev/null ||
+	ona "$TOOL" --json agent request keep --to "$IPB:$PORT" --insecure reservation="$R3" >/dev/null ||
 		fail "A cannot keep its own reservation from a new connection"
-	onb "$TOOL" agent request status --to "$IPB:$PORT" --insecure >"$WORK/status.json" ||
+	onb "$TOOL" --json agent request status --to "$IPB:$PORT" --insecure >"$WORK/status.json" ||
 		fail "B's status"
 	grep -q "$R3" "$WORK/status.json" || fail "the admin address does not see A's reservation"
-	onb "$TOOL" agent request release --to "$IPB:$PORT" --insecure reservation="$R3" \
+	onb "$TOOL" --json agent request release --to "$IPB:$PORT" --insecure reservation="$R3" \
 		>/dev/null || fail "the admin address cannot release A's reservation"
 	;;
 
@@ -977,7 +977,7 @@ sec-preauth-flood)
 		fi
 		sleep 1
 		for i in 1 2 3 4 5; do
-			ona "$TOOL" agent request status $C >"$WORK/status.json" 2>"$WORK/status.err" ||
+			ona "$TOOL" --json agent request status $C >"$WORK/status.json" 2>"$WORK/status.err" ||
 				fail "status during a flood from $spread address(es): $(cat "$WORK/status.err")"
 		done
 		echo "[$CASE] flood from $spread address(es): 5 of 5 status requests answered;" \
@@ -1160,7 +1160,7 @@ fault-link-down-control)
 	sleep 1
 	cut_link b
 	# and a request against the agent behind the cut link
-	ona "$TOOL" agent request status --to "$IPB:$PORT" --insecure --timeout $LINK_T \
+	ona "$TOOL" --json agent request status --to "$IPB:$PORT" --insecure --timeout $LINK_T \
 		>/dev/null 2>"$WORK/request.err"
 	RC=$?
 	bounded "agent request exited" "$(since_cut)"

@@ -220,12 +220,12 @@ EOF
 	# provision itself; a bad argument is a one-line error
 	A="--to $IPB:$AGENT_PORT --insecure"
 	# shellcheck disable=SC2086
-	on_a "$TOOL" agent request provision $A pf=emu:pfb \
+	on_a "$TOOL" --json agent request provision $A pf=emu:pfb \
 		"lm_format={\"pf\": \"emu:pfa\", \"version\": 0, \"uuid\": \"$V\"}" \
 		>/dev/null 2>"$WORK/prov.err" && fail "provision into an incompatible PF succeeded"
 	grep -qF "$REASON" "$WORK/prov.err" || fail "provision: $(cat "$WORK/prov.err")"
 	# shellcheck disable=SC2086
-	on_a "$TOOL" agent request provision $A pf=emu:pfb 'lm_format={"version": "0"}' \
+	on_a "$TOOL" --json agent request provision $A pf=emu:pfb 'lm_format={"version": "0"}' \
 		>/dev/null 2>"$WORK/prov.err"
 	[ $? -eq 2 ] || fail "a string version was not an argument error"
 	[ "$(wc -l <"$WORK/prov.err" | tr -d ' ')" -eq 1 ] &&

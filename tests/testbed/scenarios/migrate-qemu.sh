@@ -266,7 +266,7 @@ mq_b_release() {
 	tb_qmp_close
 	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
 	TB_NESTED_PID=
-	v=$(nvme-vf-migrate agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$MQ_DVF" 2>&1) ||
+	v=$(nvme-vf-migrate --json agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$MQ_DVF" 2>&1) ||
 		mq_fail_pub b_checked "the agent did not release $MQ_DVF: $v"
 	v=$(mq_pf_changes)
 	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"

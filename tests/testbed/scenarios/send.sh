@@ -55,7 +55,7 @@ host_a() {
 	tb_send_prepare
 	tb_metric transport "$TB_TLS"
 	b_pf=$(tb_peer_get b_pf 300) || tb_fail "host B's agent never became ready"
-	nvme-vf-migrate agent request status --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" ||
+	nvme-vf-migrate --json agent request status --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" ||
 		tb_fail "B's agent does not answer a status request"
 
 	for r in $ROUNDS; do
@@ -69,7 +69,7 @@ host_a() {
 		tb_log "A's VF $vf on nvfm_tvf, digest $digest"
 
 		tb_peer_get "b_ready_$r" 300 >/dev/null || tb_fail "B is not ready for round $r"
-		res=$(nvme-vf-migrate agent request provision --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" \
+		res=$(nvme-vf-migrate --json agent request provision --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" \
 			"pf=$b_pf" driver=nvfm_tvf require_migration=true) ||
 			tb_fail "B's agent refused to provision: $res"
 		echo "$res"
@@ -120,7 +120,7 @@ host_a() {
 
 		v=$(tb_peer_get "b_checked_$r" 300) || tb_fail "B did not check its VF"
 		[ "$v" = ok ] || tb_fail "B: ${v#fail: }"
-		res=$(nvme-vf-migrate agent request release --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" \
+		res=$(nvme-vf-migrate --json agent request release --to "$AGENT_ADDR" "${TB_CLIENT_TLS[@]}" \
 			"reservation=$resv") || tb_fail "B's agent did not release $resv: $res"
 		nvme-vf-migrate vf release "$vf" || tb_fail "releasing A's VF $vf failed"
 		v=$(tb_send_pf_changes)
