@@ -65,7 +65,13 @@ int cmd_vf_set_state(int argc, char **argv)
 	guint n = 0;
 	int code;
 
-	if (!cli_parse(ctx, "vf set-state", "DEV STATE", "move a device to a migration state",
+	/* the states, named in --help (bash completion reads them there) */
+	g_autoptr(GString) summary = g_string_new("move a device to a migration state; STATE is one of: ");
+
+	for (int s = NVFM_MIG_STATE_STOP; s < NVFM_MIG_STATE_COUNT; s++)
+		g_string_append_printf(summary, "%s%s", s > NVFM_MIG_STATE_STOP ? "," : "",
+				       nvfm_mig_state_name((NvfmMigState)s));
+	if (!cli_parse(ctx, "vf set-state", "DEV STATE", summary->str,
 		       &argc, &argv, 2, 2, &code))
 		return code;
 	if (!nvfm_mig_state_parse(argv[2], &target, &error))
