@@ -40,6 +40,79 @@ help)
 	expect 2 "unknown command" "$TOOL" frobnicate
 	expect 2 "unknown option" "$TOOL" --frobnicate
 	;;
+help-command)
+	# "help CMD" is "CMD --help"; "help" alone is "--help"
+	ok "$TOOL" help
+	grep -q "^  help " "$WORK/out" || fail "help lists no help command"
+	for c in "vf set-state" "emu create" save selftest; do
+		# shellcheck disable=SC2086
+		"$TOOL" help $c >"$WORK/a" 2>&1 || fail "help $c failed"
+		# shellcheck disable=SC2086
+		"$TOOL" $c --help >"$WORK/b" 2>&1
+		cmp -s "$WORK/a" "$WORK/b" || fail "help $c differs from $c --help"
+	done
+	expect 2 "unknown command" "$TOOL" help frobnicate
+	;;
+verbose-quiet-anywhere)
+	# -v and -q work before and after the command
+	ok "$TOOL" emu create a --size 1M
+	for args in "-v vf state emu:a" "vf state emu:a -v" "vf state emu:a --verbose"; do
+		# shellcheck disable=SC2086
+		"$TOOL" $args >"$WORK/out" 2>"$WORK/err" || fail "$args failed"
+		grep -q "DEBUG" "$WORK/err" || fail "'$args' printed no debug messages"
+	done
+	for args in "-q emu create b" "emu create b -q" "emu create b --quiet"; do
+		# shellcheck disable=SC2086
+		ok "$TOOL" $args
+		[ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] || fail "'$args' printed something"
+	done
+	;;
+json-everywhere)
+	# every command that reports or changes something prints JSON with
+	# --json and text (the same field names) without it
+	is_json() { python3 -c 'import json,sys; json.load(sys.stdin)' <"$1"; }
+	ok "$TOOL" emu pf-create p --vfs 2
+	# CMD[|SETUP]: SETUP runs again before the text run (a destroy)
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		cmd=${line%%|*}
+		# shellcheck disable=SC2086
+		"$TOOL" --json $cmd >"$WORK/j" 2>"$WORK/err" || fail "--json $cmd failed: $(cat "$WORK/err")"
+		is_json "$WORK/j" 2>/dev/null || fail "--json $cmd is not JSON: $(cat "$WORK/j")"
+		# shellcheck disable=SC2086
+		[ "$cmd" = "$line" ] || "$TOOL" -q ${line#*|} || fail "${line#*|} failed"
+		# shellcheck disable=SC2086
+		"$TOOL" $cmd >"$WORK/t" 2>"$WORK/err" || fail "$cmd failed: $(cat "$WORK/err")"
+		[ -s "$WORK/t" ] || fail "$cmd printed nothing"
+		! is_json "$WORK/t" 2>/dev/null || fail "$cmd printed JSON without --json"
+	done <<-EOF2
+	emu create a --size 1M
+	emu show a
+	emu digest a
+	emu fault a slow-us 1
+	emu fault a slow-us
+	emu fault a --clear
+	emu dirty a 4K
+	vf state emu:a
+	vf set-state emu:a STOP
+	save emu:a -o $WORK/s.nvfm
+	load emu:a -i $WORK/s.nvfm
+	selftest emu:a --only features
+	emu destroy a|emu create a --size 1M
+	vf list
+	vf provision emu:p --vq 2 --vi 1
+	vf release emu:p-vf0|vf provision emu:p --vq 2 --vi 1
+	vf bind emu:p-vf1 emu-vfio-pci
+	vf release emu:p-vf1|vf provision emu:p --vq 2 --vi 1
+	vf release emu:p-vf0
+	emu pf-fault p slow-us 1
+	emu pf-destroy p|emu pf-create p --vfs 2
+	emu pf-create p --vfs 1
+	EOF2
+	# a field name is the same in both
+	ok "$TOOL" emu create a --size 1M
+	"$TOOL" emu show a | grep -q "^config.blob_size: " || fail "emu show lacks config.blob_size"
+	;;
 bad-address)
 	expect 2 "invalid device address" "$TOOL" vf state bogus:1
 	expect 2 "empty device address" "$TOOL" vf state ""
