@@ -12,8 +12,8 @@ MAN=${NVFM_SOURCE_ROOT:-$(dirname "$0")/../..}/data/nvme-vf-migrate.8
 
 # the codes in the man page's table: each ".TP" then ".B N" under EXIT STATUS
 man_codes() {
-	sed -n '/^\.SH EXIT STATUS/,/^\.SH [^E]/p' "$MAN" |
-		awk 'prev == ".TP" && $1 == ".B" && $2 ~ /^[0-9]+$/ { print $2 } { prev = $1 }'
+	awk '/^\.SH / { on = ($0 ~ /^\.SH EXIT STATUS/) }
+		on && prev == ".TP" && $1 == ".B" && $2 ~ /^[0-9]+$/ { print $2 } { prev = $1 }' "$MAN"
 }
 
 # waits (bounded) until a save in progress holds its device
