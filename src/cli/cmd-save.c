@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -52,6 +53,7 @@ int cmd_save(int argc, char **argv)
 {
 	g_autofree char *out = NULL;
 	g_autofree char *tmp = NULL;
+	struct stat sb;
 	int rounds = 0, timeout = 30;
 	GOptionEntry entries[] = {
 		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the state to FILE ('-' for stdout)", "FILE" },
@@ -85,6 +87,17 @@ int cmd_save(int argc, char **argv)
 		return cli_fail(error);
 	if (to_stdout) {
 		fd = STDOUT_FILENO;
+	} else if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		/* a device or a FIFO (/dev/null, a pipe to another tool) is
+		 * written to, never renamed over */
+		fd = open(out, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+
+			g_set_error(&error, NVFM_ERROR, nvfm_error_code_from_errno(e),
+				    "cannot open %s: %s", out, g_strerror(e));
+			return cli_fail(error);
+		}
 	} else {
 		/* Write beside the target and rename, so a failed save never
 		 * leaves a file that looks like a state. */
@@ -108,7 +121,7 @@ int cmd_save(int argc, char **argv)
 	cli_globals.data_on_stdout = to_stdout;
 	if (!to_stdout && cli_globals.verbose)
 		cli_note("saving %s -> %s\n", argv[1], out);
-	if (nvfm_save(dev, ch, &opts, &st, &error) && !to_stdout && fsync(fd) < 0)
+	if (nvfm_save(dev, ch, &opts, &st, &error) && tmp && fsync(fd) < 0)
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "fsync %s: %s", out,
 			    g_strerror(errno));
 	if (error) {

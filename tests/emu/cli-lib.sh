@@ -6,6 +6,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-$NAME.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export NVFM_EMU_DIR="$WORK/emu"
 
+skip() {
+	echo "SKIP [$NAME $CASE]: $*"
+	exit 77
+}
+
 fail() {
 	echo "FAIL [$CASE]: $*" >&2
 	exit 1

@@ -182,6 +182,22 @@ pipe-documented)
 	grep -q "sha256" "$WORK/save.err" || fail "save gave no summary on stderr: $(cat "$WORK/save.err")"
 	grep -q "^loaded " "$WORK/load.out" || fail "load gave no summary: $(cat "$WORK/load.out")"
 	;;
+save-to-device)
+	# -o naming a device or a FIFO writes into it and never renames a
+	# file over it (a save to /dev/full once replaced the device node)
+	ok "$TOOL" emu create a --size 4M --seed 23
+	ok "$TOOL" emu create b --size 4M --seed 24
+	mknod "$WORK/null" c 1 3 2>/dev/null || skip "cannot make a device node (needs root)"
+	ok "$TOOL" save emu:a -o "$WORK/null"
+	[ -c "$WORK/null" ] || fail "save replaced the device node with a file"
+	mkfifo "$WORK/fifo" || fail "mkfifo"
+	cat "$WORK/fifo" >"$WORK/copy" &
+	ok "$TOOL" save emu:a -o "$WORK/fifo"
+	wait $! || fail "reading the FIFO failed"
+	[ -p "$WORK/fifo" ] || fail "save replaced the FIFO with a file"
+	ok "$TOOL" load emu:b -i "$WORK/copy"
+	[ "$(digest a)" = "$(digest b)" ] || fail "the state through the FIFO differs"
+	;;
 save-load-file)
 	ok "$TOOL" emu create a --size 8M --seed 3
 	ok "$TOOL" emu create b --size 8M --seed 4
