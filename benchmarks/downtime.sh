@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The orchestrator's added downtime: for a VM (the tiny guest, real QEMU)
 # with a 64 MiB emulated VF, migrated between two network namespaces in
 # direct mode, downtime (source pause -> destination resume) minus the VF

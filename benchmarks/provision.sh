@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Time to provision + bind a VF, and to release it, inside the TCG test
 # guest against QEMU's NVMe SR-IOV PF: nvme-vf-migrate beside the same
 # steps done by hand with nvme-cli and shell redirections.

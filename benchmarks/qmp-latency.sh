@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # QMP latency against real QEMU: query-status round trip and stop -> STOP.
 #   benchmarks/qmp-latency.sh [BUILD_DIR] [--rounds N] [--pauses N]
 # Needs qemu-system-x86_64 (scripts/install-deps.sh qemu) and a configured

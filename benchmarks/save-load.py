@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Save+load throughput of an emulated VF's state beside a plain pipe copy
 of the same bytes, with peak RSS and CPU time of each process.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Direct transfer of an emulated VF's state over loopback, beside the
 ceiling: a raw splice copy of the same bytes between two processes.
 

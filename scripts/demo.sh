@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The demo: two hosts on this machine (network namespaces joined by veth),
 # an agent on each, emulated NVMe PFs with SR-IOV, a real QEMU VM on host A
 # whose emulated VF holds NVFM_DEMO_SIZE of state, and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what nvme-vf-migrate needs to build, test and run its demo on
 # Debian 12. Idempotent: packages already present are not fetched again.
 #   install-deps.sh [build] [test] [qemu] [testbed]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The whole test suite: installs what it needs, builds, runs every suite in
 # a normal build, the unit and emu suites again under AddressSanitizer and
 # UndefinedBehaviorSanitizer, and the fuzz targets briefly under clang.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Sum meson's test logs of several build directories into the one closing
 line CI reads: "N passed, N failed, N skipped".
 

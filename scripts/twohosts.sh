@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Two hosts on one machine, sourced by scripts/demo.sh and tests/hosts/migrate.sh:
 # two network namespaces joined by a veth pair, each with its own emulated
 # NVMe devices (NVFM_EMU_DIR), an agent, and a QEMU VM (host A) or a QEMU

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the CLI test scripts (sourced, not run): per-case setup of an
 # emulated host and the assertions every case uses.
 # The sourcing script sets CASE and NAME (used in the temp dir name).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # CLI tests of PF provisioning against emulated PFs: "vf list/provision/
 # release/bind" and "emu pf-create/pf-destroy". One case per invocation,
 # named by $1, each in its own emulated host (NVFM_EMU_DIR).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # CLI tests against emulated devices: one case per invocation, named by $1.
 # Each case runs in its own emulated host (NVFM_EMU_DIR) and checks exit
 # codes, one-line errors and, through digests, that devices hold exactly

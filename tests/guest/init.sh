@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the test guest: mount the kernel's filesystems, load the NVMe
 # and VFIO modules, run /scenario.sh, power off. Never returns: a PID 1
 # that exits panics the kernel, which (panic=-1, -no-reboot) ends QEMU.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Boots Debian's kernel under TCG with QEMU's emulated NVMe PF (SR-IOV,
 # 2 VFs, flexible VQ/VI resources) behind an emulated IOMMU, runs one
 # scenario script inside with our tool, and reports what it printed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside the test guest (busybox sh, root): provisioning against
 # QEMU's NVMe SR-IOV PF through the real kernel path (libnvme admin
 # commands, sysfs, driver_override, VFIO). Prints TAP lines.

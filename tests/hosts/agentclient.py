@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """One agent connection that stays open while a test acts around it.
 
 usage: agentclient.py HOST PORT [TLS_DIR]

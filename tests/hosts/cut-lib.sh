@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A cut link, timed: sourced by tests/hosts/hosts.sh and migrate.sh (after
 # they set CASE, HERE and fail()). Every side must give up within one
 # --timeout (LINK_T, on both ends) of the peer's silence: the sender's

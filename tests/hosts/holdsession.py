@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hold a control connection to an agent open, idle, with a reservation.
 
 usage: holdsession.py HOST PORT KEY=VALUE...

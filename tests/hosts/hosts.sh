@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Two emulated hosts in two network namespaces joined by a veth pair: host
 # A runs "send", host B the agent. One case per invocation, named by $1.
 #

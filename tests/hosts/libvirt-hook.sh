@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The libvirt hook (hooks/nvme-vf-migrate-hook), one case per invocation:
 #   libvirt-hook.sh CASE HOOK [TINY_GUEST]
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Seconds from an event to the first log line after it that matches.
 
 usage: logtime.py SINCE FILE REGEX

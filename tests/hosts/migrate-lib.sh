@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by tests/hosts/migrate.sh and migrate-qemu.sh (sourced after they
 # set CASE, TOOL, GUEST, ROOT, WORK and FAIL_LOGS): the checks a migrate
 # test skips on, the two hosts with an emulated PF each and a VF on A, and

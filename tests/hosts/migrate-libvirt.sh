@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # "nvme-vf-migrate migrate --domain" between two libvirtd, one case per
 # invocation:
 #   migrate-libvirt.sh CASE HOOK [TINY_GUEST]

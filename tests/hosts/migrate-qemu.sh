@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # "nvme-vf-migrate migrate --device-state qemu" between two hosts in network
 # namespaces (scripts/twohosts.sh): the tiny guest's real QEMU on host A, a
 # real QEMU on host B waiting with -incoming defer, B's agent provisioning

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # "nvme-vf-migrate migrate" between two hosts in network namespaces
 # (scripts/twohosts.sh): a real QEMU VM (the tiny guest) on host A with an
 # emulated VF, an agent on host B, QEMU on B waiting with -incoming defer.

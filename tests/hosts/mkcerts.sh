@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Test PKI for the hosts suite, made with certtool (gnutls-bin):
 #   mkcerts.sh DIR SERVER_IP
 # DIR/ca      the test CA                 DIR/other   another CA

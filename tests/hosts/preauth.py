@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Connections that never authenticate, to test the agent's pre-auth limits.
 
 usage:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A QMP proxy that plays a migratable NVMe VF in front of a real QEMU.
 
 usage: qmp-vfio-proxy.py --listen PATH --upstream PATH --role source|destination

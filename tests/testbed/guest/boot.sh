@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # PID 1 of a testbed host. The initramfs mounted this run's payload at /tb and
 # switched to the cached root; this script sets the host up, runs its part of
 # the scenario named on the kernel command line and reports

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The nested test guest: a multiboot kernel that counts forever. The counter
  * at physical 0x200000 proves the guest runs (read it with QMP

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers for scenario scripts running inside a testbed host (bash).
 # Sourced by boot.sh before the scenario; every wait here is bounded.
 

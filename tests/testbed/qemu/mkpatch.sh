@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Development helper (not run by the testbed): regenerates the patch from a
 # pristine tree and an edited one. mkpatch.sh PRISTINE EDITED > 0001-....patch
 set -euo pipefail

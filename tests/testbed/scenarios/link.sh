@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # link: the two hosts boot, see each other over the -netdev stream link and
 # exchange values through the scenario helpers (a smoke test of the testbed).
 TB_HOSTS="a b"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-cycle: nvfm_nvme_lm (NVMe 2.1 live migration through the PF's admin queue).
 # One host provisions two VFs by hand and binds both to nvfm_nvme_lm; the
 # driver must find the PF and each VF's CNTLID and report STOP_COPY|P2P.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-device: the patched outer QEMU's NVMe 2.1 live migration commands, driven with nvme admin-passthru on the PF.
 # One host provisions two VFs, binds VF 0 to the kernel's nvme driver and
 # checks, against docs/nvme-lm.md: OACS.HMLMS, CNS 20h, the effects log,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-migrate-qemu: `nvme-vf-migrate migrate --device-state qemu` of a nested VM doing verified NVMe I/O on its VF (nvfm_nvme_lm).
 # As migrate-qemu.sh, with the NVMe 2.1 live-migration driver and a nested
 # guest (guest/nvme-io) that drives its VF with a real NVMe driver: I/O on

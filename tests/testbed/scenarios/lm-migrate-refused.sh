@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-migrate-refused: B's controller state refused (bad format version) while QEMU loads it; the VM keeps doing clean I/O on A.
 # As lm-migrate-qemu.sh, but host B loads nvfm_nvme_lm with tamper_version=1:
 # the driver rewrites the incoming NVMe Controller State version to one B's

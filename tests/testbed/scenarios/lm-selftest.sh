@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-selftest: nvme-vf-migrate's engine and conformance suite against
 # nvfm_nvme_lm (NVMe 2.1 live migration through the PF; needs the patched
 # outer QEMU): vf state, selftest (its save-load-save case compares the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lm-virsh-migrate: `virsh migrate --live --p2p` with the hook of a domain doing verified NVMe I/O on its VF (nvfm_nvme_lm).
 # As virsh-migrate.sh, with the NVMe 2.1 live-migration driver, the nested
 # NVMe guest (guest/nvme-io) and one namespace backing file shared by both

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # migrate-qemu: `nvme-vf-migrate migrate --device-state qemu` moves a nested VM and its VF from A to B.
 # Host A runs a nested guest with a VF of its PF (nvfm_tvf) assigned through
 # vfio-pci (enable-migration=on, behind a pcie-root-port); host B runs

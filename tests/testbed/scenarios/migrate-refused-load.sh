@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # migrate-refused-load: B's VF refuses the state while QEMU loads it (RESUMING); the VM stays on A and nothing leaks.
 # As migrate-refused.sh, but host B's nvfm_tvf accepts at most 1 MiB of
 # state (max_state_size) while A's VF holds 4 MiB: the driver refuses the

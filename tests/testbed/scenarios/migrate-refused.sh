@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # migrate-refused: B's VF refuses the state at RESUMING -> STOP; the VM stays on A and nothing leaks.
 # As migrate-qemu.sh, but host B loads nvfm_tvf with refuse_resume=1, so
 # every commit of a restored state fails (EINVAL, the device keeps its own

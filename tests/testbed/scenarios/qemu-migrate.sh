@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qemu-migrate: QEMU's own VFIO migration code drives nvfm_tvf end to end.
 # Host A runs a nested guest with its VF assigned (vfio-pci,
 # enable-migration=on) and live-migrates it over QMP to a nested QEMU started

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # selftest: nvme-vf-migrate's engine and conformance suite against the
 # kernel's real VFIO core (legacy group interface on Debian's 6.12) and the
 # test variant driver: vf state, selftest, and a save -> load round trip

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # send: direct mode: `nvme-vf-migrate send` from A's VF into a VF B's agent provisions.
 # Host B runs `nvme-vf-migrate agent`. Host A provisions a VF on its PF
 # bound to nvfm_tvf, has B's agent provision one bound to nvfm_tvf too

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tvf-cycle: the test variant driver against the kernel's real VFIO core.
 # One host provisions a VF by hand, binds it to nvfm_tvf and runs tvf-check:
 # migration flags, PRE_COPY/STOP_COPY saving, PRECOPY_INFO, MIG_DATA_SIZE,

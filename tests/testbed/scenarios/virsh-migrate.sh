@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # virsh-migrate: `virsh migrate --live --p2p` of a libvirt domain with A's VF as hostdev, our hook on both hosts.
 # Both hosts run libvirtd (TCP, no auth) with nvme-vf-migrate-hook installed
 # in /etc/libvirt/hooks/qemu.d (a wrapper that records every call), its

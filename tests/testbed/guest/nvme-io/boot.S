@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Multiboot entry for the nested NVMe I/O guest. The loader leaves us in
  * 32-bit protected mode, paging off, interrupts off, with flat segments but a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The counter block the guest publishes at guest-physical NVIO_COUNTERS
  * (0x300000): NVIO_NWORDS little-endian 32-bit words, read with HMP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Freestanding basics for the nested NVMe I/O guest (32-bit, no libc). */
 #ifndef NVIO_HW_H
 #define NVIO_HW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* memset/memcpy (gcc may emit calls to them), a COM1 console that costs
  * nothing when no UART is present, CRC-32 and a 64/32-bit division. */
 #include "hw.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Local check of the nested NVMe guest on this machine's QEMU (no testbed).
 
 Boots nvme-io.elf with QEMU's emulated NVMe behind a pcie-root-port, reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The nested NVMe I/O guest: finds the NVMe controller on PCI, brings it up
  * with polled queues and runs verified I/O on several I/O queues forever,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI configuration through ports 0xCF8/0xCFC: find the NVMe controller,
  * make its BAR0 usable below 4 GiB, enable memory decoding and DMA. */
 #include "hw.h"

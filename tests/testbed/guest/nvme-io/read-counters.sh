@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Prints the nested NVMe guest's counters (guest/nvme-io, docs/testbed.md
 # "The nested NVMe guest") as key=value lines.
 #
