@@ -31,7 +31,7 @@ def options():
 def locations(opts=None):
     """Absolute install directories of this build, as meson.build derives
     them: the standard ones, plus docdir, unitdir (None: not installed),
-    hookdir (None: not installed)."""
+    hookdir (None: not installed), bash_completion (installed or not)."""
     opts = opts or options()
     prefix = opts["prefix"]
 
@@ -50,6 +50,8 @@ def locations(opts=None):
     hookdir = opts["libvirt_hookdir"] or os.path.join(
         d["sysconfdir"], "libvirt", "hooks", "qemu.d")
     d["hookdir"] = hookdir if opts["libvirt_hook"] else None
+    # data/meson.build installs it when the option exists and is on
+    d["bash_completion"] = opts.get("bash_completion", False)
     return d
 
 

@@ -41,6 +41,8 @@ def golden(d):
         g[f"{d['hookdir']}/nvme-vf-migrate"] = f"{d['libexecdir']}/nvme-vf-migrate-hook"
     if d["unitdir"]:
         g[f"{d['unitdir']}/nvme-vf-migrate-agent.service"] = None
+    if d["bash_completion"]:
+        g[f"{d['datadir']}/bash-completion/completions/nvme-vf-migrate"] = None
     # every public header, the generated version.h among them
     for h in source_files("include/nvfm", "*.h") + ["version.h"]:
         g[f"{d['includedir']}/nvfm/{h}"] = None
