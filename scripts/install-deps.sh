@@ -28,8 +28,9 @@ BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
 # tests/testbed: the host image (debootstrap) and the test variant driver
 # (kbuild needs make, gcc and pahole from dwarves)
 TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev ninja-build pkg-config libglib2.0-dev libfdt-dev python3 patch seabios qemu-system-data"
+# systemd: systemd-analyze rates the agent unit's sandbox (tests/install)
 TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu
- libvirt-daemon libvirt-clients"
+ libvirt-daemon libvirt-clients systemd"
 
 missing() {
 	out=
