@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The bash completion, sourced and called as bash calls it: commands,
 # subcommands and options come from the binary, devices from `emu list`,
 # states from `vf set-state --help`.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every exit code nvme-vf-migrate(8) lists, provoked against emulated
 # devices and checked. The codes come from the man page's EXIT STATUS
 # table, so a code added there without a case here (or a case for a code
