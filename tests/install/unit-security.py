@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The installed agent unit's sandbox: `systemd-analyze security --offline`
-rates its exposure at 4.0 or lower (docs/packaging.md says why each
+"""The installed agent unit's sandbox: `systemd-analyze verify` finds no
+fault in it and `systemd-analyze security --offline` rates its exposure at
+4.0 or lower (docs/packaging.md says why each
 remaining allowance is needed). Prints the score."""
 import os
 import re
@@ -29,6 +30,15 @@ def main():
         unit = under(destdir, f"{d['unitdir']}/nvme-vf-migrate-agent.service")
         r = subprocess.run([analyze, "security", "--offline=true", "--no-pager", unit],
                            capture_output=True, text=True)
+        # every directive known and well-formed (a typo would be ignored
+        # with a warning, silently loosening the sandbox); the program
+        # itself is in the DESTDIR, not at ExecStart='s path
+        v = subprocess.run([analyze, "verify", "--man=no", unit],
+                           capture_output=True, text=True)
+    complaints = [line for line in (v.stdout + v.stderr).splitlines()
+                  if line.strip() and "is not executable" not in line]
+    if complaints:
+        fail("systemd-analyze verify:\n" + "\n".join(complaints))
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout + r.stderr)
     if not m:
         fail("no exposure level in systemd-analyze's output:\n" + r.stdout + r.stderr)
