@@ -4,6 +4,7 @@
 libnvfm (meson install into a DESTDIR) with nothing but
 `pkg-config --cflags --libs nvfm`: PKG_CONFIG_PATH names the DESTDIR's
 pkgconfig directory (nvfm.pc is relocatable), LD_LIBRARY_PATH its libdir."""
+import json
 import os
 import shlex
 import shutil
@@ -18,11 +19,25 @@ from installed import fail, skip, under  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def relocatable():
+    r = subprocess.run(["meson", "introspect", "--buildoptions", os.environ["NVFM_BUILD_ROOT"]],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("meson introspect --buildoptions: " + r.stderr.strip())
+    for o in json.loads(r.stdout):
+        if o["name"] == "pkgconfig.relocatable":
+            return o["value"] is True
+    return False
+
+
 def main():
     pkgconfig = shutil.which("pkg-config")
     cc = os.environ.get("CC", "cc")
     if not pkgconfig:
         skip("pkg-config is not installed")
+    if not relocatable():
+        skip("this build directory has pkgconfig.relocatable=false (made before it "
+             "became the default): meson configure -Dpkgconfig.relocatable=true")
     d = installed.locations()
     with tempfile.TemporaryDirectory(prefix="nvfm-pc-") as tmp:
         destdir = os.path.join(tmp, "root")
