@@ -65,6 +65,24 @@ static gboolean conf_pfs(HookConf *c, const char *list, GError **error)
 	return TRUE;
 }
 
+static gboolean conf_max_xml(HookConf *c, GKeyFile *kf, GError **error)
+{
+	g_autofree char *v = conf_string(kf, "max_xml_size");
+	guint64 n;
+
+	c->max_xml = HOOK_XML_MAX_DEFAULT;
+	if (!v)
+		return TRUE;
+	if (!nvfm_size_parse(v, &n, NULL) || n < HOOK_XML_MAX_MIN || n > HOOK_XML_MAX_MAX) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "max_xml_size must be a size from %uK to %uM, not '%s'",
+			    HOOK_XML_MAX_MIN >> 10, HOOK_XML_MAX_MAX >> 20, v);
+		return FALSE;
+	}
+	c->max_xml = (gsize)n;
+	return TRUE;
+}
+
 gboolean hook_conf_parse(HookConf *c, GKeyFile *kf, GError **error)
 {
 	static const char *const hostdevs[] = { "listed", "all", NULL };
@@ -86,7 +104,8 @@ gboolean hook_conf_parse(HookConf *c, GKeyFile *kf, GError **error)
 	c->emu_dir = conf_string(kf, "emu_dir");
 	if ((hd = conf_choice(kf, "hostdevs", hostdevs, 0, error)) < 0 ||
 	    (ur = conf_choice(kf, "unknown_reason", unknown, 0, error)) < 0 ||
-	    (rm = conf_choice(kf, "require_migration", yesno, 1, error)) < 0)
+	    (rm = conf_choice(kf, "require_migration", yesno, 1, error)) < 0 ||
+	    !conf_max_xml(c, kf, error))
 		return FALSE;
 	c->all_hostdevs = hd == 1;
 	c->reason_from_log = ur == 0;

@@ -9,6 +9,12 @@
 
 #include "nvfm/nvfm.h"
 
+/* Domain XML larger than this is refused unread (max_xml_size). */
+#define HOOK_XML_MAX_DEFAULT (4u << 20)
+/* the bounds max_xml_size may take */
+#define HOOK_XML_MAX_MIN (64u << 10)
+#define HOOK_XML_MAX_MAX (64u << 20)
+
 typedef struct {
 	char *path;		/* the file read, or the default that was absent */
 	GPtrArray *pfs;		/* NvfmAddress *: PFs to provision from, in order */
@@ -18,6 +24,7 @@ typedef struct {
 	char *qemu_log_dir;
 	char *log_file;
 	char *emu_dir;		/* NULL: NVFM_EMU_DIR as it is */
+	gsize max_xml;		/* largest domain XML accepted on stdin */
 	gboolean all_hostdevs;	/* every PCI hostdev is an NVMe VF */
 	gboolean reason_from_log;
 	gboolean require_migration;

@@ -29,7 +29,6 @@
 #include "hook-config.h"
 
 #define PROG "nvme-vf-migrate-hook"
-#define XML_MAX (16u << 20)
 
 #ifndef NVFM_HOOK_CONF_DEFAULT
 #define NVFM_HOOK_CONF_DEFAULT "/etc/nvme-vf-migrate/hook.conf"
@@ -121,8 +120,12 @@ static int done(Hook *h)
 
 /* ---- input ------------------------------------------------------------- */
 
-/* The domain XML, refused past XML_MAX before anything is parsed. */
-static char *read_stdin(GError **error)
+/*
+ * The domain XML, refused past @max bytes as soon as it gets there, before
+ * anything is parsed: the parse costs some thirty times the text in
+ * memory, and this runs as root under libvirtd.
+ */
+static char *read_stdin(const HookConf *c, GError **error)
 {
 	g_autoptr(GString) buf = g_string_new(NULL);
 	char chunk[65536];
@@ -139,9 +142,10 @@ static char *read_stdin(GError **error)
 		}
 		if (n == 0)
 			break;
-		if (buf->len + (gsize)n > XML_MAX) {
+		if (buf->len + (gsize)n > c->max_xml) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-				    "the domain XML is larger than %u MiB", XML_MAX >> 20);
+				    "the domain XML is larger than %" G_GSIZE_FORMAT
+				    " KiB (max_xml_size in %s)", c->max_xml >> 10, c->path);
 			return NULL;
 		}
 		g_string_append_len(buf, chunk, n);
@@ -355,7 +359,7 @@ int main(int argc, char **argv)
 	}
 	rt = h.conf.runtime_dir ? g_strdup(h.conf.runtime_dir) : nvfm_runtime_dir("hook", NULL);
 	h.incoming = nvfm_ledger_new(rt);
-	xml = read_stdin(&error);
+	xml = read_stdin(&h.conf, &error);
 	dom = xml ? nvfm_domxml_parse(xml, &error) : NULL;
 	if (!dom)
 		rc = fail(&h, "%s", error->message);
