@@ -74,9 +74,11 @@ static gboolean conf_max_xml(HookConf *c, GKeyFile *kf, GError **error)
 	if (!v)
 		return TRUE;
 	if (!nvfm_size_parse(v, &n, NULL) || n < HOOK_XML_MAX_MIN || n > HOOK_XML_MAX_MAX) {
+		g_autofree char *shown = g_strescape(v, NULL);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "max_xml_size must be a size from %uK to %uM, not '%s'",
-			    HOOK_XML_MAX_MIN >> 10, HOOK_XML_MAX_MAX >> 20, v);
+			    HOOK_XML_MAX_MIN >> 10, HOOK_XML_MAX_MAX >> 20, shown);
 		return FALSE;
 	}
 	c->max_xml = (gsize)n;
