@@ -121,8 +121,8 @@ static int done(Hook *h)
 /* ---- input ------------------------------------------------------------- */
 
 /*
- * The domain XML, refused past @max bytes as soon as it gets there, before
- * anything is parsed: the parse costs some thirty times the text in
+ * The domain XML, refused past max_xml_size as soon as it gets there, before
+ * anything is parsed: the parse costs 20 to 35 times the text in
  * memory, and this runs as root under libvirtd.
  */
 static char *read_stdin(const HookConf *c, GError **error)
