@@ -9,15 +9,9 @@
 
 #include "nvfm/address.h"
 #include "nvfm/error.h"
+#include "util-private.h"
 
 #define EMU_NAME_MAX 64
-
-/* Refused text as an error quotes it: escaped, so that the message stays
- * one line whatever the text held (a key file unescapes "\n"). */
-static char *shown(const char *s)
-{
-	return g_strescape(s ? s : "", NULL);
-}
 
 static gboolean parse_hex(const char *s, guint ndigits, guint *out)
 {
@@ -57,7 +51,7 @@ gboolean nvfm_pci_addr_parse(const char *s, char out[NVFM_PCI_ADDR_LEN], GError 
 	return TRUE;
 bad:
 	if (error) {
-		g_autofree char *t = shown(s);
+		g_autofree char *t = nvfm_quote_line(s);
 
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "invalid PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:3b:00.2)",
@@ -188,7 +182,7 @@ NvfmAddress *nvfm_address_parse(const char *text, GError **error)
 		ok = nvfm_pci_addr_parse(text, a->pci, NULL);
 	}
 	if (!ok) {
-		g_autofree char *t = shown(text);
+		g_autofree char *t = nvfm_quote_line(text);
 
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "invalid device address '%s' (expected vfio:DDDD:BB:DD.F, vfio:UUID, vfio:/sys/..., fd:N or emu:NAME)",
@@ -207,7 +201,7 @@ NvfmAddress *nvfm_address_parse_pf(const char *text, GError **error)
 	if (a && (a->kind == NVFM_ADDR_PCI || a->kind == NVFM_ADDR_EMU))
 		return a;
 	nvfm_address_free(a);
-	t = shown(text);
+	t = nvfm_quote_line(text);
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 		    "invalid PF address '%s' (expected DDDD:BB:DD.F, BB:DD.F or emu:NAME)", t);
 	return NULL;
@@ -232,7 +226,7 @@ NvfmAddress *nvfm_address_new_emu(const char *name, GError **error)
 	a->kind = NVFM_ADDR_EMU;
 	a->fd = -1;
 	if (!emu_name_ok(name)) {
-		g_autofree char *t = shown(name);
+		g_autofree char *t = nvfm_quote_line(name);
 
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "invalid emulated device name '%s' (expected 1 to %d of A-Z a-z 0-9 _ . -)",
