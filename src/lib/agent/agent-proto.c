@@ -61,8 +61,10 @@ json_t *nvfm_agent_hello_parse(const guint8 *payload, gsize len, const char *rol
 		return NULL;
 	}
 	if (strcmp(peer_role, role) != 0) {
+		g_autofree char *shown = nvfm_quote_line(peer_role);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "the peer is a '%s', expected a '%s'", peer_role, role);
+			    "the peer is a '%s', expected a '%s'", shown, role);
 		return NULL;
 	}
 	if (caps && !json_is_array(caps)) {
@@ -152,6 +154,7 @@ void nvfm_agent_remote_error(const guint8 *payload, gsize len, gboolean is_abort
 	const char *msg = e ? json_string_value(json_object_get(e, is_abort ? "reason" : "message"))
 			    : NULL;
 	const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
+	g_autofree char *shown = msg ? nvfm_quote_line(msg) : NULL;
 
 	*phase = known_phase(e ? json_string_value(json_object_get(e, "phase")) : NULL);
 
@@ -159,7 +162,7 @@ void nvfm_agent_remote_error(const guint8 *payload, gsize len, gboolean is_abort
 		    code ? nvfm_error_code_from_name(code)
 			 : is_abort ? NVFM_ERROR_CANCELLED : NVFM_ERROR_FAILED,
 		    "the agent %s: %s", is_abort ? "aborted" : "refused",
-		    msg ? msg : "no reason given");
+		    shown ? shown : "no reason given");
 }
 
 json_t *nvfm_agent_reply_parse(guint type, const guint8 *payload, gsize len, json_int_t id,
