@@ -53,8 +53,11 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 		{ echo "fuzz-long: configuring $BUILD failed" >&2; exit 1; }
 fi
 for t in $TARGETS; do
-	ninja -C "$BUILD" "tests/fuzz/fuzz-$t" >/dev/null ||
-		{ echo "fuzz-long: building fuzz-$t in $BUILD failed (clang with libFuzzer, -Dfuzz=true?)" >&2; exit 1; }
+	ninja -C "$BUILD" "tests/fuzz/fuzz-$t" >"$BUILD/fuzz-long-build.log" 2>&1 || {
+		tail -n 20 "$BUILD/fuzz-long-build.log" >&2
+		echo "fuzz-long: building fuzz-$t in $BUILD failed (clang with libFuzzer, -Dfuzz=true?)" >&2
+		exit 1
+	}
 done
 
 # stat NAME LOG: a value of libFuzzer's final statistics
