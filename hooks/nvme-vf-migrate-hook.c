@@ -26,28 +26,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nvfm/nvfm.h"
+#include "hook-config.h"
 
 #define PROG "nvme-vf-migrate-hook"
-#define XML_MAX (16u << 20)
-#define DEFAULT_QEMU_LOG_DIR "/var/log/libvirt/qemu"
 
 #ifndef NVFM_HOOK_CONF_DEFAULT
 #define NVFM_HOOK_CONF_DEFAULT "/etc/nvme-vf-migrate/hook.conf"
 #endif
-
-typedef struct {
-	char *path;		/* the file read, or the default that was absent */
-	GPtrArray *pfs;		/* NvfmAddress *: PFs to provision from, in order */
-	char *driver;		/* NULL: the PF's default driver */
-	char *runtime_dir;	/* NULL: the "hook" runtime directory */
-	char *agent_runtime_dir;	/* NULL: the agent's default */
-	char *qemu_log_dir;
-	char *log_file;
-	gboolean all_hostdevs;	/* every PCI hostdev is an NVMe VF */
-	gboolean reason_from_log;
-	gboolean require_migration;
-} HookConf;
 
 typedef struct {
 	const char *domain;	/* argv[1] */
@@ -133,116 +118,14 @@ static int done(Hook *h)
 	return 0;
 }
 
-/* ---- configuration ----------------------------------------------------- */
-
-static void conf_clear(HookConf *c)
-{
-	g_free(c->path);
-	g_clear_pointer(&c->pfs, g_ptr_array_unref);
-	g_free(c->driver);
-	g_free(c->runtime_dir);
-	g_free(c->agent_runtime_dir);
-	g_free(c->qemu_log_dir);
-	g_free(c->log_file);
-}
-
-static char *conf_string(GKeyFile *kf, const char *key)
-{
-	g_autofree char *v = g_key_file_get_string(kf, "hook", key, NULL);
-
-	if (!v)
-		return NULL;
-	g_strstrip(v);
-	return *v ? g_steal_pointer(&v) : NULL;
-}
-
-/* @key's value among @words, as its index; @def when absent */
-static int conf_choice(GKeyFile *kf, const char *key, const char *const *words, int def,
-		       GError **error)
-{
-	g_autofree char *v = conf_string(kf, key);
-
-	if (!v)
-		return def;
-	for (int i = 0; words[i]; i++)
-		if (g_str_equal(v, words[i]))
-			return i;
-	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s must be '%s' or '%s'", key,
-		    words[0], words[1]);
-	return -1;
-}
-
-static gboolean conf_pfs(HookConf *c, const char *list, GError **error)
-{
-	g_auto(GStrv) words = g_strsplit_set(list ? list : "", ";, \t", -1);
-
-	c->pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
-	for (guint i = 0; words[i]; i++) {
-		NvfmAddress *a;
-
-		if (!*words[i])
-			continue;
-		a = nvfm_address_parse_pf(words[i], error);
-		if (!a)
-			return FALSE;
-		g_ptr_array_add(c->pfs, a);
-	}
-	return TRUE;
-}
-
-/*
- * NVFM_HOOK_CONF, else the default path. libvirtd runs hooks with a
- * cleaned environment, so NVFM_HOOK_CONF only arrives through a wrapper or
- * a manual run; a missing default file means "all defaults, no PF".
- */
-static gboolean conf_load(HookConf *c, GError **error)
-{
-	static const char *const hostdevs[] = { "listed", "all", NULL };
-	static const char *const unknown[] = { "log", "keep", NULL };
-	static const char *const yesno[] = { "false", "true", NULL };
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) e = NULL;
-	const char *env = g_getenv("NVFM_HOOK_CONF");
-	g_autofree char *pfs = NULL, *emu_dir = NULL;
-	int hd, ur, rm;
-
-	c->path = g_strdup(env && *env ? env : NVFM_HOOK_CONF_DEFAULT);
-	if (!g_key_file_load_from_file(kf, c->path, G_KEY_FILE_NONE, &e) &&
-	    /* only the default may be absent: a named file is meant to exist */
-	    (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT) || (env && *env))) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s", e->message);
-		goto bad;
-	}
-	pfs = conf_string(kf, "pf");
-	if (!conf_pfs(c, pfs, error))
-		goto bad;
-	c->driver = conf_string(kf, "driver");
-	c->runtime_dir = conf_string(kf, "runtime_dir");
-	c->agent_runtime_dir = conf_string(kf, "agent_runtime_dir");
-	c->qemu_log_dir = conf_string(kf, "qemu_log_dir");
-	if (!c->qemu_log_dir)
-		c->qemu_log_dir = g_strdup(DEFAULT_QEMU_LOG_DIR);
-	c->log_file = conf_string(kf, "log_file");
-	emu_dir = conf_string(kf, "emu_dir");
-	if (emu_dir)
-		g_setenv("NVFM_EMU_DIR", emu_dir, TRUE);
-	if ((hd = conf_choice(kf, "hostdevs", hostdevs, 0, error)) < 0 ||
-	    (ur = conf_choice(kf, "unknown_reason", unknown, 0, error)) < 0 ||
-	    (rm = conf_choice(kf, "require_migration", yesno, 1, error)) < 0)
-		goto bad;
-	c->all_hostdevs = hd == 1;
-	c->reason_from_log = ur == 0;
-	c->require_migration = rm == 1;
-	return TRUE;
-bad:
-	g_prefix_error(error, "%s: ", c->path);
-	return FALSE;
-}
-
 /* ---- input ------------------------------------------------------------- */
 
-/* The domain XML, refused past XML_MAX before anything is parsed. */
-static char *read_stdin(GError **error)
+/*
+ * The domain XML, refused past max_xml_size as soon as it gets there, before
+ * anything is parsed: the parse costs 20 to 35 times the text in
+ * memory, and this runs as root under libvirtd.
+ */
+static char *read_stdin(const HookConf *c, GError **error)
 {
 	g_autoptr(GString) buf = g_string_new(NULL);
 	char chunk[65536];
@@ -259,9 +142,10 @@ static char *read_stdin(GError **error)
 		}
 		if (n == 0)
 			break;
-		if (buf->len + (gsize)n > XML_MAX) {
+		if (buf->len + (gsize)n > c->max_xml) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-				    "the domain XML is larger than %u MiB", XML_MAX >> 20);
+				    "the domain XML is larger than %" G_GSIZE_FORMAT
+				    " KiB (max_xml_size in %s)", c->max_xml >> 10, c->path);
 			return NULL;
 		}
 		g_string_append_len(buf, chunk, n);
@@ -469,13 +353,13 @@ int main(int argc, char **argv)
 
 	umask(077);
 	h.pending = g_string_new(NULL);
-	if (!conf_load(&h.conf, &error)) {
+	if (!hook_conf_load(&h.conf, NVFM_HOOK_CONF_DEFAULT, &error)) {
 		rc = fail(&h, "%s", error->message);
 		goto out;
 	}
 	rt = h.conf.runtime_dir ? g_strdup(h.conf.runtime_dir) : nvfm_runtime_dir("hook", NULL);
 	h.incoming = nvfm_ledger_new(rt);
-	xml = read_stdin(&error);
+	xml = read_stdin(&h.conf, &error);
 	dom = xml ? nvfm_domxml_parse(xml, &error) : NULL;
 	if (!dom)
 		rc = fail(&h, "%s", error->message);
@@ -489,7 +373,7 @@ int main(int argc, char **argv)
 		rc = op_release_end(&h, dom);
 out:
 	nvfm_ledger_free(h.incoming);
-	conf_clear(&h.conf);
+	hook_conf_clear(&h.conf);
 	g_string_free(h.pending, TRUE);
 	return rc;
 }

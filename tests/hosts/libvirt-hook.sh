@@ -16,6 +16,9 @@
 # fail-started  B's started hook fails after the hook ran (injected): the
 #               same, from the "started" phase, with the stop reason found
 #               in the domain log (libvirt < 10.5 passes "-")
+# big-xml       the hook alone, fed 16 MiB of domain XML: refused with one
+#               line before the parse, with a bounded peak RSS; max_xml_size
+#               in hook.conf is checked
 #
 # Namespaces, veth names and 10.x addresses derive from our PID; the trap
 # stops only the daemons this script started (by the PIDs in their pid
@@ -686,6 +689,61 @@ case_fail_started() {
 	echo "ok: B released after a failure once QEMU had started"
 }
 
+# ---- the hook alone, fed too much XML -----------------------------------------
+
+# big_xml BYTES: a plain domain padded with PCI controllers to BYTES
+big_xml() {
+	awk -v size="$1" -v dom="$DOM" -v uuid="$UUID" 'BEGIN {
+		head = "<domain type=\"qemu\">\n  <name>" dom "</name>\n  <uuid>" uuid \
+			"</uuid>\n  <memory unit=\"KiB\">131072</memory>\n  <devices>\n"
+		tail = "  </devices>\n</domain>\n"
+		line = "    <controller type=\"pci\" index=\"1\" model=\"pcie-root-port\"/>\n"
+		printf "%s", head
+		for (n = length(head) + length(tail); n + length(line) <= size; n += length(line))
+			printf "%s", line
+		printf "%s", tail
+	}'
+}
+
+case_big_xml() {
+	make_host "$B" emu:pfB
+	big_xml $((16 << 20)) >"$WORK/big.xml"
+	[ "$(wc -c <"$WORK/big.xml")" -gt $((15 << 20)) ] || fail "test bug: big.xml"
+
+	# refused before the parse: one line, non-zero, nothing printed; the
+	# parse of 16 MiB took some 300-600 MB before the cap
+	if [ -x /usr/bin/time ]; then
+		NVFM_HOOK_CONF=$B/hook.conf /usr/bin/time -o "$WORK/rss" -f %M \
+			"$HOOK" "$DOM" migrate begin - <"$WORK/big.xml" >"$B/out" 2>"$B/err"
+		RC=$?
+	else
+		hook_on "$B" migrate begin - <"$WORK/big.xml"
+	fi
+	expect_refused "16 MiB of XML" "$B" "the domain XML is larger than 4096 KiB (max_xml_size in"
+	if [ -s "$WORK/rss" ]; then
+		rss=$(tail -n 1 "$WORK/rss")
+		[ "$rss" -lt 65536 ] || fail "peak RSS $rss KiB while refusing 16 MiB of XML"
+		echo "ok: 16 MiB of XML refused, peak RSS $rss KiB"
+	else
+		echo "ok: 16 MiB of XML refused (no /usr/bin/time: peak RSS not measured)"
+	fi
+
+	# the cap is the configuration's
+	cp "$B/hook.conf" "$WORK/good.conf"
+	echo "max_xml_size = 64K" >>"$B/hook.conf"
+	big_xml $((100 << 10)) | { hook_on "$B" migrate begin -; echo $RC >"$WORK/rc"; }
+	RC=$(cat "$WORK/rc")
+	expect_refused "100 KiB of XML, 64 KiB allowed" "$B" "larger than 64 KiB"
+	big_xml $((60 << 10)) | { hook_on "$B" migrate begin -; echo $RC >"$WORK/rc"; }
+	RC=$(cat "$WORK/rc")
+	expect_ok "60 KiB of XML, 64 KiB allowed" "$B"
+	cp "$WORK/good.conf" "$B/hook.conf"
+	echo "max_xml_size = 1G" >>"$B/hook.conf"
+	hook_on "$B" migrate begin - <"$WORK/big.xml"
+	expect_refused "max_xml_size = 1G" "$B" "max_xml_size must be a size from 64K to 64M"
+	echo "ok: max_xml_size applies and is bounded"
+}
+
 # sourced by migrate-libvirt.sh for the two-libvirtd setup above
 [ -n "${NVFM_LVHOOK_LIB:-}" ] && return 0
 mkdir -p "$A" "$B"
@@ -695,6 +753,7 @@ migrate) case_migrate ;;
 no-free-vf) case_no_free_vf ;;
 fail-prepare) case_fail_prepare ;;
 fail-started) case_fail_started ;;
+big-xml) case_big_xml ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0

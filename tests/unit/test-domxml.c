@@ -205,6 +205,13 @@ static void test_malformed(void)
 	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
 		       "<n:vf device='emu:a/../b'/></n:vfs></metadata></domain>",
 		       "is not an emulated VF");
+	/* names the address parser refuses (found by fuzz-domxml) */
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf device='emu:..'/></n:vfs></metadata></domain>",
+		       "is not an emulated VF");
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf device='emu:.'/></n:vfs></metadata></domain>",
+		       "is not an emulated VF");
 	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
 		       "<n:vf/></n:vfs></metadata></domain>", "neither alias nor device");
 	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"

@@ -375,6 +375,30 @@ static void test_group_not_viable(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_open_fds(), ==, fds_before);
 }
 
+/* What a refused address says is one line whatever the text held (the
+ * hook's configuration, an agent request): control characters are
+ * escaped, not echoed. Found by fuzz-hook-config. */
+static void test_address_error_one_line(void)
+{
+	static const char *const bad[] = { "e0a0:no\n_x", "emu:a\nb", "vfio:\r\n0000:3b:00.2",
+					   "0000:3b:00.2\n", "emu:\033[2J" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL;
+		char pci[NVFM_PCI_ADDR_LEN];
+
+		g_assert_null(nvfm_address_parse(bad[i], &e1));
+		g_assert_null(nvfm_address_parse_pf(bad[i], &e2));
+		g_assert_null(nvfm_address_new_emu(bad[i], &e3));
+		g_assert_false(nvfm_pci_addr_parse(bad[i], pci, &e4));
+		for (GError **e = (GError *[]){ e1, e2, e3, e4 }, **end = e + 4; e < end; e++) {
+			g_assert_nonnull(*e);
+			for (const char *c = (*e)->message; *c; c++)
+				g_assert_false(g_ascii_iscntrl(*c));
+		}
+	}
+}
+
 static void test_fd_bad_spec(void)
 {
 	static const char *const bad[] = {
@@ -543,6 +567,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/vfio-kernel/parse-address", test_parse_address);
+	g_test_add_func("/vfio-kernel/address-error-one-line", test_address_error_one_line);
 	ADD("/vfio-kernel/locate", test_locate);
 	ADD("/vfio-kernel/sysfs-errors", test_sysfs_errors);
 	ADD("/vfio-kernel/group-blockers", test_group_blockers);

@@ -21,19 +21,6 @@ struct _NvfmAgentClient {
 	const char *remote_phase; /* the phase the agent's last ABORT named */
 };
 
-/* The agent's phase names as our static strings (NvfmTransferStats.phase). */
-static const char *known_phase(const char *p)
-{
-	static const char *const names[] = {
-		"handshake", "compat", "resume", "precopy", "stop-copy", "trailer", "commit", "run",
-	};
-
-	for (guint i = 0; p && i < G_N_ELEMENTS(names); i++)
-		if (strcmp(p, names[i]) == 0)
-			return names[i];
-	return NULL;
-}
-
 /* ---- the client ---- */
 
 void nvfm_send_options_init(NvfmSendOptions *opts)
@@ -42,62 +29,16 @@ void nvfm_send_options_init(NvfmSendOptions *opts)
 	nvfm_save_options_init(&opts->save);
 }
 
-/* An ABORT or error REPLY as a GError. */
-static void remote_error(NvfmAgentClient *c, const guint8 *payload, gsize len,
-			 gboolean is_abort, GError **error)
-{
-	json_auto_t *obj = nvfm_frame_parse_json(payload, len, NULL);
-	json_t *e = obj && !is_abort ? json_object_get(obj, "error") : obj;
-	const char *msg = e ? json_string_value(json_object_get(e, is_abort ? "reason" : "message"))
-			    : NULL;
-	const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
-	const char *phase = e ? json_string_value(json_object_get(e, "phase")) : NULL;
-
-	c->remote_phase = known_phase(phase);
-
-	g_set_error(error, NVFM_ERROR,
-		    code ? nvfm_error_code_from_name(code)
-			 : is_abort ? NVFM_ERROR_CANCELLED : NVFM_ERROR_FAILED,
-		    "the agent %s: %s", is_abort ? "aborted" : "refused",
-		    msg ? msg : "no reason given");
-}
-
 /* The next frame from the agent: a REPLY (returned) or an ABORT (error). */
 static json_t *recv_reply(NvfmAgentClient *c, json_int_t id, GError **error)
 {
 	NvfmFrameHeader hdr;
-	json_auto_t *obj = NULL;
-	json_t *ok;
-	json_int_t rid = -1;
 
 	if (!nvfm_frame_recv(c->ch, &hdr, c->buf, error)) {
 		g_prefix_error(error, "waiting for the agent's reply: ");
 		return NULL;
 	}
-	if (hdr.type == NVFM_FRAME_ABORT) {
-		remote_error(c, c->buf, hdr.length, TRUE, error);
-		return NULL;
-	}
-	if (hdr.type != NVFM_FRAME_REPLY) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "the agent sent a %s frame instead of a REPLY",
-			    nvfm_frame_type_name(hdr.type));
-		return NULL;
-	}
-	obj = nvfm_frame_parse_json(c->buf, hdr.length, error);
-	if (!obj)
-		return NULL;
-	ok = json_object_get(obj, "ok");
-	if (json_unpack(obj, "{s:I}", "id", &rid) < 0 || rid != id || !json_is_boolean(ok)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "the agent's reply does not answer request %" JSON_INTEGER_FORMAT, id);
-		return NULL;
-	}
-	if (!json_is_true(ok)) {
-		remote_error(c, c->buf, hdr.length, FALSE, error);
-		return NULL;
-	}
-	return g_steal_pointer(&obj);
+	return nvfm_agent_reply_parse(hdr.type, c->buf, hdr.length, id, &c->remote_phase, error);
 }
 
 static gboolean send_request(NvfmAgentClient *c, json_int_t id, const char *op, json_t *args,
@@ -145,7 +86,7 @@ NvfmAgentClient *nvfm_agent_client_connect(const char *address, NvfmTls *tls, in
 		return NULL;
 	}
 	if (hdr.type == NVFM_FRAME_ABORT) {
-		remote_error(c, c->buf, hdr.length, TRUE, error);
+		nvfm_agent_remote_error(c->buf, hdr.length, TRUE, &c->remote_phase, error);
 		g_prefix_error(error, "%s: ", address);
 		return NULL;
 	}
@@ -248,7 +189,7 @@ static void explain_failure(NvfmAgentClient *c, GError **error)
 	nvfm_channel_set_timeout(c->ch, 2000);
 	if (nvfm_channel_readable(c->ch, 2000) && nvfm_frame_recv(c->ch, &hdr, c->buf, NULL) &&
 	    hdr.type == NVFM_FRAME_ABORT) {
-		remote_error(c, c->buf, hdr.length, TRUE, &why);
+		nvfm_agent_remote_error(c->buf, hdr.length, TRUE, &c->remote_phase, &why);
 		g_clear_error(error);
 		g_propagate_error(error, why);
 	}

@@ -54,6 +54,23 @@ json_t *nvfm_agent_request_parse(const guint8 *payload, gsize len, json_int_t *i
 gboolean nvfm_agent_arg_int(json_t *args, const char *key, gint64 min, gint64 max, gint64 dflt,
 			    gint64 *out, GError **error);
 
+/*
+ * An agent's ABORT (@is_abort) or refusing REPLY payload as a GError: its
+ * code, reason or message. *phase receives the phase it names, as a
+ * static string, or NULL.
+ */
+void nvfm_agent_remote_error(const guint8 *payload, gsize len, gboolean is_abort,
+			     const char **phase, GError **error);
+
+/*
+ * The client's reading of the frame (@type, @payload) the agent sent in
+ * answer to request @id: a REPLY with "ok": true is returned (new
+ * reference); an ABORT or a refusal is an error (*phase as above), and
+ * any other frame or reply a protocol error.
+ */
+json_t *nvfm_agent_reply_parse(guint type, const guint8 *payload, gsize len, json_int_t id,
+			       const char **phase, GError **error);
+
 /* The code of an error name from nvfm_error_code_name(); FAILED if unknown. */
 NvfmErrorCode nvfm_error_code_from_name(const char *name);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The agent protocol's parsers and constructors that the agent and its
- * client share: connection HELLO and requests (docs/agent.md). Every
- * byte here comes from a peer, so tests/fuzz/fuzz-frame.c runs it.
+ * client share: connection HELLO, requests and replies (docs/agent.md). Every
+ * byte here comes from a peer, so tests/fuzz/fuzz-frame.c and
+ * tests/fuzz/fuzz-agent-proto.c run it.
  */
 #define G_LOG_DOMAIN "nvfm-agent-proto"
 
@@ -60,8 +61,10 @@ json_t *nvfm_agent_hello_parse(const guint8 *payload, gsize len, const char *rol
 		return NULL;
 	}
 	if (strcmp(peer_role, role) != 0) {
+		g_autofree char *shown = nvfm_quote_line(peer_role);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "the peer is a '%s', expected a '%s'", peer_role, role);
+			    "the peer is a '%s', expected a '%s'", shown, role);
 		return NULL;
 	}
 	if (caps && !json_is_array(caps)) {
@@ -128,4 +131,69 @@ gboolean nvfm_agent_arg_int(json_t *args, const char *key, gint64 min, gint64 ma
 	}
 	*out = json_integer_value(v);
 	return TRUE;
+}
+
+/* The agent's phase names as our static strings (NvfmTransferStats.phase). */
+static const char *known_phase(const char *p)
+{
+	static const char *const names[] = {
+		"handshake", "compat", "resume", "precopy", "stop-copy", "trailer", "commit", "run",
+	};
+
+	for (guint i = 0; p && i < G_N_ELEMENTS(names); i++)
+		if (strcmp(p, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+void nvfm_agent_remote_error(const guint8 *payload, gsize len, gboolean is_abort,
+			     const char **phase, GError **error)
+{
+	json_auto_t *obj = nvfm_frame_parse_json(payload, len, NULL);
+	json_t *e = obj && !is_abort ? json_object_get(obj, "error") : obj;
+	const char *msg = e ? json_string_value(json_object_get(e, is_abort ? "reason" : "message"))
+			    : NULL;
+	const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
+	g_autofree char *shown = msg ? nvfm_quote_line(msg) : NULL;
+
+	*phase = known_phase(e ? json_string_value(json_object_get(e, "phase")) : NULL);
+
+	g_set_error(error, NVFM_ERROR,
+		    code ? nvfm_error_code_from_name(code)
+			 : is_abort ? NVFM_ERROR_CANCELLED : NVFM_ERROR_FAILED,
+		    "the agent %s: %s", is_abort ? "aborted" : "refused",
+		    shown ? shown : "no reason given");
+}
+
+json_t *nvfm_agent_reply_parse(guint type, const guint8 *payload, gsize len, json_int_t id,
+			       const char **phase, GError **error)
+{
+	json_auto_t *obj = NULL;
+	json_t *ok;
+	json_int_t rid = -1;
+
+	if (type == NVFM_FRAME_ABORT) {
+		nvfm_agent_remote_error(payload, len, TRUE, phase, error);
+		return NULL;
+	}
+	if (type != NVFM_FRAME_REPLY) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the agent sent a %s frame instead of a REPLY",
+			    nvfm_frame_type_name(type));
+		return NULL;
+	}
+	obj = nvfm_frame_parse_json(payload, len, error);
+	if (!obj)
+		return NULL;
+	ok = json_object_get(obj, "ok");
+	if (json_unpack(obj, "{s:I}", "id", &rid) < 0 || rid != id || !json_is_boolean(ok)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+			    "the agent's reply does not answer request %" JSON_INTEGER_FORMAT, id);
+		return NULL;
+	}
+	if (!json_is_true(ok)) {
+		nvfm_agent_remote_error(payload, len, FALSE, phase, error);
+		return NULL;
+	}
+	return g_steal_pointer(&obj);
 }

@@ -259,10 +259,13 @@ static void serve(Session *s)
 		handler = find_handler(op);
 		if (handler)
 			result = handler->fn(s, args, &err);
-		else
+		else {
+			g_autofree char *quoted = nvfm_quote_line(op);
+
 			g_set_error(&err, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 				    "unknown request '%s' (status, preflight, provision, reserve, "
-				    "keep, release, receive)", op);
+				    "keep, release, receive)", quoted);
+		}
 		if (!result && err) {
 			agent_log(a, G_LOG_LEVEL_WARNING, "%s: %s failed: %s", s->peer, op,
 				  err->message);

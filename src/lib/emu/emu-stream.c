@@ -561,7 +561,9 @@ void emu_parser_feed(EmuParser *p, const guint8 *buf, gsize len)
 		case P_FAILED:
 			return;
 		case P_DONE:
-			parse_fail(p, "%" G_GSIZE_FORMAT " bytes after the end record", len);
+			/* how much follows depends on how the stream was cut: say where */
+			parse_fail(p, "data after the end record (byte %" G_GUINT64_FORMAT ")",
+				   p->offset);
 			return;
 		case P_PAGE_DATA:
 			/* the page's CRC is added when it is complete */

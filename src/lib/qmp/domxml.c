@@ -24,7 +24,6 @@
 #include "util/sysfs.h"
 
 #define EMU_PREFIX "emu:"
-#define EMU_NAME_MAX 64
 
 struct _NvfmDomain {
 	char *name;
@@ -81,21 +80,12 @@ GPtrArray *nvfm_domain_get_vfs(NvfmDomain *dom)
 	return dom->vfs;
 }
 
+/* an emulated VF's source: what the one address parser takes as emu:NAME */
 static gboolean emu_source_valid(const char *s)
 {
-	const char *name;
-	gsize len;
+	g_autoptr(NvfmAddress) a = s ? nvfm_address_parse(s, NULL) : NULL;
 
-	if (!s || !g_str_has_prefix(s, EMU_PREFIX))
-		return FALSE;
-	name = s + strlen(EMU_PREFIX);
-	len = strlen(name);
-	if (len == 0 || len > EMU_NAME_MAX)
-		return FALSE;
-	for (const char *p = name; *p; p++)
-		if (!g_ascii_isalnum(*p) && *p != '_' && *p != '.' && *p != '-')
-			return FALSE;
-	return TRUE;
+	return a && a->kind == NVFM_ADDR_EMU;
 }
 
 /*

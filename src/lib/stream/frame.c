@@ -283,9 +283,11 @@ json_t *nvfm_frame_parse_json(const guint8 *payload, gsize len, GError **error)
 	json_t *obj = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &jerr);
 
 	if (!obj || !json_is_object(obj)) {
+		/* Jansson's text quotes the payload near the error */
+		g_autofree char *why = nvfm_quote_line(obj ? "not an object" : jerr.text);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "malformed JSON in a control frame: %s",
-			    obj ? "not an object" : jerr.text);
+			    "malformed JSON in a control frame: %s", why);
 		json_decref(obj);
 		return NULL;
 	}

@@ -141,9 +141,10 @@ static void abort_error(const guint8 *payload, gsize len, const char *who, GErro
 {
 	json_auto_t *obj = nvfm_frame_parse_json(payload, len, NULL);
 	const char *reason = obj ? json_string_value(json_object_get(obj, "reason")) : NULL;
+	g_autofree char *shown = reason ? nvfm_quote_line(reason) : NULL;
 
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_CANCELLED, "the %s aborted: %s", who,
-		    reason ? reason : "no reason given");
+		    shown ? shown : "no reason given");
 }
 
 /* Sender state shared by the precopy and stop-copy loops. */
@@ -516,8 +517,10 @@ static gboolean check_hello(const guint8 *p, gsize len, gboolean allow_unchecked
 		return FALSE;
 	}
 	if (role && strcmp(role, STREAM_ROLE) != 0) {
+		g_autofree char *shown = nvfm_quote_line(role);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-			    "stream carries '%s', not device state", role);
+			    "stream carries '%s', not device state", shown);
 		return FALSE;
 	}
 	if (caps && !json_is_array(caps)) {

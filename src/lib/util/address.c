@@ -9,6 +9,7 @@
 
 #include "nvfm/address.h"
 #include "nvfm/error.h"
+#include "util-private.h"
 
 #define EMU_NAME_MAX 64
 
@@ -49,9 +50,13 @@ gboolean nvfm_pci_addr_parse(const char *s, char out[NVFM_PCI_ADDR_LEN], GError 
 	g_snprintf(out, NVFM_PCI_ADDR_LEN, "%04x:%02x:%02x.%x", domain, bus, slot, fn);
 	return TRUE;
 bad:
-	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-		    "invalid PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:3b:00.2)",
-		    s ? s : "");
+	if (error) {
+		g_autofree char *t = nvfm_quote_line(s);
+
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:3b:00.2)",
+			    t);
+	}
 	return FALSE;
 }
 
@@ -177,9 +182,11 @@ NvfmAddress *nvfm_address_parse(const char *text, GError **error)
 		ok = nvfm_pci_addr_parse(text, a->pci, NULL);
 	}
 	if (!ok) {
+		g_autofree char *t = nvfm_quote_line(text);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "invalid device address '%s' (expected vfio:DDDD:BB:DD.F, vfio:UUID, vfio:/sys/..., fd:N or emu:NAME)",
-			    text);
+			    t);
 		return NULL;
 	}
 	set_text(a);
@@ -189,13 +196,14 @@ NvfmAddress *nvfm_address_parse(const char *text, GError **error)
 NvfmAddress *nvfm_address_parse_pf(const char *text, GError **error)
 {
 	NvfmAddress *a = nvfm_address_parse(text, NULL);
+	g_autofree char *t = NULL;
 
 	if (a && (a->kind == NVFM_ADDR_PCI || a->kind == NVFM_ADDR_EMU))
 		return a;
 	nvfm_address_free(a);
+	t = nvfm_quote_line(text);
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-		    "invalid PF address '%s' (expected DDDD:BB:DD.F, BB:DD.F or emu:NAME)",
-		    text ? text : "");
+		    "invalid PF address '%s' (expected DDDD:BB:DD.F, BB:DD.F or emu:NAME)", t);
 	return NULL;
 }
 
@@ -218,9 +226,11 @@ NvfmAddress *nvfm_address_new_emu(const char *name, GError **error)
 	a->kind = NVFM_ADDR_EMU;
 	a->fd = -1;
 	if (!emu_name_ok(name)) {
+		g_autofree char *t = nvfm_quote_line(name);
+
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "invalid emulated device name '%s' (expected 1 to %d of A-Z a-z 0-9 _ . -)",
-			    name ? name : "", EMU_NAME_MAX);
+			    t, EMU_NAME_MAX);
 		return NULL;
 	}
 	a->emu = g_strdup(name);

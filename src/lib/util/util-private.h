@@ -34,6 +34,10 @@ void nvfm_close_fd(int *fd);
 
 char *nvfm_format_size(guint64 bytes);
 
+/* Text from a peer or a file, to be quoted in a one-line message: control
+ * characters escaped (\n, \r, \t, \xHH), everything else as it is. */
+char *nvfm_quote_line(const char *s);
+
 /* Makes @path a directory of ours with mode 0700 in a directory only we
  * or root control, or says why it is not. */
 gboolean nvfm_private_dir(const char *path, GError **error);

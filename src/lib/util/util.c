@@ -85,6 +85,25 @@ bad:
 	return FALSE;
 }
 
+char *nvfm_quote_line(const char *s)
+{
+	GString *out = g_string_new(NULL);
+
+	for (const guchar *p = (const guchar *)(s ? s : ""); *p; p++) {
+		if (*p == '\n')
+			g_string_append(out, "\\n");
+		else if (*p == '\r')
+			g_string_append(out, "\\r");
+		else if (*p == '\t')
+			g_string_append(out, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			g_string_append_printf(out, "\\x%02x", *p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+	return g_string_free(out, FALSE);
+}
+
 char *nvfm_format_size(guint64 bytes)
 {
 	return g_format_size_full(bytes, G_FORMAT_SIZE_IEC_UNITS);
