@@ -647,10 +647,12 @@ static void test_cli(void)
 	g_clear_pointer(&out, g_free);
 
 	/* events: the stream ends after --timeout. The CLI announces itself
-	 * once connected; then pause and resume through the other monitor. */
+	 * once connected (a note, on stderr: both streams are read here);
+	 * then pause and resume through the other monitor. */
 	{
-		const char *argv[] = { "timeout", "60", g_getenv("NVFM_CLI"), "qmp",
-				       vm->aux_path, "--events", "--timeout", "5", NULL };
+		const char *argv[] = { "timeout", "60", "sh", "-c", "exec \"$0\" \"$@\" 2>&1",
+				       g_getenv("NVFM_CLI"), "qmp", vm->aux_path, "--events",
+				       "--timeout", "5", NULL };
 		GString *buf = g_string_new(NULL);
 		struct pollfd pfd = { .events = POLLIN };
 		gboolean paused = FALSE;
