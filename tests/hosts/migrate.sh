@@ -93,6 +93,31 @@ expect_rolled_back() {
 	b_released "${2:-1}"
 }
 
+# link_fault_start: a migration in stop-copy, slowed so the link fault
+# lands mid-stream, with B's agent bounded by LINK_T; the fault's time is
+# marked (tests/hosts/cut-lib.sh times from there)
+link_fault_start() {
+	th_agent b --timeout $LINK_T
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
+	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
+	wait_phase stop-copy
+	mark_cut
+}
+
+# link_fault_bounded: every side gave up within one timeout of the fault
+link_fault_bounded() {
+	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
+	bounded "migrate exited" "$(since_cut)"
+	wait_migrate
+	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
+		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
+	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
+	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
+		"ended with its connection: released"
+	in_time
+}
+
 case "$CASE" in
 direct)
 	th_agent b
@@ -302,22 +327,9 @@ fault-link-down)
 	# the migration, A's VF and B's agent give up within it (cut-lib.sh).
 	# B's end goes down: A still routes to B, so a new connection to B's
 	# agent would wait rather than fail at once.
-	th_agent b --timeout $LINK_T
-	start_vms
-	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
-	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
-	wait_phase stop-copy
-	mark_cut
+	link_fault_start
 	ip -n "$NSB" link set "vb$TH_ID" down
-	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
-	bounded "migrate exited" "$(since_cut)"
-	wait_migrate
-	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
-		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
-	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
-	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
-		"ended with its connection: released"
-	in_time
+	link_fault_bounded
 	ip -n "$NSB" link set "vb$TH_ID" up
 	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
 	expect_rolled_back stop-copy 30
@@ -328,24 +340,11 @@ fault-link-blackhole)
 	# the other to a MAC address nobody has. No route goes away and no
 	# error comes back, so a new connection to B's agent would wait its
 	# whole timeout: the rollback must not open one.
-	th_agent b --timeout $LINK_T
-	start_vms
-	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 3000 || fail "arming slow-us"
-	migrate_bg --phase-timeout stop-copy=5 --timeout $LINK_T
-	wait_phase stop-copy
-	mark_cut
+	link_fault_start
 	ip -n "$NSA" neigh replace "$IPB" lladdr 02:00:00:00:00:01 dev "va$TH_ID" nud permanent &&
 		ip -n "$NSB" neigh replace "$IPA" lladdr 02:00:00:00:00:01 dev "vb$TH_ID" nud permanent ||
 		fail "misdirecting the hosts' frames"
-	th_wait_gone "$MIGPID" 60 || fail "the migration did not end"
-	bounded "migrate exited" "$(since_cut)"
-	wait_migrate
-	bounded "A's VF RUNNING again" "$(log_since "$WORK/migrate.err" \
-		"${VF}: (recovered to RUNNING|reset\$|[A-Z_]+ -> RUNNING)")"
-	bounded_line "B's agent reset its VF" "$WORK/agent-b.log" "failed in .* reset"
-	bounded_line "B's agent released the reservation" "$WORK/agent-b.log" \
-		"ended with its connection: released"
-	in_time
+	link_fault_bounded
 	ip -n "$NSA" neigh del "$IPB" dev "va$TH_ID"
 	ip -n "$NSB" neigh del "$IPA" dev "vb$TH_ID"
 	grep -q "NOT released" "$WORK/migrate.out" || fail "the rollback claims B's VF was released"
