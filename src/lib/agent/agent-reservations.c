@@ -45,26 +45,6 @@ void agent_recover_leases(NvfmAgent *a)
 	}
 }
 
-/* A reservation's record, or %NULL with the reason. */
-json_t *agent_reservation_read(NvfmAgent *a, const char *resv, GError **error)
-{
-	json_t *rec;
-
-	if (!g_regex_match_simple("^r-[0-9a-f]{1,32}$", resv, 0, 0)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-			    "invalid reservation id '%s'", resv);
-		return NULL;
-	}
-	rec = nvfm_ledger_get(a->ledger, resv, NULL);
-	if (!rec || !json_string_value(json_object_get(rec, "vf"))) {
-		json_decref(rec);
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "no reservation '%s' on this host", resv);
-		return NULL;
-	}
-	return rec;
-}
-
 json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;

@@ -254,8 +254,6 @@ gboolean emu_faults_save(const char *dir, const char *name, const EmuFaults *f,
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuModel, emu_model_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EmuParser, emu_parser_free)
 
-/* emu-vf.c: the largest state a load takes (nvfm_emu_set_max_load()) */
-guint64 emu_max_load(void);
 
 /* emu-vf.c: the emulated backend's constructor (fills dev->ops and
  * dev->priv for the emulated VF @name) */

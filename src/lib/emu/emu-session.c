@@ -647,6 +647,28 @@ int emu_session_start_save(EmuDev *d, gboolean precopy, int *out_fd)
 	return 0;
 }
 
+/* The largest state a load accepts in this process (see
+ * nvfm_emu_set_max_load()); the agent lowers it for its peers. */
+static guint64 max_load = EMU_MAX_BLOB;
+G_LOCK_DEFINE_STATIC(max_load);
+
+void nvfm_emu_set_max_load(guint64 bytes)
+{
+	G_LOCK(max_load);
+	max_load = bytes && bytes < EMU_MAX_BLOB ? bytes : EMU_MAX_BLOB;
+	G_UNLOCK(max_load);
+}
+
+static guint64 emu_max_load(void)
+{
+	guint64 v;
+
+	G_LOCK(max_load);
+	v = max_load;
+	G_UNLOCK(max_load);
+	return v;
+}
+
 int emu_session_start_resume(EmuDev *d, int *out_fd)
 {
 	g_autofree char *spill = emu_path(d->m->dir, d->m->name, ".blob.new");

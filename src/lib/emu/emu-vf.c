@@ -533,28 +533,6 @@ void nvfm_emu_config_init(NvfmEmuConfig *cfg)
 	cfg->report_data_size = TRUE;
 }
 
-/* The largest state a load accepts in this process (see
- * nvfm_emu_set_max_load()); the agent lowers it for its peers. */
-static guint64 max_load = EMU_MAX_BLOB;
-G_LOCK_DEFINE_STATIC(max_load);
-
-void nvfm_emu_set_max_load(guint64 bytes)
-{
-	G_LOCK(max_load);
-	max_load = bytes && bytes < EMU_MAX_BLOB ? bytes : EMU_MAX_BLOB;
-	G_UNLOCK(max_load);
-}
-
-guint64 emu_max_load(void)
-{
-	guint64 v;
-
-	G_LOCK(max_load);
-	v = max_load;
-	G_UNLOCK(max_load);
-	return v;
-}
-
 char *nvfm_emu_dir(void)
 {
 	return nvfm_runtime_dir("emu", "NVFM_EMU_DIR");

@@ -158,9 +158,6 @@ gboolean nvfm_emu_pf_open(NvfmPf *pf, const char *name, GError **error);
 gboolean nvfm_emu_pf_split_vf(const char *name, char **pf_name, guint *index);
 
 /* pf.c: the PF's lock file, held across a whole change (re-entrant) */
-/* Two driver or module names alike ('-' and '_' are the same to modprobe). */
-gboolean nvfm_driver_same(const char *a, const char *b);
-
 gboolean nvfm_pf_lock(NvfmPf *pf, int timeout_ms, GError **error);
 void nvfm_pf_unlock(NvfmPf *pf);
 

@@ -495,17 +495,6 @@ static gboolean ensure_vfs(NvfmPf *pf, const PfState *s, guint index, gboolean *
 	return TRUE;
 }
 
-gboolean nvfm_driver_same(const char *a, const char *b)
-{
-	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
-
-	if (!x || !y)
-		return FALSE;
-	g_strdelimit(x, "-", '_');
-	g_strdelimit(y, "-", '_');
-	return g_str_equal(x, y);
-}
-
 /* A driver the caller chose for VF @index, limited by opts->drivers: the
  * VF's own default (what modules.alias names for it), vfio-pci, or one of
  * the list. */

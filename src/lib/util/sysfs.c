@@ -504,6 +504,17 @@ char *nvfm_modules_alias_path(void)
 	return nvfm_sysfs_path("/lib/modules/%s/modules.alias", u.release);
 }
 
+gboolean nvfm_driver_same(const char *a, const char *b)
+{
+	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
+
+	if (!x || !y)
+		return FALSE;
+	g_strdelimit(x, "-", '_');
+	g_strdelimit(y, "-", '_');
+	return g_str_equal(x, y);
+}
+
 int nvfm_modalias_vfio_variant(const char *alias_file, const char *modalias, char **module)
 {
 	g_autofree char *text = NULL;

@@ -67,6 +67,9 @@ int nvfm_pci_list_nvme_pfs(GPtrArray *out);
 
 /* modules.alias of the running kernel (prefixed) */
 char *nvfm_modules_alias_path(void);
+
+/* Two driver or module names alike ('-' and '_' are the same to modprobe). */
+gboolean nvfm_driver_same(const char *a, const char *b);
 /* the VFIO variant module for @modalias ("pci:v...") in @alias_file:
  * entries "alias vfio_pci:... MODULE"; the match with the fewest
  * wildcards wins. *module is NULL when none matches. */
