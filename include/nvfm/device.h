@@ -214,6 +214,27 @@ gboolean nvfm_device_get_state(NvfmDevice *dev, NvfmMigState *out, GError **erro
 gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **error);
 
 /**
+ * nvfm_device_settle() - read the state and end a session this process did
+ *	not start
+ * @dev: the device
+ * @found: receives the state the device was found in, or %NULL
+ * @error: return location for an error
+ *
+ * The VFIO core does not put a device back to RUNNING when its last user
+ * closes it, so a device may be found in the middle of another process's
+ * session. RESUMING is aborted by VFIO_DEVICE_RESET (never committed with
+ * RESUMING -> STOP); STOP_COPY is left to STOP and PRE_COPY/PRE_COPY_P2P
+ * to RUNNING through the uAPI's arcs; ERROR, a state the device's flags do
+ * not have, or a failed arc is met by a reset. RUNNING, STOP and
+ * RUNNING_P2P are left as they are. nvfm_device_set_state() does the same
+ * before it plans, so calling this first is only needed to learn @found.
+ *
+ * Return: %TRUE when the device holds no foreign session any more;
+ * %FALSE with %NVFM_ERROR_STATE when the reset failed.
+ */
+gboolean nvfm_device_settle(NvfmDevice *dev, NvfmMigState *found, GError **error);
+
+/**
  * nvfm_device_reset() - VFIO_DEVICE_RESET: back to RUNNING, data_fd closed
  * @dev: the device
  * @error: return location for an error

@@ -108,6 +108,8 @@ void fk_cleanup(void)
 {
 	if (!root)
 		return;
+	/* every test on the fake kernel checks the arcs the tool asked for */
+	fk_vfio_assert_arcs_legal();
 	g_unsetenv("NVFM_SYSFS_ROOT");
 	g_unsetenv("NVFM_DEV_ROOT");
 	g_unsetenv("NVFM_LOCK_DIR");

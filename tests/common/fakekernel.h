@@ -71,11 +71,26 @@ typedef struct {
 	guint n_resets;
 	guint n_feature_calls;
 	guint n_resuming_commits;	/* RESUMING -> STOP arcs taken */
+	int reset_errno;		/* VFIO_DEVICE_RESET fails with it */
+	guint32 fail_arc_to;		/* an arc into this state fails (0: none) */
+	guint32 fail_arc_lands;		/* ... and leaves the device here */
+	/* every arc asked for, "RUNNING>STOP ", in order; illegal ones are
+	 * refused with EINVAL and counted */
+	char arcs[2048];
+	guint n_illegal_arcs;
 } FakeVfio;
 
 extern FakeVfio fk_vfio;
 /* Back to a fresh device: RUNNING, STOP_COPY | P2P | PRE_COPY. */
 void fk_vfio_reset(void);
+/*
+ * Whether FROM -> TO is one arc of the uAPI's state machine
+ * (include/uapi/linux/vfio.h, enum vfio_device_mig_state) on a device
+ * with @flags, written out here apart from the library's planner.
+ */
+gboolean fk_vfio_arc_legal(guint32 flags, guint32 from, guint32 to);
+/* Fails the test, naming them, if any arc asked for was not legal. */
+void fk_vfio_assert_arcs_legal(void);
 
 /* ---- NVMe admin commands on the fake controller nodes ---- */
 

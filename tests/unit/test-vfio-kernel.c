@@ -283,8 +283,11 @@ static void test_cdev_open(Fixture *f, gconstpointer data)
 	data_fd = 7;
 	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_ERROR, &data_fd), ==, -EINVAL);
 	g_assert_cmpint(data_fd, ==, -1);
+	/* that request was this test's own, not the tool's */
+	g_assert_cmpuint(fk_vfio.n_illegal_arcs, ==, 1);
+	fk_vfio.n_illegal_arcs = 0;
 
-	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, 0);
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_RUNNING_P2P, &data_fd), ==, 0);
 	g_assert_cmpint(dev.ops->reset(&dev), ==, 0);
 	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
 	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
@@ -561,6 +564,181 @@ static void test_foreign_resuming(Fixture *f, gconstpointer data)
 	close(fd);
 }
 
+/* ---- a device found mid-session (nvfm_device_settle) ------------------ */
+
+/* The engine over the mock device fd, found in @state. */
+static NvfmDevice *open_found_in(Fixture *f, guint32 state, int *fd)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_strconcat(f->root, "/mock/device", NULL);
+	g_autofree char *addr = NULL;
+	NvfmDevice *dev;
+
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	g_assert_cmpint(*fd, >=, 0);
+	addr = g_strdup_printf("fd:%d", *fd);
+	dev = nvfm_device_open(nvfm_test_addr(addr), &error);
+	g_assert_no_error(error);
+	fk_vfio.state = state;
+	return dev;
+}
+
+static void settle_case(Fixture *f, guint32 flags, guint32 found_in, const char *arcs,
+			guint resets, guint32 ends_in)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmMigState found = NVFM_MIG_STATE_COUNT;
+	NvfmDevice *dev;
+	int fd;
+
+	fk_vfio_reset();
+	fk_vfio.mig_flags = flags;
+	dev = open_found_in(f, found_in, &fd);
+	g_assert_true(nvfm_device_settle(dev, &found, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(found, ==, found_in);
+	g_assert_cmpstr(fk_vfio.arcs, ==, arcs);
+	g_assert_cmpuint(fk_vfio.n_resets, ==, resets);
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 0);
+	g_assert_cmpint(fk_vfio.state, ==, ends_in);
+	g_assert_cmpint(nvfm_device_data_fd(dev), ==, -1);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* Each rule of docs/vfio-engine.md, "A device found mid-session". */
+static void test_settle_rules(Fixture *f, gconstpointer data)
+{
+	const guint32 all = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			    VFIO_MIGRATION_PRE_COPY;
+	const guint32 no_p2p = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY;
+	const guint32 plain = VFIO_MIGRATION_STOP_COPY;
+
+	/* no session: left where it is */
+	settle_case(f, all, NVFM_MIG_STATE_RUNNING, "", 0, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, NVFM_MIG_STATE_STOP, "", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, all, NVFM_MIG_STATE_RUNNING_P2P, "", 0, NVFM_MIG_STATE_RUNNING_P2P);
+	/* RESUMING: aborted by reset, never committed */
+	settle_case(f, all, NVFM_MIG_STATE_RESUMING, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, plain, NVFM_MIG_STATE_RESUMING, "", 1, NVFM_MIG_STATE_RUNNING);
+	/* the saving group: left by the uAPI's own arcs */
+	settle_case(f, all, NVFM_MIG_STATE_STOP_COPY, "STOP_COPY>STOP ", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, plain, NVFM_MIG_STATE_STOP_COPY, "STOP_COPY>STOP ", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, all, NVFM_MIG_STATE_PRE_COPY, "PRE_COPY>RUNNING ", 0,
+		    NVFM_MIG_STATE_RUNNING);
+	settle_case(f, no_p2p, NVFM_MIG_STATE_PRE_COPY, "PRE_COPY>RUNNING ", 0,
+		    NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, NVFM_MIG_STATE_PRE_COPY_P2P,
+		    "PRE_COPY_P2P>RUNNING_P2P RUNNING_P2P>RUNNING ", 0, NVFM_MIG_STATE_RUNNING);
+	/* ERROR, a state the flags lack, a state the uAPI lacks: reset */
+	settle_case(f, all, NVFM_MIG_STATE_ERROR, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, plain, NVFM_MIG_STATE_PRE_COPY, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, no_p2p, NVFM_MIG_STATE_RUNNING_P2P, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, 9, "", 1, NVFM_MIG_STATE_RUNNING);
+}
+
+/* A saving session that will not be left by its arcs is reset. */
+static void test_settle_arc_fails(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_STOP_COPY, &fd);
+	fk_vfio.fail_arc_to = NVFM_MIG_STATE_STOP;
+	fk_vfio.fail_arc_lands = NVFM_MIG_STATE_STOP_COPY;
+	g_assert_true(nvfm_device_settle(dev, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(fk_vfio.arcs, ==, "STOP_COPY>STOP ");
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* A reset that fails is a failed state change (exit code 10), and the
+ * RESUMING session is still not committed. */
+static void test_settle_reset_fails(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_RESUMING, &fd);
+	fk_vfio.reset_errno = EIO;
+	g_assert_false(nvfm_device_set_state(dev, NVFM_MIG_STATE_RUNNING, &error));
+	assert_error_has(error, NVFM_ERROR_STATE, "found in RESUMING, and the reset");
+	g_assert_cmpstr(fk_vfio.arcs, ==, "");
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 0);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RESUMING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* Found in STOP_COPY, asked for STOP_COPY: the foreign session is left and
+ * a session of our own started, with a data_fd of ours. */
+static void test_settle_before_plan(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_STOP_COPY, &fd);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP_COPY, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(fk_vfio.arcs, ==, "STOP_COPY>STOP STOP>STOP_COPY ");
+	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
+	/* and our own session is not settled away */
+	g_assert_true(nvfm_device_settle(dev, NULL, &error));
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_STOP_COPY);
+	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* A commit of our own that the driver refuses, leaving the device in
+ * RESUMING, is not tried a second time: the session ends by reset. */
+static void test_failed_commit_not_retried(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_RUNNING, &fd);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_RESUMING, &error));
+	fk_vfio.fail_arc_to = NVFM_MIG_STATE_STOP;
+	fk_vfio.fail_arc_lands = NVFM_MIG_STATE_RESUMING;
+	g_assert_false(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_STATE);
+	g_assert_cmpstr(fk_vfio.arcs, ==,
+			"RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING RESUMING>STOP ");
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* The fake kernel's own table: what it calls legal is the uAPI's. */
+static void test_arc_table(void)
+{
+	const guint32 all = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			    VFIO_MIGRATION_PRE_COPY;
+	const guint32 plain = VFIO_MIGRATION_STOP_COPY;
+
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_STOP));
+	g_assert_true(fk_vfio_arc_legal(plain, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_STOP));
+	g_assert_true(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RESUMING, NVFM_MIG_STATE_STOP));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RESUMING, NVFM_MIG_STATE_RUNNING));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_STOP_COPY, NVFM_MIG_STATE_PRE_COPY));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_STOP_COPY,
+					 NVFM_MIG_STATE_PRE_COPY_P2P));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_ERROR));
+	g_assert_false(fk_vfio_arc_legal(plain, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_PRE_COPY));
+	g_assert_true(fk_vfio_arc_legal(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY,
+					NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_STOP_COPY));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_STOP_COPY));
+}
+
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
@@ -584,5 +762,11 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/fd-backend", test_fd_backend);
 	ADD("/vfio-kernel/engine", test_engine_over_fd);
 	ADD("/vfio-kernel/foreign-resuming", test_foreign_resuming);
+	ADD("/vfio-kernel/settle/rules", test_settle_rules);
+	ADD("/vfio-kernel/settle/arc-fails", test_settle_arc_fails);
+	ADD("/vfio-kernel/settle/reset-fails", test_settle_reset_fails);
+	ADD("/vfio-kernel/settle/before-plan", test_settle_before_plan);
+	ADD("/vfio-kernel/failed-commit-not-retried", test_failed_commit_not_retried);
+	g_test_add_func("/vfio-kernel/arc-table", test_arc_table);
 	return g_test_run();
 }
