@@ -463,7 +463,9 @@ int ioctl(int fd, unsigned long req, ...)
 			if (!fk_vfio.iommu_type)
 				return fail(EINVAL);
 			g_strlcpy(fk_vfio.device_name, arg, sizeof(fk_vfio.device_name));
-			if (strcmp(fk_vfio.device_name, "0000:3b:00.5") != 0)
+			if (strcmp(fk_vfio.device_name, "0000:3b:00.5") != 0 &&
+			    (!*fk_vfio.mdev_uuid ||
+			     strcmp(fk_vfio.device_name, fk_vfio.mdev_uuid) != 0))
 				return fail(ENODEV);
 			return open_fake("/mock/device");
 		}

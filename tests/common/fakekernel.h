@@ -40,6 +40,13 @@ gboolean fk_exists(const char *rel);
  * back link (-1: none) and a vfio cdev (NULL: none).
  */
 void fk_add_pci(const char *addr, guint32 cls, const char *driver, int group, const char *cdev);
+/*
+ * A mediated device /sys/bus/mdev/devices/UUID (a link into its parent's
+ * directory) with the driver link @driver (NULL: none), the iommu_group
+ * link (-1: none) and a vfio cdev (NULL: none). VFIO_GROUP_GET_DEVICE_FD
+ * opens the fake device for @uuid as it does for 0000:3b:00.5.
+ */
+void fk_add_mdev(const char *uuid, const char *driver, int group, const char *cdev);
 /* A driver directory under /sys/bus/pci/drivers, with bind and unbind. */
 void fk_add_driver(const char *name);
 /*
@@ -64,6 +71,7 @@ typedef struct {
 	gboolean container_set;
 	unsigned long iommu_type;
 	char device_name[64];
+	char mdev_uuid[40];	/* set by fk_add_mdev() */
 	gboolean bound;
 	guint32 ioas_id;
 	guint32 attached_pt;

@@ -564,6 +564,76 @@ static void test_foreign_resuming(Fixture *f, gconstpointer data)
 	close(fd);
 }
 
+/* ---- mediated devices ------------------------------------------------- */
+
+#define MDEV_A "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+#define MDEV_B "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
+#define MDEV_C "83b8f4f2-509f-382f-3c1e-e6bfe0fa1003"
+
+/* vfio:UUID and vfio:/sys/bus/mdev/devices/UUID, through the legacy
+ * group (the device is asked for by its UUID) or the iommufd cdev. */
+static void test_mdev_open(Fixture *f, gconstpointer data)
+{
+	static const char *const spellings[] = {
+		"vfio:" MDEV_A,
+		"vfio:/sys/bus/mdev/devices/" MDEV_A,
+		"vfio:83B8F4F2-509F-382F-3C1E-E6BFE0FA1001",
+	};
+	guint fds_before = count_open_fds();
+
+	fk_add_mdev(MDEV_A, "vfio_mdev", 16, NULL);
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/16");
+	for (guint i = 0; i < G_N_ELEMENTS(spellings); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+		NvfmMigState st;
+
+		fk_vfio_reset();
+		fk_add_mdev(MDEV_A, "vfio_mdev", 16, NULL);
+		dev = nvfm_device_open(nvfm_test_addr(spellings[i]), &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "vfio-group");
+		g_assert_cmpstr(nvfm_device_address(dev), ==, "vfio:" MDEV_A);
+		g_assert_cmpstr(fk_vfio.device_name, ==, MDEV_A);
+		g_assert_true(nvfm_device_get_state(dev, &st, &error));
+		g_assert_cmpint(st, ==, NVFM_MIG_STATE_RUNNING);
+	}
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+
+	/* with a vfio cdev and /dev/iommu, the cdev is used */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+
+		fk_add_mdev(MDEV_B, NULL, 17, "vfio3");
+		make_cdev_nodes(f);
+		dev = nvfm_device_open(nvfm_test_addr("vfio:" MDEV_B), &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "vfio-cdev");
+		g_assert_true(fk_vfio.bound);
+	}
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_mdev_errors(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) e1 = NULL;
+	g_autoptr(GError) e2 = NULL;
+	g_autoptr(GError) e3 = NULL;
+
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_C), &e1));
+	assert_error_has(e1, NVFM_ERROR_NOT_FOUND, "no mediated device " MDEV_C);
+	fk_add_mdev(MDEV_C, NULL, -1, NULL);
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_C), &e2));
+	assert_error_has(e2, NVFM_ERROR_NOT_SUPPORTED, "neither an IOMMU group nor a vfio cdev");
+	/* a group node that is missing names the device as an mdev */
+	fk_add_mdev(MDEV_A, NULL, 16, NULL);
+	touch("/dev/vfio/vfio");
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_A), &e3));
+	assert_error_has(e3, NVFM_ERROR_NOT_FOUND, "mediated device " MDEV_A ": cannot open");
+}
+
 /* ---- a device found mid-session (nvfm_device_settle) ------------------ */
 
 /* The engine over the mock device fd, found in @state. */
@@ -762,6 +832,8 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/fd-backend", test_fd_backend);
 	ADD("/vfio-kernel/engine", test_engine_over_fd);
 	ADD("/vfio-kernel/foreign-resuming", test_foreign_resuming);
+	ADD("/vfio-kernel/mdev-open", test_mdev_open);
+	ADD("/vfio-kernel/mdev-errors", test_mdev_errors);
 	ADD("/vfio-kernel/settle/rules", test_settle_rules);
 	ADD("/vfio-kernel/settle/arc-fails", test_settle_arc_fails);
 	ADD("/vfio-kernel/settle/reset-fails", test_settle_reset_fails);
