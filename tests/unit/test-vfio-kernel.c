@@ -22,6 +22,11 @@
 
 /* ---- the fixture ------------------------------------------------------ */
 
+#define MDEV_A "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+#define MDEV_B "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
+#define MDEV_C "83b8f4f2-509f-382f-3c1e-e6bfe0fa1003"
+
+
 typedef struct {
 	const char *root;
 } Fixture;
@@ -402,6 +407,47 @@ static void test_address_error_one_line(void)
 	}
 }
 
+/* Every spelling of a VFIO device, and its canonical text. */
+static void test_address_forms(void)
+{
+	static const struct {
+		const char *in, *text;
+		NvfmAddressKind kind;
+	} good[] = {
+		{ "vfio:0000:3b:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "3B:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "vfio:/sys/bus/pci/devices/0000:3b:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "vfio:/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.2", "vfio:0000:3b:00.2",
+		  NVFM_ADDR_PCI },
+		{ "vfio:" MDEV_A, "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "vfio:83B8F4F2-509F-382F-3C1E-E6BFE0FA1001", "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "vfio:/sys/bus/mdev/devices/" MDEV_A, "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "fd:7", "fd:7", NVFM_ADDR_FD },
+	};
+	static const char *const bad[] = {
+		"vfio:", "vfio:/sys/bus/mdev/devices/", "vfio:/sys/bus/pci/devices/3b:00.2",
+		"vfio:/proc/" MDEV_A, "vfio:/sys/../" MDEV_A, "vfio:/sys/bus/mdev/devices/..",
+		"vfio:83b8f4f2509f382f3c1ee6bfe0fa1001", "vfio:83b8f4f2-509f-382f-3c1e-e6bfe0fa100",
+		"vfio:83b8f4f2-509f-382f-3c1e-e6bfe0fa1001x", "vfio:g3b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
+		"pci:" MDEV_A, "vfio:fd:3",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmAddress) a = nvfm_address_parse(good[i].in, &error);
+
+		g_assert_no_error(error);
+		g_assert_cmpint(a->kind, ==, good[i].kind);
+		g_assert_cmpstr(a->text, ==, good[i].text);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+
+		g_assert_null(nvfm_address_parse(bad[i], &error));
+		assert_error_has(error, NVFM_ERROR_INVALID_ARG, "vfio:UUID, vfio:/sys/...");
+	}
+}
+
 static void test_fd_bad_spec(void)
 {
 	static const char *const bad[] = {
@@ -566,9 +612,6 @@ static void test_foreign_resuming(Fixture *f, gconstpointer data)
 
 /* ---- mediated devices ------------------------------------------------- */
 
-#define MDEV_A "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
-#define MDEV_B "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
-#define MDEV_C "83b8f4f2-509f-382f-3c1e-e6bfe0fa1003"
 
 /* vfio:UUID and vfio:/sys/bus/mdev/devices/UUID, through the legacy
  * group (the device is asked for by its UUID) or the iommufd cdev. */
@@ -825,6 +868,7 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/cdev-in-use", test_cdev_in_use);
 	ADD("/vfio-kernel/group-open", test_group_open);
 	ADD("/vfio-kernel/group-not-viable", test_group_not_viable);
+	g_test_add_func("/vfio-kernel/address-forms", test_address_forms);
 	g_test_add_func("/vfio-kernel/fd-bad-spec", test_fd_bad_spec);
 	g_test_add_func("/vfio-kernel/fd-not-open", test_fd_not_open);
 	g_test_add_func("/vfio-kernel/fd-dev-null", test_fd_dev_null);
