@@ -155,8 +155,8 @@ NvfmDevice *nvfm_device_open(const NvfmAddress *address, GError **error);
  * The device stays in whatever state it is: the VFIO core does not put a
  * device back to RUNNING when its last user closes it (some PCI variant
  * drivers reset on open, other drivers need not). The next user reads
- * the state first; nvfm_device_set_state() aborts a RESUMING session it
- * did not start with a reset rather than committing it.
+ * the state first; nvfm_device_settle() and nvfm_device_set_state() end a
+ * session it did not start (RESUMING by a reset, never by a commit).
  */
 void nvfm_device_close(NvfmDevice *dev);
 
