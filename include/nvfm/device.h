@@ -155,8 +155,8 @@ NvfmDevice *nvfm_device_open(const NvfmAddress *address, GError **error);
  * The device stays in whatever state it is: the VFIO core does not put a
  * device back to RUNNING when its last user closes it (some PCI variant
  * drivers reset on open, other drivers need not). The next user reads
- * the state first; nvfm_device_set_state() aborts a RESUMING session it
- * did not start with a reset rather than committing it.
+ * the state first; nvfm_device_settle() and nvfm_device_set_state() end a
+ * session it did not start (RESUMING by a reset, never by a commit).
  */
 void nvfm_device_close(NvfmDevice *dev);
 
@@ -212,6 +212,27 @@ gboolean nvfm_device_get_state(NvfmDevice *dev, NvfmMigState *out, GError **erro
  * Return: %TRUE when @target was reached.
  */
 gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **error);
+
+/**
+ * nvfm_device_settle() - read the state and end a session this process did
+ *	not start
+ * @dev: the device
+ * @found: receives the state the device was found in, or %NULL
+ * @error: return location for an error
+ *
+ * The VFIO core does not put a device back to RUNNING when its last user
+ * closes it, so a device may be found in the middle of another process's
+ * session. RESUMING is aborted by VFIO_DEVICE_RESET (never committed with
+ * RESUMING -> STOP); STOP_COPY is left to STOP and PRE_COPY/PRE_COPY_P2P
+ * to RUNNING through the uAPI's arcs; ERROR, a state the device's flags do
+ * not have, or a failed arc is met by a reset. RUNNING, STOP and
+ * RUNNING_P2P are left as they are. nvfm_device_set_state() does the same
+ * before it plans, so calling this first is only needed to learn @found.
+ *
+ * Return: %TRUE when the device holds no foreign session any more;
+ * %FALSE with %NVFM_ERROR_STATE when the reset failed.
+ */
+gboolean nvfm_device_settle(NvfmDevice *dev, NvfmMigState *found, GError **error);
 
 /**
  * nvfm_device_reset() - VFIO_DEVICE_RESET: back to RUNNING, data_fd closed

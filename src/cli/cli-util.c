@@ -243,8 +243,20 @@ void cli_note(const char *fmt, ...)
 NvfmDevice *cli_device_open(const char *text, GError **error)
 {
 	g_autoptr(NvfmAddress) addr = nvfm_address_parse(text, error);
+	g_autoptr(NvfmDevice) dev = addr ? nvfm_device_open(addr, error) : NULL;
+	NvfmMigState found, now;
 
-	return addr ? nvfm_device_open(addr, error) : NULL;
+	/* The VFIO core does not end a session when its process exits: read
+	 * the state first, and end one this process did not start. */
+	if (!dev || !nvfm_device_settle(dev, &found, error) ||
+	    !nvfm_device_get_state(dev, &now, error))
+		return NULL;
+	if (found != now)
+		cli_note("note: %s was found in %s, a session this command did not start; %s, "
+			 "now %s\n", addr->text, nvfm_mig_state_name(found),
+			 found == NVFM_MIG_STATE_RESUMING ? "aborted it with a device reset "
+			 "(never committed)" : "ended it", nvfm_mig_state_name(now));
+	return g_steal_pointer(&dev);
 }
 
 /* A file a signal must not leave behind (save's temporary output). */

@@ -67,7 +67,9 @@ void cli_exit_on_signals(void);
 /* a file to remove if a signal ends the command (NULL: none); the path
  * must outlive the call */
 void cli_unlink_on_signal(const char *path);
-/* Parses a device address given on the command line and opens it. */
+/* Parses a device address given on the command line, opens it, and ends
+ * a migration session found on it that this process did not start
+ * (nvfm_device_settle(), with a note on stderr). */
 NvfmDevice *cli_device_open(const char *text, GError **error);
 
 /* command handlers, one cmd-*.c each */

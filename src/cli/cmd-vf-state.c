@@ -7,6 +7,7 @@
 int cmd_vf_state(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(NvfmAddress) addr = NULL;
 	g_autoptr(NvfmDevice) dev = NULL;
 	g_autofree char *flags = NULL;
 	NvfmMigFeatures f;
@@ -17,7 +18,10 @@ int cmd_vf_state(int argc, char **argv)
 	if (!cli_parse(ctx, "vf state", "DEV", "migration flags, state and sizes of a device",
 		       &argc, &argv, 1, 1, &code))
 		return code;
-	dev = cli_device_open(argv[1], &error);
+	/* only reads: a session found here is shown as it is, and ended by
+	 * the next command that drives the device */
+	addr = nvfm_address_parse(argv[1], &error);
+	dev = addr ? nvfm_device_open(addr, &error) : NULL;
 	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
 	    !nvfm_device_get_state(dev, &st, &error))
 		return cli_fail(error);
@@ -102,7 +106,8 @@ int cmd_vf_set_state(int argc, char **argv)
 			printf(" -> %s", nvfm_mig_state_name(path[i]));
 		printf(" (now %s)\n", nvfm_mig_state_name(now));
 		cli_note("note: the VFIO core does not put the device back to RUNNING when this "
-			 "command exits; drivers that reset on open (and emulated VFs) do\n");
+			 "command exits; the next command reads the state and ends a session "
+			 "left in it (RESUMING by a device reset)\n");
 	}
 	return CLI_EXIT_OK;
 }

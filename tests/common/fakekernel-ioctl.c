@@ -133,6 +133,96 @@ void fk_vfio_reset(void)
 	fk_vfio.state = NVFM_MIG_STATE_RUNNING;
 }
 
+/*
+ * The arcs the uAPI lists for a device with every optional state. A device
+ * without P2P behaves as if RUNNING_P2P were RUNNING (and PRE_COPY_P2P
+ * PRE_COPY), which turns RUNNING_P2P -> STOP into RUNNING -> STOP, and so
+ * on; arcs touching PRE_COPY* go when PRE_COPY is not supported.
+ */
+static const guint8 full_arcs[][2] = {
+	{ NVFM_MIG_STATE_RUNNING_P2P, NVFM_MIG_STATE_STOP },
+	{ NVFM_MIG_STATE_STOP_COPY, NVFM_MIG_STATE_STOP },
+	{ NVFM_MIG_STATE_RESUMING, NVFM_MIG_STATE_STOP },
+	{ NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_RUNNING },
+	{ NVFM_MIG_STATE_RUNNING_P2P, NVFM_MIG_STATE_RUNNING },
+	{ NVFM_MIG_STATE_PRE_COPY_P2P, NVFM_MIG_STATE_RUNNING_P2P },
+	{ NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_RUNNING_P2P },
+	{ NVFM_MIG_STATE_STOP, NVFM_MIG_STATE_RUNNING_P2P },
+	{ NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_PRE_COPY },
+	{ NVFM_MIG_STATE_RUNNING_P2P, NVFM_MIG_STATE_PRE_COPY_P2P },
+	{ NVFM_MIG_STATE_STOP, NVFM_MIG_STATE_STOP_COPY },
+	{ NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_PRE_COPY_P2P },
+	{ NVFM_MIG_STATE_PRE_COPY_P2P, NVFM_MIG_STATE_PRE_COPY },
+	{ NVFM_MIG_STATE_PRE_COPY_P2P, NVFM_MIG_STATE_STOP_COPY },
+	{ NVFM_MIG_STATE_STOP, NVFM_MIG_STATE_RESUMING },
+};
+
+static const char *const fk_state_names[] = {
+	"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY",
+	"PRE_COPY_P2P",
+};
+
+static const char *fk_state_name(guint32 s)
+{
+	return s < G_N_ELEMENTS(fk_state_names) ? fk_state_names[s] : "INVALID";
+}
+
+/* What a state is on a device without P2P. */
+static guint32 fold_p2p(guint32 flags, guint32 s)
+{
+	if (flags & VFIO_MIGRATION_P2P)
+		return s;
+	if (s == NVFM_MIG_STATE_RUNNING_P2P)
+		return NVFM_MIG_STATE_RUNNING;
+	if (s == NVFM_MIG_STATE_PRE_COPY_P2P)
+		return NVFM_MIG_STATE_PRE_COPY;
+	return s;
+}
+
+static gboolean fk_state_exists(guint32 flags, guint32 s)
+{
+	if (s == NVFM_MIG_STATE_ERROR || s >= G_N_ELEMENTS(fk_state_names))
+		return FALSE;
+	if ((s == NVFM_MIG_STATE_RUNNING_P2P || s == NVFM_MIG_STATE_PRE_COPY_P2P) &&
+	    !(flags & VFIO_MIGRATION_P2P))
+		return FALSE;
+	if ((s == NVFM_MIG_STATE_PRE_COPY || s == NVFM_MIG_STATE_PRE_COPY_P2P) &&
+	    !(flags & VFIO_MIGRATION_PRE_COPY))
+		return FALSE;
+	return TRUE;
+}
+
+gboolean fk_vfio_arc_legal(guint32 flags, guint32 from, guint32 to)
+{
+	if (!fk_state_exists(flags, from) || !fk_state_exists(flags, to) || from == to)
+		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(full_arcs); i++) {
+		guint32 a = fold_p2p(flags, full_arcs[i][0]);
+		guint32 b = fold_p2p(flags, full_arcs[i][1]);
+
+		if (a != b && a == from && b == to)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void fk_vfio_assert_arcs_legal(void)
+{
+	if (fk_vfio.n_illegal_arcs)
+		g_error("the tool asked the fake kernel for %u arc(s) the uAPI does not have "
+			"(arcs: %s)", fk_vfio.n_illegal_arcs, fk_vfio.arcs);
+}
+
+static void log_arc(guint32 from, guint32 to, gboolean legal)
+{
+	gsize len = strlen(fk_vfio.arcs);
+
+	g_snprintf(fk_vfio.arcs + len, sizeof(fk_vfio.arcs) - len, "%s%s>%s ",
+		   legal ? "" : "!", fk_state_name(from), fk_state_name(to));
+	if (!legal)
+		fk_vfio.n_illegal_arcs++;
+}
+
 static Role fd_role(int fd)
 {
 	static const struct {
@@ -249,8 +339,16 @@ static int device_feature(struct vfio_device_feature *f)
 			m->data_fd = -1;
 			return 0;
 		}
-		if (m->device_state == NVFM_MIG_STATE_ERROR || m->device_state > 7)
+		/* the tool takes one arc per request: anything else is a bug */
+		if (!fk_vfio_arc_legal(fk_vfio.mig_flags, old, m->device_state)) {
+			log_arc(old, m->device_state, FALSE);
 			return fail(EINVAL);
+		}
+		log_arc(old, m->device_state, TRUE);
+		if (fk_vfio.fail_arc_to && m->device_state == fk_vfio.fail_arc_to) {
+			fk_vfio.state = fk_vfio.fail_arc_lands;
+			return fail(EIO);
+		}
 		if (old == NVFM_MIG_STATE_RESUMING && m->device_state == NVFM_MIG_STATE_STOP)
 			fk_vfio.n_resuming_commits++;
 		fk_vfio.state = m->device_state;
@@ -299,6 +397,8 @@ static int device_ioctl(unsigned long req, void *arg)
 		return 0;
 	}
 	case VFIO_DEVICE_RESET:
+		if (fk_vfio.reset_errno)
+			return fail(fk_vfio.reset_errno);
 		fk_vfio.state = NVFM_MIG_STATE_RUNNING;
 		fk_vfio.n_resets++;
 		return 0;
@@ -363,7 +463,9 @@ int ioctl(int fd, unsigned long req, ...)
 			if (!fk_vfio.iommu_type)
 				return fail(EINVAL);
 			g_strlcpy(fk_vfio.device_name, arg, sizeof(fk_vfio.device_name));
-			if (strcmp(fk_vfio.device_name, "0000:3b:00.5") != 0)
+			if (strcmp(fk_vfio.device_name, "0000:3b:00.5") != 0 &&
+			    (!*fk_vfio.mdev_uuid ||
+			     strcmp(fk_vfio.device_name, fk_vfio.mdev_uuid) != 0))
 				return fail(ENODEV);
 			return open_fake("/mock/device");
 		}

@@ -108,6 +108,8 @@ void fk_cleanup(void)
 {
 	if (!root)
 		return;
+	/* every test on the fake kernel checks the arcs the tool asked for */
+	fk_vfio_assert_arcs_legal();
 	g_unsetenv("NVFM_SYSFS_ROOT");
 	g_unsetenv("NVFM_DEV_ROOT");
 	g_unsetenv("NVFM_LOCK_DIR");
@@ -148,6 +150,39 @@ static char *driver_of(const char *addr)
 	g_autofree char *t = g_file_read_link(p, NULL);
 
 	return t ? g_path_get_basename(t) : NULL;
+}
+
+void fk_add_mdev(const char *uuid, const char *driver, int group, const char *cdev)
+{
+	g_autofree char *dev = g_strdup_printf("/sys/devices/virtual/mtty/mtty/%s", uuid);
+	g_autofree char *bus = g_strdup_printf("/sys/bus/mdev/devices/%s", uuid);
+	g_autofree char *dabs = fk_path(dev);
+
+	fk_mkdir(dev);
+	fk_mkdir("/sys/bus/mdev/devices");
+	fk_link(bus, dabs);
+	if (driver) {
+		g_autofree char *drv = g_strdup_printf("/sys/bus/mdev/drivers/%s", driver);
+		g_autofree char *l = g_strconcat(dev, "/driver", NULL);
+		g_autofree char *drvabs = fk_path(drv);
+
+		fk_mkdir(drv);
+		fk_link(l, drvabs);
+	}
+	if (group >= 0) {
+		g_autofree char *grp = g_strdup_printf("/sys/kernel/iommu_groups/%d", group);
+		g_autofree char *l = g_strconcat(dev, "/iommu_group", NULL);
+		g_autofree char *gabs = fk_path(grp);
+
+		fk_mkdir(grp);
+		fk_link(l, gabs);
+	}
+	if (cdev) {
+		g_autofree char *c = g_strdup_printf("%s/vfio-dev/%s", dev, cdev);
+
+		fk_mkdir(c);
+	}
+	g_strlcpy(fk_vfio.mdev_uuid, uuid, sizeof(fk_vfio.mdev_uuid));
 }
 
 void fk_add_pci(const char *addr, guint32 cls, const char *driver, int group, const char *cdev)

@@ -40,6 +40,13 @@ gboolean fk_exists(const char *rel);
  * back link (-1: none) and a vfio cdev (NULL: none).
  */
 void fk_add_pci(const char *addr, guint32 cls, const char *driver, int group, const char *cdev);
+/*
+ * A mediated device /sys/bus/mdev/devices/UUID (a link into its parent's
+ * directory) with the driver link @driver (NULL: none), the iommu_group
+ * link (-1: none) and a vfio cdev (NULL: none). VFIO_GROUP_GET_DEVICE_FD
+ * opens the fake device for @uuid as it does for 0000:3b:00.5.
+ */
+void fk_add_mdev(const char *uuid, const char *driver, int group, const char *cdev);
 /* A driver directory under /sys/bus/pci/drivers, with bind and unbind. */
 void fk_add_driver(const char *name);
 /*
@@ -64,6 +71,7 @@ typedef struct {
 	gboolean container_set;
 	unsigned long iommu_type;
 	char device_name[64];
+	char mdev_uuid[40];	/* set by fk_add_mdev() */
 	gboolean bound;
 	guint32 ioas_id;
 	guint32 attached_pt;
@@ -71,11 +79,26 @@ typedef struct {
 	guint n_resets;
 	guint n_feature_calls;
 	guint n_resuming_commits;	/* RESUMING -> STOP arcs taken */
+	int reset_errno;		/* VFIO_DEVICE_RESET fails with it */
+	guint32 fail_arc_to;		/* an arc into this state fails (0: none) */
+	guint32 fail_arc_lands;		/* ... and leaves the device here */
+	/* every arc asked for, "RUNNING>STOP ", in order; illegal ones are
+	 * refused with EINVAL and counted */
+	char arcs[2048];
+	guint n_illegal_arcs;
 } FakeVfio;
 
 extern FakeVfio fk_vfio;
 /* Back to a fresh device: RUNNING, STOP_COPY | P2P | PRE_COPY. */
 void fk_vfio_reset(void);
+/*
+ * Whether FROM -> TO is one arc of the uAPI's state machine
+ * (include/uapi/linux/vfio.h, enum vfio_device_mig_state) on a device
+ * with @flags, written out here apart from the library's planner.
+ */
+gboolean fk_vfio_arc_legal(guint32 flags, guint32 from, guint32 to);
+/* Fails the test, naming them, if any arc asked for was not legal. */
+void fk_vfio_assert_arcs_legal(void);
 
 /* ---- NVMe admin commands on the fake controller nodes ---- */
 

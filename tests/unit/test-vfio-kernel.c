@@ -22,6 +22,11 @@
 
 /* ---- the fixture ------------------------------------------------------ */
 
+#define MDEV_A "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+#define MDEV_B "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
+#define MDEV_C "83b8f4f2-509f-382f-3c1e-e6bfe0fa1003"
+
+
 typedef struct {
 	const char *root;
 } Fixture;
@@ -283,8 +288,11 @@ static void test_cdev_open(Fixture *f, gconstpointer data)
 	data_fd = 7;
 	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_ERROR, &data_fd), ==, -EINVAL);
 	g_assert_cmpint(data_fd, ==, -1);
+	/* that request was this test's own, not the tool's */
+	g_assert_cmpuint(fk_vfio.n_illegal_arcs, ==, 1);
+	fk_vfio.n_illegal_arcs = 0;
 
-	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, 0);
+	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_RUNNING_P2P, &data_fd), ==, 0);
 	g_assert_cmpint(dev.ops->reset(&dev), ==, 0);
 	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
 	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
@@ -396,6 +404,47 @@ static void test_address_error_one_line(void)
 			for (const char *c = (*e)->message; *c; c++)
 				g_assert_false(g_ascii_iscntrl(*c));
 		}
+	}
+}
+
+/* Every spelling of a VFIO device, and its canonical text. */
+static void test_address_forms(void)
+{
+	static const struct {
+		const char *in, *text;
+		NvfmAddressKind kind;
+	} good[] = {
+		{ "vfio:0000:3b:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "3B:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "vfio:/sys/bus/pci/devices/0000:3b:00.2", "vfio:0000:3b:00.2", NVFM_ADDR_PCI },
+		{ "vfio:/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.2", "vfio:0000:3b:00.2",
+		  NVFM_ADDR_PCI },
+		{ "vfio:" MDEV_A, "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "vfio:83B8F4F2-509F-382F-3C1E-E6BFE0FA1001", "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "vfio:/sys/bus/mdev/devices/" MDEV_A, "vfio:" MDEV_A, NVFM_ADDR_MDEV },
+		{ "fd:7", "fd:7", NVFM_ADDR_FD },
+	};
+	static const char *const bad[] = {
+		"vfio:", "vfio:/sys/bus/mdev/devices/", "vfio:/sys/bus/pci/devices/3b:00.2",
+		"vfio:/proc/" MDEV_A, "vfio:/sys/../" MDEV_A, "vfio:/sys/bus/mdev/devices/..",
+		"vfio:83b8f4f2509f382f3c1ee6bfe0fa1001", "vfio:83b8f4f2-509f-382f-3c1e-e6bfe0fa100",
+		"vfio:83b8f4f2-509f-382f-3c1e-e6bfe0fa1001x", "vfio:g3b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
+		"pci:" MDEV_A, "vfio:fd:3",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmAddress) a = nvfm_address_parse(good[i].in, &error);
+
+		g_assert_no_error(error);
+		g_assert_cmpint(a->kind, ==, good[i].kind);
+		g_assert_cmpstr(a->text, ==, good[i].text);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+
+		g_assert_null(nvfm_address_parse(bad[i], &error));
+		assert_error_has(error, NVFM_ERROR_INVALID_ARG, "vfio:UUID, vfio:/sys/...");
 	}
 }
 
@@ -561,6 +610,248 @@ static void test_foreign_resuming(Fixture *f, gconstpointer data)
 	close(fd);
 }
 
+/* ---- mediated devices ------------------------------------------------- */
+
+
+/* vfio:UUID and vfio:/sys/bus/mdev/devices/UUID, through the legacy
+ * group (the device is asked for by its UUID) or the iommufd cdev. */
+static void test_mdev_open(Fixture *f, gconstpointer data)
+{
+	static const char *const spellings[] = {
+		"vfio:" MDEV_A,
+		"vfio:/sys/bus/mdev/devices/" MDEV_A,
+		"vfio:83B8F4F2-509F-382F-3C1E-E6BFE0FA1001",
+	};
+	guint fds_before = count_open_fds();
+
+	fk_add_mdev(MDEV_A, "vfio_mdev", 16, NULL);
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/16");
+	for (guint i = 0; i < G_N_ELEMENTS(spellings); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+		NvfmMigState st;
+
+		fk_vfio_reset();
+		fk_add_mdev(MDEV_A, "vfio_mdev", 16, NULL);
+		dev = nvfm_device_open(nvfm_test_addr(spellings[i]), &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "vfio-group");
+		g_assert_cmpstr(nvfm_device_address(dev), ==, "vfio:" MDEV_A);
+		g_assert_cmpstr(fk_vfio.device_name, ==, MDEV_A);
+		g_assert_true(nvfm_device_get_state(dev, &st, &error));
+		g_assert_cmpint(st, ==, NVFM_MIG_STATE_RUNNING);
+	}
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+
+	/* with a vfio cdev and /dev/iommu, the cdev is used */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(NvfmDevice) dev = NULL;
+
+		fk_add_mdev(MDEV_B, NULL, 17, "vfio3");
+		make_cdev_nodes(f);
+		dev = nvfm_device_open(nvfm_test_addr("vfio:" MDEV_B), &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(nvfm_device_backend_name(dev), ==, "vfio-cdev");
+		g_assert_true(fk_vfio.bound);
+	}
+	g_assert_cmpuint(count_open_fds(), ==, fds_before);
+}
+
+static void test_mdev_errors(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) e1 = NULL;
+	g_autoptr(GError) e2 = NULL;
+	g_autoptr(GError) e3 = NULL;
+
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_C), &e1));
+	assert_error_has(e1, NVFM_ERROR_NOT_FOUND, "no mediated device " MDEV_C);
+	fk_add_mdev(MDEV_C, NULL, -1, NULL);
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_C), &e2));
+	assert_error_has(e2, NVFM_ERROR_NOT_SUPPORTED, "neither an IOMMU group nor a vfio cdev");
+	/* a group node that is missing names the device as an mdev */
+	fk_add_mdev(MDEV_A, NULL, 16, NULL);
+	touch("/dev/vfio/vfio");
+	g_assert_null(nvfm_device_open(nvfm_test_addr("vfio:" MDEV_A), &e3));
+	assert_error_has(e3, NVFM_ERROR_NOT_FOUND, "mediated device " MDEV_A ": cannot open");
+}
+
+/* ---- a device found mid-session (nvfm_device_settle) ------------------ */
+
+/* The engine over the mock device fd, found in @state. */
+static NvfmDevice *open_found_in(Fixture *f, guint32 state, int *fd)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_strconcat(f->root, "/mock/device", NULL);
+	g_autofree char *addr = NULL;
+	NvfmDevice *dev;
+
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	g_assert_cmpint(*fd, >=, 0);
+	addr = g_strdup_printf("fd:%d", *fd);
+	dev = nvfm_device_open(nvfm_test_addr(addr), &error);
+	g_assert_no_error(error);
+	fk_vfio.state = state;
+	return dev;
+}
+
+static void settle_case(Fixture *f, guint32 flags, guint32 found_in, const char *arcs,
+			guint resets, guint32 ends_in)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmMigState found = NVFM_MIG_STATE_COUNT;
+	NvfmDevice *dev;
+	int fd;
+
+	fk_vfio_reset();
+	fk_vfio.mig_flags = flags;
+	dev = open_found_in(f, found_in, &fd);
+	g_assert_true(nvfm_device_settle(dev, &found, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(found, ==, found_in);
+	g_assert_cmpstr(fk_vfio.arcs, ==, arcs);
+	g_assert_cmpuint(fk_vfio.n_resets, ==, resets);
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 0);
+	g_assert_cmpint(fk_vfio.state, ==, ends_in);
+	g_assert_cmpint(nvfm_device_data_fd(dev), ==, -1);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* Each rule of docs/vfio-engine.md, "A device found mid-session". */
+static void test_settle_rules(Fixture *f, gconstpointer data)
+{
+	const guint32 all = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			    VFIO_MIGRATION_PRE_COPY;
+	const guint32 no_p2p = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY;
+	const guint32 plain = VFIO_MIGRATION_STOP_COPY;
+
+	/* no session: left where it is */
+	settle_case(f, all, NVFM_MIG_STATE_RUNNING, "", 0, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, NVFM_MIG_STATE_STOP, "", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, all, NVFM_MIG_STATE_RUNNING_P2P, "", 0, NVFM_MIG_STATE_RUNNING_P2P);
+	/* RESUMING: aborted by reset, never committed */
+	settle_case(f, all, NVFM_MIG_STATE_RESUMING, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, plain, NVFM_MIG_STATE_RESUMING, "", 1, NVFM_MIG_STATE_RUNNING);
+	/* the saving group: left by the uAPI's own arcs */
+	settle_case(f, all, NVFM_MIG_STATE_STOP_COPY, "STOP_COPY>STOP ", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, plain, NVFM_MIG_STATE_STOP_COPY, "STOP_COPY>STOP ", 0, NVFM_MIG_STATE_STOP);
+	settle_case(f, all, NVFM_MIG_STATE_PRE_COPY, "PRE_COPY>RUNNING ", 0,
+		    NVFM_MIG_STATE_RUNNING);
+	settle_case(f, no_p2p, NVFM_MIG_STATE_PRE_COPY, "PRE_COPY>RUNNING ", 0,
+		    NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, NVFM_MIG_STATE_PRE_COPY_P2P,
+		    "PRE_COPY_P2P>RUNNING_P2P RUNNING_P2P>RUNNING ", 0, NVFM_MIG_STATE_RUNNING);
+	/* ERROR, a state the flags lack, a state the uAPI lacks: reset */
+	settle_case(f, all, NVFM_MIG_STATE_ERROR, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, plain, NVFM_MIG_STATE_PRE_COPY, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, no_p2p, NVFM_MIG_STATE_RUNNING_P2P, "", 1, NVFM_MIG_STATE_RUNNING);
+	settle_case(f, all, 9, "", 1, NVFM_MIG_STATE_RUNNING);
+}
+
+/* A saving session that will not be left by its arcs is reset. */
+static void test_settle_arc_fails(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_STOP_COPY, &fd);
+	fk_vfio.fail_arc_to = NVFM_MIG_STATE_STOP;
+	fk_vfio.fail_arc_lands = NVFM_MIG_STATE_STOP_COPY;
+	g_assert_true(nvfm_device_settle(dev, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(fk_vfio.arcs, ==, "STOP_COPY>STOP ");
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* A reset that fails is a failed state change (exit code 10), and the
+ * RESUMING session is still not committed. */
+static void test_settle_reset_fails(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_RESUMING, &fd);
+	fk_vfio.reset_errno = EIO;
+	g_assert_false(nvfm_device_set_state(dev, NVFM_MIG_STATE_RUNNING, &error));
+	assert_error_has(error, NVFM_ERROR_STATE, "found in RESUMING, and the reset");
+	g_assert_cmpstr(fk_vfio.arcs, ==, "");
+	g_assert_cmpuint(fk_vfio.n_resuming_commits, ==, 0);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RESUMING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* Found in STOP_COPY, asked for STOP_COPY: the foreign session is left and
+ * a session of our own started, with a data_fd of ours. */
+static void test_settle_before_plan(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_STOP_COPY, &fd);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP_COPY, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(fk_vfio.arcs, ==, "STOP_COPY>STOP STOP>STOP_COPY ");
+	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
+	/* and our own session is not settled away */
+	g_assert_true(nvfm_device_settle(dev, NULL, &error));
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_STOP_COPY);
+	g_assert_cmpint(nvfm_device_data_fd(dev), >=, 0);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* A commit of our own that the driver refuses, leaving the device in
+ * RESUMING, is not tried a second time: the session ends by reset. */
+static void test_failed_commit_not_retried(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	int fd;
+
+	dev = open_found_in(f, NVFM_MIG_STATE_RUNNING, &fd);
+	g_assert_true(nvfm_device_set_state(dev, NVFM_MIG_STATE_RESUMING, &error));
+	fk_vfio.fail_arc_to = NVFM_MIG_STATE_STOP;
+	fk_vfio.fail_arc_lands = NVFM_MIG_STATE_RESUMING;
+	g_assert_false(nvfm_device_set_state(dev, NVFM_MIG_STATE_STOP, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_STATE);
+	g_assert_cmpstr(fk_vfio.arcs, ==,
+			"RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING RESUMING>STOP ");
+	g_assert_cmpuint(fk_vfio.n_resets, ==, 1);
+	g_assert_cmpint(fk_vfio.state, ==, NVFM_MIG_STATE_RUNNING);
+	nvfm_device_close(dev);
+	close(fd);
+}
+
+/* The fake kernel's own table: what it calls legal is the uAPI's. */
+static void test_arc_table(void)
+{
+	const guint32 all = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			    VFIO_MIGRATION_PRE_COPY;
+	const guint32 plain = VFIO_MIGRATION_STOP_COPY;
+
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_STOP));
+	g_assert_true(fk_vfio_arc_legal(plain, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_STOP));
+	g_assert_true(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RESUMING, NVFM_MIG_STATE_STOP));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RESUMING, NVFM_MIG_STATE_RUNNING));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_STOP_COPY, NVFM_MIG_STATE_PRE_COPY));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_STOP_COPY,
+					 NVFM_MIG_STATE_PRE_COPY_P2P));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_ERROR));
+	g_assert_false(fk_vfio_arc_legal(plain, NVFM_MIG_STATE_RUNNING, NVFM_MIG_STATE_PRE_COPY));
+	g_assert_true(fk_vfio_arc_legal(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY,
+					NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_STOP_COPY));
+	g_assert_false(fk_vfio_arc_legal(all, NVFM_MIG_STATE_PRE_COPY, NVFM_MIG_STATE_STOP_COPY));
+}
+
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
@@ -577,6 +868,7 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/cdev-in-use", test_cdev_in_use);
 	ADD("/vfio-kernel/group-open", test_group_open);
 	ADD("/vfio-kernel/group-not-viable", test_group_not_viable);
+	g_test_add_func("/vfio-kernel/address-forms", test_address_forms);
 	g_test_add_func("/vfio-kernel/fd-bad-spec", test_fd_bad_spec);
 	g_test_add_func("/vfio-kernel/fd-not-open", test_fd_not_open);
 	g_test_add_func("/vfio-kernel/fd-dev-null", test_fd_dev_null);
@@ -584,5 +876,13 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/fd-backend", test_fd_backend);
 	ADD("/vfio-kernel/engine", test_engine_over_fd);
 	ADD("/vfio-kernel/foreign-resuming", test_foreign_resuming);
+	ADD("/vfio-kernel/mdev-open", test_mdev_open);
+	ADD("/vfio-kernel/mdev-errors", test_mdev_errors);
+	ADD("/vfio-kernel/settle/rules", test_settle_rules);
+	ADD("/vfio-kernel/settle/arc-fails", test_settle_arc_fails);
+	ADD("/vfio-kernel/settle/reset-fails", test_settle_reset_fails);
+	ADD("/vfio-kernel/settle/before-plan", test_settle_before_plan);
+	ADD("/vfio-kernel/failed-commit-not-retried", test_failed_commit_not_retried);
+	g_test_add_func("/vfio-kernel/arc-table", test_arc_table);
 	return g_test_run();
 }

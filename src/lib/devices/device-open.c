@@ -30,8 +30,7 @@ NvfmDevice *nvfm_device_open(const NvfmAddress *address, GError **error)
 		ok = nvfm_emu_open(dev, address->emu, error);
 		break;
 	case NVFM_ADDR_MDEV:
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
-			    "%s: mediated devices are not supported yet", address->text);
+		ok = nvfm_vfio_open_mdev(dev, address->uuid, error);
 		break;
 	}
 	if (!ok) {

@@ -429,7 +429,7 @@ EmuModel *emu_model_load(const char *dir, const char *name, GError **error)
 gboolean emu_model_remove_files(const char *dir, const char *name, GError **error)
 {
 	static const char *const suffixes[] = { ".json", ".pages", ".blob", ".blob.new",
-						".faults" };
+						".faults", ".migstate" };
 
 	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
 		g_autofree char *path = emu_path(dir, name, suffixes[i]);

@@ -33,6 +33,7 @@ static const Knob knobs[] = {
 	{ "stop-after", KNOB_OFFSET, offsetof(EmuFaults, stop_after), G_MAXINT64 },
 	{ "truncate-after", KNOB_OFFSET, offsetof(EmuFaults, truncate_after), G_MAXINT64 },
 	{ "reject-resume", KNOB_FLAG, offsetof(EmuFaults, reject_resume), 1 },
+	{ "keep-state", KNOB_FLAG, offsetof(EmuFaults, keep_state), 1 },
 };
 
 #define FIELD(f, k, type) ((type *)((char *)(f) + (k)->field))

@@ -167,6 +167,9 @@ typedef struct {
 	gint64 stop_after;
 	gint64 truncate_after;
 	gboolean reject_resume;
+	/* the migration state outlives the opener, as with drivers that do
+	 * not reset on open (mdev ones): NAME.migstate carries it */
+	gboolean keep_state;
 } EmuFaults;
 
 /* A device as stored in nvfm_emu_dir(). cfg.blob_size, cfg.seed and

@@ -79,6 +79,9 @@ struct _EmuDev {
 	guint64 carry;		/* dirtied bytes short of a page */
 	EmuFaults faults;
 	EmuSession *sess;
+	/* committed a RESUMING session with no data: like the driver that
+	 * oopsed on it, nothing (not even a reset) works any more here */
+	gboolean wedged;
 };
 
 static inline gboolean state_running(NvfmMigState s)

@@ -65,6 +65,18 @@ static int step(EmuDev *d, NvfmMigState to, int *out_fd)
 		set_state_locked(d, S_ERR);
 		return -EIO;
 	}
+	if (from == S_RES && !d->sess) {
+		/* RESUMING kept from an opener that is gone: nothing was
+		 * written in this session, and committing it is what crashed
+		 * a driver (a NULL dereference, then every ioctl hung). Model
+		 * it without the hang: the device fails everything from now,
+		 * reset included, for as long as this opener holds it. */
+		g_debug("%s: RESUMING -> %s with no session: the device is wedged", d->m->name,
+			nvfm_mig_state_name(to));
+		d->wedged = TRUE;
+		set_state_locked(d, S_ERR);
+		return -EIO;
+	}
 	if (from == S_RES) {
 		r = emu_session_finish_resume(d);
 		set_state_locked(d, r < 0 ? S_ERR : to);
@@ -75,6 +87,10 @@ static int step(EmuDev *d, NvfmMigState to, int *out_fd)
 		emu_session_end(d);
 		set_state_locked(d, to);
 		return 0;
+	}
+	if (state_precopy(from) && to == S_SC && !d->sess) {
+		/* a kept PRE_COPY whose session died with its opener */
+		return -EINVAL;
 	}
 	if (state_precopy(from) && to == S_SC) {
 		g_mutex_lock(&d->mu);
@@ -162,6 +178,8 @@ static int emu_set_state(NvfmDevice *dev, NvfmMigState target, int *data_fd)
 	guint32 flags = d->m->cfg.flags;
 
 	*data_fd = -1;
+	if (d->wedged)
+		return -EIO;
 	reload_faults(d);
 	while (d->state != target) {
 		NvfmMigState next;
@@ -197,6 +215,8 @@ static int emu_reset(NvfmDevice *dev)
 {
 	EmuDev *d = dev_emu(dev);
 
+	if (d->wedged)
+		return -EIO;
 	emu_session_end(d);
 	g_mutex_lock(&d->mu);
 	emu_ctrl_reset(&d->m->st.ctrl);
@@ -334,10 +354,43 @@ static void emu_dev_free(EmuDev *d)
 	g_free(d);
 }
 
-/* The emulated VF behaves like the PCI variant drivers that reset on open:
- * its migration state does not outlive its opener, so the next opener
- * finds it RUNNING (reset, if it sat in ERROR). The VFIO core itself
- * promises no such thing; the engine never counts on it. */
+/* With keep-state armed, the state an opener left, for the next one. */
+static void save_migstate(EmuDev *d, gboolean keep)
+{
+	g_autofree char *path = emu_path(d->m->dir, d->m->name, ".migstate");
+	g_autofree char *text = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!keep || d->state == S_RUN) {
+		unlink(path);
+		return;
+	}
+	text = g_strconcat(nvfm_mig_state_name(d->state), "\n", NULL);
+	if (!nvfm_file_write_atomic(path, text, strlen(text), 0600, &error))
+		g_debug("%s: %s", d->m->name, error->message);
+}
+
+static NvfmMigState load_migstate(const char *dir, const char *name)
+{
+	g_autofree char *path = emu_path(dir, name, ".migstate");
+	g_autofree char *text = NULL;
+	NvfmMigState s;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return S_RUN;
+	g_strstrip(text);
+	if (!nvfm_mig_state_parse(text, &s, NULL))
+		return S_ERR;
+	g_debug("%s: kept from its last opener in %s", name, text);
+	return s;
+}
+
+/* By default the emulated VF behaves like the PCI variant drivers that
+ * reset on open: its migration state does not outlive its opener, so the
+ * next opener finds it RUNNING (reset, if it sat in ERROR). The VFIO core
+ * itself promises no such thing, and with keep-state armed the state
+ * stays (the session's data_fd dies with its opener, as in the kernel);
+ * the engine never counts on either. */
 static void emu_close(NvfmDevice *dev)
 {
 	EmuDev *d = dev_emu(dev);
@@ -345,7 +398,9 @@ static void emu_close(NvfmDevice *dev)
 	if (!d)
 		return;
 	emu_session_end(d);
+	reload_faults(d);
 	g_mutex_lock(&d->mu);
+	save_migstate(d, d->faults.keep_state);
 	if (d->state == S_ERR)
 		emu_ctrl_reset(&d->m->st.ctrl);
 	d->state = S_RUN;
@@ -510,7 +565,7 @@ gboolean nvfm_emu_open(NvfmDevice *dev, const char *name, GError **error)
 	g_mutex_init(&d->mu);
 	d->m = g_steal_pointer(&m);
 	d->lock_fd = lock_fd;
-	d->state = S_RUN;
+	d->state = load_migstate(dir, name);
 	d->last_tick = nvfm_now_us();
 	emu_faults_init(&d->faults);
 	reload_faults(d);

@@ -174,7 +174,10 @@ NvfmMigState nvfm_device_recover(NvfmDevice *dev, NvfmMigState prefer)
 	NvfmMigState path[NVFM_MIG_PATH_MAX];
 	guint n = 0;
 
+	/* RESUMING is left by a commit that worked or by a reset, never by a
+	 * second commit of a session that just failed. */
 	if (dev->ops->get_state(dev, &cur) == 0 && cur != NVFM_MIG_STATE_ERROR &&
+	    cur != NVFM_MIG_STATE_RESUMING &&
 	    nvfm_mig_plan(dev->flags, cur, prefer, path, &n, NULL)) {
 		guint i;
 
@@ -198,6 +201,82 @@ NvfmMigState nvfm_device_recover(NvfmDevice *dev, NvfmMigState prefer)
 	return cur;
 }
 
+/* A reset is the uAPI's last word; one that fails leaves the device where
+ * no arc of ours can take it, a failed state change for the caller. */
+static gboolean reset_or_fail(NvfmDevice *dev, NvfmMigState found, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+
+	if (nvfm_device_reset(dev, &e))
+		return TRUE;
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+		    "%s: found in %s, and the reset that should bring it back failed: %s",
+		    dev->address, nvfm_mig_state_name(found), e->message);
+	return FALSE;
+}
+
+/*
+ * Bring a device found in @found, with no session of ours, to a state
+ * with no session: the uAPI aborts RESUMING by reset only (RESUMING ->
+ * STOP would commit a half-written state), leaves the saving group
+ * towards STOP or RUNNING by its own arcs, and leaves ERROR by reset.
+ */
+static gboolean settle_from(NvfmDevice *dev, NvfmMigState found, GError **error)
+{
+	NvfmMigState path[NVFM_MIG_PATH_MAX];
+	NvfmMigState to;
+	guint n = 0, i;
+
+	switch (found) {
+	case NVFM_MIG_STATE_RUNNING:
+	case NVFM_MIG_STATE_STOP:
+	case NVFM_MIG_STATE_RUNNING_P2P:
+		if (nvfm_mig_state_supported(dev->flags, found))
+			return TRUE;
+		break;
+	case NVFM_MIG_STATE_STOP_COPY:
+		to = NVFM_MIG_STATE_STOP;
+		goto leave;
+	case NVFM_MIG_STATE_PRE_COPY:
+	case NVFM_MIG_STATE_PRE_COPY_P2P:
+		to = NVFM_MIG_STATE_RUNNING;
+		goto leave;
+	default:
+		/* RESUMING, ERROR, or a state the device's flags do not have */
+		break;
+	}
+	g_debug("%s: found in %s with no session of ours: reset", dev->address,
+		nvfm_mig_state_name(found));
+	return reset_or_fail(dev, found, error);
+
+leave:
+	if (nvfm_mig_plan(dev->flags, found, to, path, &n, NULL)) {
+		for (i = 0; i < n && take_arc(dev, path[i]) == 0; i++)
+			;
+		if (i == n) {
+			g_debug("%s: found in %s with no session of ours: now %s", dev->address,
+				nvfm_mig_state_name(found), nvfm_mig_state_name(to));
+			return TRUE;
+		}
+	}
+	g_debug("%s: leaving %s failed: reset", dev->address, nvfm_mig_state_name(found));
+	return reset_or_fail(dev, found, error);
+}
+
+gboolean nvfm_device_settle(NvfmDevice *dev, NvfmMigState *found, GError **error)
+{
+	NvfmMigState st;
+
+	if (!nvfm_device_get_state(dev, &st, error))
+		return FALSE;
+	if (found)
+		*found = st;
+	/* a session this process holds is its own business */
+	if (dev->data_fd >= 0 && state_has_data_fd(st))
+		return TRUE;
+	return settle_from(dev, st, error);
+}
+
 gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **error)
 {
 	NvfmMigState path[NVFM_MIG_PATH_MAX];
@@ -206,21 +285,12 @@ gboolean nvfm_device_set_state(NvfmDevice *dev, NvfmMigState target, GError **er
 
 	if (!nvfm_device_get_state(dev, &start, error))
 		return FALSE;
-	if (start == NVFM_MIG_STATE_ERROR) {
-		/* The uAPI leaves only reset as a way out of ERROR. */
-		if (!nvfm_device_reset(dev, error))
+	/* Never plan from a session that is not ours, nor from ERROR: the
+	 * state another process (or a failed arc) left decides nothing. */
+	if (start == NVFM_MIG_STATE_ERROR || !nvfm_mig_state_supported(dev->flags, start) ||
+	    (state_has_data_fd(start) && dev->data_fd < 0)) {
+		if (!settle_from(dev, start, error) || !nvfm_device_get_state(dev, &start, error))
 			return FALSE;
-		start = NVFM_MIG_STATE_RUNNING;
-	} else if (start == NVFM_MIG_STATE_RESUMING && dev->data_fd < 0) {
-		/* A RESUMING session this process did not start (another
-		 * process, or one that died, left the device so): the uAPI
-		 * aborts it with a reset. RESUMING -> STOP would commit a
-		 * half-written state, and has crashed drivers. */
-		g_debug("%s: RESUMING with no session of ours: aborting it with a reset",
-			dev->address);
-		if (!nvfm_device_reset(dev, error))
-			return FALSE;
-		start = NVFM_MIG_STATE_RUNNING;
 	}
 	if (!nvfm_mig_plan(dev->flags, start, target, path, &n, error))
 		return FALSE;

@@ -79,5 +79,7 @@ void nvfm_device_discard(NvfmDevice *dev);
  * driver, or a VFIO device fd handed in. The emulated one is in emu/. */
 gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **error);
 gboolean nvfm_vfio_open_fd(NvfmDevice *dev, int fd, GError **error);
+/* a mediated device by UUID, through its vfio cdev or its IOMMU group */
+gboolean nvfm_vfio_open_mdev(NvfmDevice *dev, const char *uuid, GError **error);
 
 #pragma GCC visibility pop

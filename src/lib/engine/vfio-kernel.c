@@ -110,24 +110,19 @@ void nvfm_vfio_location_clear(NvfmVfioLocation *loc)
 	loc->iommu_group = -1;
 }
 
-gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **error)
+/* What sysfs says about the device @loc->addr on @bus: its directory,
+ * driver, IOMMU group and vfio cdev. */
+static gboolean read_location(NvfmVfioLocation *loc, const char *bus, GError **error)
 {
-	g_autofree char *rel = NULL;
+	g_autofree char *rel = g_strconcat("/sys/bus/", bus, "/devices/", loc->addr, NULL);
 	g_autofree char *group = NULL;
 
-	memset(loc, 0, sizeof(*loc));
-	loc->iommu_group = -1;
-	if (!nvfm_pci_addr_parse(pci_addr, loc->addr, error))
-		return FALSE;
-
-	rel = g_strconcat("/sys/bus/pci/devices/", loc->addr, NULL);
 	loc->sysfs_dir = nvfm_sysfs_path("%s", rel);
 	if (!g_file_test(loc->sysfs_dir, G_FILE_TEST_IS_DIR)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "no PCI device %s (%s does not exist)", loc->addr, loc->sysfs_dir);
+			    "no %s %s (%s does not exist)", loc->kind, loc->addr, loc->sysfs_dir);
 		return FALSE;
 	}
-
 	loc->driver = link_basename(loc->sysfs_dir, "driver");
 	loc->cdev_name = find_cdev(loc->sysfs_dir);
 	group = link_basename(loc->sysfs_dir, "iommu_group");
@@ -136,6 +131,18 @@ gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **
 	g_debug("%s: driver %s, iommu group %d, cdev %s", loc->addr,
 		loc->driver ? loc->driver : "(none)", loc->iommu_group,
 		loc->cdev_name ? loc->cdev_name : "(none)");
+	return TRUE;
+}
+
+gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **error)
+{
+	memset(loc, 0, sizeof(*loc));
+	loc->iommu_group = -1;
+	loc->kind = "PCI device";
+	if (!nvfm_pci_addr_parse(pci_addr, loc->addr, error))
+		return FALSE;
+	if (!read_location(loc, "pci", error))
+		return FALSE;
 
 	if (!loc->cdev_name && !driver_is_vfio(loc->driver)) {
 		if (!loc->driver)
@@ -152,6 +159,26 @@ gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
 			    "PCI device %s has no IOMMU group (is the IOMMU enabled, e.g. "
 			    "intel_iommu=on?)", loc->addr);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* A mediated device is VFIO's by construction (its parent driver made it
+ * for VFIO); what decides is whether it has a group or a cdev, i.e.
+ * whether a VFIO mdev driver is bound to it. */
+gboolean nvfm_vfio_locate_mdev(const char *uuid, NvfmVfioLocation *loc, GError **error)
+{
+	memset(loc, 0, sizeof(*loc));
+	loc->iommu_group = -1;
+	loc->kind = "mediated device";
+	g_strlcpy(loc->addr, uuid, sizeof(loc->addr));
+	if (!read_location(loc, "mdev", error))
+		return FALSE;
+	if (loc->iommu_group < 0 && !loc->cdev_name) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "mediated device %s has neither an IOMMU group nor a vfio cdev "
+			    "(is a VFIO mdev driver bound to it?)", loc->addr);
 		return FALSE;
 	}
 	return TRUE;
@@ -190,42 +217,45 @@ char *nvfm_vfio_group_blockers(int group)
 
 /* ---- opening ---------------------------------------------------------- */
 
-static gboolean set_busy_or_denied(GError **error, int err, const char *addr, const char *what)
+static gboolean set_busy_or_denied(GError **error, int err, const NvfmVfioLocation *loc,
+				   const char *what)
 {
 	if (err == EBUSY) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
-			    "PCI device %s is in use by another process (e.g. QEMU): %s: %s",
-			    addr, what, g_strerror(err));
+			    "%s %s is in use by another process (e.g. QEMU): %s: %s",
+			    loc->kind, loc->addr, what, g_strerror(err));
 		return TRUE;
 	}
 	if (err == EACCES || err == EPERM) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PERMISSION,
-			    "permission denied for PCI device %s: %s: %s (run as root or give "
-			    "the user access to the VFIO device nodes)", addr, what, g_strerror(err));
+			    "permission denied for %s %s: %s: %s (run as root or give "
+			    "the user access to the VFIO device nodes)", loc->kind, loc->addr, what,
+			    g_strerror(err));
 		return TRUE;
 	}
 	return FALSE;
 }
 
-static void set_open_error(GError **error, int err, const char *addr, const char *path,
+static void set_open_error(GError **error, int err, const NvfmVfioLocation *loc, const char *path,
 			   const char *enoent_hint)
 {
 	g_autofree char *what = g_strdup_printf("opening %s", path);
 
-	if (set_busy_or_denied(error, err, addr, what))
+	if (set_busy_or_denied(error, err, loc, what))
 		return;
 	g_set_error(error, NVFM_ERROR, nvfm_error_code_from_errno(err),
-		    "PCI device %s: cannot open %s: %s%s%s%s", addr, path, g_strerror(err),
+		    "%s %s: cannot open %s: %s%s%s%s", loc->kind, loc->addr, path, g_strerror(err),
 		    err == ENOENT && enoent_hint ? " (" : "",
 		    err == ENOENT && enoent_hint ? enoent_hint : "",
 		    err == ENOENT && enoent_hint ? ")" : "");
 }
 
-static void set_ioctl_error(GError **error, int err, const char *addr, const char *what)
+static void set_ioctl_error(GError **error, int err, const NvfmVfioLocation *loc,
+			    const char *what)
 {
-	if (set_busy_or_denied(error, err, addr, what))
+	if (set_busy_or_denied(error, err, loc, what))
 		return;
-	nvfm_set_error_errno(error, -err, "PCI device %s: %s failed", addr, what);
+	nvfm_set_error_errno(error, -err, "%s %s: %s failed", loc->kind, loc->addr, what);
 }
 
 static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
@@ -239,12 +269,12 @@ static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
 
 	k->device_fd = open(cdev_path, O_RDWR | O_CLOEXEC);
 	if (k->device_fd < 0) {
-		set_open_error(error, errno, loc->addr, cdev_path, NULL);
+		set_open_error(error, errno, loc, cdev_path, NULL);
 		return NULL;
 	}
 	k->iommufd = open(iommu_path, O_RDWR | O_CLOEXEC);
 	if (k->iommufd < 0) {
-		set_open_error(error, errno, loc->addr, iommu_path, "is the iommufd module loaded?");
+		set_open_error(error, errno, loc, iommu_path, "is the iommufd module loaded?");
 		return NULL;
 	}
 
@@ -259,11 +289,11 @@ static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
 		 * and a device whose group is open with EBUSY. */
 		if (err == EINVAL) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY,
-				    "PCI device %s: %s failed: %s (is it in use by another "
-				    "process, e.g. QEMU?)", loc->addr, what, g_strerror(err));
+				    "%s %s: %s failed: %s (is it in use by another "
+				    "process, e.g. QEMU?)", loc->kind, loc->addr, what, g_strerror(err));
 			return NULL;
 		}
-		set_ioctl_error(error, err, loc->addr, what);
+		set_ioctl_error(error, err, loc, what);
 		return NULL;
 	}
 
@@ -273,14 +303,14 @@ static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
 	memset(&alloc, 0, sizeof(alloc));
 	alloc.size = sizeof(alloc);
 	if (ioctl(k->iommufd, IOMMU_IOAS_ALLOC, &alloc) < 0) {
-		set_ioctl_error(error, errno, loc->addr, "IOMMU_IOAS_ALLOC");
+		set_ioctl_error(error, errno, loc, "IOMMU_IOAS_ALLOC");
 		return NULL;
 	}
 	memset(&attach, 0, sizeof(attach));
 	attach.argsz = sizeof(attach);
 	attach.pt_id = alloc.out_ioas_id;
 	if (ioctl(k->device_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) < 0) {
-		set_ioctl_error(error, errno, loc->addr, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+		set_ioctl_error(error, errno, loc, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
 		return NULL;
 	}
 	g_debug("%s: %s bound to iommufd as device %u, attached to IOAS %u", loc->addr,
@@ -299,7 +329,7 @@ static VfioKernel *open_group(const NvfmVfioLocation *loc, GError **error)
 
 	k->container_fd = open(container_path, O_RDWR | O_CLOEXEC);
 	if (k->container_fd < 0) {
-		set_open_error(error, errno, loc->addr, container_path,
+		set_open_error(error, errno, loc, container_path,
 			       "is the vfio module loaded?");
 		return NULL;
 	}
@@ -317,7 +347,7 @@ static VfioKernel *open_group(const NvfmVfioLocation *loc, GError **error)
 
 	k->group_fd = open(group_path, O_RDWR | O_CLOEXEC);
 	if (k->group_fd < 0) {
-		set_open_error(error, errno, loc->addr, group_path,
+		set_open_error(error, errno, loc, group_path,
 			       "is the vfio-pci module loaded and the device bound to it?");
 		return NULL;
 	}
@@ -331,21 +361,21 @@ static VfioKernel *open_group(const NvfmVfioLocation *loc, GError **error)
 		g_autofree char *blockers = nvfm_vfio_group_blockers(loc->iommu_group);
 
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
-			    "IOMMU group %d of PCI device %s is not viable: every device in "
+			    "IOMMU group %d of %s %s is not viable: every device in "
 			    "the group must be bound to a VFIO driver or to none%s%s%s",
-			    loc->iommu_group, loc->addr, blockers ? " (bound elsewhere: " : "",
+			    loc->iommu_group, loc->kind, loc->addr, blockers ? " (bound elsewhere: " : "",
 			    blockers ? blockers : "", blockers ? ")" : "");
 		return NULL;
 	}
 	if (ioctl(k->group_fd, VFIO_GROUP_SET_CONTAINER, &k->container_fd) < 0) {
-		set_ioctl_error(error, errno, loc->addr, "VFIO_GROUP_SET_CONTAINER");
+		set_ioctl_error(error, errno, loc, "VFIO_GROUP_SET_CONTAINER");
 		return NULL;
 	}
 	if (ioctl(k->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0) {
 		g_debug("%s: VFIO_TYPE1v2_IOMMU: %s, trying VFIO_TYPE1_IOMMU", loc->addr,
 			g_strerror(errno));
 		if (ioctl(k->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) < 0) {
-			set_ioctl_error(error, errno, loc->addr, "VFIO_SET_IOMMU");
+			set_ioctl_error(error, errno, loc, "VFIO_SET_IOMMU");
 			return NULL;
 		}
 	}
@@ -354,7 +384,7 @@ static VfioKernel *open_group(const NvfmVfioLocation *loc, GError **error)
 		int err = errno;
 
 		k->device_fd = -1;
-		set_ioctl_error(error, err, loc->addr, "VFIO_GROUP_GET_DEVICE_FD");
+		set_ioctl_error(error, err, loc, "VFIO_GROUP_GET_DEVICE_FD");
 		return NULL;
 	}
 	g_debug("%s: opened through IOMMU group %d", loc->addr, loc->iommu_group);
@@ -535,14 +565,12 @@ static const NvfmDeviceOps fd_ops = VFIO_KERNEL_OPS("fd", NULL);
 
 /* ---- constructors ----------------------------------------------------- */
 
-gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **error)
+/* The cdev bound to iommufd where the kernel offers it, else the group. */
+static gboolean open_located(NvfmDevice *dev, const NvfmVfioLocation *loc_, GError **error)
 {
-	g_auto(NvfmVfioLocation) loc = { .iommu_group = -1 };
+	const NvfmVfioLocation loc = *loc_;
 	g_autoptr(VfioKernel) k = NULL;
 	const NvfmDeviceOps *ops = &group_ops;
-
-	if (!nvfm_vfio_locate(pci_addr, &loc, error))
-		return FALSE;
 
 	if (loc.cdev_name) {
 		g_autofree char *rel = g_strconcat("/dev/vfio/devices/", loc.cdev_name, NULL);
@@ -551,14 +579,14 @@ gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **erro
 
 		if (g_file_test(cdev_path, G_FILE_TEST_EXISTS) &&
 		    g_file_test(iommu_path, G_FILE_TEST_EXISTS)) {
-			k = open_cdev(&loc, cdev_path, iommu_path, error);
+			k = open_cdev(loc_, cdev_path, iommu_path, error);
 			if (!k)
 				return FALSE;
 			ops = &cdev_ops;
 		} else if (loc.iommu_group < 0) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-				    "PCI device %s: neither %s and %s nor an IOMMU group to "
-				    "open it through", loc.addr, cdev_path, iommu_path);
+				    "%s %s: neither %s and %s nor an IOMMU group to "
+				    "open it through", loc.kind, loc.addr, cdev_path, iommu_path);
 			return FALSE;
 		} else {
 			g_debug("%s: no %s or %s, using IOMMU group %d", loc.addr, cdev_path,
@@ -566,7 +594,7 @@ gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **erro
 		}
 	}
 	if (!k) {
-		k = open_group(&loc, error);
+		k = open_group(loc_, error);
 		if (!k)
 			return FALSE;
 	}
@@ -575,6 +603,20 @@ gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **erro
 	dev->ops = ops;
 	dev->priv = g_steal_pointer(&k);
 	return TRUE;
+}
+
+gboolean nvfm_vfio_open_pci(NvfmDevice *dev, const char *pci_addr, GError **error)
+{
+	g_auto(NvfmVfioLocation) loc = { .iommu_group = -1 };
+
+	return nvfm_vfio_locate(pci_addr, &loc, error) && open_located(dev, &loc, error);
+}
+
+gboolean nvfm_vfio_open_mdev(NvfmDevice *dev, const char *uuid, GError **error)
+{
+	g_auto(NvfmVfioLocation) loc = { .iommu_group = -1 };
+
+	return nvfm_vfio_locate_mdev(uuid, &loc, error) && open_located(dev, &loc, error);
 }
 
 void nvfm_vfio_adopt_fd(NvfmDevice *dev, int device_fd)

@@ -24,7 +24,8 @@
  * @cdev_name: "vfioN" from vfio-dev/, NULL without a vfio cdev
  */
 typedef struct {
-	char addr[NVFM_PCI_ADDR_LEN];
+	const char *kind;	/* "PCI device" or "mediated device", for messages */
+	char addr[NVFM_UUID_LEN];	/* a PCI address or an mdev UUID */
 	char *sysfs_dir;
 	char *driver;
 	int iommu_group;
@@ -36,6 +37,9 @@ typedef struct {
  * IOMMU group nor a vfio cdev. */
 gboolean nvfm_vfio_locate(const char *pci_addr, NvfmVfioLocation *loc, GError **error);
 void nvfm_vfio_location_clear(NvfmVfioLocation *loc);
+/* The same for a mediated device /sys/bus/mdev/devices/@uuid: it fails
+ * when the device is missing or has neither a group nor a cdev. */
+gboolean nvfm_vfio_locate_mdev(const char *uuid, NvfmVfioLocation *loc, GError **error);
 
 /* Devices of IOMMU group @group that keep it from being viable, as
  * "0000:3b:00.3 (nvme), ..."; NULL when sysfs names none. */
