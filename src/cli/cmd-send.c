@@ -159,7 +159,8 @@ out:
 	return code;
 }
 
-static void receive_log(GLogLevelFlags level, const char *message, gpointer data)
+static void receive_log(GLogLevelFlags level, const NvfmLogFields *fields, const char *message,
+			gpointer data)
 {
 	if ((level & G_LOG_LEVEL_INFO) && !cli_globals.verbose)
 		return;
