@@ -189,6 +189,7 @@ int cmd_agent(int argc, char **argv)
 	GError *error = NULL;
 	int code;
 
+	argc = cli_take_globals(argc, &argv);
 	if (argc > 1 && strcmp(argv[1], "request") == 0)
 		return agent_request(argc - 1, argv + 1);
 	ctx = g_option_context_new(NULL);
