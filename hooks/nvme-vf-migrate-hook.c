@@ -42,6 +42,8 @@ typedef struct {
 	HookConf conf;
 	NvfmLedger *incoming;	/* what this hook provisioned, by domain UUID */
 	GString *pending;	/* action lines, shown only when the call succeeds */
+	NvfmLog *log;		/* NVFM_HOOK_LOG: the journal, stderr, a file or none */
+	char *phase;		/* "OP-SUBOP", the PHASE field */
 } Hook;
 
 /* ---- output ------------------------------------------------------------ */
@@ -67,15 +69,46 @@ static void log_to_file(Hook *h, const char *line)
 	close(fd);
 }
 
-/* "PROG: DOMAIN OP SUBOP: message", one line, into the log file too. */
-static char *hook_line(Hook *h, const char *fmt, va_list ap) G_GNUC_PRINTF(2, 0);
+/*
+ * The log NVFM_HOOK_LOG names (journal, stderr, file with
+ * NVFM_HOOK_LOG_FILE, or auto: the journal when there is one, else none),
+ * independent of hook.conf so that a broken configuration is logged too.
+ */
+static gboolean open_log(Hook *h, GError **error)
+{
+	const char *name = g_getenv("NVFM_HOOK_LOG");
+	const char *file = g_getenv("NVFM_HOOK_LOG_FILE");
+	NvfmLogTarget target = NVFM_LOG_AUTO;
 
-static char *hook_line(Hook *h, const char *fmt, va_list ap)
+	if (name && *name && !nvfm_log_target_parse(name, &target, error)) {
+		g_prefix_error(error, "NVFM_HOOK_LOG: ");
+		return FALSE;
+	}
+	if (target == NVFM_LOG_AUTO && file && *file)
+		target = NVFM_LOG_FILE;
+	if (target == NVFM_LOG_AUTO) {
+		/* libvirtd keeps a hook's stderr for its error message */
+		h->log = nvfm_log_new(NVFM_LOG_JOURNAL, NULL, PROG, NULL);
+		return TRUE;
+	}
+	h->log = nvfm_log_new(target, target == NVFM_LOG_FILE ? file : NULL, PROG, error);
+	if (!h->log)
+		g_prefix_error(error, "NVFM_HOOK_LOG=%s: ", name ? name : "file");
+	return h->log != NULL;
+}
+
+/* "PROG: DOMAIN OP SUBOP: message", one line, into the log file too. */
+static char *hook_line(Hook *h, GLogLevelFlags level, const char *fmt, va_list ap)
+	G_GNUC_PRINTF(3, 0);
+
+static char *hook_line(Hook *h, GLogLevelFlags level, const char *fmt, va_list ap)
 {
 	g_autofree char *msg = g_strdelimit(g_strdup_vprintf(fmt, ap), "\r\n", ' ');
 	char *line = g_strdup_printf(PROG ": %s %s %s: %s", h->domain, h->op, h->subop, msg);
+	const NvfmLogFields fields = { .domain = h->domain, .phase = h->phase };
 
 	log_to_file(h, line);
+	nvfm_log_write(h->log, level, &fields, msg);
 	return line;
 }
 
@@ -90,9 +123,11 @@ static void act(gpointer data, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	line = hook_line(h, fmt, ap);
+	line = hook_line(h, G_LOG_LEVEL_MESSAGE, fmt, ap);
 	va_end(ap);
-	g_string_append_printf(h->pending, "%s\n", line);
+	/* on stderr already when that is the log */
+	if (!h->log || nvfm_log_get_target(h->log) != NVFM_LOG_STDERR)
+		g_string_append_printf(h->pending, "%s\n", line);
 }
 
 /* The one-line reason libvirt puts into its error message; the actions
@@ -105,7 +140,7 @@ static int fail(Hook *h, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	line = hook_line(h, fmt, ap);
+	line = hook_line(h, G_LOG_LEVEL_WARNING, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s\n", line);
 	g_string_truncate(h->pending, 0);
@@ -353,6 +388,11 @@ int main(int argc, char **argv)
 
 	umask(077);
 	h.pending = g_string_new(NULL);
+	h.phase = g_strdup_printf("%s-%s", h.op, h.subop);
+	if (!open_log(&h, &error)) {
+		rc = fail(&h, "%s", error->message);
+		goto out;
+	}
 	if (!hook_conf_load(&h.conf, NVFM_HOOK_CONF_DEFAULT, &error)) {
 		rc = fail(&h, "%s", error->message);
 		goto out;
@@ -375,5 +415,7 @@ out:
 	nvfm_ledger_free(h.incoming);
 	hook_conf_clear(&h.conf);
 	g_string_free(h.pending, TRUE);
+	nvfm_log_free(h.log);
+	g_free(h.phase);
 	return rc;
 }

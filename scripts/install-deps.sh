@@ -24,7 +24,7 @@ fi
 
 BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
  libjansson-dev libnvme-dev libjson-c-dev libssl-dev libgnutls28-dev
- libvirt-dev libxml2-dev"
+ libvirt-dev libxml2-dev libsystemd-dev libkmod-dev"
 # tests/testbed: the host image (debootstrap) and the test variant driver
 # (kbuild needs make, gcc and pahole from dwarves)
 TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev ninja-build pkg-config libglib2.0-dev libfdt-dev python3 patch seabios qemu-system-data"

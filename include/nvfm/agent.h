@@ -9,6 +9,7 @@
 #pragma once
 
 #include "nvfm/device.h"
+#include "nvfm/log.h"
 #include "nvfm/transfer.h"
 #include "nvfm/transport.h"
 
@@ -24,11 +25,13 @@ typedef struct _NvfmAgent NvfmAgent;
  * @level: G_LOG_LEVEL_MESSAGE for events (a migration started, done),
  *	   G_LOG_LEVEL_WARNING for refusals and failures, G_LOG_LEVEL_INFO
  *	   for details
+ * @fields: what the event is about (migration id, VF, phase), or %NULL;
+ *	    valid during the call only
  * @message: one line
  * @user_data: closure
  */
-typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
-				 gpointer user_data);
+typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const NvfmLogFields *fields,
+				 const char *message, gpointer user_data);
 
 /**
  * NvfmAgentOptions - how an agent runs

@@ -5,6 +5,7 @@
 #include "nvfm/version.h"
 #include "nvfm/error.h"
 #include "nvfm/util.h"
+#include "nvfm/log.h"
 #include "nvfm/address.h"
 #include "nvfm/ledger.h"
 #include "nvfm/device.h"

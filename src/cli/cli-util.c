@@ -26,6 +26,33 @@ void cli_more_verbose(void)
 	g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
 }
 
+/*
+ * Takes the global options (--json, -q/--quiet, -v/--verbose) that stand
+ * between a command and its subcommand ("emu -q show a") and leaves
+ * argv[0] the command, argv[1] what followed them. Returns the new argc.
+ */
+int cli_take_globals(int argc, char ***argv)
+{
+	int n = 1;
+
+	while (n < argc) {
+		const char *a = (*argv)[n];
+
+		if (g_str_equal(a, "--json"))
+			cli_globals.json = TRUE;
+		else if (g_str_equal(a, "-q") || g_str_equal(a, "--quiet"))
+			cli_globals.quiet = TRUE;
+		else if (g_str_equal(a, "-v") || g_str_equal(a, "--verbose"))
+			cli_more_verbose();
+		else
+			break;
+		n++;
+	}
+	(*argv)[n - 1] = (*argv)[0];
+	*argv += n - 1;
+	return argc - (n - 1);
+}
+
 static gboolean on_verbose(const char *name, const char *value, gpointer data, GError **error)
 {
 	cli_more_verbose();

@@ -54,6 +54,7 @@ gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
 		   int *exit_code);
 int cli_fail(GError *error);
 void cli_more_verbose(void);
+int cli_take_globals(int argc, char ***argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int cli_exit_code(const GError *error);
 void cli_print_json(json_t *obj);

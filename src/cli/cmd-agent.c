@@ -103,52 +103,19 @@ void cli_transport_clear(CliTransport *t)
 
 /* ---- logging ---- */
 
-typedef enum { LOG_AUTO, LOG_STDERR, LOG_JOURNAL } LogTarget;
-
 typedef struct {
-	LogTarget target;
+	NvfmLog *log;
 	int verbose;
 } LogCtx;
 
-static int syslog_priority(GLogLevelFlags level)
-{
-	if (level & G_LOG_LEVEL_WARNING)
-		return 4;
-	if (level & G_LOG_LEVEL_MESSAGE)
-		return 5;
-	return 6;
-}
-
-static void agent_log(GLogLevelFlags level, const char *message, gpointer data)
+static void agent_log(GLogLevelFlags level, const NvfmLogFields *fields, const char *message,
+		      gpointer data)
 {
 	LogCtx *lc = data;
 
 	if ((level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) && !lc->verbose)
 		return;
-	if (lc->target == LOG_JOURNAL) {
-		char prio[2] = { (char)('0' + syslog_priority(level)), 0 };
-		const GLogField fields[] = {
-			{ "MESSAGE", message, -1 },
-			{ "PRIORITY", prio, -1 },
-			{ "SYSLOG_IDENTIFIER", "nvme-vf-migrate", -1 },
-		};
-
-		if (g_log_writer_journald(level, fields, G_N_ELEMENTS(fields), NULL) ==
-		    G_LOG_WRITER_HANDLED)
-			return;
-	}
-	{
-		g_autoptr(GDateTime) now = g_date_time_new_now_local();
-		g_autofree char *ts = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%f");
-
-		/* milliseconds are enough */
-		if (ts && strlen(ts) > 23)
-			ts[23] = 0;
-		fprintf(stderr, "%s %s: %s\n", ts ? ts : "",
-			(level & G_LOG_LEVEL_WARNING) ? "warning"
-			: (level & G_LOG_LEVEL_MESSAGE) ? "notice" : "info", message);
-		fflush(stderr);
-	}
+	nvfm_log_write(lc->log, level, fields, message);
 }
 
 /* ---- the service ---- */
@@ -189,7 +156,7 @@ static int agent_request(int argc, char **argv);
 
 int cmd_agent(int argc, char **argv)
 {
-	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL;
+	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL, *log_file = NULL;
 	g_autofree char *max_emu = NULL;
 	g_auto(GStrv) pf_args = NULL;
 	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
@@ -204,7 +171,8 @@ int cmd_agent(int argc, char **argv)
 		{ "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions, "Authenticated connections served at once (default 16)", "N" },
 		{ "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Seconds a connection may idle between requests (default 300)", "S" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require a CRC32C on every DATA frame and a SHA-256 trailer (no zero-copy, no TLS-only integrity)", NULL },
-		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "stderr, journal or auto (journal when stderr is the journal)", "TARGET" },
+		{ "log", 0, 0, G_OPTION_ARG_STRING, &log, "journal, stderr, file or auto (journal when stderr is the journal)", "TARGET" },
+		{ "log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file, "The file --log=file appends to", "FILE" },
 		{ "pf", 0, 0, G_OPTION_ARG_STRING_ARRAY, &pf_args, "A PF whose VFs peers may use (repeatable; default every NVMe PF with SR-IOV)", "ADDR" },
 		{ "emu", 0, 0, G_OPTION_ARG_NONE, &emu, "Serve emulated devices and PFs (emu:NAME), for tests and demos; off by default", NULL },
 		{ "max-emu-state", 0, 0, G_OPTION_ARG_STRING, &max_emu, "Largest emulated state a peer may send (default 1G)", "SIZE" },
@@ -215,10 +183,13 @@ int cmd_agent(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = NULL;
 	g_autoptr(NvfmTls) tls = NULL;
 	NvfmAgentOptions ao = { 0 };
-	LogCtx lc = { .target = LOG_AUTO, .verbose = cli_globals.verbose };
+	g_autoptr(NvfmLog) log_sink = NULL;
+	NvfmLogTarget log_target = NVFM_LOG_AUTO;
+	LogCtx lc = { .verbose = cli_globals.verbose };
 	GError *error = NULL;
 	int code;
 
+	argc = cli_take_globals(argc, &argv);
 	if (argc > 1 && strcmp(argv[1], "request") == 0)
 		return agent_request(argc - 1, argv + 1);
 	ctx = g_option_context_new(NULL);
@@ -243,16 +214,18 @@ int cmd_agent(int argc, char **argv)
 		cli_transport_clear(&t);
 		return code;
 	}
-	if (log && strcmp(log, "stderr") == 0)
-		lc.target = LOG_STDERR;
-	else if (log && strcmp(log, "journal") == 0)
-		lc.target = LOG_JOURNAL;
-	else if (log && strcmp(log, "auto") != 0) {
+	if (log && !nvfm_log_target_parse(log, &log_target, &error)) {
 		cli_transport_clear(&t);
-		return cli_usage_error("agent", "--log must be stderr, journal or auto");
+		return cli_usage_error("agent", "--log: %s", error->message);
 	}
-	if (lc.target == LOG_AUTO)
-		lc.target = g_log_writer_is_journald(fileno(stderr)) ? LOG_JOURNAL : LOG_STDERR;
+	if (log_file && !log)
+		log_target = NVFM_LOG_FILE;
+	log_sink = nvfm_log_new(log_target, log_file, "nvme-vf-migrate", &error);
+	if (!log_sink) {
+		cli_transport_clear(&t);
+		return cli_fail(error);
+	}
+	lc.log = log_sink;
 	for (guint i = 0; pf_args && pf_args[i]; i++) {
 		NvfmAddress *pf = nvfm_address_parse_pf(pf_args[i], &error);
 

@@ -239,6 +239,7 @@ static const CliCommand emu_commands[] = {
 
 int cmd_emu(int argc, char **argv)
 {
+	argc = cli_take_globals(argc, &argv);
 	if (argc < 2 || g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h")) {
 		FILE *out = argc < 2 ? stderr : stdout;
 		g_autofree char *dir = nvfm_emu_dir();

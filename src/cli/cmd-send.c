@@ -159,7 +159,8 @@ out:
 	return code;
 }
 
-static void receive_log(GLogLevelFlags level, const char *message, gpointer data)
+static void receive_log(GLogLevelFlags level, const NvfmLogFields *fields, const char *message,
+			gpointer data)
 {
 	if ((level & G_LOG_LEVEL_INFO) && !cli_globals.verbose)
 		return;
@@ -214,8 +215,21 @@ int cmd_receive(int argc, char **argv)
 	ao.max_sessions = 1;
 	ao.timeout_ms = t.timeout * 1000;
 	target = nvfm_address_parse(argv[1], &error);
-	if (!target)
-		return cli_fail(error);
+	if (!target) {
+		code = cli_fail(error);
+		goto out;
+	}
+	/* a device that is not there (a typo) fails now, not after a peer
+	 * came and sent its state */
+	{
+		NvfmDevice *probe = nvfm_device_open(target, &error);
+
+		if (!probe) {
+			code = cli_fail(error);
+			goto out;
+		}
+		nvfm_device_close(probe);
+	}
 	ao.fixed_target = target;
 	ao.one_shot = TRUE;
 	ao.verify = verify;

@@ -26,7 +26,8 @@ int cmd_vf_state(int argc, char **argv)
 	    !nvfm_device_get_state(dev, &st, &error))
 		return cli_fail(error);
 	flags = nvfm_mig_flags_to_string(f.flags);
-	if (cli_want_json()) {
+	{
+		/* one set of field names for text and JSON (cli_report) */
 		json_auto_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:b}",
 					   "device", argv[1],
 					   "backend", nvfm_device_backend_name(dev),
@@ -35,26 +36,11 @@ int cmd_vf_state(int argc, char **argv)
 					   "migration_flags_names", flags,
 					   "dma_logging", f.dma_logging);
 
-		if (f.has_data_size)
-			json_object_set_new(j, "stop_copy_length",
-					    json_integer((json_int_t)f.stop_copy_length));
-		else
-			json_object_set_new(j, "stop_copy_length", json_null());
-		cli_print_json(j);
-		return CLI_EXIT_OK;
+		json_object_set_new(j, "stop_copy_length",
+				    f.has_data_size ? json_integer((json_int_t)f.stop_copy_length)
+						    : json_null());
+		cli_report(j);
 	}
-	printf("device:           %s\n", argv[1]);
-	printf("backend:          %s\n", nvfm_device_backend_name(dev));
-	printf("state:            %s\n", nvfm_mig_state_name(st));
-	printf("migration flags:  %s\n", flags);
-	if (f.has_data_size) {
-		g_autofree char *sz = g_format_size_full(f.stop_copy_length, G_FORMAT_SIZE_IEC_UNITS);
-
-		printf("stop-copy size:   %s (%" G_GUINT64_FORMAT " bytes)\n", sz, f.stop_copy_length);
-	} else {
-		printf("stop-copy size:   not reported (no MIG_DATA_SIZE)\n");
-	}
-	printf("dma logging:      %s\n", f.dma_logging ? "supported" : "not supported");
 	return CLI_EXIT_OK;
 }
 

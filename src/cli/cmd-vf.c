@@ -16,6 +16,7 @@ static const CliCommand vf_commands[] = {
 
 int cmd_vf(int argc, char **argv)
 {
+	argc = cli_take_globals(argc, &argv);
 	if (argc < 2 || g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h")) {
 		FILE *out = argc < 2 ? stderr : stdout;
 

@@ -248,7 +248,8 @@ typedef struct {
 	GMutex mu;
 } AgentRun;
 
-static void collect(GLogLevelFlags level, const char *msg, gpointer data)
+static void collect(GLogLevelFlags level, const NvfmLogFields *fields, const char *msg,
+		    gpointer data)
 {
 	AgentRun *r = data;
 

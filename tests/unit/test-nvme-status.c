@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The one mapping of libnvme results (status > 0, or -1 with errno). */
+#include "config.h"
+
 #include <string.h>
 
 #include "src/lib/pf/pf-private.h"
@@ -14,6 +16,7 @@ static void test_success(void)
 	g_assert_false(nvfm_nvme_set_error(0x4120, 0, NULL, "x"));
 }
 
+/* the names are libnvme's (nvme_status_to_string()); we keep no table */
 static void test_status_named(void)
 {
 	static const struct {
@@ -31,6 +34,10 @@ static void test_status_named(void)
 		{ 0x6120, "NVMe status 0x6120 (Invalid Secondary Controller State)" },
 	};
 
+#ifndef HAVE_LIBNVME
+	g_test_skip("built without libnvme: statuses have no names");
+	return;
+#endif
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
 
@@ -45,14 +52,22 @@ static void test_status_named(void)
 static void test_status_unknown(void)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *none = nvfm_nvme_status_name(0x41ff);
+	g_autofree char *state = nvfm_nvme_status_name(0x4120);
+	g_autofree char *success = nvfm_nvme_status_name(0x0000);
 
 	g_assert_false(nvfm_nvme_set_error(0x41ff, 0, &error, "identify"));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_NVME);
 	g_assert_cmpstr(error->message, ==,
 			"identify: NVMe status 0x41ff (status code type 1, code 0xff)");
-	g_assert_null(nvfm_nvme_status_name(0x41ff));
-	g_assert_cmpstr(nvfm_nvme_status_name(0x4120), ==, "Invalid Secondary Controller State");
-	g_assert_cmpstr(nvfm_nvme_status_name(0x0000), ==, "Successful Completion");
+	g_assert_null(none);
+#ifdef HAVE_LIBNVME
+	/* the name alone, without libnvme's explanation after it */
+	g_assert_cmpstr(state, ==, "Invalid Secondary Controller State");
+	g_assert_cmpstr(success, ==, "Successful Completion");
+#else
+	g_assert_null(state);
+#endif
 }
 
 static void test_errno(void)

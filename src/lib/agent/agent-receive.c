@@ -19,6 +19,10 @@
 
 /* ---- transfers ---- */
 
+/* the journal fields of a line about the migration in flight on @s */
+#define MIG_FIELDS(s, ph) \
+	(&(const NvfmLogFields){ .migration_id = (s)->mig_id, .vf = (s)->target, .phase = (ph) })
+
 static const char *phase_name(int phase)
 {
 	return phase == NVFM_PHASE_PRECOPY ? "precopy" : "stop-copy";
@@ -46,7 +50,7 @@ static void save_migration(Session *s)
 	g_mutex_unlock(&s->agent->mu);
 	file = g_build_filename(s->mig_path, "state.json", NULL);
 	if (!nvfm_json_write_atomic(file, obj, &err))
-		agent_log(s->agent, G_LOG_LEVEL_WARNING, "migration %s: %s", s->mig_id, err->message);
+		agent_log_about(s->agent, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, s->phase), "migration %s: %s", s->mig_id, err->message);
 }
 
 static void set_phase(Session *s, const char *phase)
@@ -290,13 +294,13 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 	}
 	dev = nvfm_device_open(addr, &err);
 	if (!dev) {
-		agent_log(a, G_LOG_LEVEL_WARNING, "migration %s from %s refused: %s", s->mig_id,
+		agent_log_about(a, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, "handshake"), "migration %s from %s refused: %s", s->mig_id,
 			  s->peer, err->message);
 		end_migration(s);
 		shot_result(a, err);
 		return agent_reply_error(s, id, err, NULL);
 	}
-	agent_log(a, G_LOG_LEVEL_MESSAGE, "migration %s: %s (%s) -> %s%s", s->mig_id, s->peer,
+	agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "handshake"), "migration %s: %s (%s) -> %s%s", s->mig_id, s->peer,
 		  s->identity ? s->identity : "-", target,
 		  !unchecked ? "" : (s->caps & NVFM_CAP_ZERO_COPY) ? ", zero-copy"
 		  : ", TLS-authenticated data");
@@ -304,7 +308,7 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 	s->req_id = id;
 	if (!agent_reply_ok(s, id, json_pack("{s:s, s:s, s:s, s:b}", "stage", "ready", "migration",
 				       s->mig_id, "target", target, "unchecked", unchecked), &io)) {
-		agent_log(a, G_LOG_LEVEL_WARNING, "migration %s: %s", s->mig_id, io->message);
+		agent_log_about(a, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, "handshake"), "migration %s: %s", s->mig_id, io->message);
 		end_migration(s);
 		shot_result(a, io);
 		g_error_free(io);
@@ -337,7 +341,7 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 				"unchecked_bytes", (json_int_t)st.unchecked_bytes,
 				"sha256", st.sha256, "state", nvfm_mig_state_name(state),
 				"seconds", secs, "commit_seconds", st.commit_us / 1e6);
-		agent_log(a, G_LOG_LEVEL_MESSAGE,
+		agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "done"),
 			  "migration %s: %" G_GUINT64_FORMAT " bytes into %s in %.3f s "
 			  "(%.1f MiB/s), %s, device %s", s->mig_id, st.total_bytes, target, secs,
 			  secs > 0 ? st.total_bytes / secs / (1 << 20) : 0.0,
@@ -345,7 +349,7 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 			  : st.unchecked_bytes ? "TLS-authenticated" : "sha256 verified",
 			  nvfm_mig_state_name(state));
 		if (!agent_reply_ok(s, id, res, &io)) {
-			agent_log(a, G_LOG_LEVEL_WARNING, "migration %s: sending the result: %s",
+			agent_log_about(a, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, "done"), "migration %s: sending the result: %s",
 				  s->mig_id, io->message);
 			g_clear_error(&io);
 		}
@@ -362,7 +366,7 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 		agent_send_abort(s, reason, nvfm_error_code_name(stopping ? NVFM_ERROR_CANCELLED
 							       : err->domain == NVFM_ERROR ? err->code
 							       : NVFM_ERROR_FAILED), phase);
-		agent_log(a, G_LOG_LEVEL_WARNING, "migration %s from %s failed in %s: %s; %s %s",
+		agent_log_about(a, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, phase), "migration %s from %s failed in %s: %s; %s %s",
 			  s->mig_id, s->peer, phase, reason, target,
 			  touched ? "reset" : "untouched");
 		/* the device and its record are free for others at once, not

@@ -119,7 +119,9 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 	g_mutex_unlock(&a->res_mu);
 	if (lease && !strcmp(lease, "session"))
 		g_ptr_array_add(s->leases, g_strdup(id));
-	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s for %s: %s (%s, %u VQ, %u VI)", id,
+	agent_log_about(a, G_LOG_LEVEL_MESSAGE,
+			&(const NvfmLogFields){ .vf = vf->address, .phase = "provision" },
+			"reservation %s for %s: %s (%s, %u VQ, %u VI)", id,
 		  s->peer, vf->address, vf->device ? vf->device->text : "no device", vf->nvq, vf->nvi);
 	return json_incref(rec);
 }
@@ -190,7 +192,9 @@ json_t *agent_do_release(Session *s, json_t *args, GError **error)
 	for (guint i = 0; i < ids->len; i++)
 		nvfm_ledger_remove(a->ledger, g_ptr_array_index(ids, i), NULL);
 	g_mutex_unlock(&a->res_mu);
-	agent_log(a, G_LOG_LEVEL_MESSAGE, "released %s%s%s%s for %s", vf_addr,
+	agent_log_about(a, G_LOG_LEVEL_MESSAGE,
+			&(const NvfmLogFields){ .vf = vf_addr, .phase = "release" },
+			"released %s%s%s%s for %s", vf_addr,
 		  resv ? " (reservation " : "", resv ? resv : "", resv ? ")" : "", s->peer);
 	if (resv)
 		agent_log(a, G_LOG_LEVEL_INFO, "reservation %s closed", resv);

@@ -96,6 +96,9 @@ struct _Session {
 
 /* agent-session.c */
 void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* the same, about a migration, a VF or a phase (journal fields) */
+void agent_log_about(NvfmAgent *a, GLogLevelFlags level, const NvfmLogFields *fields,
+		     const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 gboolean agent_reply_ok(Session *s, json_int_t id, json_t *result, GError **error);
 gboolean agent_reply_error(Session *s, json_int_t id, const GError *err, GError **error);
 void agent_send_abort(Session *s, const char *reason, const char *code, const char *phase);

@@ -27,18 +27,37 @@ static char *log_escape(const char *msg)
 	return g_string_free(out, FALSE);
 }
 
+static void agent_logv(NvfmAgent *a, GLogLevelFlags level, const NvfmLogFields *fields,
+		       const char *fmt, va_list ap) G_GNUC_PRINTF(4, 0);
+
+static void agent_logv(NvfmAgent *a, GLogLevelFlags level, const NvfmLogFields *fields,
+		       const char *fmt, va_list ap)
+{
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
+	g_autofree char *msg = log_escape(raw);
+
+	g_debug("%s", msg);
+	if (a->log)
+		a->log(level, fields, msg, a->log_data);
+}
+
 void agent_log(NvfmAgent *a, GLogLevelFlags level, const char *fmt, ...)
 {
-	g_autofree char *raw = NULL, *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	raw = g_strdup_vprintf(fmt, ap);
+	agent_logv(a, level, NULL, fmt, ap);
 	va_end(ap);
-	msg = log_escape(raw);
-	g_debug("%s", msg);
-	if (a->log)
-		a->log(level, msg, a->log_data);
+}
+
+void agent_log_about(NvfmAgent *a, GLogLevelFlags level, const NvfmLogFields *fields,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	agent_logv(a, level, fields, fmt, ap);
+	va_end(ap);
 }
 
 void nvfm_agent_stop(NvfmAgent *agent)

@@ -758,14 +758,27 @@ gboolean nvfm_emu_pf_open(NvfmPf *pf, const char *name, GError **error)
 
 /* ---- public: create, destroy, list ------------------------------------------ */
 
-/* Runs @fn on PF @name under its lock, like provisioning does. */
+/* Runs @fn on PF @name under its lock, like provisioning does. Only a
+ * create may name a PF that does not exist: no other call leaves a lock
+ * file behind for a typo. */
 static gboolean with_pf_lock(const char *name, gboolean (*fn)(const char *name,
 							     gconstpointer data,
 							     GError **error),
-			     gconstpointer data, GError **error)
+			     gconstpointer data, gboolean create, GError **error)
 {
 	g_autoptr(NvfmPf) pf = g_new0(NvfmPf, 1);
 	gboolean ok;
+
+	if (!create) {
+		g_autofree char *dir = pf_dir();
+		g_autofree char *path = pf_file(dir, name, ".json");
+
+		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+				    "unknown PF emu:%s: no such emulated PF", name);
+			return FALSE;
+		}
+	}
 
 	pf->admin_fd = -1;
 	pf->lock_fd = -1;
@@ -900,7 +913,7 @@ gboolean nvfm_emu_pf_create(const char *name, const NvfmEmuPfConfig *cfg, GError
 		}
 		nvfm_lm_uuid_format(raw, c.lm_uuids[i]);
 	}
-	return with_pf_lock(name, create_locked, &c, error);
+	return with_pf_lock(name, create_locked, &c, TRUE, error);
 }
 
 static gboolean set_vf_fault_locked(const char *name, gconstpointer data, GError **error)
@@ -930,14 +943,14 @@ gboolean nvfm_emu_pf_set_vf_fault(const char *name, const char *knob, const char
 	 * nvfm_emu_set_fault() refuses it */
 	if (!check_name(name, error))
 		return FALSE;
-	return with_pf_lock(name, set_vf_fault_locked, kv, error);
+	return with_pf_lock(name, set_vf_fault_locked, kv, FALSE, error);
 }
 
 gboolean nvfm_emu_pf_destroy(const char *name, GError **error)
 {
 	if (!check_name(name, error))
 		return FALSE;
-	return with_pf_lock(name, destroy_locked, NULL, error);
+	return with_pf_lock(name, destroy_locked, NULL, FALSE, error);
 }
 
 static gint cmp_names(gconstpointer a, gconstpointer b)

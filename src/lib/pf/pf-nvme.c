@@ -23,47 +23,21 @@
  * bit: SC in bits 0-7, SCT in 8-10, CRD 11-12, More 13, DNR 14. */
 #define NVME_STATUS_CODE_MASK 0x07ff
 
-static const struct {
-	guint16 code;
-	const char *name;
-} status_names[] = {
-	{ 0x0000, "Successful Completion" },
-	{ 0x0001, "Invalid Command Opcode" },
-	{ 0x0002, "Invalid Field in Command" },
-	{ 0x0003, "Command ID Conflict" },
-	{ 0x0004, "Data Transfer Error" },
-	{ 0x0005, "Commands Aborted due to Power Loss Notification" },
-	{ 0x0006, "Internal Error" },
-	{ 0x0007, "Command Abort Requested" },
-	{ 0x0008, "Command Aborted due to SQ Deletion" },
-	{ 0x000b, "Invalid Namespace or Format" },
-	{ 0x000c, "Command Sequence Error" },
-	{ 0x0015, "Operation Denied" },
-	{ 0x001d, "Command Prohibited by Command and Feature Lockdown" },
-	{ 0x0080, "LBA Out of Range" },
-	{ 0x0081, "Capacity Exceeded" },
-	{ 0x0082, "Namespace Not Ready" },
-	{ 0x0100, "Completion Queue Invalid" },
-	{ 0x0101, "Invalid Queue Identifier" },
-	{ 0x0102, "Invalid Queue Size" },
-	{ 0x0108, "Invalid Interrupt Vector" },
-	{ 0x0109, "Invalid Log Page" },
-	{ 0x010a, "Invalid Format" },
-	{ 0x011f, "Invalid Controller Identifier" },
-	{ 0x0120, "Invalid Secondary Controller State" },
-	{ 0x0121, "Invalid Number of Controller Resources" },
-	{ 0x0122, "Invalid Resource Identifier" },
-};
-
-const char *nvfm_nvme_status_name(guint status)
+/* libnvme's names ("Name: what it means"), cut to the name; NULL for a
+ * status it does not know, and always without libnvme */
+char *nvfm_nvme_status_name(guint status)
 {
-	guint code = status & NVME_STATUS_CODE_MASK;
+#ifdef HAVE_LIBNVME
+	const char *text = nvme_status_to_string((int)(status & NVME_STATUS_CODE_MASK), false);
+	const char *colon;
 
-	for (gsize i = 0; i < G_N_ELEMENTS(status_names); i++) {
-		if (status_names[i].code == code)
-			return status_names[i].name;
-	}
+	if (!text || !*text || g_str_equal(text, "unrecognized"))
+		return NULL;
+	colon = strstr(text, ": ");
+	return colon ? g_strndup(text, (gsize)(colon - text)) : g_strdup(text);
+#else
 	return NULL;
+#endif
 }
 
 gboolean nvfm_nvme_set_error(int ret, int errsv, GError **error, const char *fmt, ...)
@@ -77,7 +51,7 @@ gboolean nvfm_nvme_set_error(int ret, int errsv, GError **error, const char *fmt
 	what = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	if (ret > 0) {
-		const char *name = nvfm_nvme_status_name((guint)ret);
+		g_autofree char *name = nvfm_nvme_status_name((guint)ret);
 
 		/* the raw value is what a datasheet or nvme-cli shows */
 		if (name)

@@ -149,8 +149,9 @@ void nvfm_nvme_pf_close(NvfmPf *pf);
  */
 gboolean nvfm_nvme_set_error(int ret, int errsv, GError **error, const char *fmt, ...)
 	G_GNUC_PRINTF(4, 5);
-/* "Invalid Secondary Controller State" for 0x4120; NULL if unknown. */
-const char *nvfm_nvme_status_name(guint status);
+/* libnvme's name of a status, "Invalid Secondary Controller State" for
+ * 0x4120 (g_free() it); NULL if libnvme does not know it, or is absent. */
+char *nvfm_nvme_status_name(guint status);
 
 /* emu-pf.c */
 gboolean nvfm_emu_pf_open(NvfmPf *pf, const char *name, GError **error);

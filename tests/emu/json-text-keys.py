@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Every reporting command names its fields the same in text and in JSON:
+text is `key: value` lines (nested keys as a.b) or a table whose header
+words are the JSON keys of its rows. Each command runs both ways, on the
+same state, and the two key sets must be equal. NVFM_CLI names the tool."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOOL = os.environ["NVFM_CLI"]
+WORK = tempfile.mkdtemp(prefix="nvfm-keys-")
+ENV = dict(os.environ, NVFM_EMU_DIR=os.path.join(WORK, "emu"))
+
+# (command, setup run before each of the two runs, or None)
+# Commands whose text is still a sentence or a free-form table rather than
+# their JSON keys (issue 16, part 6): checked too, and reported as known;
+# one that starts to agree fails the test until it moves to CASES.
+KNOWN_DIFFERENT = {
+    "emu list", "emu digest a", "vf set-state emu:a STOP", "save emu:a -o s.nvfm",
+    "load emu:a -i s.nvfm", "selftest emu:a --only features", "vf list",
+    "vf provision emu:p --vq 2 --vi 1", "vf release emu:p-vf0",
+}
+CASES = [
+    ("emu create a --size 1M", None),
+    ("emu show a", None),
+    ("emu list", None),
+    ("emu digest a", None),
+    ("emu fault a slow-us 1", None),
+    ("emu dirty a 4K", None),
+    ("vf state emu:a", None),
+    ("vf set-state emu:a STOP", "vf set-state emu:a RUNNING"),
+    ("save emu:a -o s.nvfm", None),
+    ("load emu:a -i s.nvfm", None),
+    ("selftest emu:a --only features", None),
+    ("emu destroy a", "emu create a --size 1M"),
+    ("emu pf-create p --vfs 2", None),
+    ("vf list", None),
+    ("vf provision emu:p --vq 2 --vi 1", "vf release emu:p-vf0"),
+    ("vf release emu:p-vf0", "vf provision emu:p --vq 2 --vi 1"),
+    ("emu pf-fault p slow-us 1", None),
+    ("emu pf-destroy q", "emu pf-create q --vfs 1"),
+]
+
+
+def tool(args, json_out=False):
+    argv = [TOOL] + (["--json"] if json_out else []) + args.split()
+    p = subprocess.run(argv, cwd=WORK, env=ENV, capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"'{' '.join(argv)}' exited {p.returncode}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def json_keys(v, prefix=""):
+    if isinstance(v, dict) and v:
+        out = set()
+        for k, sub in v.items():
+            out |= json_keys(sub, f"{prefix}.{k}" if prefix else k)
+        return out
+    if isinstance(v, list) and not prefix:
+        # a table: its rows' keys
+        return set().union(*(json_keys(r) for r in v)) if v else set()
+    return {prefix} if prefix else set()
+
+
+KV = re.compile(r"^([A-Za-z0-9_.\[\]-]+): ")
+
+
+def text_keys(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    if lines and all(KV.match(l) for l in lines):
+        return {KV.match(l).group(1) for l in lines}
+    if lines:
+        # a table: the header's words
+        return set(lines[0].split())
+    return set()
+
+
+def main():
+    bad = []
+    try:
+        for cmd, setup in CASES:
+            try:
+                check(cmd, setup, bad)
+            except RuntimeError as e:
+                bad.append(f"{cmd}: {e}")
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+    for b in bad:
+        print("FAIL " + b)
+    return 1 if bad else 0
+
+
+def check(cmd, setup, bad):
+    if setup:
+        for s in setup.split(";"):
+            tool(s.strip())
+    j = json.loads(tool(cmd, json_out=True))
+    if setup:
+        for s in setup.split(";"):
+            tool(s.strip())
+    t = tool(cmd)
+    jk, tk = json_keys(j), text_keys(t)
+    if cmd in KNOWN_DIFFERENT:
+        if jk == tk:
+            bad.append(f"{cmd}: now agrees; move it out of KNOWN_DIFFERENT")
+        else:
+            print(f"known {cmd}: text differs from JSON (only in JSON {sorted(jk - tk)})")
+    elif jk != tk:
+        bad.append(f"{cmd}: only in JSON {sorted(jk - tk)}, only in text {sorted(tk - jk)}\n"
+                   f"   text: {t[:300]!r}")
+    else:
+        print(f"ok {cmd}: {len(jk)} keys")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
