@@ -131,7 +131,7 @@ const char *nvfm_config_path(const NvfmConfig *cfg, gboolean *read);
  * @key: any setting
  *
  * Lists come joined with ", ", choices and booleans as their word, PFs
- * in their canonical spelling.
+ * as they were spelled.
  *
  * Return: the text owned by @cfg, or %NULL when the setting is unset.
  */
@@ -150,7 +150,7 @@ guint64 nvfm_config_get_uint(const NvfmConfig *cfg, NvfmConfigKey key);
 /**
  * nvfm_config_get_strv() - a list setting's items
  * @cfg: the configuration
- * @key: a list setting (PF lists give their canonical spellings)
+ * @key: a list setting (PF lists give the addresses as spelled)
  *
  * Return: a %NULL-terminated array owned by @cfg, or %NULL when empty.
  */

@@ -117,9 +117,8 @@ static gboolean parse_pfs(CfgSlot *slot, GStrv words, gboolean one, GError **err
 
 		if (!a)
 			return FALSE;
+		/* kept as spelled: the agent and the messages see what was written */
 		g_ptr_array_add(slot->pfs, a);
-		g_free(words[i]);
-		words[i] = g_strdup(a->text);
 		g_string_append_printf(shown, "%s%s", i ? ", " : "", words[i]);
 	}
 	slot->text = g_string_free(g_steal_pointer(&shown), FALSE);
