@@ -48,6 +48,11 @@ print)
 	EOF2
 	ok "$TOOL" config --set client.timeout=9 client
 	line client.timeout | grep -q " 9 *flag$" || fail "$(line client.timeout)"
+	# every value the shipped example shows is one the settings accept
+	sed 's/^#\([a-z_]* = \)/\1/' "$NVFM_SOURCE_ROOT/data/nvme-vf-migrate.conf" >"$CONF"
+	grep -q '^allow = CN=host-' "$CONF" || fail "the example lost its allow line"
+	ok "$TOOL" config
+	line agent.allow | grep -q "file:$CONF:" || fail "$(line agent.allow)"
 	# the default file may be absent, a named one may not
 	NVFM_CONFIG= "$TOOL" --config "$CONF" config >/dev/null || fail "--config FILE"
 	;;

@@ -35,6 +35,9 @@ def golden(d):
         f"{d['mandir']}/man8/nvme-vf-migrate.8": None,
         f"{d['mandir']}/man8/nvme-vf-migrate-hook.8": None,
         f"{d['docdir']}/README.md": None,
+        # the example configuration, and the file itself where none was
+        f"{d['docdir']}/examples/nvme-vf-migrate.conf": None,
+        f"{d['sysconfdir']}/nvme-vf-migrate/nvme-vf-migrate.conf": None,
     }
     if d["hookdir"]:
         g[f"{d['libexecdir']}/nvme-vf-migrate-hook"] = None
