@@ -30,10 +30,6 @@
 
 #define PROG "nvme-vf-migrate-hook"
 
-#ifndef NVFM_HOOK_CONF_DEFAULT
-#define NVFM_HOOK_CONF_DEFAULT "/etc/nvme-vf-migrate/hook.conf"
-#endif
-
 typedef struct {
 	const char *domain;	/* argv[1] */
 	const char *op;
@@ -312,7 +308,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA < domain.xml\n"
 		   "The libvirt QEMU hook of nvme-vf-migrate (see nvme-vf-migrate-hook(8)).\n"
-		   "Configuration: $NVFM_HOOK_CONF or %s\n", PROG, NVFM_HOOK_CONF_DEFAULT);
+		   "Configuration: the [hook] section of $NVFM_CONFIG or %s\n", PROG,
+		nvfm_config_default_path());
 }
 
 static gboolean is(const Hook *h, const char *op, const char *subop)
@@ -353,7 +350,7 @@ int main(int argc, char **argv)
 
 	umask(077);
 	h.pending = g_string_new(NULL);
-	if (!hook_conf_load(&h.conf, NVFM_HOOK_CONF_DEFAULT, &error)) {
+	if (!hook_conf_load(&h.conf, &error)) {
 		rc = fail(&h, "%s", error->message);
 		goto out;
 	}

@@ -80,22 +80,13 @@ static gboolean is_section(const char *name)
 	return FALSE;
 }
 
-static gboolean load_file(NvfmConfig *cfg, gboolean named, GError **error)
+static gboolean load_text(NvfmConfig *cfg, const char *text, gsize len, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GHashTable) lines = NULL;
 	g_autoptr(GError) e = NULL;
-	g_autofree char *text = NULL;
 	g_auto(GStrv) groups = NULL;
-	gsize len;
 
-	if (!g_file_get_contents(cfg->path, &text, &len, &e)) {
-		/* only the default may be absent: a named file is meant to exist */
-		if (!named && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			return TRUE;
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s", e->message);
-		return FALSE;
-	}
 	if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &e)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s: %s", cfg->path,
 			    e->message);
@@ -130,6 +121,9 @@ static gboolean load_file(NvfmConfig *cfg, gboolean named, GError **error)
 				return FALSE;
 			}
 			v = g_key_file_get_string(kf, groups[g], keys[i], &e);
+			/* "key =" keeps the default, as a commented-out line does */
+			if (v && !*g_strstrip(v))
+				continue;
 			if (!v || !nvfm_cfg_slot_parse(k, v, &s, error)) {
 				if (!v)
 					g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s",
@@ -144,6 +138,22 @@ static gboolean load_file(NvfmConfig *cfg, gboolean named, GError **error)
 		}
 	}
 	return TRUE;
+}
+
+static gboolean load_file(NvfmConfig *cfg, gboolean named, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+	g_autofree char *text = NULL;
+	gsize len;
+
+	if (!g_file_get_contents(cfg->path, &text, &len, &e)) {
+		/* only the default may be absent: a named file is meant to exist */
+		if (!named && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE;
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s", e->message);
+		return FALSE;
+	}
+	return load_text(cfg, text, len, error);
 }
 
 static gboolean load_env(NvfmConfig *cfg, GError **error)
@@ -167,21 +177,37 @@ static gboolean load_env(NvfmConfig *cfg, GError **error)
 	return TRUE;
 }
 
+static NvfmConfig *with_defaults(const char *path)
+{
+	NvfmConfig *cfg = g_new0(NvfmConfig, 1);
+
+	cfg->path = g_strdup(path);
+	for (int k = 0; k < NVFM_CFG_N_KEYS; k++)
+		if (nvfm_cfg_keys[k].def &&
+		    !nvfm_cfg_slot_parse(k, nvfm_cfg_keys[k].def, &cfg->slot[k], NULL))
+			g_error("the default of %s.%s is refused", nvfm_cfg_keys[k].section,
+				nvfm_cfg_keys[k].key);
+	return cfg;
+}
+
 NvfmConfig *nvfm_config_load(const char *path, GError **error)
 {
-	g_autoptr(NvfmConfig) cfg = g_new0(NvfmConfig, 1);
 	const char *env = g_getenv("NVFM_CONFIG");
 	gboolean named = path || (env && *env);
+	g_autoptr(NvfmConfig) cfg = with_defaults(path ? path : named ? env : NVFM_CONF_PATH);
 
-	cfg->path = g_strdup(path ? path : env && *env ? env : NVFM_CONF_PATH);
-	for (int k = 0; k < NVFM_CFG_N_KEYS; k++) {
-		if (!nvfm_cfg_keys[k].def)
-			continue;
-		if (!nvfm_cfg_slot_parse(k, nvfm_cfg_keys[k].def, &cfg->slot[k], error))
-			g_return_val_if_reached(NULL);
-	}
 	if (!load_file(cfg, named, error) || !load_env(cfg, error))
 		return NULL;
+	return g_steal_pointer(&cfg);
+}
+
+NvfmConfig *nvfm_cfg_load_text(const char *name, const char *text, gsize len, GError **error)
+{
+	g_autoptr(NvfmConfig) cfg = with_defaults(name);
+
+	if (!load_text(cfg, text, len, error))
+		return NULL;
+	cfg->read = TRUE;
 	return g_steal_pointer(&cfg);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config-private.h"
+#include "util/util-private.h"
 
 static const char *const w_device_state[] = { "direct", "qemu", NULL };
 static const char *const w_integrity[] = { "auto", "verify", NULL };
@@ -133,9 +134,12 @@ static gboolean parse_timeouts(CfgSlot *slot, GStrv words, GError **error)
 		char *end = NULL;
 		double s = kv[1] ? g_ascii_strtod(g_strstrip(kv[1]), &end) : 0;
 
-		if (ph < 0 || !end || end == kv[1] || *end || !(s > 0) || s > DAY)
+		if (ph < 0 || !end || end == kv[1] || *end || !(s > 0) || s > DAY) {
+			g_autofree char *q = nvfm_quote_line(words[i]);
+
 			return bad(error, "'%s': want PHASE=SECONDS items (0 < SECONDS <= %d)",
-				   words[i], DAY);
+				   q, DAY);
+		}
 		slot->timeouts[ph] = (int)(s * 1000);
 	}
 	return TRUE;
@@ -146,7 +150,8 @@ gboolean nvfm_cfg_slot_parse(NvfmConfigKey key, const char *text, CfgSlot *slot,
 {
 	const CfgKeyInfo *k = &nvfm_cfg_keys[key];
 	g_autofree char *v = g_strstrip(g_strdup(text));
-	char *end = NULL;
+	/* what a message shows of the text: one line whatever it holds */
+	g_autofree char *q = nvfm_quote_line(v);
 	gboolean ok = TRUE;
 
 	nvfm_cfg_slot_clear(slot);
@@ -171,16 +176,16 @@ gboolean nvfm_cfg_slot_parse(NvfmConfigKey key, const char *text, CfgSlot *slot,
 	case CFG_UINT:
 		if (!g_ascii_string_to_unsigned(v, 10, k->min, k->max, &slot->num, NULL))
 			return bad(error, "must be a number from %" G_GUINT64_FORMAT " to %"
-				   G_GUINT64_FORMAT ", not '%s'", k->min, k->max, v);
+				   G_GUINT64_FORMAT ", not '%s'", k->min, k->max, q);
 		slot->text = g_strdup_printf("%" G_GUINT64_FORMAT, slot->num);
 		return TRUE;
 	case CFG_SIZE:
 		if (!nvfm_size_parse(v, &slot->num, NULL) || slot->num < k->min ||
 		    slot->num > k->max) {
 			if (k->max == G_MAXUINT64)
-				return bad(error, "must be a size (4096, 64K, 4M, 1G), not '%s'", v);
+				return bad(error, "must be a size (4096, 64K, 4M, 1G), not '%s'", q);
 			return bad(error, "must be a size from %" G_GUINT64_FORMAT "K to %"
-				   G_GUINT64_FORMAT "M, not '%s'", k->min >> 10, k->max >> 20, v);
+				   G_GUINT64_FORMAT "M, not '%s'", k->min >> 10, k->max >> 20, q);
 		}
 		slot->text = g_steal_pointer(&v);
 		return TRUE;
@@ -192,7 +197,7 @@ gboolean nvfm_cfg_slot_parse(NvfmConfigKey key, const char *text, CfgSlot *slot,
 			 g_ascii_strcasecmp(v, "no") == 0)
 			slot->num = 0;
 		else
-			return bad(error, "must be true or false, not '%s'", v);
+			return bad(error, "must be true or false, not '%s'", q);
 		slot->text = g_strdup(slot->num ? "true" : "false");
 		return TRUE;
 	case CFG_CHOICE:
@@ -206,10 +211,9 @@ gboolean nvfm_cfg_slot_parse(NvfmConfigKey key, const char *text, CfgSlot *slot,
 		{
 			g_autofree char *all = g_strjoinv(", ", (GStrv)k->words);
 
-			return bad(error, "must be one of %s, not '%s'", all, v);
+			return bad(error, "must be one of %s, not '%s'", all, q);
 		}
 	}
-	(void)end;
 	if (!ok)
 		nvfm_cfg_slot_clear(slot);
 	return ok;

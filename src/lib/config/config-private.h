@@ -57,4 +57,8 @@ gboolean nvfm_cfg_slot_parse(NvfmConfigKey key, const char *text, CfgSlot *slot,
 
 void nvfm_cfg_slot_clear(CfgSlot *slot);
 
+/* defaults and @text as if read from the file @name, without the
+ * environment (for the fuzz target) */
+NvfmConfig *nvfm_cfg_load_text(const char *name, const char *text, gsize len, GError **error);
+
 #pragma GCC visibility pop
