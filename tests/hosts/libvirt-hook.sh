@@ -251,12 +251,12 @@ case_hook() {
 	cp "$B/hook.conf" "$WORK/good.conf"
 	echo "hostdevs = some" >>"$B/hook.conf"
 	hook_on "$B" migrate begin - <"$WORK/dom.xml"
-	expect_refused "bad config" "$B" "hostdevs must be 'listed' or 'all'"
+	expect_refused "bad config" "$B" "hook.conf:[0-9]*: hostdevs: must be one of listed, all"
 	cp "$WORK/good.conf" "$B/hook.conf"
 	NVFM_CONFIG=$WORK/none.conf "$HOOK" "$DOM" migrate begin - <"$WORK/dom.xml" \
 		>"$B/out" 2>"$B/err"
 	RC=$?
-	expect_refused "missing config" "$B" "none.conf: .*No such file"
+	expect_refused "missing config" "$B" "none.conf.*No such file"
 	sed 's/<nvfm:vf alias="ua-nvme0" device="emu:pfA-vf0"/<nvfm:vf alias="hostdev0"/' \
 		"$WORK/dom.xml" >"$WORK/pci.xml"
 	grep -q 'alias="hostdev0" nvq' "$WORK/pci.xml" || fail "test bug: pci.xml"
@@ -740,7 +740,7 @@ case_big_xml() {
 	cp "$WORK/good.conf" "$B/hook.conf"
 	echo "max_xml_size = 1G" >>"$B/hook.conf"
 	hook_on "$B" migrate begin - <"$WORK/big.xml"
-	expect_refused "max_xml_size = 1G" "$B" "max_xml_size must be a size from 64K to 64M"
+	expect_refused "max_xml_size = 1G" "$B" "max_xml_size: must be a size from 64K to 64M"
 	echo "ok: max_xml_size applies and is bounded"
 }
 
