@@ -88,7 +88,7 @@ def check_refs(destdir, d):
             if not os.path.exists(under(destdir, p)):
                 fail(f"{page} names {p}, which is not installed")
     hook = open(under(destdir, f"{d['mandir']}/man8/nvme-vf-migrate-hook.8")).read()
-    for w in (f"{d['sysconfdir']}/nvme-vf-migrate/hook.conf",):
+    for w in (f"{d['sysconfdir']}/nvme-vf-migrate/nvme-vf-migrate.conf",):
         if w not in hook:
             fail(f"nvme-vf-migrate-hook(8) does not name {w}")
     if d["hookdir"] and f"{d['hookdir']}/nvme-vf-migrate" not in hook:
