@@ -615,6 +615,18 @@ sec-allow-config)
 	start_agent --tls-dir "$WORK/pki/server" --config "$WORK/agent.conf"
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	expect_arrived
+	stop_agent
+	# the unit's example NVFM_AGENT_ARGS, split as systemd splits it (at
+	# spaces, quote characters kept): it must let a host-* client in
+	args=$(sed -n 's/.*NVFM_AGENT_ARGS=\(--allow [^ :]*\).*/\1/p' \
+		"$NVFM_SOURCE_ROOT/data/nvme-vf-migrate-agent.service.in")
+	[ -n "$args" ] || fail "the unit names no example --allow"
+	set -f
+	# shellcheck disable=SC2086
+	start_agent --tls-dir "$WORK/pki/server" $args
+	set +f
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
 	;;
 sec-plain-to-tls)
 	make_devices 1M
