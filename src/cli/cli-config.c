@@ -19,11 +19,9 @@ NvfmConfig *cli_config(const char *cmd, int *code)
 	if (config)
 		return config;
 	config = nvfm_config_load(cli_globals.config_path, &error);
-	if (!config) {
-		/* a bad file is bad input: usage, whatever its error says */
+	/* every refusal is NVFM_ERROR_INVALID_ARG: bad input, exit 2 */
+	if (!config)
 		*code = cli_fail(error);
-		*code = CLI_EXIT_USAGE;
-	}
 	return config;
 }
 
