@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The libvirt hook's configuration file (hook.conf, a GKeyFile with one
- * [hook] group; see nvme-vf-migrate-hook(8) and
- * examples/libvirt-hook/hook.conf). Its own file so that the hook and
- * tests/fuzz/fuzz-hook-config.c build the same parser.
+ * The libvirt hook's settings: the [hook] section of nvme-vf-migrate.conf
+ * (see nvme-vf-migrate-hook(8)), checked by the library's configuration
+ * (include/nvfm/config-file.h) and taken from it here. Its own file so
+ * that the hook and tests/fuzz/fuzz-hook-config.c build the same code.
  */
 #pragma once
 
 #include "nvfm/nvfm.h"
 
-/* Domain XML larger than this is refused unread (max_xml_size). */
-#define HOOK_XML_MAX_DEFAULT (4u << 20)
-/* the bounds max_xml_size may take */
+/* the bounds max_xml_size may take (config-keys.c says so to the user) */
 #define HOOK_XML_MAX_MIN (64u << 10)
 #define HOOK_XML_MAX_MAX (64u << 20)
 
@@ -30,17 +28,14 @@ typedef struct {
 	gboolean require_migration;
 } HookConf;
 
-/*
- * Fill @c from the key file @kf (already loaded). Errors name the key and
- * what it accepts; @c is to be cleared either way.
- */
-gboolean hook_conf_parse(HookConf *c, GKeyFile *kf, GError **error);
+/* Fill @c from the [hook] settings of @cfg; @c is to be cleared. */
+void hook_conf_from(HookConf *c, const NvfmConfig *cfg);
 
 /*
- * Load $NVFM_HOOK_CONF, else @default_path (which alone may be absent:
- * then every setting has its default), and apply emu_dir. Errors are
- * prefixed with the file's path.
+ * Load $NVFM_CONFIG, else the default nvme-vf-migrate.conf (which alone
+ * may be absent: then every setting has its default), and apply emu_dir.
+ * Errors say where the mistake is (FILE:LINE).
  */
-gboolean hook_conf_load(HookConf *c, const char *default_path, GError **error);
+gboolean hook_conf_load(HookConf *c, GError **error);
 
 void hook_conf_clear(HookConf *c);

@@ -30,10 +30,6 @@
 
 #define PROG "nvme-vf-migrate-hook"
 
-#ifndef NVFM_HOOK_CONF_DEFAULT
-#define NVFM_HOOK_CONF_DEFAULT "/etc/nvme-vf-migrate/hook.conf"
-#endif
-
 typedef struct {
 	const char *domain;	/* argv[1] */
 	const char *op;
@@ -54,7 +50,9 @@ static void log_to_file(Hook *h, const char *line)
 	g_autofree char *stamp = NULL, *text = NULL;
 	int fd;
 
-	if (!h->conf.log_file)
+	/* NVFM_HOOK_LOG_FILE is also log_file (the environment layer of the
+	 * configuration): the log has the line already */
+	if (!h->conf.log_file || (h->log && nvfm_log_get_target(h->log) == NVFM_LOG_FILE))
 		return;
 	fd = open(h->conf.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -72,7 +70,7 @@ static void log_to_file(Hook *h, const char *line)
 /*
  * The log NVFM_HOOK_LOG names (journal, stderr, file with
  * NVFM_HOOK_LOG_FILE, or auto: the journal when there is one, else none),
- * independent of hook.conf so that a broken configuration is logged too.
+ * read before the configuration so that a broken one is logged too.
  */
 static gboolean open_log(Hook *h, GError **error)
 {
@@ -347,7 +345,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA < domain.xml\n"
 		   "The libvirt QEMU hook of nvme-vf-migrate (see nvme-vf-migrate-hook(8)).\n"
-		   "Configuration: $NVFM_HOOK_CONF or %s\n", PROG, NVFM_HOOK_CONF_DEFAULT);
+		   "Configuration: the [hook] section of $NVFM_CONFIG or %s\n", PROG,
+		nvfm_config_default_path());
 }
 
 static gboolean is(const Hook *h, const char *op, const char *subop)
@@ -393,7 +392,7 @@ int main(int argc, char **argv)
 		rc = fail(&h, "%s", error->message);
 		goto out;
 	}
-	if (!hook_conf_load(&h.conf, NVFM_HOOK_CONF_DEFAULT, &error)) {
+	if (!hook_conf_load(&h.conf, &error)) {
 		rc = fail(&h, "%s", error->message);
 		goto out;
 	}

@@ -21,3 +21,4 @@
 #include "nvfm/migrate.h"
 #include "nvfm/domxml.h"
 #include "nvfm/incoming.h"
+#include "nvfm/config-file.h"

@@ -22,6 +22,11 @@ typedef struct {
  * connections in their handshake) to @ctx as a group. */
 void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean server);
 
+/* Lays the transport flags given over the configuration ([agent] for a
+ * server, else [client]) and leaves the effective values in @t. FALSE:
+ * the usage error is printed and *code set. */
+gboolean cli_transport_config(CliTransport *t, gboolean server, const char *cmd, int *code);
+
 /* Checks the server's limits on connections in their handshake and puts
  * them in @ao: CLI_EXIT_OK, or the usage error's exit code. */
 int cli_transport_preauth(CliTransport *t, const char *cmd, NvfmAgentOptions *ao);

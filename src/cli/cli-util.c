@@ -69,11 +69,16 @@ gboolean cli_parse(GOptionContext *ctx, const char *cmd, const char *args,
 		   const char *summary, int *argc, char ***argv, int min_args, int max_args,
 		   int *exit_code)
 {
+	g_autofree char *conf_help = g_strdup_printf("Read this configuration file (default "
+						     "$NVFM_CONFIG, else %s)",
+						     nvfm_config_default_path());
 	GOptionEntry common[] = {
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &cli_globals.json, "Print results as JSON", NULL },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli_globals.quiet, "Print only errors", NULL },
 		{ "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_verbose,
 		  "Print debug messages (repeatable)", NULL },
+		{ "config", 0, 0, G_OPTION_ARG_FILENAME, &cli_globals.config_path,
+		  conf_help, "FILE" },
 		{ NULL },
 	};
 	g_autoptr(GError) error = NULL;

@@ -43,6 +43,7 @@ typedef struct {
 	gboolean quiet;
 	int verbose;
 	gboolean data_on_stdout;	/* stdout carries a state stream (save -o -) */
+	char *config_path;	/* --config FILE; NULL: $NVFM_CONFIG or the default */
 } CliGlobals;
 
 extern CliGlobals cli_globals;
@@ -72,6 +73,22 @@ void cli_unlink_on_signal(const char *path);
  * a migration session found on it that this process did not start
  * (nvfm_device_settle(), with a note on stderr). */
 NvfmDevice *cli_device_open(const char *text, GError **error);
+
+/* cli-config.c: the configuration, loaded once; a flag a command was
+ * given (a set string, an int other than CLI_UNSET) goes over it, and the
+ * effective value comes back into the variable. FALSE: the usage error is
+ * printed and *code set. */
+#define CLI_UNSET G_MININT
+NvfmConfig *cli_config(const char *cmd, int *code);
+gboolean cli_config_str(NvfmConfigKey key, const char *flag, char **var, const char *cmd,
+			int *code);
+gboolean cli_config_int(NvfmConfigKey key, const char *flag, int *var, const char *cmd,
+			int *code);
+gboolean cli_config_strv(NvfmConfigKey key, const char *flag, char ***var, const char *cmd,
+			 int *code);
+gboolean cli_config_verify(NvfmConfigKey key, gboolean *verify, const char *cmd, int *code);
+char *cli_config_agent_address(void);
+int cmd_config(int argc, char **argv);
 
 /* command handlers, one cmd-*.c each */
 int cmd_vf(int argc, char **argv);

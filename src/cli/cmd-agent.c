@@ -45,7 +45,8 @@ void cli_transport_add_options(GOptionContext *ctx, CliTransport *t, gboolean se
 	GOptionGroup *g = g_option_group_new("transport", "Transport and TLS options:",
 					     "Show transport and TLS options", NULL, NULL);
 
-	t->timeout = 30;
+	/* the default is the configuration's (cli_transport_config) */
+	t->timeout = CLI_UNSET;
 	g_option_group_add_entries(g, entries);
 	if (server)
 		g_option_group_add_entries(g, limits);
@@ -79,6 +80,22 @@ NvfmTls *cli_transport_tls(CliTransport *t, gboolean server, const char *address
 	if (!tls && error && *error && (*error)->code != NVFM_ERROR_INVALID_ARG)
 		g_prefix_error(error, "TLS is required for TCP (use --insecure for plain TCP): ");
 	return tls;
+}
+
+gboolean cli_transport_config(CliTransport *t, gboolean server, const char *cmd, int *code)
+{
+	if (!cli_config(cmd, code))
+		return FALSE;
+	/* --insecure and explicit TLS files leave the configured directory out */
+	if (!t->insecure && !t->tls_ca && !t->tls_cert && !t->tls_key &&
+	    !cli_config_str(server ? NVFM_CFG_AGENT_PKI_DIR : NVFM_CFG_CLIENT_PKI_DIR,
+			    "--tls-dir", &t->tls_dir, cmd, code))
+		return FALSE;
+	if (server && !t->insecure &&
+	    !cli_config_strv(NVFM_CFG_AGENT_ALLOW, "--allow", &t->allow, cmd, code))
+		return FALSE;
+	return cli_config_int(server ? NVFM_CFG_AGENT_TIMEOUT : NVFM_CFG_CLIENT_TIMEOUT,
+			      "--timeout", &t->timeout, cmd, code);
 }
 
 int cli_transport_preauth(CliTransport *t, const char *cmd, NvfmAgentOptions *ao)
@@ -162,7 +179,7 @@ int cmd_agent(int argc, char **argv)
 	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	g_auto(GStrv) admin = NULL;
 	g_auto(GStrv) drivers = NULL;
-	int max_sessions = 0, idle = 300;
+	int max_sessions = CLI_UNSET, idle = CLI_UNSET;
 	gboolean verify = FALSE, emu = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
@@ -201,9 +218,24 @@ int cmd_agent(int argc, char **argv)
 		cli_transport_clear(&t);
 		return code;
 	}
+	if (!cli_transport_config(&t, TRUE, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_LISTEN, "--listen", &listen, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_RUNTIME_DIR, "--runtime-dir", &runtime, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_LOG, "--log", &log, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_LOG_FILE, "--log-file", &log_file, "agent", &code) ||
+	    !cli_config_int(NVFM_CFG_AGENT_MAX_SESSIONS, "--max-sessions", &max_sessions, "agent",
+			    &code) ||
+	    !cli_config_int(NVFM_CFG_AGENT_IDLE_TIMEOUT, "--idle-timeout", &idle, "agent", &code) ||
+	    !cli_config_strv(NVFM_CFG_AGENT_PF, "--pf", &pf_args, "agent", &code) ||
+	    !cli_config_strv(NVFM_CFG_AGENT_DRIVER, "--driver", &drivers, "agent", &code) ||
+	    !cli_config_strv(NVFM_CFG_AGENT_ADMIN, "--admin", &admin, "agent", &code) ||
+	    !cli_config_verify(NVFM_CFG_AGENT_INTEGRITY, &verify, "agent", &code)) {
+		cli_transport_clear(&t);
+		return code;
+	}
 	if (!listen) {
 		cli_transport_clear(&t);
-		return cli_usage_error("agent", "missing --listen ADDR");
+		return cli_usage_error("agent", "missing --listen ADDR (or [agent] listen)");
 	}
 	if (max_sessions < 0 || idle <= 0 || t.timeout <= 0) {
 		cli_transport_clear(&t);
@@ -218,7 +250,8 @@ int cmd_agent(int argc, char **argv)
 		cli_transport_clear(&t);
 		return cli_usage_error("agent", "--log: %s", error->message);
 	}
-	if (log_file && !log)
+	/* a file alone means that target */
+	if (log_file && log_target == NVFM_LOG_AUTO)
 		log_target = NVFM_LOG_FILE;
 	log_sink = nvfm_log_new(log_target, log_file, "nvme-vf-migrate", &error);
 	if (!log_sink) {
@@ -311,8 +344,13 @@ static int agent_request(int argc, char **argv)
 		       "send one control request (status, preflight, provision, reserve, release)",
 		       &argc, &argv, 1, -1, &code))
 		goto out;
+	if (!cli_transport_config(&t, FALSE, "agent request", &code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_AGENT, "--to", &to, "agent request", &code))
+		goto out;
+	g_free(to);
+	to = cli_config_agent_address();
 	if (!to) {
-		code = cli_usage_error("agent request", "missing --to ADDR");
+		code = cli_usage_error("agent request", "missing --to ADDR (or [client] agent)");
 		goto out;
 	}
 	for (int i = 2; i < argc; i++) {

@@ -90,8 +90,25 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 		return FALSE;
 	}
 	o->vf = a->vf;
+	if (!cli_transport_config(&a->t, FALSE, cmd, code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_AGENT, "--to", &a->agent, cmd, code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_DEST_PF, "--dest-pf", &a->dest_pf, cmd, code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_DRIVER, "--dest-driver", &a->dest_driver, cmd, code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_DEVICE_STATE, "--device-state", &a->mover, cmd, code) ||
+	    !cli_config_int(NVFM_CFG_CLIENT_PRECOPY_ROUNDS, "--precopy-rounds", &a->rounds, cmd,
+			    code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_PRECOPY_THRESHOLD, "--precopy-threshold",
+			    &a->threshold, cmd, code) ||
+	    !cli_config_int(NVFM_CFG_CLIENT_DOWNTIME_LIMIT, "--downtime-limit", &a->downtime, cmd,
+			    code) ||
+	    !cli_config_strv(NVFM_CFG_CLIENT_PHASE_TIMEOUTS, "--phase-timeout", &a->timeouts, cmd,
+			     code))
+		return FALSE;
+	g_free(a->agent);
+	a->agent = cli_config_agent_address();
 	if (!a->agent || !a->dest_pf) {
-		*code = cli_usage_error(cmd, "needs --to ADDR and --dest-pf PF");
+		*code = cli_usage_error(cmd, "needs --to ADDR and --dest-pf PF (or [client] agent "
+					"and dest_pf)");
 		return FALSE;
 	}
 	if (!a->mover || !strcmp(a->mover, "direct")) {
@@ -113,18 +130,9 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 		*code = cli_fail(error);
 		return FALSE;
 	}
-	for (char **p = a->timeouts; p && *p; p++) {
-		g_auto(GStrv) kv = g_strsplit(*p, "=", 2);
-		int ph = kv[0] ? nvfm_migrate_phase_from_name(kv[0]) : -1;
-		char *end = NULL;
-		double s = kv[0] && kv[1] ? g_ascii_strtod(kv[1], &end) : 0;
-
-		if (ph < 0 || !end || *end || s <= 0 || s > 86400) {
-			*code = cli_usage_error(cmd, "--phase-timeout '%s': want PHASE=SECONDS", *p);
-			return FALSE;
-		}
-		o->timeout_ms[ph] = (int)(s * 1000);
-	}
+	memcpy(o->timeout_ms, nvfm_config_get_timeouts(cli_config(cmd, code),
+						       NVFM_CFG_CLIENT_PHASE_TIMEOUTS),
+	       sizeof(o->timeout_ms));
 	o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] = o->timeout_ms[NVFM_MIGRATE_PREFLIGHT] ?:
 						 a->t.timeout * 1000;
 	o->vm_qmp = a->vm;
@@ -260,6 +268,7 @@ int cmd_migrate(int argc, char **argv)
 	int code;
 
 	add_options(ctx, &a);
+	a.rounds = a.downtime = CLI_UNSET;
 	if (!cli_parse(ctx, "migrate", synopsis,
 		       "move a VM's NVMe VF (and the VM) to another host", &argc, &argv, 1, 1, &code))
 		goto out;
@@ -298,6 +307,7 @@ int cmd_check(int argc, char **argv)
 	int code;
 
 	add_options(ctx, &a);
+	a.rounds = a.downtime = CLI_UNSET;
 	if (!cli_parse(ctx, "check", synopsis,
 		       "run the migration's preflight alone and print what would block it", &argc,
 		       &argv, 1, 1, &code))

@@ -37,7 +37,7 @@ static const char *state_of(NvfmDevice *dev)
 int cmd_send(int argc, char **argv)
 {
 	g_autofree char *to = NULL, *target = NULL, *resv = NULL, *threshold = NULL;
-	int rounds = 0;
+	int rounds = CLI_UNSET;
 	gboolean run = FALSE, verify = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
@@ -66,6 +66,16 @@ int cmd_send(int argc, char **argv)
 		       "move a device's state into a device on another host", &argc, &argv, 1, 1,
 		       &code))
 		goto out;
+	if (!cli_transport_config(&t, FALSE, "send", &code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_AGENT, "--to", &to, "send", &code) ||
+	    !cli_config_int(NVFM_CFG_CLIENT_PRECOPY_ROUNDS, "--precopy-rounds", &rounds, "send",
+			    &code) ||
+	    !cli_config_str(NVFM_CFG_CLIENT_PRECOPY_THRESHOLD, "--precopy-threshold", &threshold,
+			    "send", &code) ||
+	    !cli_config_verify(NVFM_CFG_CLIENT_INTEGRITY, &verify, "send", &code))
+		goto out;
+	g_free(to);
+	to = cli_config_agent_address();
 	if (!to || (!target && !resv)) {
 		code = cli_usage_error("send", "needs --to ADDR and --target DEV or --reservation ID");
 		goto out;
@@ -192,6 +202,9 @@ int cmd_receive(int argc, char **argv)
 	if (!cli_parse(ctx, "receive", "DEV --listen ADDR",
 		       "wait for one state transfer and restore it into DEV", &argc, &argv, 1, 1,
 		       &code))
+		goto out;
+	if (!cli_transport_config(&t, TRUE, "receive", &code) ||
+	    !cli_config_verify(NVFM_CFG_AGENT_INTEGRITY, &verify, "receive", &code))
 		goto out;
 	if (!listen) {
 		code = cli_usage_error("receive", "missing --listen ADDR");

@@ -22,6 +22,7 @@ static const CliCommand commands[] = {
 	{ "agent", "--listen ADDR", "serve migrations to this host (the per-host agent)", cmd_agent },
 	{ "send", "DEV --to HOST --target DEV", "move a device's state to a device on another host", cmd_send },
 	{ "receive", "DEV --listen ADDR", "wait for one state transfer into DEV", cmd_receive },
+	{ "config", "[SECTION]", "print the effective settings and where each came from", cmd_config },
 	{ "help", "[COMMAND [SUBCOMMAND]]", "list the commands, or show a command's options", cmd_help },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -29,7 +30,7 @@ static const CliCommand commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: nvme-vf-migrate [--json] [--quiet] [--verbose] COMMAND [ARGS...]\n"
+		"Usage: nvme-vf-migrate [--json] [--quiet] [--verbose] [--config FILE] COMMAND [ARGS...]\n"
 		"\n"
 		"Live-migrate NVMe SR-IOV VFs assigned through VFIO.\n"
 		"\n"
@@ -74,6 +75,15 @@ int main(int argc, char **argv)
 			cli_globals.quiet = TRUE;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			cli_more_verbose();
+		} else if (!strcmp(a, "--config") || g_str_has_prefix(a, "--config=")) {
+			const char *v = a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
+
+			if (!v || !*v) {
+				fprintf(stderr, "nvme-vf-migrate: --config needs a FILE\n");
+				return CLI_EXIT_USAGE;
+			}
+			g_free(cli_globals.config_path);
+			cli_globals.config_path = g_strdup(v);
 		} else if (!strcmp(a, "--version")) {
 			printf("nvme-vf-migrate %s (libnvfm %s)\n", NVFM_VERSION, nvfm_version());
 			return CLI_EXIT_OK;

@@ -35,4 +35,9 @@ comp emu:alpha vf state emu:a
 comp STOP_COPY vf set-state emu:alpha STOP_
 comp alpha emu fault al
 comp state help vf st
+comp config con
+comp --config --conf
+comp --config migrate --conf
+comp agent config ag
+comp selftest --config x.conf sel
 echo "ok completion"

@@ -62,7 +62,7 @@ agent-file)
 	[ ! -s "$WORK/agent.err" ] || fail "the agent wrote to stderr: $(cat "$WORK/agent.err")"
 	;;
 agent-bad)
-	expect 2 "unknown log target 'syslog'" "$TOOL" agent --listen "unix:$WORK/s" --log=syslog
+	expect 2 "--log: must be one of auto, stderr, journal, file, not 'syslog'" "$TOOL" agent --listen "unix:$WORK/s" --log=syslog
 	expect 2 "needs the file's name" "$TOOL" agent --listen "unix:$WORK/s" --log=file
 	expect 2 "for the file target only" "$TOOL" agent --listen "unix:$WORK/s" --log=stderr \
 		--log-file "$WORK/x"

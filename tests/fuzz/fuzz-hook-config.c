@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Fuzz target for the libvirt hook's configuration file (hooks/hook-config.c):
- * the hook runs as root under libvirtd and reads it before anything else.
- * Besides not crashing: a file the hook refuses gets one line that says
- * why; a file it accepts gives settings that are non-empty, stripped and
- * within their bounds, and written back as a key file they parse again
- * to the same settings.
+ * Fuzz target for nvme-vf-migrate.conf as the libvirt hook reads it
+ * (src/lib/config/ and hooks/hook-config.c): the hook runs as root under
+ * libvirtd and reads it before anything else. Besides not crashing: a
+ * file that is refused gets one line that says why; a file that is
+ * accepted gives hook settings that are non-empty, stripped and within
+ * their bounds, and written back as a file they load again to the same
+ * settings.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config-private.h"
 #include "hooks/hook-config.h"
 
 #define FUZZ_MAX_INPUT (64u << 10)
@@ -51,9 +53,9 @@ static void same(const HookConf *a, const HookConf *b)
 static void check_roundtrip(const HookConf *c)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GKeyFile) again = g_key_file_new();
 	g_autoptr(GString) pfs = g_string_new(NULL);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(NvfmConfig) again = NULL;
 	g_autofree char *text = NULL, *max = NULL;
 	HookConf c2 = { 0 };
 	gsize len;
@@ -63,7 +65,8 @@ static void check_roundtrip(const HookConf *c)
 
 		g_string_append_printf(pfs, "%s%s", i ? ", " : "", a->text);
 	}
-	put(kf, "pf", pfs->str);
+	if (pfs->len)
+		put(kf, "pf", pfs->str);
 	put(kf, "driver", c->driver);
 	put(kf, "runtime_dir", c->runtime_dir);
 	put(kf, "agent_runtime_dir", c->agent_runtime_dir);
@@ -76,9 +79,10 @@ static void check_roundtrip(const HookConf *c)
 	put(kf, "unknown_reason", c->reason_from_log ? "log" : "keep");
 	put(kf, "require_migration", c->require_migration ? "true" : "false");
 	text = g_key_file_to_data(kf, &len, NULL);
-	if (!g_key_file_load_from_data(again, text, len, G_KEY_FILE_NONE, &error) ||
-	    !hook_conf_parse(&c2, again, &error))
+	again = nvfm_cfg_load_text("again", text, len, &error);
+	if (!again)
 		abort();
+	hook_conf_from(&c2, again);
 	same(c, &c2);
 	hook_conf_clear(&c2);
 }
@@ -87,29 +91,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(NvfmConfig) cfg = NULL;
 	g_autoptr(GError) error = NULL;
 	HookConf c = { 0 };
 
 	if (size > FUZZ_MAX_INPUT)
 		return 0;
-	/* the hook's loader refuses what GKeyFile refuses, with its message */
-	if (!g_key_file_load_from_data(kf, (const char *)data, size, G_KEY_FILE_NONE, &error))
-		return 0;
-	if (!hook_conf_parse(&c, kf, &error)) {
+	cfg = nvfm_cfg_load_text("fuzz.conf", (const char *)data, size, &error);
+	if (!cfg) {
 		one_line(error);
-	} else {
-		if (error || !c.pfs || !c.qemu_log_dir || c.max_xml < HOOK_XML_MAX_MIN ||
-		    c.max_xml > HOOK_XML_MAX_MAX)
-			abort();
-		check_string(c.driver);
-		check_string(c.runtime_dir);
-		check_string(c.agent_runtime_dir);
-		check_string(c.qemu_log_dir);
-		check_string(c.log_file);
-		check_string(c.emu_dir);
-		check_roundtrip(&c);
+		return 0;
 	}
+	hook_conf_from(&c, cfg);
+	if (error || !c.pfs || !c.qemu_log_dir || c.max_xml < HOOK_XML_MAX_MIN ||
+	    c.max_xml > HOOK_XML_MAX_MAX)
+		abort();
+	check_string(c.driver);
+	check_string(c.runtime_dir);
+	check_string(c.agent_runtime_dir);
+	check_string(c.qemu_log_dir);
+	check_string(c.log_file);
+	check_string(c.emu_dir);
+	check_roundtrip(&c);
 	hook_conf_clear(&c);
 	return 0;
 }

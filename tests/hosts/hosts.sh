@@ -593,9 +593,39 @@ sec-not-allowed)
 	pki
 	start_agent --tls-dir "$WORK/pki/server" --allow host-c --allow 'CN=nobody*'
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
-	security_refused 9 "did not accept our certificate" "is not in the allow-list"
+	security_refused 9 "allow-list does not accept our certificate .*(CN host-a)" \
+		"is not in the allow-list"
 	# the allowed subject gets through
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client-c" --target emu:b
+	expect_arrived
+	;;
+sec-allow-config)
+	# the allow-list of the configuration file, spelled as the docs and
+	# the unit's example spell it (no quotes): CN=host-* lets host-a in;
+	# a list without it tells the client why, and the client exits 9
+	make_devices 1M
+	pki
+	printf '[agent]\nallow = CN=nobody-*, CN=host-c\n' >"$WORK/agent.conf"
+	start_agent --tls-dir "$WORK/pki/server" --config "$WORK/agent.conf"
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	security_refused 9 "allow-list does not accept our certificate .* (CN host-a)" \
+		"is not in the allow-list"
+	stop_agent
+	printf '[agent]\nallow = CN=host-*\n' >"$WORK/agent.conf"
+	start_agent --tls-dir "$WORK/pki/server" --config "$WORK/agent.conf"
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
+	expect_arrived
+	stop_agent
+	# the unit's example NVFM_AGENT_ARGS, split as systemd splits it (at
+	# spaces, quote characters kept): it must let a host-* client in
+	args=$(sed -n 's/.*NVFM_AGENT_ARGS=\(--allow [^ :]*\).*/\1/p' \
+		"$NVFM_SOURCE_ROOT/data/nvme-vf-migrate-agent.service.in")
+	[ -n "$args" ] || fail "the unit names no example --allow"
+	set -f
+	# shellcheck disable=SC2086
+	start_agent --tls-dir "$WORK/pki/server" $args
+	set +f
+	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	expect_arrived
 	;;
 sec-plain-to-tls)
@@ -836,20 +866,20 @@ sec-allow-rdn)
 	start_agent --tls-dir "$WORK/pki/server" --allow host-a
 	# CN=host-c, O="nvfm-test, CN=host-a"
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client-evil" --target emu:b
-	security_refused 9 "did not accept our certificate" \
+	security_refused 9 "allow-list does not accept our certificate" \
 		"client certificate 'O=nvfm-test\\\\, CN=host-a,CN=host-c' (CN host-c) is not in the allow-list"
 	# two CNs: which one would the CA have meant? neither
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client-twocn" --target emu:b
-	security_refused 9 "did not accept our certificate" "(no CN: the subject has 2) is not in the allow-list"
+	security_refused 9 "allow-list does not accept our certificate" "(no CN: the subject has 2) is not in the allow-list"
 	# host-a.example is not host-a
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
-	security_refused 9 "did not accept our certificate" \
+	security_refused 9 "allow-list does not accept our certificate" \
 		"(CN ops-d, DNS host-a.example, IP 10.9.9.9) is not in the allow-list"
 	stop_agent
 	# CN= asks for the CN alone: a DNS subjectAltName does not pass it
 	start_agent --tls-dir "$WORK/pki/server" --allow CN=host-a.example --allow CN=10.9.9.9
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client-san" --target emu:b
-	security_refused 9 "did not accept our certificate" "is not in the allow-list"
+	security_refused 9 "allow-list does not accept our certificate" "is not in the allow-list"
 	stop_agent
 	# the real host-a, and a DNS and an IP subjectAltName, get through
 	start_agent --tls-dir "$WORK/pki/server" --allow host-a --allow 'host-a.exam*'

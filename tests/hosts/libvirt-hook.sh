@@ -175,7 +175,7 @@ domain_xml() {
 hook_on() {
 	d=$1
 	shift
-	NVFM_HOOK_CONF=$d/hook.conf "$HOOK" "$DOM" "$@" >"$d/out" 2>"$d/err"
+	NVFM_CONFIG=$d/hook.conf "$HOOK" "$DOM" "$@" >"$d/out" 2>"$d/err"
 	RC=$?
 }
 
@@ -229,7 +229,7 @@ case_hook() {
 	for op in "start begin -" "stopped end -" "stopped end migrated" "restore begin -" \
 		"reconnect begin -" "attach begin -" "migrate end -" "release begin -"; do
 		# shellcheck disable=SC2086
-		NVFM_HOOK_CONF=$B/hook.conf timeout 10 "$HOOK" "$DOM" $op <&3 >"$B/out" 2>"$B/err"
+		NVFM_CONFIG=$B/hook.conf timeout 10 "$HOOK" "$DOM" $op <&3 >"$B/out" 2>"$B/err"
 		RC=$?
 		[ "$RC" -eq 0 ] || fail "'$op' exited $RC"
 		[ ! -s "$B/out" ] && [ ! -s "$B/err" ] || fail "'$op' printed something"
@@ -251,12 +251,12 @@ case_hook() {
 	cp "$B/hook.conf" "$WORK/good.conf"
 	echo "hostdevs = some" >>"$B/hook.conf"
 	hook_on "$B" migrate begin - <"$WORK/dom.xml"
-	expect_refused "bad config" "$B" "hostdevs must be 'listed' or 'all'"
+	expect_refused "bad config" "$B" "hook.conf:[0-9]*: hostdevs: must be one of listed, all"
 	cp "$WORK/good.conf" "$B/hook.conf"
-	NVFM_HOOK_CONF=$WORK/none.conf "$HOOK" "$DOM" migrate begin - <"$WORK/dom.xml" \
+	NVFM_CONFIG=$WORK/none.conf "$HOOK" "$DOM" migrate begin - <"$WORK/dom.xml" \
 		>"$B/out" 2>"$B/err"
 	RC=$?
-	expect_refused "missing config" "$B" "none.conf: .*No such file"
+	expect_refused "missing config" "$B" "none.conf.*No such file"
 	sed 's/<nvfm:vf alias="ua-nvme0" device="emu:pfA-vf0"/<nvfm:vf alias="hostdev0"/' \
 		"$WORK/dom.xml" >"$WORK/pci.xml"
 	grep -q 'alias="hostdev0" nvq' "$WORK/pci.xml" || fail "test bug: pci.xml"
@@ -438,7 +438,7 @@ libvirt_host() {
 	    echo "injected failure before \$2 \$3" >&2
 	    exit 1
 	fi
-	NVFM_HOOK_CONF="$d/hook.conf" "$HOOK" "\$@" || exit \$?
+	NVFM_CONFIG="$d/hook.conf" "$HOOK" "\$@" || exit \$?
 	if [ -e "$d/fail-after-\$2-\$3" ]; then
 	    echo "injected failure after \$2 \$3" >&2
 	    exit 1
@@ -713,7 +713,7 @@ case_big_xml() {
 	# refused before the parse: one line, non-zero, nothing printed; the
 	# parse of 16 MiB took some 300-600 MB before the cap
 	if [ -x /usr/bin/time ]; then
-		NVFM_HOOK_CONF=$B/hook.conf /usr/bin/time -o "$WORK/rss" -f %M \
+		NVFM_CONFIG=$B/hook.conf /usr/bin/time -o "$WORK/rss" -f %M \
 			"$HOOK" "$DOM" migrate begin - <"$WORK/big.xml" >"$B/out" 2>"$B/err"
 		RC=$?
 	else
@@ -740,7 +740,7 @@ case_big_xml() {
 	cp "$WORK/good.conf" "$B/hook.conf"
 	echo "max_xml_size = 1G" >>"$B/hook.conf"
 	hook_on "$B" migrate begin - <"$WORK/big.xml"
-	expect_refused "max_xml_size = 1G" "$B" "max_xml_size must be a size from 64K to 64M"
+	expect_refused "max_xml_size = 1G" "$B" "max_xml_size: must be a size from 64K to 64M"
 	echo "ok: max_xml_size applies and is bounded"
 }
 

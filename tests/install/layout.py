@@ -35,6 +35,9 @@ def golden(d):
         f"{d['mandir']}/man8/nvme-vf-migrate.8": None,
         f"{d['mandir']}/man8/nvme-vf-migrate-hook.8": None,
         f"{d['docdir']}/README.md": None,
+        # the example configuration, and the file itself where none was
+        f"{d['docdir']}/examples/nvme-vf-migrate.conf": None,
+        f"{d['sysconfdir']}/nvme-vf-migrate/nvme-vf-migrate.conf": None,
     }
     if d["hookdir"]:
         g[f"{d['libexecdir']}/nvme-vf-migrate-hook"] = None
@@ -85,7 +88,7 @@ def check_refs(destdir, d):
             if not os.path.exists(under(destdir, p)):
                 fail(f"{page} names {p}, which is not installed")
     hook = open(under(destdir, f"{d['mandir']}/man8/nvme-vf-migrate-hook.8")).read()
-    for w in (f"{d['sysconfdir']}/nvme-vf-migrate/hook.conf",):
+    for w in (f"{d['sysconfdir']}/nvme-vf-migrate/nvme-vf-migrate.conf",):
         if w not in hook:
             fail(f"nvme-vf-migrate-hook(8) does not name {w}")
     if d["hookdir"] and f"{d['hookdir']}/nvme-vf-migrate" not in hook:

@@ -812,6 +812,28 @@ static NvfmChannel *refuse_plain(int fd, const char *peer, GError **error)
 	return NULL;
 }
 
+/*
+ * The client's certificate is valid but the allow-list does not name it:
+ * tell the client why (an ABORT with the AUTH code), or it only sees the
+ * connection close after a handshake that succeeded. Its HELLO is read
+ * first, bounded, so that closing with it unread does not reset the
+ * connection before the ABORT is read.
+ */
+static void refuse_not_allowed(GIOStream *tls, const char *names)
+{
+	g_autoptr(NvfmChannel) ch = nvfm_channel_new_stream(tls);
+	g_autofree guint8 *buf = g_malloc(NVFM_FRAME_MAX_DATA);
+	g_autofree char *reason = g_strdup_printf(
+		"its allow-list does not accept our certificate %s", names);
+	json_auto_t *obj = json_pack("{s:s, s:s}", "reason", reason, "code",
+				     nvfm_error_code_name(NVFM_ERROR_AUTH));
+	NvfmFrameHeader hdr;
+
+	nvfm_channel_set_timeout(ch, 1000);
+	nvfm_frame_recv(ch, &hdr, buf, NULL);
+	nvfm_frame_send_json(ch, NVFM_FRAME_ABORT, obj, NULL);
+}
+
 static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout_ms,
 			       char **identity, GError **error)
 {
@@ -876,6 +898,7 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 		return NULL;
 	}
 	if (!allowed(t, pc, &names)) {
+		refuse_not_allowed(tls, names);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
 			    "refused %s: client certificate %s is not in the allow-list", peer,
 			    names);

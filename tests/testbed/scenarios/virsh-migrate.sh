@@ -38,7 +38,7 @@ vm_setup() {
 	# and the library, and records each call with its exit status
 	cat >/etc/libvirt/hooks/qemu.d/nvme-vf-migrate <<-'EOF'
 		#!/bin/bash
-		LD_LIBRARY_PATH=/tb/lib NVFM_HOOK_CONF=/etc/nvme-vf-migrate/hook.conf \
+		LD_LIBRARY_PATH=/tb/lib NVFM_CONFIG=/etc/nvme-vf-migrate/hook.conf \
 			/tb/bin/nvme-vf-migrate-hook "$@" 2>>/run/tb/hook-stderr.log
 		rc=$?
 		echo "$2 $3 $4 rc=$rc" >>/run/tb/hook-calls.log
