@@ -124,6 +124,7 @@ static void direct_progress(int phase G_GNUC_UNUSED, guint64 bytes, gpointer dat
 {
 	NvfmMigration *m = data;
 
+	nvfm_migration_sample_vf(m, bytes);
 	nvfm_migration_progress(m, bytes, m->state_size);
 }
 
@@ -177,6 +178,7 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	}
 	d->sent = TRUE;
 	m->state_bytes = st.total_bytes;
+	nvfm_migration_sample_vf(m, st.total_bytes);
 	m->rec[NVFM_MIGRATE_PRECOPY].bytes = st.precopy_bytes;
 	/* STOP_COPY ended when the trailer left; the rest was the agent's
 	 * validation, commit and RUNNING */
