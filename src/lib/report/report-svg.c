@@ -319,9 +319,13 @@ static double rollback(Svg *g, json_t *rep, double lane_y, double list_y)
 	g_string_append(g->s, "<g class=\"rollback\">\n");
 	g_string_append_printf(g->s, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" "
 			       "stroke=\"#b00020\" stroke-width=\"2\"/>\n",
-			       num(g, xpos(g, t0)), num(g, lane_y - 6), num(g, xpos(g, t0)),
+			       num(g, xpos(g, t0)), num(g, lane_y - 32), num(g, xpos(g, t0)),
 			       num(g, lane_y + 2 * LANE_H + 16));
-	text(g, xpos(g, t0) - 4, lane_y - 8, "end", "fill=\"#b00020\" font-size=\"11\"",
+	g_string_append_printf(g->s, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" "
+			       "fill=\"#b00020\" fill-opacity=\"0.12\"/>\n",
+			       num(g, xpos(g, t0)), num(g, lane_y), num(g, MAX(xpos(g, t1) - xpos(g, t0), 16 * n)),
+			       num(g, LANE_H));
+	text(g, xpos(g, t0) + 4, lane_y - 22, "start", "fill=\"#b00020\" font-size=\"11\"",
 	     "rollback");
 	for (guint k = 0; k < n; k++) {
 		/* the steps ran in this order inside the span; their own times
@@ -403,7 +407,35 @@ static double chart(Svg *g, json_t *series, guint idx, double y, double pause_t0
 
 /* ---- the whole ---- */
 
-static void header(Svg *g, json_t *rep)
+/* Long lines (an error) broken at spaces into rows of about @width
+ * characters, at most @max_rows (the last one cut with an ellipsis). */
+static double wrapped(Svg *g, double x, double y, const char *extra, const char *str,
+		      guint width, guint max_rows)
+{
+	const char *p = str;
+	guint rows = 0;
+
+	while (*p && rows < max_rows) {
+		gsize n = strlen(p);
+		g_autofree char *row = NULL;
+
+		if (n > width && rows + 1 < max_rows) {
+			n = width;
+			while (n > width / 2 && p[n] != ' ')
+				n--;
+		}
+		row = n > width ? g_strdup_printf("%.*s\u2026", (int)width, p) : g_strndup(p, n);
+		text(g, x, y + 16.0 * rows, "start", extra, row);
+		p += n;
+		while (*p == ' ')
+			p++;
+		rows++;
+	}
+	return 16.0 * MAX(rows, 1);
+}
+
+/* Returns where the next part may start. */
+static double header(Svg *g, json_t *rep)
 {
 	const char *vm = jstr(rep, "vm");
 	const char *src = jstr(rep, "source_vf");
@@ -411,18 +443,21 @@ static void header(Svg *g, json_t *rep)
 	gboolean ok = json_is_true(json_object_get(rep, "ok"));
 	g_autofree char *total = fmt_ms(jnum(rep, "total_ms"));
 	g_autofree char *bytes = fmt_bytes(jnum(rep, "state_bytes"));
+	g_autofree char *line = NULL;
 
 	textf(g, 16, 26, "start", "font-size=\"17\" font-weight=\"bold\"",
-	      "Migration of %s%s%s: VF %s \u2192 %s", vm ? "VM " : "", vm ? vm : "a VF without a VM",
-	      "", src ? src : "?", dst ? dst : "(none provisioned)");
-	if (ok)
+	      "Migration of %s%s: VF %s \u2192 %s", vm ? "VM " : "", vm ? vm : "a VF without a VM",
+	      src ? src : "?", dst ? dst : "(none provisioned)");
+	if (ok) {
 		textf(g, 16, 46, "start", "fill=\"#2f7d5a\"",
 		      "succeeded in %s, %s of VF state moved (%s mover)", total, bytes,
 		      jstr(rep, "mover") ? jstr(rep, "mover") : "?");
-	else
-		textf(g, 16, 46, "start", "fill=\"#b00020\"", "FAILED in %s after %s: %s",
-		      jstr(rep, "failed_phase") ? jstr(rep, "failed_phase") : "?", total,
-		      jstr(rep, "error") ? jstr(rep, "error") : "no reason recorded");
+		return 46 + 16;
+	}
+	line = g_strdup_printf("FAILED in %s after %s: %s",
+			       jstr(rep, "failed_phase") ? jstr(rep, "failed_phase") : "?", total,
+			       jstr(rep, "error") ? jstr(rep, "error") : "no reason recorded");
+	return 46 + wrapped(g, 16, 46, "fill=\"#b00020\"", line, 140, 4);
 }
 
 char *nvfm_report_render_svg(json_t *report, GError **error)
@@ -432,13 +467,15 @@ char *nvfm_report_render_svg(json_t *report, GError **error)
 	json_t *dest = json_object_get(report, "destination");
 	json_t *samples = json_object_get(report, "samples");
 	json_t *s;
-	double y, lanes_y = 84, pause_t0 = -1, pause_ms = 0, down_t0, down_ms;
+	double y, lanes_y, pause_t0 = -1, pause_ms = 0, down_t0, down_ms;
 	gsize i;
 
 	if (!nvfm_report_check(report, error))
 		return NULL;
 	g.tmax = time_extent(report);
-	header(&g, report);
+	/* room above the lanes for two rows of labels: the pause window's
+	 * and the rollback's */
+	lanes_y = header(&g, report) + 34;
 
 	/* the lanes, the bands over them, the axis below */
 	lane(&g, json_object_get(report, "timeline"), lanes_y, "source");
