@@ -61,8 +61,9 @@ def check_common(svg, rep):
         if lane not in t:
             fail(f"no {lane} lane")
     phases = [e for e in root.iter(NS + "rect") if e.get("class") == "phase"]
-    if len(phases) < len(rep["timeline"]):
-        fail(f"{len(phases)} phase boxes for {len(rep['timeline'])} phases")
+    want = len(rep["timeline"]) + len(rep.get("destination", {}).get("timeline", []))
+    if len(phases) != want:
+        fail(f"{len(phases)} phase boxes for {want} phases on both hosts")
     lines = [e for e in root.iter(NS + "polyline") if e.get("class") == "series"]
     if len(lines) != len(rep.get("samples", [])):
         fail(f"{len(lines)} polylines for {len(rep.get('samples', []))} series")
@@ -90,6 +91,10 @@ def case_normal():
         fail("no pause window drawn")
     window_label(t, "pause window", rep["pause_window"]["ms"])
     window_label(t, "downtime", rep["downtime_window"]["ms"])
+    if not rep.get("destination", {}).get("timeline"):
+        fail("the fixture has no destination phases")
+    if not any(x.startswith("destination clock aligned by") for x in t):
+        fail("the clock alignment is not said")
     if [g for g in root.iter(NS + "g") if g.get("class") == "rollback"]:
         fail("a rollback drawn for a run that succeeded")
 

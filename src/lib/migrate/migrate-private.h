@@ -89,6 +89,7 @@ struct _NvfmMigration {
 	gint64 rollback_end_us;
 	char *vm_name;		/* the VM's name, as QEMU or libvirt knows it */
 	GPtrArray *series;	/* of NvfmSeries: bytes over time (samples.c) */
+	json_t *dest_report;	/* the destination's phases on our clock */
 
 	NvfmAgentClient *agent;
 	char *reservation;
@@ -128,6 +129,10 @@ void nvfm_migration_sample(NvfmMigration *m, const char *series, guint64 bytes);
 /* the source VF's series */
 void nvfm_migration_sample_vf(NvfmMigration *m, guint64 bytes);
 json_t *nvfm_migration_samples_json(NvfmMigration *m);
+
+/* dest-phases.c: the destination agent's phases from its receive reply,
+ * its clock aligned to ours, into m->dest_report */
+void nvfm_migration_dest_phases(NvfmMigration *m, json_t *agent_result);
 
 /* migrate-vm.c: the VM's QEMU migration, used by both movers */
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *source, json_t *destination,

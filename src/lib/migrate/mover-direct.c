@@ -177,6 +177,7 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 		return FALSE;
 	}
 	d->sent = TRUE;
+	nvfm_migration_dest_phases(m, res);
 	m->state_bytes = st.total_bytes;
 	nvfm_migration_sample_vf(m, st.total_bytes);
 	m->rec[NVFM_MIGRATE_PRECOPY].bytes = st.precopy_bytes;

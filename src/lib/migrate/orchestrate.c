@@ -364,6 +364,8 @@ static void picture_facts(NvfmMigration *m, json_t *r, const char *rb)
 				    window(m->rollback_us - m->t0, m->rollback_end_us - m->t0));
 	}
 	json_object_set_new(r, "samples", nvfm_migration_samples_json(m));
+	if (m->dest_report)
+		json_object_set(r, "destination", m->dest_report);
 }
 
 static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, const char *rb,
@@ -425,6 +427,7 @@ static void migration_clear(NvfmMigration *m)
 	g_free(m->dest_vf_pci);
 	g_free(m->source_digest);
 	g_free(m->vm_name);
+	json_decref(m->dest_report);
 	if (m->series)
 		g_ptr_array_unref(m->series);
 	json_decref(m->dest_compat);

@@ -37,7 +37,7 @@ static const struct {
 	{ "preflight", "#9fb3c8" }, { "reserve", "#7aa6d6" }, { "precopy", "#4e8fd1" },
 	{ "pause", "#f0a23b" },     { "stop-copy", "#e4572e" }, { "restore", "#a05ec8" },
 	{ "switchover", "#3aa776" }, { "resume", "#2f7d5a" },  { "release", "#8c8c8c" },
-	{ "receive", "#c77dba" },   { "commit", "#7e4fa8" },   { "run", "#2f9d8a" },
+	{ "handshake", "#9fb3c8" }, { "commit", "#a05ec8" },   { "run", "#2f7d5a" },
 };
 
 static const char *series_colors[] = { "#1f5fa8", "#d1495b", "#2f9d6a", "#8a4fc8", "#c88a1f" };
@@ -345,11 +345,28 @@ static double rollback(Svg *g, json_t *rep, double lane_y, double list_y)
 	return 16.0 * n + 8;
 }
 
-static double legend(Svg *g, double y)
+static gboolean phase_used(json_t *rep, const char *phase)
+{
+	json_t *lanes[] = { json_object_get(rep, "timeline"),
+			    json_object_get(json_object_get(rep, "destination"), "timeline") };
+	json_t *p;
+	gsize i;
+
+	for (guint l = 0; l < G_N_ELEMENTS(lanes); l++)
+		json_array_foreach(lanes[l], i, p)
+			if (!g_strcmp0(jstr(p, "phase"), phase))
+				return TRUE;
+	return FALSE;
+}
+
+/* The colours of the phases the report has, in phase order. */
+static double legend(Svg *g, json_t *rep, double y)
 {
 	double x = LEFT;
 
-	for (guint i = 0; i < 9; i++) {
+	for (guint i = 0; i < G_N_ELEMENTS(palette); i++) {
+		if (!phase_used(rep, palette[i].phase))
+			continue;
 		g_string_append_printf(g->s, "<rect x=\"%s\" y=\"%s\" width=\"10\" height=\"10\" "
 				       "fill=\"%s\"/>\n",
 				       num(g, x), num(g, y - 9), palette[i].color);
@@ -516,7 +533,7 @@ char *nvfm_report_render_svg(json_t *report, GError **error)
 		      "destination clock aligned by %s ms (round trip %s ms)",
 		      num(&g, jnum(dest, "clock_offset_ms")), num(&g, jnum(dest, "rtt_ms")));
 	y += 16;
-	y += legend(&g, y + 4);
+	y += legend(&g, report, y + 8);
 
 	y += 10;
 	if (!json_array_size(samples))
