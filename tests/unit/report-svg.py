@@ -6,6 +6,8 @@
 # with at most 256 points, the rollback steps by name, nothing fetched or
 # run (no script, no link but the SVG namespace); broken reports give one
 # clear line and the data exit code. Usage: report-svg.py CASE
+# "report-svg.py check-files JSON SVG [vm] [rollback]" checks a picture
+# migrate --report wrote beside its report (tests/hosts/migrate.sh).
 import json
 import os
 import re
@@ -185,7 +187,32 @@ def case_beside():
         ET.parse(os.path.join(d, "run.svg"))
 
 
+def check_files(json_path, svg_path, *want):
+    rep = json.load(open(json_path))
+    root, t = check_common(open(svg_path).read(), rep)
+    names = [s["series"] for s in rep.get("samples", [])]
+    if not any(n.startswith("VF ") for n in names):
+        fail(f"no VF series in {names}")
+    if "vm" in want:
+        if "RAM" not in names:
+            fail(f"no RAM series in {names}")
+        if not rep.get("vm") or not any(rep["vm"] in x for x in t):
+            fail("the VM is not named")
+    if "rollback" in want:
+        steps = [g for g in root.iter(NS + "g") if g.get("class") == "rollback-step"]
+        if not steps or len(steps) != len(rep.get("rollback_steps", [])):
+            fail(f"{len(steps)} rollback marks for {rep.get('rollback_steps')}")
+    else:
+        if not rep.get("destination", {}).get("timeline"):
+            fail("no destination phases in the report")
+        window_label(t, "pause window", rep["pause_window"]["ms"])
+        window_label(t, "downtime", rep["downtime_window"]["ms"])
+
+
 CASE = sys.argv[1] if len(sys.argv) > 1 else ""
+if CASE == "check-files" and len(sys.argv) >= 4:
+    check_files(*sys.argv[2:])
+    sys.exit(0)
 fn = globals().get("case_" + CASE.replace("-", "_"))
 if not fn:
     print(f"usage: {sys.argv[0]} CASE", file=sys.stderr)
