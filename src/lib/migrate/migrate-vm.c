@@ -146,6 +146,7 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 	if (!nvfm_vm_migrate(m->src_qmp, m->opts->migrate_uri, t, error))
 		return FALSE;
 	m->vm_migrating = TRUE;
+	nvfm_migration_sample(m, "RAM", 0);
 	return TRUE;
 }
 

@@ -155,6 +155,8 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	gint64 restore_begin;
 
 	nvfm_migration_begin(m, NVFM_MIGRATE_PRECOPY);
+	/* the series start from nothing moved */
+	nvfm_migration_sample_vf(m, 0);
 	nvfm_send_options_init(&so);
 	so.reservation = m->reservation;
 	so.run = TRUE;

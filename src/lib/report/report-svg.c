@@ -362,18 +362,24 @@ static gboolean phase_used(json_t *rep, const char *phase)
 /* The colours of the phases the report has, in phase order. */
 static double legend(Svg *g, json_t *rep, double y)
 {
-	double x = LEFT;
+	double x = LEFT, y0 = y;
 
 	for (guint i = 0; i < G_N_ELEMENTS(palette); i++) {
+		double w = 26 + 6.5 * strlen(palette[i].phase);
+
 		if (!phase_used(rep, palette[i].phase))
 			continue;
+		if (x + w > WIDTH - RIGHT) {
+			x = LEFT;
+			y += 18;
+		}
 		g_string_append_printf(g->s, "<rect x=\"%s\" y=\"%s\" width=\"10\" height=\"10\" "
 				       "fill=\"%s\"/>\n",
 				       num(g, x), num(g, y - 9), palette[i].color);
 		text(g, x + 14, y, "start", "font-size=\"11\"", palette[i].phase);
-		x += 26 + 6.5 * strlen(palette[i].phase);
+		x += w;
 	}
-	return 20;
+	return y - y0 + 20;
 }
 
 /* ---- the charts ---- */
