@@ -35,4 +35,11 @@ comp emu:alpha vf state emu:a
 comp STOP_COPY vf set-state emu:alpha STOP_
 comp alpha emu fault al
 comp state help vf st
+comp report rep
+comp --report-svg migrate emu:alpha --report-s
+# report: saved reports (*.json), not other files
+: >"$WORK/run.json"
+: >"$WORK/run.svg"
+comp "$WORK/run.json" report "$WORK/run"
+printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$WORK/run.svg" && fail "report offers an SVG as its input"
 echo "ok completion"
