@@ -139,7 +139,7 @@ def case_hostile_text():
     # names and errors are text, never markup
     rep = json.load(open(os.path.join(FIXTURES, "rollback.json")))
     rep["vm"] = "<script>alert(1)</script>"
-    rep["error"] = "a & b <c> \"d\" 'e' http://example.invalid/x"
+    rep["error"] = "a & b <c> \"d\" 'e' \x01\x1b[31m\x7f http://example.invalid/x"
     rep["rollback_steps"] = ["<script>x</script>"]
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "hostile.json")

@@ -84,10 +84,23 @@ static const char *jstr(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* Text as XML 1.0 takes it: control characters (an error message may
+ * carry a terminal's escapes) have no place there, not even as character
+ * references, so they become spaces. */
+static char *escape(const char *str)
+{
+	g_autofree char *clean = g_strdup(str ? str : "");
+
+	for (char *p = clean; *p; p++)
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return g_markup_escape_text(clean, -1);
+}
+
 static void text(Svg *g, double x, double y, const char *anchor, const char *extra,
 		 const char *str)
 {
-	g_autofree char *esc = g_markup_escape_text(str ? str : "", -1);
+	g_autofree char *esc = escape(str);
 
 	g_string_append_printf(g->s, "<text x=\"%s\" y=\"%s\" text-anchor=\"%s\"%s%s>%s</text>\n",
 			       num(g, x), num(g, y), anchor, extra ? " " : "", extra ? extra : "",
@@ -175,7 +188,7 @@ static void lane(Svg *g, json_t *phases, double y, const char *name)
 		double w = MAX(x1 - x0, 1.5);
 		gboolean bad = !g_strcmp0(out, "failed");
 		g_autofree char *ms = fmt_ms(jnum(p, "ms"));
-		g_autofree char *esc = g_markup_escape_text(ph ? ph : "?", -1);
+		g_autofree char *esc = escape(ph ? ph : "?");
 
 		g_string_append_printf(g->s, "<rect class=\"phase\" x=\"%s\" y=\"%s\" width=\"%s\" "
 				       "height=\"%s\" fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\"%s>"
@@ -331,7 +344,7 @@ static double rollback(Svg *g, json_t *rep, double lane_y, double list_y)
 		/* the steps ran in this order inside the span; their own times
 		 * are not recorded: spread them over it */
 		double x = xpos(g, t0) + 4 + (xpos(g, t1) - xpos(g, t0)) * k / MAX(n, 1);
-		g_autofree char *esc = g_markup_escape_text(steps[k], -1);
+		g_autofree char *esc = escape(steps[k]);
 
 		g_string_append_printf(g->s, "<g class=\"rollback-step\"><circle cx=\"%s\" cy=\"%s\" "
 				       "r=\"7\" fill=\"#b00020\"/><title>%s</title></g>\n",
