@@ -249,8 +249,9 @@ static void print_timeline(json_t *rep)
 
 /* The JSON, then its picture drawn from what was written: a report that
  * cannot be saved or drawn is said on stderr; the migration's outcome
- * decides the exit code. */
-static void save_report(MigrateArgs *a, json_t *rep)
+ * decides the exit code. Where the picture went is noted only after a
+ * success: a failure says one line, its error. */
+static void save_report(MigrateArgs *a, json_t *rep, gboolean ok)
 {
 	g_autoptr(GError) err = NULL;
 	g_autofree char *json = NULL;
@@ -278,7 +279,7 @@ static void save_report(MigrateArgs *a, json_t *rep)
 	if (!nvfm_report_write_svg(json, svg, &err))
 		g_printerr("nvme-vf-migrate: cannot draw the report into %s: %s\n", svg,
 			   err->message);
-	else
+	else if (ok)
 		cli_note("report picture: %s\n", svg);
 	if (!a->report)
 		unlink(json);
@@ -314,7 +315,7 @@ int cmd_migrate(int argc, char **argv)
 		fputc('\n', stderr);
 	/* no report: the options were refused before anything ran */
 	if (rep)
-		save_report(&a, rep);
+		save_report(&a, rep, ok);
 	if (rep && cli_want_json())
 		cli_print_json(rep);
 	else if (rep && (!cli_globals.quiet || !ok))
