@@ -9,8 +9,9 @@
 # runs on B. This VM does not hold its VF (this machine has no VFIO): the
 # migration where a guest drives a real NVMe VF and keeps doing verified
 # I/O runs in the testbed, which the demo names at the end (with the
-# figures of its last run, if there was one). Installs what it needs;
-# idempotent (reuses the build).
+# figures of its last run, if there was one). Keeps the migration's report
+# and its picture in build/demo-report.json and .svg. Installs what it
+# needs; idempotent (reuses the build).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -65,11 +66,14 @@ on_a "$TOOL" check $MIG
 echo
 echo "== nvme-vf-migrate migrate --device-state direct --precopy-rounds 3"
 # shellcheck disable=SC2086
-on_a "$TOOL" migrate $MIG --precopy-rounds 3 --report "$WORK/report.json"
+# the report and its picture (drawn beside it) outlive the demo's temporary tree
+REPORT=$PWD/build/demo-report.json
+on_a "$TOOL" migrate $MIG --precopy-rounds 3 --report "$REPORT"
+echo "the migration's report: build/demo-report.json; its picture: build/demo-report.svg"
 echo
 echo "== the proof"
-SRC=$(jget "$WORK/report.json" source_state_sha256)
-DVF=$(jget "$WORK/report.json" destination_vf)
+SRC=$(jget "$REPORT" source_state_sha256)
+DVF=$(jget "$REPORT" destination_vf)
 DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
 echo "A's VF $VF at stop-copy  sha256 $SRC"
 echo "B's VF $DVF (provisioned) sha256 $DST"

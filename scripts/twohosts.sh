@@ -124,7 +124,7 @@ th_qemu() {
 	sock=$WORK/qmp-$h.sock
 	rm -f "$sock"
 	ip netns exec "$ns" qemu-system-x86_64 -machine q35,accel=tcg -nodefaults -display none \
-		-m 64 -kernel "$GUEST" -qmp "unix:$sock,server=on,wait=off" \
+		-name tiny-guest -m 64 -kernel "$GUEST" -qmp "unix:$sock,server=on,wait=off" \
 		-device pcie-root-port,id=rp1,chassis=1 "$@" >"$WORK/qemu-$h.log" 2>&1 &
 	eval "QEMU_$(echo "$h" | tr ab AB)=$!"
 	TH_PIDS="$TH_PIDS $!"

@@ -257,7 +257,11 @@ void nvfm_send_options_init(NvfmSendOptions *opts);
  * @stats: receives the source side's measurements (may be %NULL); on
  *	   failure its @phase names the phase that failed
  * @result: receives the agent's verdict object (migration id, remote
- *	    statistics, destination state) on success (may be %NULL)
+ *	    statistics, destination state; from newer agents its "phases"
+ *	    with "start_us"/"end_us", "commit_request_us" and "clock_us" on
+ *	    its monotonic clock) on success (may be %NULL); to it are added
+ *	    "commit_sent_us" and "reply_received_us", this host's monotonic
+ *	    times around the commit, to align the two clocks
  * @error: return location for an error
  *
  * On success the source is left in STOP and the destination holds the

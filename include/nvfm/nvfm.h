@@ -19,6 +19,7 @@
 #include "nvfm/qmp.h"
 #include "nvfm/vm.h"
 #include "nvfm/migrate.h"
+#include "nvfm/report.h"
 #include "nvfm/domxml.h"
 #include "nvfm/incoming.h"
 #include "nvfm/config-file.h"

@@ -16,7 +16,7 @@
 typedef struct {
 	char *agent, *dest_pf, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
 	char *domain, *connect, *dest_connect;
-	char *threshold, *state_size, *device_props, *report;
+	char *threshold, *state_size, *device_props, *report, *report_svg;
 	char **timeouts;
 	NvfmAddress *vf;	/* the VF argument, parsed */
 	int nvq, nvi, rounds, downtime;
@@ -45,7 +45,8 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "precopy-threshold", 0, 0, G_OPTION_ARG_STRING, &a->threshold, "direct mover: leave PRE_COPY once dirty bytes fall below (default 4M)", "SIZE" },
 		{ "downtime-limit", 0, 0, G_OPTION_ARG_INT, &a->downtime, "qemu mover: downtime-limit in ms (default: from the VF's state size and the measured link rate)", "MS" },
 		{ "state-size", 0, 0, G_OPTION_ARG_STRING, &a->state_size, "qemu mover: the VF's state size for that computation (default: the destination VF's MIG_DATA_SIZE)", "SIZE" },
-		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &a->report, "migrate: also write the JSON report (timeline, downtime, outcome) to FILE", "FILE" },
+		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &a->report, "migrate: also write the JSON report (timeline, downtime, outcome) to FILE, and its picture to FILE with .svg for .json", "FILE" },
+		{ "report-svg", 0, 0, G_OPTION_ARG_FILENAME, &a->report_svg, "migrate: write the report's picture (SVG) to FILE instead", "FILE" },
 		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &a->keep_source, "After success, leave the source QEMU and VF as they are", NULL },
 		{ "phase-timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->timeouts, "Bound a phase: PHASE=SECONDS (repeatable; phases: preflight reserve precopy pause stop-copy restore switchover resume release)", "PHASE=S" },
 		{ NULL },
@@ -73,6 +74,7 @@ static void clear_args(MigrateArgs *a)
 	g_free(a->state_size);
 	g_free(a->device_props);
 	g_free(a->report);
+	g_free(a->report_svg);
 	g_strfreev(a->timeouts);
 	cli_transport_clear(&a->t);
 }
@@ -253,6 +255,44 @@ static void print_timeline(json_t *rep)
 		printf("rollback: %s\n", json_string_value(v));
 }
 
+/* The JSON, then its picture drawn from what was written: a report that
+ * cannot be saved or drawn is said on stderr; the migration's outcome
+ * decides the exit code. Where the picture went is noted only after a
+ * success: a failure says one line, its error. */
+static void save_report(MigrateArgs *a, json_t *rep, gboolean ok)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *json = NULL;
+	g_autofree char *svg = NULL;
+
+	if (!a->report && !a->report_svg)
+		return;
+	/* --report-svg alone still draws from a file: a private one */
+	if (a->report) {
+		json = g_strdup(a->report);
+	} else {
+		int fd = g_file_open_tmp("nvfm-report-XXXXXX.json", &json, &err);
+
+		if (fd < 0) {
+			g_printerr("nvme-vf-migrate: cannot write the report: %s\n", err->message);
+			return;
+		}
+		close(fd);
+	}
+	if (json_dump_file(rep, json, JSON_INDENT(2)) != 0) {
+		g_printerr("nvme-vf-migrate: cannot write the report to %s\n", json);
+		return;
+	}
+	svg = a->report_svg ? g_strdup(a->report_svg) : nvfm_report_svg_path(json);
+	if (!nvfm_report_write_svg(json, svg, &err))
+		g_printerr("nvme-vf-migrate: cannot draw the report into %s: %s\n", svg,
+			   err->message);
+	else if (ok)
+		cli_note("report picture: %s\n", svg);
+	if (!a->report)
+		unlink(json);
+}
+
 static const char *synopsis = "VF --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI | "
 			       "--domain NAME --dest-connect URI]";
 
@@ -283,8 +323,8 @@ int cmd_migrate(int argc, char **argv)
 	if (o.progress)
 		fputc('\n', stderr);
 	/* no report: the options were refused before anything ran */
-	if (rep && a.report && json_dump_file(rep, a.report, JSON_INDENT(2)) != 0)
-		g_printerr("nvme-vf-migrate: cannot write the report to %s\n", a.report);
+	if (rep)
+		save_report(&a, rep, ok);
 	if (rep && cli_want_json())
 		cli_print_json(rep);
 	else if (rep && (!cli_globals.quiet || !ok))

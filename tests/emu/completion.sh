@@ -40,4 +40,11 @@ comp --config --conf
 comp --config migrate --conf
 comp agent config ag
 comp selftest --config x.conf sel
+comp report rep
+comp --report-svg migrate emu:alpha --report-s
+# report: saved reports (*.json), not other files
+: >"$WORK/run.json"
+: >"$WORK/run.svg"
+comp "$WORK/run.json" report "$WORK/run"
+printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$WORK/run.svg" && fail "report offers an SVG as its input"
 echo "ok completion"

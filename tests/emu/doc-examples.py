@@ -24,6 +24,7 @@ NOT_HERE = [
     (re.compile(r"vfio:|\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9]\b|fd:"), "real hardware"),
     (re.compile(r"--to\b|--connect|--dest-connect|\bagent\b|\breceive\b"), "another host or an agent"),
     (re.compile(r"\bqmp\b|--vm\b|--domain\b"), "a running VM"),
+    (re.compile(r"\breport \S+\.json"), "the report a migration wrote (migrate --report)"),
 ]
 
 

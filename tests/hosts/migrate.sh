@@ -65,6 +65,10 @@ want = ["preflight", "reserve", "precopy", "pause", "stop-copy", "restore",
 assert phases == want, phases
 assert r["downtime_ms"] > 0 and r["state_bytes"] > 0
 EOF
+	# --report also drew the picture beside it
+	python3 "$NVFM_SOURCE_ROOT/tests/unit/report-svg.py" check-files \
+		"$WORK/report.json" "$WORK/report.svg" vm ||
+		fail "the report's picture"
 	DVF=$(jget "$WORK/report.json" destination_vf)
 	SRC=$(jget "$WORK/report.json" source_state_sha256)
 	DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
@@ -164,9 +168,13 @@ no-vm)
 	# a VF that no VM uses moves alone: the commit point is B's commit
 	th_agent b
 	on_a "$TOOL" migrate "$VF" --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
-		--report "$WORK/report.json" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+		--report "$WORK/report.json" --report-svg "$WORK/picture.svg" \
+		>"$WORK/migrate.out" 2>"$WORK/migrate.err"
 	RC=$?
 	[ "$RC" -eq 0 ] || fail "migrate failed: $(cat "$WORK/migrate.err")"
+	[ ! -e "$WORK/report.svg" ] || fail "--report-svg given, yet report.svg written"
+	python3 "$NVFM_SOURCE_ROOT/tests/unit/report-svg.py" check-files \
+		"$WORK/report.json" "$WORK/picture.svg" || fail "the report's picture"
 	DVF=$(jget "$WORK/report.json" destination_vf)
 	[ "$(jget "$WORK/report.json" source_state_sha256)" = \
 		"$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)" ] || fail "state differs"
@@ -368,6 +376,8 @@ fault-reject-resume)
 	migrate
 	expect_rolled_back restore
 	grep -q "RESUMING -> STOP" "$WORK/migrate.err" || fail "unclear error: $(cat "$WORK/migrate.err")"
+	python3 "$NVFM_SOURCE_ROOT/tests/unit/report-svg.py" check-files \
+		"$WORK/report.json" "$WORK/report.svg" vm rollback || fail "the report's picture"
 	;;
 
 fault-dest-qemu-exit)

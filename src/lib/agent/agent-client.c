@@ -208,6 +208,7 @@ gboolean nvfm_agent_client_send(NvfmAgentClient *client, NvfmDevice *dev,
 	NvfmSaveOptions so;
 	g_autofree char *mig = NULL;
 	GError *err = NULL;
+	gint64 sent_us = 0, received_us = 0;
 
 	if (!stats)
 		stats = &local;
@@ -263,12 +264,14 @@ gboolean nvfm_agent_client_send(NvfmAgentClient *client, NvfmDevice *dev,
 	reply = recv_reply(client, id, &err);
 	if (reply) {
 		commit = json_pack("{s:s?}", "migration", mig);
+		sent_us = nvfm_now_us();
 		if (!send_request(client, id, "commit", commit, &err)) {
 			json_decref(reply);
 			reply = NULL;
 		} else {
 			json_decref(reply);
 			reply = recv_reply(client, id, &err);
+			received_us = nvfm_now_us();
 		}
 	}
 	if (!reply) {
@@ -283,8 +286,15 @@ gboolean nvfm_agent_client_send(NvfmAgentClient *client, NvfmDevice *dev,
 		g_propagate_error(error, err);
 		return FALSE;
 	}
-	if (result)
-		*result = json_incref(json_object_get(reply, "result"));
+	if (result) {
+		*result = json_deep_copy(json_object_get(reply, "result"));
+		if (!json_is_object(*result)) {
+			json_decref(*result);
+			*result = json_object();
+		}
+		json_object_set_new(*result, "commit_sent_us", json_integer(sent_us));
+		json_object_set_new(*result, "reply_received_us", json_integer(received_us));
+	}
 	return TRUE;
 
 lost:

@@ -53,8 +53,44 @@ static void save_migration(Session *s)
 		agent_log_about(s->agent, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, s->phase), "migration %s: %s", s->mig_id, err->message);
 }
 
+/* A phase of this receive begins now (or at @us when >= 0). */
+static void mark(Session *s, const char *phase, gint64 us)
+{
+	gsize n;
+
+	if (!s->marks)
+		s->marks = json_array();
+	n = json_array_size(s->marks);
+	if (n && !g_strcmp0(phase, json_string_value(json_array_get(json_array_get(s->marks,
+									    n - 1), 0))))
+		return;
+	json_array_append_new(s->marks, json_pack("[s, I]", phase,
+						  (json_int_t)(us >= 0 ? us : nvfm_now_us())));
+}
+
+/* The marks as phases with a start and an end (the next one's start, the
+ * last one's @end_us), on this host's clock. */
+static json_t *marks_json(Session *s, gint64 end_us)
+{
+	json_t *arr = json_array();
+	json_t *m;
+	gsize i;
+
+	json_array_foreach(s->marks, i, m) {
+		json_t *next = json_array_get(s->marks, i + 1);
+		json_int_t start = json_integer_value(json_array_get(m, 1));
+		json_int_t end = next ? json_integer_value(json_array_get(next, 1)) : end_us;
+
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "phase",
+						     json_string_value(json_array_get(m, 0)),
+						     "start_us", start, "end_us", MAX(end, start)));
+	}
+	return arr;
+}
+
 static void set_phase(Session *s, const char *phase)
 {
+	mark(s, phase, -1);
 	g_mutex_lock(&s->agent->mu);
 	s->phase = phase;
 	g_mutex_unlock(&s->agent->mu);
@@ -100,6 +136,8 @@ static void end_migration(Session *s)
 	g_clear_pointer(&s->mig_id, g_free);
 	g_clear_pointer(&s->target, g_free);
 	s->phase = NULL;
+	g_clear_pointer(&s->marks, json_decref);
+	s->commit_request_us = 0;
 	g_mutex_unlock(&s->agent->mu);
 }
 
@@ -108,6 +146,7 @@ static void on_progress(int phase, guint64 bytes, gpointer data)
 	Session *s = data;
 	gboolean changed;
 
+	mark(s, phase_name(phase), -1);
 	g_mutex_lock(&s->agent->mu);
 	s->bytes = bytes;
 	changed = phase != s->phase_num;
@@ -160,6 +199,7 @@ static gboolean confirm_commit(gpointer data, GError **error)
 	req = nvfm_agent_request_parse(s->buf, hdr.length, &id, &op, &args, error);
 	if (!req)
 		return FALSE;
+	s->commit_request_us = nvfm_now_us();
 	if (strcmp(op, "commit") != 0 || id != s->req_id) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
 			    "expected the sender's commit after the TRAILER, got '%s'", op);
@@ -331,6 +371,10 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 		json_t *res;
 		double secs = st.total_us / 1e6;
 
+		/* the device's commit (RESUMING -> STOP) began at the sender's
+		 * word; what followed it was the start */
+		if (lo.run && s->commit_request_us)
+			mark(s, "run", s->commit_request_us + st.commit_us);
 		nvfm_device_get_state(dev, &state, NULL);
 		res = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:f, s:f}",
 				"stage", "done", "migration", s->mig_id, "target", target,
@@ -341,6 +385,12 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 				"unchecked_bytes", (json_int_t)st.unchecked_bytes,
 				"sha256", st.sha256, "state", nvfm_mig_state_name(state),
 				"seconds", secs, "commit_seconds", st.commit_us / 1e6);
+		/* this host's phases and clock, for the sender's timeline: it
+		 * aligns the clocks from when it sent the commit and when this
+		 * reply arrived (NTP's four times) */
+		json_object_set_new(res, "phases", marks_json(s, nvfm_now_us()));
+		json_object_set_new(res, "commit_request_us", json_integer(s->commit_request_us));
+		json_object_set_new(res, "clock_us", json_integer(nvfm_now_us()));
 		agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "done"),
 			  "migration %s: %" G_GUINT64_FORMAT " bytes into %s in %.3f s "
 			  "(%.1f MiB/s), %s, device %s", s->mig_id, st.total_bytes, target, secs,

@@ -92,6 +92,11 @@ struct _Session {
 	guint64 bytes;
 	gint64 started;
 	json_int_t req_id;
+	/* session thread only: when each of its phases began ([name, µs] on
+	 * this host's monotonic clock) and when the sender's commit arrived,
+	 * for the sender's timeline (its clocks differ: it aligns them) */
+	json_t *marks;
+	gint64 commit_request_us;
 };
 
 /* agent-session.c */

@@ -97,6 +97,7 @@ static void session_free(Session *s)
 	g_free(s->dropped);
 	g_free(s->identity);
 	g_free(s->buf);
+	json_decref(s->marks);
 	if (s->leases)
 		g_ptr_array_free(s->leases, TRUE);
 	g_free(s->mig_id);

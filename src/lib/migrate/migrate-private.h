@@ -15,6 +15,7 @@
 #pragma GCC visibility push(hidden)
 
 typedef struct _NvfmMigration NvfmMigration;
+typedef struct _NvfmSeries NvfmSeries;
 
 /*
  * What differs between the two ways the VF's state moves. The orchestrator
@@ -84,6 +85,11 @@ struct _NvfmMigration {
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
 	gint64 transfer_us;	/* the VF state transfer's own time */
+	gint64 rollback_us;	/* monotonic times the rollback began and ended */
+	gint64 rollback_end_us;
+	char *vm_name;		/* the VM's name, as QEMU or libvirt knows it */
+	GPtrArray *series;	/* of NvfmSeries: bytes over time (samples.c) */
+	json_t *dest_report;	/* the destination's phases on our clock */
 
 	NvfmAgentClient *agent;
 	char *reservation;
@@ -116,6 +122,17 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GErr
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);
+
+/* samples.c: bytes over time for the report, per series ("RAM", "VF ADDR"):
+ * @bytes so far, at this moment. Bounded in memory. */
+void nvfm_migration_sample(NvfmMigration *m, const char *series, guint64 bytes);
+/* the source VF's series */
+void nvfm_migration_sample_vf(NvfmMigration *m, guint64 bytes);
+json_t *nvfm_migration_samples_json(NvfmMigration *m);
+
+/* dest-phases.c: the destination agent's phases from its receive reply,
+ * its clock aligned to ours, into m->dest_report */
+void nvfm_migration_dest_phases(NvfmMigration *m, json_t *agent_result);
 
 /* migrate-vm.c: the VM's QEMU migration, used by both movers */
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *source, json_t *destination,

@@ -37,6 +37,17 @@ static gboolean older(NvfmQmp *x, NvfmQmp *y)
 	return !nvfm_qmp_version_at_least(x, a, b, c);
 }
 
+/* The VM's name (QEMU's -name), for the report; none is fine. */
+static void vm_name(NvfmMigration *m)
+{
+	json_auto_t *r = nvfm_qmp_execute(m->src_qmp, "query-name", NULL,
+					  nvfm_migration_timeout(m), NULL);
+	const char *name = json_string_value(json_object_get(r, "name"));
+
+	if (name && !m->vm_name)
+		m->vm_name = g_strdup(name);
+}
+
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 				 json_t *unused G_GNUC_UNUSED)
 {
@@ -52,6 +63,7 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 		g_clear_error(&err);
 	} else {
 		json_object_set_new(src, "qemu", json_string(version_of(m->src_qmp)));
+		vm_name(m);
 		if (!nvfm_vm_query_status(m->src_qmp, &status, &m->src_was_running, t, &err)) {
 			blocker(src, "query-status", err);
 			g_clear_error(&err);
@@ -134,6 +146,7 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 	if (!nvfm_vm_migrate(m->src_qmp, m->opts->migrate_uri, t, error))
 		return FALSE;
 	m->vm_migrating = TRUE;
+	nvfm_migration_sample(m, "RAM", 0);
 	return TRUE;
 }
 
@@ -184,6 +197,10 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 			return FALSE;
 		if (poll)
 			poll(m, info);
+		if (info->has_ram)
+			nvfm_migration_sample(m, "RAM", info->ram_transferred);
+		if (info->has_vfio)
+			nvfm_migration_sample_vf(m, info->vfio_transferred);
 		nvfm_migration_progress(m, info->ram_transferred + info->vfio_transferred,
 					info->ram_total);
 		if (!strcmp(info->status, "pre-switchover"))
@@ -207,6 +224,19 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 	return TRUE;
 }
 
+/* What the completion moved, as the series' last points (for the report
+ * only: a failure to read it changes nothing). */
+static void sample_final(NvfmMigration *m)
+{
+	g_autoptr(NvfmVmMigrationInfo) info =
+		nvfm_vm_query_migration(m->src_qmp, nvfm_migration_timeout(m), NULL);
+
+	if (info && info->has_ram)
+		nvfm_migration_sample(m, "RAM", info->ram_transferred);
+	if (info && info->has_vfio)
+		nvfm_migration_sample_vf(m, info->vfio_transferred);
+}
+
 gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 {
 	static const char *const done[] = { "completed", NULL };
@@ -217,6 +247,7 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 	if (!nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
 		return FALSE;
 	m->vm_completed = TRUE;
+	sample_final(m);
 	return TRUE;
 }
 

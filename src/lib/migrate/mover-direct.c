@@ -124,6 +124,7 @@ static void direct_progress(int phase G_GNUC_UNUSED, guint64 bytes, gpointer dat
 {
 	NvfmMigration *m = data;
 
+	nvfm_migration_sample_vf(m, bytes);
 	nvfm_migration_progress(m, bytes, m->state_size);
 }
 
@@ -154,6 +155,8 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	gint64 restore_begin;
 
 	nvfm_migration_begin(m, NVFM_MIGRATE_PRECOPY);
+	/* the series start from nothing moved */
+	nvfm_migration_sample_vf(m, 0);
 	nvfm_send_options_init(&so);
 	so.reservation = m->reservation;
 	so.run = TRUE;
@@ -176,7 +179,9 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 		return FALSE;
 	}
 	d->sent = TRUE;
+	nvfm_migration_dest_phases(m, res);
 	m->state_bytes = st.total_bytes;
+	nvfm_migration_sample_vf(m, st.total_bytes);
 	m->rec[NVFM_MIGRATE_PRECOPY].bytes = st.precopy_bytes;
 	/* STOP_COPY ended when the trailer left; the rest was the agent's
 	 * validation, commit and RUNNING */

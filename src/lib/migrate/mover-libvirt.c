@@ -255,6 +255,8 @@ static gboolean libvirt_transfer(NvfmMigration *m, GError **error)
 			aborted = TRUE;
 		}
 		job_stats(l, l->dom, FALSE, &done, &total);
+		/* libvirt counts RAM and device state together */
+		nvfm_migration_sample(m, "VM stream", done);
 		nvfm_migration_progress(m, done, total);
 		g_usleep(100 * 1000);
 	}

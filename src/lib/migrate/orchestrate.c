@@ -325,6 +325,49 @@ static json_t *timeline(NvfmMigration *m)
 	return arr;
 }
 
+static json_t *window(gint64 start_us, gint64 end_us)
+{
+	return json_pack("{s:f, s:f}", "start_ms", start_us / 1000.0, "ms",
+			 (end_us - start_us) / 1000.0);
+}
+
+/*
+ * What the picture of the report draws besides the timeline (all times in
+ * ms from the start, like the timeline's): the VM, the pause window (the
+ * source VM stopped, until the switchover begins or the run failed), the
+ * downtime (until the destination runs), the rollback's steps and when it
+ * ran, and the bytes over time.
+ */
+static void picture_facts(NvfmMigration *m, json_t *r, const char *rb)
+{
+	const char *vm = m->vm_name ? m->vm_name : m->opts->domain;
+	gint64 pause = m->pause_us > 0 ? m->pause_us - m->t0 : -1;
+	gint64 pause_end = m->rec[NVFM_MIGRATE_SWITCHOVER].start_us;
+
+	if (vm)
+		json_object_set_new(r, "vm", json_string(vm));
+	if (pause >= 0 && pause_end < pause && m->rollback_us > 0)
+		pause_end = m->rollback_us - m->t0;
+	if (pause >= 0 && pause_end >= pause)
+		json_object_set_new(r, "pause_window", window(pause, pause_end));
+	if (pause >= 0 && m->resume_us > m->pause_us)
+		json_object_set_new(r, "downtime_window", window(pause, m->resume_us - m->t0));
+	if (rb && m->rollback_us > 0) {
+		g_auto(GStrv) steps = g_strsplit(rb, "; ", -1);
+		json_t *a = json_array();
+
+		for (char **s = steps; *s; s++)
+			if (**s)
+				json_array_append_new(a, json_string(*s));
+		json_object_set_new(r, "rollback_steps", a);
+		json_object_set_new(r, "rollback_window",
+				    window(m->rollback_us - m->t0, m->rollback_end_us - m->t0));
+	}
+	json_object_set_new(r, "samples", nvfm_migration_samples_json(m));
+	if (m->dest_report)
+		json_object_set(r, "destination", m->dest_report);
+}
+
 static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, const char *rb,
 			   json_t *preflight, json_t *warnings)
 {
@@ -355,6 +398,7 @@ static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, con
 		if (rb)
 			json_object_set_new(r, "rollback", json_string(rb));
 	}
+	picture_facts(m, r, rb);
 	return r;
 }
 
@@ -382,6 +426,10 @@ static void migration_clear(NvfmMigration *m)
 	g_free(m->dest_vf);
 	g_free(m->dest_vf_pci);
 	g_free(m->source_digest);
+	g_free(m->vm_name);
+	json_decref(m->dest_report);
+	if (m->series)
+		g_ptr_array_unref(m->series);
 	json_decref(m->dest_compat);
 	nvfm_lm_format_free(m->src_lm);
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
@@ -521,7 +569,9 @@ fail:
 	m.rec[m.phase].outcome = "failed";
 	if (!m.committed) {
 		rb = g_string_new(NULL);
+		m.rollback_us = nvfm_now_us();
 		rollback(&m, rb);
+		m.rollback_end_us = nvfm_now_us();
 		/* "; a; b" -> "a; b" */
 		if (rb->len > 2 && rb->str[0] == ';')
 			g_string_erase(rb, 0, 2);
