@@ -89,7 +89,10 @@ struct _Session {
 	char *target;
 	const char *phase;
 	int phase_num;
-	guint64 bytes;
+	guint64 bytes;		/* in all phases */
+	guint64 phase_bytes;	/* in the current phase */
+	guint64 phase_total;	/* expected in the current phase (0: unknown) */
+	gint64 phase_started;	/* g_get_monotonic_time() at the phase's first byte */
 	gint64 started;
 	json_int_t req_id;
 };

@@ -184,8 +184,11 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 			return FALSE;
 		if (poll)
 			poll(m, info);
+		/* QEMU sends dirtied pages again, so transferred outgrows the
+		 * guest's RAM size: what is left is transferred + remaining */
 		nvfm_migration_progress(m, info->ram_transferred + info->vfio_transferred,
-					info->ram_total);
+					info->ram_transferred + info->ram_remaining +
+					info->vfio_transferred);
 		if (!strcmp(info->status, "pre-switchover"))
 			break;
 		if (nvfm_now_us() >= slice_end)

@@ -120,11 +120,15 @@ static gboolean direct_pause(gpointer data, gboolean *ready, GError **error)
 	return TRUE;
 }
 
-static void direct_progress(int phase G_GNUC_UNUSED, guint64 bytes, gpointer data)
+/* The VF's bytes of the phase the save is in, against that phase's own
+ * total (precopy: moved + what the device has left; stop-copy: its
+ * MIG_DATA_SIZE), so the line never shows more done than expected. */
+static void direct_progress(int phase G_GNUC_UNUSED, guint64 done, guint64 total,
+			    gpointer data)
 {
 	NvfmMigration *m = data;
 
-	nvfm_migration_progress(m, bytes, m->state_size);
+	nvfm_migration_progress(m, done, total);
 }
 
 /* The phase a failed send names, as an orchestrator phase. */
