@@ -82,6 +82,7 @@ int cmd_send(int argc, char **argv);	/* cmd-send.c */
 int cmd_receive(int argc, char **argv);	/* cmd-send.c */
 int cmd_migrate(int argc, char **argv);	/* cmd-migrate.c */
 int cmd_check(int argc, char **argv);	/* cmd-migrate.c */
+int cmd_status(int argc, char **argv);	/* cmd-status.c */
 
 /* "vf" subcommands: cmd-vf-state.c (engine) and cmd-vf-pf.c (provisioning) */
 int cmd_vf_state(int argc, char **argv);
