@@ -27,7 +27,7 @@ int cmd_status(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (!json_array_size(list)) {
-		cli_note("no migration running\n");
+		cli_result("no migration running\n");
 		return CLI_EXIT_OK;
 	}
 	printf("%-28s %-24s %-10s %21s %12s %9s\n", "id", "vm", "phase", "bytes/total MiB",
