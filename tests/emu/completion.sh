@@ -35,4 +35,8 @@ comp emu:alpha vf state emu:a
 comp STOP_COPY vf set-state emu:alpha STOP_
 comp alpha emu fault al
 comp state help vf st
+comp status sta
+comp --progress migrate --prog
+comp plain save emu:alpha --progress pl
+comp none save emu:alpha --progress = n
 echo "ok completion"
