@@ -160,7 +160,8 @@ static void update(CliProgress *p, const char *phase, gboolean has_bytes, guint6
 
 void cli_progress_bytes(CliProgress *p, const char *phase, guint64 done, guint64 total)
 {
-	update(p, phase, TRUE, done, total);
+	/* a phase that moves nothing (preflight, reserve) shows no count */
+	update(p, phase, done || total, done, total);
 }
 
 void cli_progress_step(CliProgress *p, const char *phase)

@@ -80,7 +80,9 @@ narrow)
 	# -q silences auto: nothing but the exit line
 	[ "$(grep -c . "$WORK/pane")" -eq 1 ] || fail "-q drew progress: $(cat "$WORK/pane")"
 	printf '%s\n' "NVFM_EMU_DIR='$NVFM_EMU_DIR' '$TOOL' save emu:a -o '$WORK/s.nvfm' >/dev/null; echo EXIT=\$?; sleep 60" >"$WORK/run.sh"
+	# a second server: the first may still be going away
 	tmux -L "$SOCK" kill-server
+	SOCK=$SOCK-2
 	tmux -L "$SOCK" new-session -d -x 24 -y 10 "sh '$WORK/run.sh'" || fail "tmux cannot start"
 	i=0
 	while [ $i -lt 600 ]; do

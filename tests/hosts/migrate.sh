@@ -429,8 +429,9 @@ progress-tty)
 	command -v tmux >/dev/null || skip "no tmux"
 	th_agent b
 	start_vms
-	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 1500 || fail "arming slow-us"
-	on_a "$TOOL" qmp "$WORK/qmp-a.sock" migrate-set-parameters '{"max-bandwidth": 8388608}' \
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 6000 || fail "arming slow-us"
+	on_a "$TOOL" qmp "$WORK/qmp-a.sock" migrate-set-parameters \
+		'{"max-bandwidth": 33554432, "downtime-limit": 20000}' \
 		>/dev/null || fail "limiting the source's migration bandwidth"
 	SOCK=nvfm-mig-$$
 	# shellcheck disable=SC2046
@@ -453,12 +454,12 @@ progress-tty)
 		sleep 0.05
 	done
 	tmux -L "$SOCK" capture-pane -p >"$WORK/pane-end"
-	grep -q '^EXIT=0' "$WORK/pane-end" || fail "migrate failed in the terminal: $(cat "$WORK/pane-end")"
 	[ -n "${NVFM_PROGRESS_CAPTURES:-}" ] && uniq "$WORK/frames" >"$NVFM_PROGRESS_CAPTURES"
+	grep -q '^EXIT=0' "$WORK/pane-end" || fail "migrate failed in the terminal: $(cat "$WORK/pane-end")"
 	[ "$(grep -c '^migrate ' "$WORK/pane-end")" -eq 1 ] ||
 		fail "not one line redrawn in place: $(cat "$WORK/pane-end")"
 	for ph in precopy stop-copy; do
-		grep -q "^migrate $ph " "$WORK/frames" || fail "no $ph frame: $(uniq "$WORK/frames")"
+		grep -Eq "^migrate $ph( |\$)" "$WORK/frames" || fail "no $ph frame: $(uniq "$WORK/frames")"
 	done
 	# no count above its total ("2105.8 of 2049.0 MiB")
 	python3 - "$WORK/frames" <<'EOP' || fail "a count exceeds its total"
