@@ -80,6 +80,9 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const char *message,
  *	     bound or loaded
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
+ * @progress: optional; state bytes of each transfer as they arrive (the
+ *	      phase's bytes and expected total), from the session's thread
+ * @progress_data: closure of @progress
  */
 typedef struct {
 	const char *listen;
@@ -100,6 +103,8 @@ typedef struct {
 	const char *const *drivers;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
+	NvfmProgressFunc progress;
+	gpointer progress_data;
 } NvfmAgentOptions;
 
 /**

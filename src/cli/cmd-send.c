@@ -185,13 +185,15 @@ static void receive_log(GLogLevelFlags level, const char *message, gpointer data
 int cmd_receive(int argc, char **argv)
 {
 	g_autoptr(NvfmAddress) target = NULL;
-	g_autofree char *listen = NULL, *runtime = NULL;
+	g_autofree char *listen = NULL, *runtime = NULL, *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	gboolean verify = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT or unix:PATH", "ADDR" },
 		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Where the transfer's state lives while it runs", "DIR" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require CRC32C and SHA-256 on the stream", NULL },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -214,6 +216,9 @@ int cmd_receive(int argc, char **argv)
 		code = cli_usage_error("receive", "--timeout must be > 0");
 		goto out;
 	}
+	prog = cli_progress_new("receive", "receive", progress, &code);
+	if (!prog)
+		goto out;
 	code = cli_transport_preauth(&t, "receive", &ao);
 	if (code != CLI_EXIT_OK)
 		goto out;
@@ -234,7 +239,13 @@ int cmd_receive(int argc, char **argv)
 	ao.one_shot = TRUE;
 	ao.verify = verify;
 	ao.log = receive_log;
-	if (cli_run_agent(&ao, &error) < 0) {
+	if (cli_progress_active(prog)) {
+		ao.progress = cli_progress_transfer_cb;
+		ao.progress_data = prog;
+	}
+	code = cli_run_agent(&ao, &error);
+	g_clear_pointer(&prog, cli_progress_free);
+	if (code < 0) {
 		code = cli_fail(error);
 		goto out;
 	}

@@ -131,6 +131,8 @@ static void on_progress(int phase, guint64 done, guint64 total, gpointer data)
 	g_mutex_unlock(&s->agent->mu);
 	if (changed)
 		save_migration(s);
+	if (s->agent->progress)
+		s->agent->progress(phase, done, total, s->agent->progress_data);
 }
 
 /*

@@ -51,6 +51,8 @@ struct _NvfmAgent {
 	gboolean unix_socket;		/* listening on a UNIX socket */
 	NvfmAgentLogFunc log;
 	gpointer log_data;
+	NvfmProgressFunc progress;	/* the embedding program's (receive) */
+	gpointer progress_data;
 
 	NvfmListener *listener;
 	int stop_fd;
