@@ -29,7 +29,7 @@ BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
 # (kbuild needs make, gcc and pahole from dwarves)
 TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev ninja-build pkg-config libglib2.0-dev libfdt-dev python3 patch seabios qemu-system-data"
 # systemd: systemd-analyze rates the agent unit's sandbox (tests/install)
-TEST_PKGS="clang libclang-rt-14-dev iproute2 gnutls-bin procps libvirt-daemon-driver-qemu
+TEST_PKGS="clang libclang-rt-14-dev iproute2 tmux gnutls-bin procps libvirt-daemon-driver-qemu
  libvirt-daemon libvirt-clients systemd"
 
 missing() {

@@ -83,6 +83,9 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const NvfmLogFields *fiel
  *	     bound or loaded
  * @log: where events go (%NULL: nowhere)
  * @log_data: closure of @log
+ * @progress: optional; state bytes of each transfer as they arrive (the
+ *	      phase's bytes and expected total), from the session's thread
+ * @progress_data: closure of @progress
  */
 typedef struct {
 	const char *listen;
@@ -103,6 +106,8 @@ typedef struct {
 	const char *const *drivers;
 	NvfmAgentLogFunc log;
 	gpointer log_data;
+	NvfmProgressFunc progress;
+	gpointer progress_data;
 } NvfmAgentOptions;
 
 /**

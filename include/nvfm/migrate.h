@@ -157,6 +157,21 @@ typedef struct {
 } NvfmMigrateOptions;
 
 /**
+ * nvfm_migrate_status() - the migrations running from this host
+ *
+ * Each running nvfm_migrate() publishes its progress in the status
+ * directory (the runtime directory's "migrations", or $NVFM_STATUS_DIR):
+ * id, vm, vf, to, phase, bytes and total of the phase, rate (bytes/s),
+ * elapsed (s), started (Unix time), pid. Files of processes gone are
+ * left out.
+ * @error: return location for an error
+ *
+ * Return: a JSON array of those objects (empty: none), or %NULL with
+ * @error set when the directory cannot be read.
+ */
+json_t *nvfm_migrate_status(GError **error);
+
+/**
  * nvfm_migrate_options_init() - defaults: direct mover, 4 MiB precopy
  * threshold, no rounds, default timeouts
  * @opts: the options

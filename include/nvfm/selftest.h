@@ -43,4 +43,29 @@ typedef struct {
 GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error);
 
+/**
+ * NvfmSelftestProgressFunc - called as each case starts
+ * @index: the case's position among the selected ones, from 1
+ * @count: how many cases were selected
+ * @name: the case's name
+ * @user_data: closure
+ */
+typedef void (*NvfmSelftestProgressFunc)(guint index, guint count, const char *name,
+					 gpointer user_data);
+
+/**
+ * nvfm_selftest_run_progress() - nvfm_selftest_run(), telling as it goes
+ * @address: the device address; the device's state is overwritten
+ * @only: a glob of case names to run, or %NULL for all
+ * @timeout_ms: bound on each wait for the device (<= 0: 10 s)
+ * @progress: called before each case (may be %NULL)
+ * @user_data: its closure
+ * @error: return location for an error
+ *
+ * Return: as nvfm_selftest_run().
+ */
+GPtrArray *nvfm_selftest_run_progress(const NvfmAddress *address, const char *only,
+				      int timeout_ms, NvfmSelftestProgressFunc progress,
+				      gpointer user_data, GError **error);
+
 G_END_DECLS

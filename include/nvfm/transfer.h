@@ -44,10 +44,14 @@ typedef struct {
 /**
  * NvfmProgressFunc - called as state bytes move
  * @phase: an #NvfmPhase
- * @bytes: bytes moved so far in total
+ * @done: bytes moved so far in this phase
+ * @total: bytes this phase is expected to move, never below @done: the
+ *	   saver's PRE_COPY estimate (moved + initial + dirty bytes) or
+ *	   MIG_DATA_SIZE in STOP_COPY, the loader's the sender's hint; 0 when
+ *	   unknown
  * @user_data: closure
  */
-typedef void (*NvfmProgressFunc)(int phase, guint64 bytes, gpointer user_data);
+typedef void (*NvfmProgressFunc)(int phase, guint64 done, guint64 total, gpointer user_data);
 
 /**
  * NvfmSaveOptions - how to save

@@ -103,6 +103,7 @@ int cmd_receive(int argc, char **argv);	/* cmd-send.c */
 int cmd_migrate(int argc, char **argv);	/* cmd-migrate.c */
 int cmd_check(int argc, char **argv);	/* cmd-migrate.c */
 int cmd_report(int argc, char **argv);	/* cmd-report.c */
+int cmd_status(int argc, char **argv);	/* cmd-status.c */
 
 /* "vf" subcommands: cmd-vf-state.c (engine) and cmd-vf-pf.c (provisioning) */
 int cmd_vf_state(int argc, char **argv);

@@ -11,12 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-progress.h"
 #include "cli-transport.h"
 
 typedef struct {
 	char *agent, *dest_pf, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
 	char *domain, *connect, *dest_connect;
-	char *threshold, *state_size, *device_props, *report, *report_svg;
+	char *threshold, *state_size, *device_props, *report, *report_svg, *progress;
 	char **timeouts;
 	NvfmAddress *vf;	/* the VF argument, parsed */
 	int nvq, nvi, rounds, downtime;
@@ -47,6 +48,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "state-size", 0, 0, G_OPTION_ARG_STRING, &a->state_size, "qemu mover: the VF's state size for that computation (default: the destination VF's MIG_DATA_SIZE)", "SIZE" },
 		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &a->report, "migrate: also write the JSON report (timeline, downtime, outcome) to FILE, and its picture to FILE with .svg for .json", "FILE" },
 		{ "report-svg", 0, 0, G_OPTION_ARG_FILENAME, &a->report_svg, "migrate: write the report's picture (SVG) to FILE instead", "FILE" },
+		CLI_PROGRESS_OPTION(a->progress),
 		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &a->keep_source, "After success, leave the source QEMU and VF as they are", NULL },
 		{ "phase-timeout", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->timeouts, "Bound a phase: PHASE=SECONDS (repeatable; phases: preflight reserve precopy pause stop-copy restore switchover resume release)", "PHASE=S" },
 		{ NULL },
@@ -75,6 +77,7 @@ static void clear_args(MigrateArgs *a)
 	g_free(a->device_props);
 	g_free(a->report);
 	g_free(a->report_svg);
+	g_free(a->progress);
 	g_strfreev(a->timeouts);
 	cli_transport_clear(&a->t);
 }
@@ -161,25 +164,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	return TRUE;
 }
 
-/* ---- progress and cancel ---- */
-
-static void progress(NvfmMigratePhase phase, guint64 done, guint64 total, gpointer data)
-{
-	static NvfmMigratePhase last = NVFM_MIGRATE_N_PHASES;
-	const int width = 30;
-	int fill;
-
-	(void)data;
-	if (phase != last && last != NVFM_MIGRATE_N_PHASES)
-		fputc('\n', stderr);
-	last = phase;
-	fill = total ? (int)MIN((double)done / (double)total * width, (double)width) : 0;
-	fprintf(stderr, "\r%-10s [%.*s%*s] %8.1f MiB", nvfm_migrate_phase_name(phase), fill,
-		"##############################", width - fill, "", done / 1048576.0);
-	if (total)
-		fprintf(stderr, " / %.1f MiB", total / 1048576.0);
-	fflush(stderr);
-}
+/* ---- cancel ---- */
 
 static void *watch_signals(void *data)
 {
@@ -302,6 +287,7 @@ int cmd_migrate(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	json_auto_t *rep = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	NvfmMigrateOptions o;
 	GError *error = NULL;
 	gboolean ok;
@@ -314,14 +300,20 @@ int cmd_migrate(int argc, char **argv)
 		goto out;
 	if (!to_options("migrate", &a, argv[1], &o, &code))
 		goto out;
+	prog = cli_progress_new("migrate", "migrate", a.progress, &code);
+	if (!prog) {
+		nvfm_tls_free(o.tls);
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	cancel_on_signals(cancel);
 	o.cancellable = cancel;
-	if (isatty(STDERR_FILENO) && !cli_globals.quiet && !cli_want_json())
-		o.progress = progress;
+	if (cli_progress_active(prog)) {
+		o.progress = cli_progress_migrate_cb;
+		o.progress_data = prog;
+	}
 	ok = nvfm_migrate(&o, &rep, &error);
-	if (o.progress)
-		fputc('\n', stderr);
+	g_clear_pointer(&prog, cli_progress_free);
 	/* no report: the options were refused before anything ran */
 	if (rep)
 		save_report(&a, rep, ok);

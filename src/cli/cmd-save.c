@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli-progress.h"
 
 static json_t *stats_json(const char *dev, const char *file, const NvfmTransferStats *st)
 {
@@ -53,12 +53,15 @@ int cmd_save(int argc, char **argv)
 {
 	g_autofree char *out = NULL;
 	g_autofree char *tmp = NULL;
+	g_autofree char *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	struct stat sb;
 	int rounds = 0, timeout = 30;
 	GOptionEntry entries[] = {
 		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the state to FILE ('-' for stdout)", "FILE" },
 		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "PRE_COPY rounds before STOP_COPY (default 0)", "N" },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds to wait for the device (default 30)", "S" },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -78,6 +81,9 @@ int cmd_save(int argc, char **argv)
 		return cli_usage_error("save", "missing -o FILE");
 	if (rounds < 0 || timeout <= 0)
 		return cli_usage_error("save", "--precopy-rounds must be >= 0 and --timeout > 0");
+	prog = cli_progress_new("save", "save", progress, &code);
+	if (!prog)
+		return code;
 	to_stdout = strcmp(out, "-") == 0;
 	if (to_stdout && cli_want_json())
 		return cli_usage_error("save", "--json needs -o FILE, stdout carries the state");
@@ -116,6 +122,10 @@ int cmd_save(int argc, char **argv)
 	nvfm_save_options_init(&opts);
 	opts.precopy_rounds = (guint)rounds;
 	opts.timeout_ms = timeout * 1000;
+	if (cli_progress_active(prog)) {
+		opts.progress = cli_progress_transfer_cb;
+		opts.user_data = prog;
+	}
 	/* with the state on stdout, only the summary of a save that worked:
 	 * a failure stays one line */
 	cli_globals.data_on_stdout = to_stdout;
@@ -124,6 +134,7 @@ int cmd_save(int argc, char **argv)
 	if (nvfm_save(dev, ch, &opts, &st, &error) && tmp && fsync(fd) < 0)
 		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_IO, "fsync %s: %s", out,
 			    g_strerror(errno));
+	g_clear_pointer(&prog, cli_progress_free);
 	if (error) {
 		if (tmp)
 			unlink(tmp);
@@ -150,12 +161,15 @@ int cmd_save(int argc, char **argv)
 int cmd_load(int argc, char **argv)
 {
 	g_autofree char *in = NULL;
+	g_autofree char *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	gboolean run = FALSE;
 	int timeout = 30;
 	GOptionEntry entries[] = {
 		{ "input", 'i', 0, G_OPTION_ARG_FILENAME, &in, "Read the state from FILE ('-' for stdin)", "FILE" },
 		{ "run", 0, 0, G_OPTION_ARG_NONE, &run, "Continue to RUNNING after the state is committed", NULL },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds to wait for the device (default 30)", "S" },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -164,6 +178,7 @@ int cmd_load(int argc, char **argv)
 	NvfmLoadOptions opts;
 	NvfmTransferStats st;
 	GError *error = NULL;
+	gboolean ok;
 	int code, fd;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -174,6 +189,9 @@ int cmd_load(int argc, char **argv)
 		return cli_usage_error("load", "missing -i FILE");
 	if (timeout <= 0)
 		return cli_usage_error("load", "--timeout must be > 0");
+	prog = cli_progress_new("load", "load", progress, &code);
+	if (!prog)
+		return code;
 	if (strcmp(in, "-") == 0) {
 		fd = STDIN_FILENO;
 	} else {
@@ -194,9 +212,15 @@ int cmd_load(int argc, char **argv)
 	nvfm_load_options_init(&opts);
 	opts.timeout_ms = timeout * 1000;
 	opts.run = run;
+	if (cli_progress_active(prog)) {
+		opts.progress = cli_progress_transfer_cb;
+		opts.user_data = prog;
+	}
 	if (cli_globals.verbose)
 		cli_note("loading %s -> %s\n", in, argv[1]);
-	if (!nvfm_load(dev, ch, &opts, &st, &error)) {
+	ok = nvfm_load(dev, ch, &opts, &st, &error);
+	g_clear_pointer(&prog, cli_progress_free);
+	if (!ok) {
 		g_prefix_error(&error, "%s: load failed, device reset: ", argv[1]);
 		return cli_fail(error);
 	}

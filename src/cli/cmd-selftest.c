@@ -2,7 +2,7 @@
 /* "selftest": the VFIO migration conformance suite, as a table. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cli-progress.h"
 
 static const char *verdict_name(NvfmSelftestVerdict v)
 {
@@ -13,10 +13,13 @@ int cmd_selftest(int argc, char **argv)
 {
 	g_autoptr(NvfmAddress) addr = NULL;
 	g_autofree char *only = NULL;
+	g_autofree char *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	int timeout = 10;
 	GOptionEntry entries[] = {
 		{ "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run only the cases matching GLOB", "GLOB" },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds each wait for the device may take (default 10)", "S" },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -32,8 +35,16 @@ int cmd_selftest(int argc, char **argv)
 		return code;
 	if (timeout <= 0)
 		return cli_usage_error("selftest", "--timeout must be > 0");
+	prog = cli_progress_new("selftest", "selftest", progress, &code);
+	if (!prog)
+		return code;
 	addr = nvfm_address_parse(argv[1], &error);
-	res = addr ? nvfm_selftest_run(addr, only, timeout * 1000, &error) : NULL;
+	res = addr ? nvfm_selftest_run_progress(addr, only, timeout * 1000,
+						cli_progress_active(prog) ? cli_progress_selftest_cb
+									  : NULL,
+						prog, &error)
+		   : NULL;
+	g_clear_pointer(&prog, cli_progress_free);
 	if (!res)
 		return cli_fail(error);
 	for (guint i = 0; i < res->len; i++) {

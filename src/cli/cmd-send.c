@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-progress.h"
 #include "cli-transport.h"
 
 static json_t *stats_json(const NvfmTransferStats *st)
@@ -37,6 +38,8 @@ static const char *state_of(NvfmDevice *dev)
 int cmd_send(int argc, char **argv)
 {
 	g_autofree char *to = NULL, *target = NULL, *resv = NULL, *threshold = NULL;
+	g_autofree char *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	int rounds = CLI_UNSET;
 	gboolean run = FALSE, verify = FALSE;
 	CliTransport t = { 0 };
@@ -48,6 +51,7 @@ int cmd_send(int argc, char **argv)
 		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "PRE_COPY rounds while the device runs (default 0)", "N" },
 		{ "precopy-threshold", 0, 0, G_OPTION_ARG_STRING, &threshold, "Leave PRE_COPY once dirty bytes fall below (default 4M)", "SIZE" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "CRC32C every DATA frame and SHA-256 the state, even where zero-copy or TLS integrity was negotiated", NULL },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -58,6 +62,7 @@ int cmd_send(int argc, char **argv)
 	NvfmSendOptions so;
 	NvfmTransferStats st;
 	GError *error = NULL;
+	gboolean ok;
 	int code;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -95,6 +100,13 @@ int cmd_send(int argc, char **argv)
 	so.verify = verify;
 	so.save.precopy_rounds = (guint)rounds;
 	so.save.timeout_ms = t.timeout * 1000;
+	prog = cli_progress_new("send", "send", progress, &code);
+	if (!prog)
+		goto out;
+	if (cli_progress_active(prog)) {
+		so.save.progress = cli_progress_transfer_cb;
+		so.save.user_data = prog;
+	}
 
 	tls = cli_transport_tls(&t, FALSE, to, &error);
 	if (error) {
@@ -118,7 +130,9 @@ int cmd_send(int argc, char **argv)
 		 : nvfm_agent_client_has_capability(client, "zero-copy") ? ", zero-copy"
 		 : nvfm_agent_client_has_capability(client, "tls-integrity")
 		 ? ", TLS-authenticated" : "");
-	if (!nvfm_agent_client_send(client, dev, &so, &st, &result, &error)) {
+	ok = nvfm_agent_client_send(client, dev, &so, &st, &result, &error);
+	g_clear_pointer(&prog, cli_progress_free);
+	if (!ok) {
 		const char *src_state = state_of(dev);
 
 		if (cli_want_json()) {
@@ -182,13 +196,15 @@ static void receive_log(GLogLevelFlags level, const NvfmLogFields *fields, const
 int cmd_receive(int argc, char **argv)
 {
 	g_autoptr(NvfmAddress) target = NULL;
-	g_autofree char *listen = NULL, *runtime = NULL;
+	g_autofree char *listen = NULL, *runtime = NULL, *progress = NULL;
+	g_autoptr(CliProgress) prog = NULL;
 	gboolean verify = FALSE;
 	CliTransport t = { 0 };
 	GOptionEntry entries[] = {
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address: HOST:PORT, :PORT or unix:PATH", "ADDR" },
 		{ "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "Where the transfer's state lives while it runs", "DIR" },
 		{ "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Require CRC32C and SHA-256 on the stream", NULL },
+		CLI_PROGRESS_OPTION(progress),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -214,6 +230,9 @@ int cmd_receive(int argc, char **argv)
 		code = cli_usage_error("receive", "--timeout must be > 0");
 		goto out;
 	}
+	prog = cli_progress_new("receive", "receive", progress, &code);
+	if (!prog)
+		goto out;
 	code = cli_transport_preauth(&t, "receive", &ao);
 	if (code != CLI_EXIT_OK)
 		goto out;
@@ -247,7 +266,13 @@ int cmd_receive(int argc, char **argv)
 	ao.one_shot = TRUE;
 	ao.verify = verify;
 	ao.log = receive_log;
-	if (cli_run_agent(&ao, &error) < 0) {
+	if (cli_progress_active(prog)) {
+		ao.progress = cli_progress_transfer_cb;
+		ao.progress_data = prog;
+	}
+	code = cli_run_agent(&ao, &error);
+	g_clear_pointer(&prog, cli_progress_free);
+	if (code < 0) {
 		code = cli_fail(error);
 		goto out;
 	}

@@ -14,6 +14,7 @@ static const CliCommand commands[] = {
 	{ "migrate", "VF --to AGENT --dest-pf PF [--vm QMP ...]", "move a VM's NVMe VF (and the VM) to another host", cmd_migrate },
 	{ "check", "VF --to AGENT --dest-pf PF [--vm QMP ...]", "print what would block that migration (its preflight alone)", cmd_check },
 	{ "report", "FILE.json [-o FILE.svg|-]", "draw a saved migration report as an SVG", cmd_report },
+	{ "status", "", "list the migrations running from this host", cmd_status },
 	{ "vf", "SUBCOMMAND ...", "inspect and drive VFs (state, set-state)", cmd_vf },
 	{ "save", "DEV -o FILE", "stop a device and save its state to a file", cmd_save },
 	{ "load", "DEV -i FILE", "restore a device's state from a file", cmd_load },

@@ -99,6 +99,7 @@ json-everywhere)
 	save emu:a -o $WORK/s.nvfm
 	load emu:a -i $WORK/s.nvfm
 	selftest emu:a --only features
+	status
 	emu destroy a|emu create a --size 1M
 	vf list
 	vf provision emu:p --vq 2 --vi 1

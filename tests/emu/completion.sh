@@ -47,4 +47,8 @@ comp --report-svg migrate emu:alpha --report-s
 : >"$WORK/run.svg"
 comp "$WORK/run.json" report "$WORK/run"
 printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$WORK/run.svg" && fail "report offers an SVG as its input"
+comp status sta
+comp --progress migrate --prog
+comp plain save emu:alpha --progress pl
+comp none save emu:alpha --progress = n
 echo "ok completion"

@@ -432,6 +432,63 @@ fault-sigint)
 	expect_rolled_back stop-copy
 	;;
 
+progress-tty)
+	# the progress line of a real migration in a terminal (tmux), and
+	# status on A while it runs and after; $NVFM_PROGRESS_CAPTURES, when
+	# set, receives every distinct frame seen
+	command -v tmux >/dev/null || skip "no tmux"
+	th_agent b
+	start_vms
+	on_a "$TOOL" -q emu fault "${VF#emu:}" slow-us 6000 || fail "arming slow-us"
+	on_a "$TOOL" qmp "$WORK/qmp-a.sock" migrate-set-parameters \
+		'{"max-bandwidth": 33554432, "downtime-limit": 20000}' \
+		>/dev/null || fail "limiting the source's migration bandwidth"
+	SOCK=nvfm-mig-$$
+	# shellcheck disable=SC2046
+	echo "ip netns exec $NSA env NVFM_EMU_DIR=$HA NVFM_STATUS_DIR=$WORK/status $TOOL migrate" \
+		$(MIG_ARGS) --insecure --precopy-rounds 2 '>/dev/null; echo EXIT=$?; sleep 120' \
+		>"$WORK/tty.sh"
+	tmux -L "$SOCK" new-session -d -x 100 -y 5 "sh $WORK/tty.sh" || fail "tmux cannot start"
+	trap 'tmux -L "$SOCK" kill-server 2>/dev/null' EXIT
+	: >"$WORK/frames"
+	listed=0 i=0
+	while [ $i -lt 2400 ]; do
+		tmux -L "$SOCK" capture-pane -p | grep -E '^(migrate |EXIT=)' >"$WORK/pane"
+		grep -q '^EXIT=' "$WORK/pane" && break
+		grep '^migrate ' "$WORK/pane" >>"$WORK/frames"
+		if [ $listed = 0 ] && grep -q '^migrate \(precopy\|stop-copy\)' "$WORK/pane"; then
+			on_a env NVFM_STATUS_DIR="$WORK/status" "$TOOL" --json status >"$WORK/status.json" &&
+				grep -q '"phase"' "$WORK/status.json" && listed=1
+		fi
+		i=$((i + 1))
+		sleep 0.05
+	done
+	tmux -L "$SOCK" capture-pane -p >"$WORK/pane-end"
+	[ -n "${NVFM_PROGRESS_CAPTURES:-}" ] && uniq "$WORK/frames" >"$NVFM_PROGRESS_CAPTURES"
+	grep -q '^EXIT=0' "$WORK/pane-end" || fail "migrate failed in the terminal: $(cat "$WORK/pane-end")"
+	[ "$(grep -c '^migrate ' "$WORK/pane-end")" -eq 1 ] ||
+		fail "not one line redrawn in place: $(cat "$WORK/pane-end")"
+	for ph in precopy stop-copy; do
+		grep -Eq "^migrate $ph( |\$)" "$WORK/frames" || fail "no $ph frame: $(uniq "$WORK/frames")"
+	done
+	# no count above its total ("2105.8 of 2049.0 MiB")
+	python3 - "$WORK/frames" <<'EOP' || fail "a count exceeds its total"
+import re, sys
+for line in open(sys.argv[1]):
+    m = re.search(r" ([0-9.]+)/([0-9.]+) MiB", line)
+    if m and float(m.group(1)) > float(m.group(2)):
+        sys.exit(line)
+EOP
+	[ $listed = 1 ] || fail "status on A never listed the running migration"
+	python3 - "$WORK/status.json" <<'EOP' || fail "status: $(cat "$WORK/status.json")"
+import json, sys
+m = json.load(open(sys.argv[1]))["migrations"]
+assert len(m) == 1 and m[0]["vm"] and m[0]["phase"] in ("precopy", "pause", "stop-copy"), m
+EOP
+	on_a env NVFM_STATUS_DIR="$WORK/status" "$TOOL" --json status >"$WORK/status.json"
+	grep -q '"migrations": \[\]' "$WORK/status.json" || fail "status after the end: $(cat "$WORK/status.json")"
+	;;
+
 *)
 	echo "unknown case $CASE" >&2
 	exit 2

@@ -28,12 +28,23 @@ static const char *phase_name(int phase)
 	return phase == NVFM_PHASE_PRECOPY ? "precopy" : "stop-copy";
 }
 
+/* The fields of a running migration are the ones the source's
+ * "nvme-vf-migrate status" lists (migrate/publish.c): phase, bytes and
+ * total of the phase, rate in bytes/s, elapsed seconds. */
 json_t *agent_migration_json(Session *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "id", s->mig_id, "peer",
-			 s->peer, "identity", s->identity ? s->identity : s->peer, "target",
-			 s->target, "phase", s->phase, "bytes", (json_int_t)s->bytes, "started",
-			 (json_int_t)(s->started / G_USEC_PER_SEC), "agent_pid", (int)getpid());
+	gint64 now = g_get_monotonic_time();
+	double phase_s = s->phase_started ? (now - s->phase_started) / 1e6 : 0;
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:I, s:i}",
+			 "id", s->mig_id, "peer", s->peer, "identity",
+			 s->identity ? s->identity : s->peer, "target", s->target,
+			 "phase", s->phase, "bytes", (json_int_t)s->phase_bytes,
+			 "total", (json_int_t)s->phase_total, "total_bytes", (json_int_t)s->bytes,
+			 "rate", phase_s > 0 ? s->phase_bytes / phase_s : 0.0,
+			 "elapsed", (g_get_real_time() - s->started) / 1e6,
+			 "started", (json_int_t)(s->started / G_USEC_PER_SEC),
+			 "agent_pid", (int)getpid());
 }
 
 /* Called with the state unlocked: the file is only the crash record. */
@@ -114,7 +125,8 @@ static gboolean begin_migration(Session *s, const char *target, GError **error)
 	s->target = g_strdup(target);
 	s->phase = "opening";
 	s->phase_num = 0;
-	s->bytes = 0;
+	s->bytes = s->phase_bytes = s->phase_total = 0;
+	s->phase_started = 0;
 	s->started = g_get_real_time();
 	g_mutex_unlock(&a->mu);
 	s->mig_path = g_build_filename(a->mig_dir, s->mig_id, NULL);
@@ -141,21 +153,29 @@ static void end_migration(Session *s)
 	g_mutex_unlock(&s->agent->mu);
 }
 
-static void on_progress(int phase, guint64 bytes, gpointer data)
+static void on_progress(int phase, guint64 done, guint64 total, gpointer data)
 {
 	Session *s = data;
 	gboolean changed;
 
 	mark(s, phase_name(phase), -1);
 	g_mutex_lock(&s->agent->mu);
-	s->bytes = bytes;
 	changed = phase != s->phase_num;
+	if (changed) {
+		s->phase_bytes = 0;
+		s->phase_started = g_get_monotonic_time();
+	}
+	s->bytes += done - s->phase_bytes;
+	s->phase_bytes = done;
+	s->phase_total = total;
 	s->phase_num = phase;
 	if (changed)
 		s->phase = phase_name(phase);
 	g_mutex_unlock(&s->agent->mu);
 	if (changed)
 		save_migration(s);
+	if (s->agent->progress)
+		s->agent->progress(phase, done, total, s->agent->progress_data);
 }
 
 /*

@@ -51,6 +51,8 @@ struct _NvfmAgent {
 	gboolean unix_socket;		/* listening on a UNIX socket */
 	NvfmAgentLogFunc log;
 	gpointer log_data;
+	NvfmProgressFunc progress;	/* the embedding program's (receive) */
+	gpointer progress_data;
 
 	NvfmListener *listener;
 	int stop_fd;
@@ -89,7 +91,10 @@ struct _Session {
 	char *target;
 	const char *phase;
 	int phase_num;
-	guint64 bytes;
+	guint64 bytes;		/* in all phases */
+	guint64 phase_bytes;	/* in the current phase */
+	guint64 phase_total;	/* expected in the current phase (0: unknown) */
+	gint64 phase_started;	/* g_get_monotonic_time() at the phase's first byte */
 	gint64 started;
 	json_int_t req_id;
 	/* session thread only: when each of its phases began ([name, µs] on

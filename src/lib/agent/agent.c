@@ -49,6 +49,8 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 	a->verify = opts->verify;
 	a->log = opts->log;
 	a->log_data = opts->log_data;
+	a->progress = opts->progress;
+	a->progress_data = opts->progress_data;
 	a->runtime_dir = opts->runtime_dir ? g_strdup(opts->runtime_dir) :
 					     nvfm_runtime_dir("agent", NULL);
 	a->mig_dir = g_build_filename(a->runtime_dir, "migrations", NULL);

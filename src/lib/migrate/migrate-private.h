@@ -66,6 +66,18 @@ typedef struct {
 	char *note;
 } NvfmPhaseRecord;
 
+/* publish.c: what "status" reads while the migration runs */
+typedef struct {
+	char *id;
+	char *path;		/* NULL: not published */
+	gint64 started;		/* wall clock, us */
+	NvfmMigratePhase phase;	/* of the last write */
+	gint64 phase_start_us;
+	guint64 phase_base;	/* bytes when the phase began */
+	guint64 done, total;
+	gint64 last_us;
+} NvfmPublish;
+
 struct _NvfmMigration {
 	const NvfmMigrateOptions *opts;
 	const NvfmMoverOps *mover;
@@ -107,6 +119,7 @@ struct _NvfmMigration {
 	GError *cancel_error;
 
 	gpointer mover_data;
+	NvfmPublish pub;
 };
 
 /* phases.c: the bookkeeping the orchestrator, migrate-vm.c and the movers share */
@@ -116,6 +129,9 @@ void nvfm_migration_end(NvfmMigration *m, NvfmMigratePhase phase, guint64 bytes)
 int nvfm_migration_timeout(NvfmMigration *m);
 void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total);
 gboolean nvfm_migration_check_cancel(NvfmMigration *m, GError **error);
+void nvfm_migration_publish_start(NvfmMigration *m);
+void nvfm_migration_publish(NvfmMigration *m, guint64 done, guint64 total);
+void nvfm_migration_publish_end(NvfmMigration *m);
 /* Gives a source VF back to its PF (a VF no PF manages, or one released
  * already, is fine) and notes it in the release phase. */
 gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error);

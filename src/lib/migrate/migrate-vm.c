@@ -201,8 +201,11 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 			nvfm_migration_sample(m, "RAM", info->ram_transferred);
 		if (info->has_vfio)
 			nvfm_migration_sample_vf(m, info->vfio_transferred);
+		/* QEMU sends dirtied pages again, so transferred outgrows the
+		 * guest's RAM size: what is left is transferred + remaining */
 		nvfm_migration_progress(m, info->ram_transferred + info->vfio_transferred,
-					info->ram_total);
+					info->ram_transferred + info->ram_remaining +
+					info->vfio_transferred);
 		if (!strcmp(info->status, "pre-switchover"))
 			break;
 		if (nvfm_now_us() >= slice_end)

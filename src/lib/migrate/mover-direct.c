@@ -20,6 +20,9 @@ typedef struct {
 	gboolean sent;		/* the source is STOP with its state sent */
 	gint64 stop_copy_begin;
 	gint64 pause_deadline;	/* the wait for the VM's pause gives up here */
+	int sample_phase;	/* the save's phase the last progress named */
+	guint64 sample_base;	/* the VF's bytes of the phases before it */
+	guint64 sample_done;	/* and of that phase */
 } Direct;
 
 /* While the VM's RAM still moves, the agent hears from us this often
@@ -120,12 +123,23 @@ static gboolean direct_pause(gpointer data, gboolean *ready, GError **error)
 	return TRUE;
 }
 
-static void direct_progress(int phase G_GNUC_UNUSED, guint64 bytes, gpointer data)
+/* The VF's bytes of the phase the save is in, against that phase's own
+ * total (precopy: moved + what the device has left; stop-copy: its
+ * MIG_DATA_SIZE), so the line never shows more done than expected. */
+static void direct_progress(int phase, guint64 done, guint64 total,
+			    gpointer data)
 {
 	NvfmMigration *m = data;
+	Direct *d = direct(m);
 
-	nvfm_migration_sample_vf(m, bytes);
-	nvfm_migration_progress(m, bytes, m->state_size);
+	/* the samples count the VF's bytes across phases */
+	if (phase != d->sample_phase) {
+		d->sample_base += d->sample_done;
+		d->sample_phase = phase;
+	}
+	d->sample_done = done;
+	nvfm_migration_sample_vf(m, d->sample_base + done);
+	nvfm_migration_progress(m, done, total);
 }
 
 /* The phase a failed send names, as an orchestrator phase. */

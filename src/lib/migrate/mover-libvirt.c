@@ -198,8 +198,11 @@ static void job_stats(Libvirt *l, virDomainPtr dom, gboolean completed, guint64 
 		return;
 	if (processed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
 		*processed = v;
-	if (total && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
-		*total = v;
+	/* data_total is the guest's size, which a re-sent page outgrows:
+	 * what the job will have moved is processed + remaining */
+	if (total && processed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_REMAINING,
+							  &v) == 1)
+		*total = *processed + v;
 	if (completed && virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1) {
 		l->downtime_ms = v;
 		l->have_downtime = TRUE;

@@ -418,6 +418,7 @@ static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
 
 static void migration_clear(NvfmMigration *m)
 {
+	nvfm_migration_publish_end(m);
 	m->mover->clear(m);
 	nvfm_agent_client_free(m->agent);
 	nvfm_qmp_free(m->src_qmp);
@@ -505,6 +506,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	if (!check_options(opts, error))
 		return FALSE;
 	migration_init(&m, opts);
+	nvfm_migration_publish_start(&m);
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_PREFLIGHT);
 	pre = run_preflight(&m, &ok);

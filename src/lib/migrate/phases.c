@@ -82,6 +82,7 @@ int nvfm_migration_timeout(NvfmMigration *m)
 
 void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total)
 {
+	nvfm_migration_publish(m, done, total);
 	if (m->opts->progress)
 		m->opts->progress(m->phase, done, total, m->opts->progress_data);
 }

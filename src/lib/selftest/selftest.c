@@ -653,9 +653,17 @@ static gboolean selection_matches(GPatternSpec *pat, const char *only, GError **
 GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int timeout_ms,
 			     GError **error)
 {
+	return nvfm_selftest_run_progress(address, only, timeout_ms, NULL, NULL, error);
+}
+
+GPtrArray *nvfm_selftest_run_progress(const NvfmAddress *address, const char *only,
+				      int timeout_ms, NvfmSelftestProgressFunc progress,
+				      gpointer user_data, GError **error)
+{
 	g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(result_free);
 	g_autoptr(GPatternSpec) pat = only ? g_pattern_spec_new(only) : NULL;
 	g_autoptr(NvfmDevice) dev = NULL;
+	guint count = 0, index = 0;
 	Ctx c = { 0 };
 
 	/* a pattern that selects nothing is a typo, not a passed suite; say
@@ -669,6 +677,8 @@ GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int t
 	c.timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (!nvfm_device_get_features(dev, &c.feat, error))
 		return NULL;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+		count += !pat || g_pattern_spec_match_string(pat, cases[i].name);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		NvfmSelftestResult *r;
 		GError *e = NULL;
@@ -677,6 +687,8 @@ GPtrArray *nvfm_selftest_run(const NvfmAddress *address, const char *only, int t
 
 		if (pat && !g_pattern_spec_match_string(pat, cases[i].name))
 			continue;
+		if (progress)
+			progress(++index, count, cases[i].name, user_data);
 		r = g_new0(NvfmSelftestResult, 1);
 		r->name = g_strdup(cases[i].name);
 		g_clear_pointer(&c.detail, g_free);

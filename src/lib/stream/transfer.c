@@ -160,6 +160,7 @@ typedef struct {
 	gboolean receiver_gone;	/* do not bother sending an ABORT */
 	guint64 next_check;	/* look for the receiver's ABORT at this byte count */
 	gboolean initial_sent;	/* opts->initial_sent was called */
+	guint64 expect;		/* bytes the current phase should move in all (0: unknown) */
 } Sender;
 
 /* Tell the caller, once, that the device's initial bytes are out. */
@@ -232,21 +233,41 @@ static gboolean check_cancel(GCancellable *c, GError **error)
 	return FALSE;
 }
 
+/* An estimate is only an estimate: the phase's total never reads below
+ * what it moved (a device may give more than MIG_DATA_SIZE said). */
+static guint64 phase_total(guint64 expect, guint64 moved)
+{
+	return expect ? MAX(expect, moved) : 0;
+}
+
 static void count(Sender *s, int phase, guint64 *moved, gsize n)
 {
 	*moved += (guint64)n;
 	s->stats->total_bytes += (guint64)n;
 	if (s->opts->progress)
-		s->opts->progress(phase, s->stats->total_bytes, s->opts->user_data);
+		s->opts->progress(phase, *moved, phase_total(s->expect, *moved),
+				  s->opts->user_data);
 }
 
-/* Read until the device has nothing more (for now), framing what it gives. */
-static gboolean pump_out(Sender *s, int phase, guint64 *moved, NvfmReadStatus *last,
-			 GError **error)
+/*
+ * Read until the device has nothing more (for now), framing what it gives,
+ * or, with @limit > 0, until @limit bytes moved (*@last is then
+ * NVFM_READ_DATA). A PRE_COPY device that dirties as fast as it is read
+ * never says "nothing more for now": a round must end by count.
+ */
+static gboolean pump_out(Sender *s, int phase, guint64 *moved, guint64 limit,
+			 NvfmReadStatus *last, GError **error)
 {
-	for (;;) {
-		gssize n = nvfm_device_read(s->dev, s->buf, NVFM_FRAME_MAX_DATA,
-					    s->opts->timeout_ms, last, error);
+	for (guint64 got = 0;; ) {
+		gsize want = limit ? (gsize)MIN(limit - got, (guint64)NVFM_FRAME_MAX_DATA)
+				   : NVFM_FRAME_MAX_DATA;
+		gssize n;
+
+		if (limit && got >= limit) {
+			*last = NVFM_READ_DATA;
+			return TRUE;
+		}
+		n = nvfm_device_read(s->dev, s->buf, want, s->opts->timeout_ms, last, error);
 
 		if (n < 0)
 			return FALSE;
@@ -263,6 +284,7 @@ static gboolean pump_out(Sender *s, int phase, guint64 *moved, NvfmReadStatus *l
 				return FALSE;
 		}
 		count(s, phase, moved, (gsize)n);
+		got += (guint64)n;
 		if (!check_receiver(s, error) || !check_cancel(s->opts->cancellable, error))
 			return FALSE;
 	}
@@ -319,12 +341,23 @@ static gboolean save_precopy(Sender *s, GError **error)
 		return FALSE;
 	if (!send_phase(s->ch, NVFM_PHASE_PRECOPY, 0, error))
 		return FALSE;
+	s->expect = 0;
 	/* PRE_COPY goes through userspace even when zero-copy is on: only a
 	 * read() tells "nothing more for now" (ENOMSG) from "wait". */
 	for (guint round = 0; round < s->opts->precopy_rounds; round++) {
-		guint64 initial = 0, dirty = 0;
+		guint64 initial = 0, dirty = 0, limit = 0;
 
-		if (!pump_out(s, NVFM_PHASE_PRECOPY, &s->stats->precopy_bytes, &st, error))
+		/* A round moves what the device had at its start: the
+		 * precopy total is what moved plus that (a device that
+		 * cannot tell leaves both unknown, and the round ends when
+		 * the device says "no more for now"). */
+		if (nvfm_device_precopy_info(s->dev, &initial, &dirty, NULL)) {
+			limit = initial + dirty;
+			s->expect = s->stats->precopy_bytes + limit;
+			if (!limit)
+				limit = 1;	/* a byte that arrives anyway is one round's */
+		}
+		if (!pump_out(s, NVFM_PHASE_PRECOPY, &s->stats->precopy_bytes, limit, &st, error))
 			return FALSE;
 		s->stats->precopy_rounds++;
 		if (st == NVFM_READ_END) {
@@ -357,14 +390,14 @@ static gboolean save_stop_copy(Sender *s, GError **error)
 		return FALSE;
 	if (!nvfm_device_get_features(s->dev, &f, error))
 		return FALSE;
-	if (!send_phase(s->ch, NVFM_PHASE_STOP_COPY, f.has_data_size ? f.stop_copy_length : 0,
-			error))
+	s->expect = f.has_data_size ? f.stop_copy_length : 0;
+	if (!send_phase(s->ch, NVFM_PHASE_STOP_COPY, s->expect, error))
 		return FALSE;
 	if (s->splicing &&
 	    !splice_out(s, &s->stats->stop_copy_bytes, &fallback, error))
 		return FALSE;
 	if (fallback) {
-		if (!pump_out(s, NVFM_PHASE_STOP_COPY, &s->stats->stop_copy_bytes, &st, error))
+		if (!pump_out(s, NVFM_PHASE_STOP_COPY, &s->stats->stop_copy_bytes, 0, &st, error))
 			return FALSE;
 		if (st != NVFM_READ_END) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_DEVICE,
@@ -570,11 +603,13 @@ typedef struct {
 	guint8 *buf;
 	NvfmSplicer sp;
 	int phase;
+	guint64 expect;		/* the sender's hint for the current phase (0: none) */
 } Receiver;
 
 static gboolean load_data(Receiver *r, const NvfmFrameHeader *hdr, GError **error)
 {
 	int fd = nvfm_channel_get_fd(r->ch);
+	guint64 *moved;
 
 	if (!r->phase) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
@@ -607,12 +642,12 @@ static gboolean load_data(Receiver *r, const NvfmFrameHeader *hdr, GError **erro
 		sha_update(r->sha, r->buf, hdr->length);
 	}
 	r->stats->total_bytes += hdr->length;
-	if (r->phase == NVFM_PHASE_PRECOPY)
-		r->stats->precopy_bytes += hdr->length;
-	else
-		r->stats->stop_copy_bytes += hdr->length;
+	moved = r->phase == NVFM_PHASE_PRECOPY ? &r->stats->precopy_bytes
+					       : &r->stats->stop_copy_bytes;
+	*moved += hdr->length;
 	if (r->opts->progress)
-		r->opts->progress(r->phase, r->stats->total_bytes, r->opts->user_data);
+		r->opts->progress(r->phase, *moved, phase_total(r->expect, *moved),
+				  r->opts->user_data);
 	return TRUE;
 }
 
@@ -691,6 +726,7 @@ static gboolean load_body(Receiver *r, GError **error)
 				return FALSE;
 			}
 			r->phase = r->buf[0];
+			r->expect = get_le64(r->buf + 8);
 			r->stats->phase = r->phase == NVFM_PHASE_PRECOPY ? "precopy" : "stop-copy";
 			break;
 		case NVFM_FRAME_TRAILER:
