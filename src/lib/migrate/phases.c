@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The migration's bookkeeping, shared by the orchestrator, the VM's QEMU
- * migration (migrate-vm.c) and the movers: phase names and bounds, the
- * per-phase records, progress, cancel, the agent connection and the release
- * of a VF. It sits below all of them so none has to reach up into another.
+ * migration (migrate-vm.c) and the movers: the per-phase records,
+ * progress, cancel, the agent connection and the release of a VF. It sits
+ * below all of them so none has to reach up into another.
  */
 #define G_LOG_DOMAIN "nvfm-migrate"
 
@@ -13,35 +13,6 @@
 #include "nvfm/pf.h"
 #include "migrate-private.h"
 #include "util/util-private.h"
-
-static const char *const phase_names[NVFM_MIGRATE_N_PHASES] = {
-	"preflight", "reserve", "precopy", "pause", "stop-copy",
-	"restore", "switchover", "resume", "release",
-};
-
-/* Precopy is the long one: it lasts as long as RAM and VF data take to
- * converge. The pause-window phases are short by nature. */
-static const int default_timeouts_ms[NVFM_MIGRATE_N_PHASES] = {
-	30000, 120000, 600000, 60000, 300000, 120000, 120000, 60000, 120000,
-};
-
-const char *nvfm_migrate_phase_name(NvfmMigratePhase phase)
-{
-	return phase < NVFM_MIGRATE_N_PHASES ? phase_names[phase] : "unknown";
-}
-
-int nvfm_migrate_phase_from_name(const char *name)
-{
-	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
-		if (g_strcmp0(name, phase_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-int nvfm_migrate_default_timeout_ms(NvfmMigratePhase phase)
-{
-	return phase < NVFM_MIGRATE_N_PHASES ? default_timeouts_ms[phase] : 30000;
-}
 
 void nvfm_migrate_options_init(NvfmMigrateOptions *opts)
 {
@@ -57,8 +28,7 @@ void nvfm_migration_begin(NvfmMigration *m, NvfmMigratePhase phase)
 	m->phase = phase;
 	m->rec[phase].start_us = nvfm_now_us() - m->t0;
 	m->rec[phase].end_us = -1;
-	g_debug("phase %s", phase_names[phase]);
-	g_debug("phase %s", phase_names[phase]);
+	g_debug("phase %s", nvfm_migrate_phase_name(phase));
 	nvfm_migration_progress(m, 0, 0);
 }
 
@@ -77,7 +47,7 @@ int nvfm_migration_timeout(NvfmMigration *m)
 {
 	int t = m->opts->timeout_ms[m->phase];
 
-	return t > 0 ? t : default_timeouts_ms[m->phase];
+	return t > 0 ? t : nvfm_migrate_default_timeout_ms(m->phase);
 }
 
 void nvfm_migration_progress(NvfmMigration *m, guint64 done, guint64 total)
