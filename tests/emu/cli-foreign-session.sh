@@ -12,15 +12,6 @@ CASE=$1
 NAME=cli-foreign
 . "$(dirname "$0")/cli-lib.sh"
 
-digest() {
-	"$TOOL" emu digest "$1" | cut -d' ' -f1
-}
-
-state_is() {
-	"$TOOL" --json vf state "emu:$1" >"$WORK/st" || fail "vf state emu:$1 failed"
-	grep -q "\"state\": \"$2\"" "$WORK/st" || fail "emu:$1 is not $2: $(cat "$WORK/st")"
-}
-
 err_has() {
 	grep -q -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
 }

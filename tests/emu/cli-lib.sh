@@ -32,3 +32,14 @@ expect() {
 ok() {
 	"$@" >"$WORK/out" 2>"$WORK/err" || fail "'$*' failed ($?): $(cat "$WORK/err")"
 }
+
+# digest NAME: the emulated device's state digest
+digest() {
+	"$TOOL" emu digest "$1" | cut -d' ' -f1
+}
+
+# state_is NAME STATE: the emulated device emu:NAME is in STATE
+state_is() {
+	"$TOOL" --json vf state "emu:$1" >"$WORK/st" || fail "vf state emu:$1 failed"
+	grep -q "\"state\": \"$2\"" "$WORK/st" || fail "emu:$1 is not $2: $(cat "$WORK/st")"
+}

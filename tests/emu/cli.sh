@@ -9,15 +9,6 @@ CASE=$1
 NAME=cli
 . "$(dirname "$0")/cli-lib.sh"
 
-digest() {
-	"$TOOL" emu digest "$1" | cut -d' ' -f1
-}
-
-state_is() {
-	"$TOOL" --json vf state "emu:$1" >"$WORK/st" || fail "vf state emu:$1 failed"
-	grep -q "\"state\": \"$2\"" "$WORK/st" || fail "emu:$1 is not $2: $(cat "$WORK/st")"
-}
-
 # roundtrip SIZE: save | load through a pipe, destination digest = source's
 roundtrip() {
 	ok "$TOOL" emu create a --size "$1" --seed 11

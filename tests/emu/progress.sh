@@ -16,6 +16,18 @@ slow_device() {
 	ok "$TOOL" emu fault a slow-us 2000	# 64 KiB per 2 ms: about a second
 }
 
+# pane_until_exit: capture tmux server $SOCK's pane into $WORK/pane until
+# the script in it has printed EXIT= (30 s at most)
+pane_until_exit() {
+	i=0
+	while [ $i -lt 600 ]; do
+		tmux -L "$SOCK" capture-pane -p >"$WORK/pane" 2>/dev/null
+		grep -q '^EXIT=' "$WORK/pane" && break
+		i=$((i + 1))
+		sleep 0.05
+	done
+}
+
 case "$CASE" in
 tty)
 	command -v tmux >/dev/null || skip "no tmux"
@@ -69,13 +81,7 @@ narrow)
 	printf '%s\n' "NVFM_EMU_DIR='$NVFM_EMU_DIR' '$TOOL' -q save emu:a -o '$WORK/s.nvfm' --progress=auto; echo EXIT=\$?; sleep 60" >"$WORK/run.sh"
 	tmux -L "$SOCK" new-session -d -x 24 -y 10 "sh '$WORK/run.sh'" || fail "tmux cannot start"
 	trap 'tmux -L "$SOCK" kill-server 2>/dev/null; rm -rf "$WORK"' EXIT
-	i=0
-	while [ $i -lt 600 ]; do
-		tmux -L "$SOCK" capture-pane -p >"$WORK/pane" 2>/dev/null
-		grep -q '^EXIT=' "$WORK/pane" && break
-		i=$((i + 1))
-		sleep 0.05
-	done
+	pane_until_exit
 	grep -q '^EXIT=0' "$WORK/pane" || fail "save did not end well: $(cat "$WORK/pane")"
 	# -q silences auto: nothing but the exit line
 	[ "$(grep -c . "$WORK/pane")" -eq 1 ] || fail "-q drew progress: $(cat "$WORK/pane")"
@@ -84,13 +90,7 @@ narrow)
 	tmux -L "$SOCK" kill-server
 	SOCK=$SOCK-2
 	tmux -L "$SOCK" new-session -d -x 24 -y 10 "sh '$WORK/run.sh'" || fail "tmux cannot start"
-	i=0
-	while [ $i -lt 600 ]; do
-		tmux -L "$SOCK" capture-pane -p >"$WORK/pane" 2>/dev/null
-		grep -q '^EXIT=' "$WORK/pane" && break
-		i=$((i + 1))
-		sleep 0.05
-	done
+	pane_until_exit
 	grep -q '^EXIT=0' "$WORK/pane" || fail "save did not end well: $(cat "$WORK/pane")"
 	# cut to the width, never wrapped onto a second line
 	[ "$(grep -c . "$WORK/pane")" -eq 2 ] || fail "the line wrapped: $(cat "$WORK/pane")"

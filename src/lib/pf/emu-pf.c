@@ -201,6 +201,21 @@ static json_t *lm_json(const NvfmEmuPfConfig *cfg)
 			 "uuids", uuids);
 }
 
+/* The file of emulated PF @name, or NULL and NOT_FOUND when there is none. */
+static char *pf_existing_file(const char *name, GError **error)
+{
+	g_autofree char *dir = pf_dir();
+	char *path = pf_file(dir, name, ".json");
+
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_free(path);
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
+			    "unknown PF emu:%s: no such emulated PF", name);
+		return NULL;
+	}
+	return path;
+}
+
 static EmuPf *pf_load(const char *name, GError **error)
 {
 	g_autoptr(EmuPf) p = g_new0(EmuPf, 1);
@@ -211,12 +226,9 @@ static EmuPf *pf_load(const char *name, GError **error)
 
 	p->name = g_strdup(name);
 	p->dir = pf_dir();
-	path = pf_file(p->dir, name, ".json");
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "unknown PF emu:%s: no such emulated PF", name);
+	path = pf_existing_file(name, error);
+	if (!path)
 		return NULL;
-	}
 	root = json_load_file(path, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO, "emulated PF %s: unreadable %s: %s",
@@ -770,14 +782,10 @@ static gboolean with_pf_lock(const char *name, gboolean (*fn)(const char *name,
 	gboolean ok;
 
 	if (!create) {
-		g_autofree char *dir = pf_dir();
-		g_autofree char *path = pf_file(dir, name, ".json");
+		g_autofree char *path = pf_existing_file(name, error);
 
-		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-				    "unknown PF emu:%s: no such emulated PF", name);
+		if (!path)
 			return FALSE;
-		}
 	}
 
 	pf->admin_fd = -1;
@@ -843,14 +851,10 @@ static gboolean create_locked(const char *name, gconstpointer data, GError **err
 static gboolean destroy_locked(const char *name, gconstpointer data G_GNUC_UNUSED,
 			       GError **error)
 {
-	g_autofree char *dir = pf_dir();
-	g_autofree char *path = pf_file(dir, name, ".json");
+	g_autofree char *path = pf_existing_file(name, error);
 
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND,
-			    "unknown PF emu:%s: no such emulated PF", name);
+	if (!path)
 		return FALSE;
-	}
 	if (!drop_existing(name, error))
 		return FALSE;
 	if (unlink(path) < 0 && errno != ENOENT) {
