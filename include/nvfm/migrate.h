@@ -108,12 +108,15 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  *		       addr and the source's vfio-pci options are copied)
  * @agent: the destination agent's address
  * @tls: client credentials for @agent (%NULL: plain, when allowed)
- * @dest_pf: the destination PF to provision the VF from
+ * @dest_pfs: the destination PFs to provision the VF from, %NULL-terminated,
+ *	      in order of preference; the agent takes the first on the
+ *	      source VF's NUMA node (when known) that can give a VF with the
+ *	      resources asked for
  * @dest_driver: the driver to bind the destination VF to (%NULL: the
  *		 agent's default for the PF)
- * @nvq: flexible queue resources for the destination VF (0: as the PF's
- *	 default)
- * @nvi: flexible interrupt resources (0: as the PF's default)
+ * @nvq: flexible queue resources for the destination VF (0: as many as
+ *	 the source VF has when it is a PF's VF, else the PF's default)
+ * @nvi: flexible interrupt resources (0: the same rule)
  * @precopy_rounds: the direct mover's PRE_COPY rounds (0: none)
  * @precopy_threshold: leave PRE_COPY once the dirty bytes are below this
  * @downtime_limit_ms: the qemu mover's downtime-limit (0: computed from the
@@ -141,7 +144,7 @@ typedef struct {
 	const char *dest_device_props;
 	const char *agent;
 	NvfmTls *tls;
-	const char *dest_pf;
+	const char *const *dest_pfs;
 	const char *dest_driver;
 	guint nvq;
 	guint nvi;

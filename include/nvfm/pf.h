@@ -54,6 +54,7 @@ typedef struct {
  * @autoprobe: sriov_drivers_autoprobe
  * @n_secondary: number of secondary controllers
  * @n_online: of those, how many are online
+ * @numa_node: the NUMA node the PF sits on (sysfs numa_node), -1: unknown
  */
 typedef struct {
 	guint16 cntlid;
@@ -64,6 +65,7 @@ typedef struct {
 	gboolean autoprobe;
 	guint n_secondary;
 	guint n_online;
+	int numa_node;
 } NvfmPfCaps;
 
 /**
@@ -246,6 +248,7 @@ typedef struct {
 	char *vfio_device;
 	NvfmAddress *device;
 	char *in_use_by;
+	int numa_node;
 } NvfmVfInfo;
 
 /**
@@ -504,6 +507,7 @@ gboolean nvfm_vf_check_migration(const NvfmAddress *vf, NvfmMigFeatures *out, GE
  * @vq_private: private VQ resources of the primary
  * @vi_private: private VI resources of the primary
  * @blob_size: bulk state of each VF's emulated device (see #NvfmEmuConfig)
+ * @numa_node: the NUMA node it reports, as sysfs numa_node (-1: none)
  * @lm_supported: Identify Controller OACS bit 11 (HMLMS); when clear, the
  *		  PF answers Identify CNS 20h with Invalid Field in Command
  * @n_lm_versions: entries in @lm_versions (0..%NVFM_EMU_LM_MAX_VERSIONS)
@@ -520,6 +524,7 @@ typedef struct {
 	guint vq_private;
 	guint vi_private;
 	guint64 blob_size;
+	int numa_node;
 	gboolean lm_supported;
 	guint n_lm_versions;
 	guint16 lm_versions[NVFM_EMU_LM_MAX_VERSIONS];

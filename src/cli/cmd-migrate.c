@@ -15,10 +15,11 @@
 #include "cli-transport.h"
 
 typedef struct {
-	char *agent, *dest_pf, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
+	char *agent, *dest_driver, *mover, *vm, *dest_vm, *uri, *vm_device;
 	char *domain, *connect, *dest_connect;
 	char *threshold, *state_size, *device_props, *report, *report_svg, *progress;
 	char **timeouts;
+	char **dest_pfs;
 	NvfmAddress *vf;	/* the VF argument, parsed */
 	int nvq, nvi, rounds, downtime;
 	gboolean keep_source;
@@ -29,7 +30,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 {
 	GOptionEntry entries[] = {
 		{ "to", 0, 0, G_OPTION_ARG_STRING, &a->agent, "The destination host's agent: HOST[:PORT] or unix:PATH", "ADDR" },
-		{ "dest-pf", 0, 0, G_OPTION_ARG_STRING, &a->dest_pf, "The destination PF to provision the VF from (PCI address or emu:NAME)", "PF" },
+		{ "dest-pf", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->dest_pfs, "A destination PF to provision the VF from (PCI address or emu:NAME; repeatable: the agent takes the first that can give the VF, on the source VF's NUMA node first)", "PF" },
 		{ "dest-driver", 0, 0, G_OPTION_ARG_STRING, &a->dest_driver, "Driver for the destination VF (default: the agent's choice for the PF)", "DRIVER" },
 		{ "device-state", 0, 0, G_OPTION_ARG_STRING, &a->mover, "Who moves the VF's state: direct (default) or qemu", "MOVER" },
 		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (a path, unix:PATH or tcp:HOST:PORT)", "QMP" },
@@ -62,7 +63,7 @@ static void clear_args(MigrateArgs *a)
 {
 	nvfm_address_free(a->vf);
 	g_free(a->agent);
-	g_free(a->dest_pf);
+	g_strfreev(a->dest_pfs);
 	g_free(a->dest_driver);
 	g_free(a->mover);
 	g_free(a->vm);
@@ -97,7 +98,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->vf = a->vf;
 	if (!cli_transport_config(&a->t, FALSE, cmd, code) ||
 	    !cli_config_str(NVFM_CFG_CLIENT_AGENT, "--to", &a->agent, cmd, code) ||
-	    !cli_config_str(NVFM_CFG_CLIENT_DEST_PF, "--dest-pf", &a->dest_pf, cmd, code) ||
+	    !cli_config_strv(NVFM_CFG_CLIENT_DEST_PF, "--dest-pf", &a->dest_pfs, cmd, code) ||
 	    !cli_config_str(NVFM_CFG_CLIENT_DRIVER, "--dest-driver", &a->dest_driver, cmd, code) ||
 	    !cli_config_str(NVFM_CFG_CLIENT_DEVICE_STATE, "--device-state", &a->mover, cmd, code) ||
 	    !cli_config_int(NVFM_CFG_CLIENT_PRECOPY_ROUNDS, "--precopy-rounds", &a->rounds, cmd,
@@ -111,7 +112,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 		return FALSE;
 	g_free(a->agent);
 	a->agent = cli_config_agent_address();
-	if (!a->agent || !a->dest_pf) {
+	if (!a->agent || !a->dest_pfs || !a->dest_pfs[0]) {
 		*code = cli_usage_error(cmd, "needs --to ADDR and --dest-pf PF (or [client] agent "
 					"and dest_pf)");
 		return FALSE;
@@ -149,7 +150,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->vm_device_id = a->vm_device;
 	o->dest_device_props = a->device_props;
 	o->agent = a->agent;
-	o->dest_pf = a->dest_pf;
+	o->dest_pfs = (const char *const *)a->dest_pfs;
 	o->dest_driver = a->dest_driver;
 	o->nvq = (guint)a->nvq;
 	o->nvi = (guint)a->nvi;
@@ -328,6 +329,24 @@ out:
 	return code;
 }
 
+/* The destination VF the agent would give: its PF and resources, and why
+ * those resources. */
+static void print_plan(json_t *rep)
+{
+	json_t *plan = json_object_get(json_object_get(rep, "destination"), "plan");
+	json_t *res = json_object_get(json_object_get(rep, "source"), "resources");
+
+	if (!json_is_object(plan))
+		return;
+	printf("plan:\n  pf: %s\n  nvq: %" JSON_INTEGER_FORMAT "\n  nvi: %" JSON_INTEGER_FORMAT
+	       "\n  from: %s\n  numa_node: %" JSON_INTEGER_FORMAT "\n",
+	       json_string_value(json_object_get(plan, "pf")),
+	       json_integer_value(json_object_get(plan, "nvq")),
+	       json_integer_value(json_object_get(plan, "nvi")),
+	       json_string_value(json_object_get(res, "from")) ?: "the PF's default",
+	       json_integer_value(json_object_get(plan, "numa_node")));
+}
+
 int cmd_check(int argc, char **argv)
 {
 	MigrateArgs a = { 0 };
@@ -368,6 +387,7 @@ int cmd_check(int argc, char **argv)
 			json_array_foreach(json_object_get(host, "blockers"), i, b)
 				printf("  blocker: %s\n", json_string_value(b));
 		}
+		print_plan(rep);
 	}
 	code = json_is_true(json_object_get(rep, "ok")) ? CLI_EXIT_OK : CLI_EXIT_NOT_SUPPORTED;
 out:

@@ -121,6 +121,7 @@ static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, 
 		json_object_set_new(j, "total_vfs", json_integer(caps.total_vfs));
 		json_object_set_new(j, "num_vfs", json_integer(caps.num_vfs));
 		json_object_set_new(j, "autoprobe", json_boolean(caps.autoprobe));
+		json_object_set_new(j, "numa_node", json_integer(caps.numa_node));
 		json_object_set_new(j, "vq", resource_json(&caps.vq));
 		json_object_set_new(j, "vi", resource_json(&caps.vi));
 		json_object_set_new(j, "live_migration", lm_json(lm, lm_error));
@@ -336,7 +337,7 @@ static gboolean parse_lm_versions(const char *s, NvfmEmuPfConfig *cfg)
 }
 int cmd_emu_pf_create(int argc, char **argv)
 {
-	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1;
+	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1, numa = CLI_UNSET;
 	g_autofree char *size = NULL, *lm_versions = NULL, *result = NULL;
 	g_auto(GStrv) lm_uuids = NULL;
 	gboolean no_lm = FALSE;
@@ -347,6 +348,7 @@ int cmd_emu_pf_create(int argc, char **argv)
 		{ "vq-max", 0, 0, G_OPTION_ARG_INT, &vq_max, "Most VQ per VF (default 8)", "N" },
 		{ "vi-max", 0, 0, G_OPTION_ARG_INT, &vi_max, "Most VI per VF (default 4)", "N" },
 		{ "size", 0, 0, G_OPTION_ARG_STRING, &size, "State size of each VF's emulated device (default 16M)", "SIZE" },
+		{ "numa", 0, 0, G_OPTION_ARG_INT, &numa, "The NUMA node it reports (default none: -1)", "N" },
 		{ "lm-versions", 0, 0, G_OPTION_ARG_STRING, &lm_versions, "NVMe controller state versions Identify CNS 20h lists, first = produced (default 0; 'none' for no version)", "N[,N...]" },
 		{ "lm-uuid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lm_uuids, "Vendor-specific state format CNS 20h lists, repeatable, first = produced (default " NVFM_LM_VENDOR_UUID "; 'none' for none)", "UUID" },
 		{ "no-lm", 0, 0, G_OPTION_ARG_NONE, &no_lm, "No NVMe live migration: OACS bit 11 (HMLMS) clear", NULL },
@@ -373,6 +375,10 @@ int cmd_emu_pf_create(int argc, char **argv)
 	cfg.vi_max_per_vf = vi_max >= 0 ? (guint)vi_max : (vi >= 0 || vfs >= 0 ? 0 : cfg.vi_max_per_vf);
 	if (size && !nvfm_size_parse(size, &cfg.blob_size, &error))
 		return cli_fail(error);
+	if (numa != CLI_UNSET && numa < -1)
+		return cli_usage_error("emu pf-create", "--numa must be a node number, or -1 for none");
+	if (numa != CLI_UNSET)
+		cfg.numa_node = numa;
 	if (no_lm)
 		cfg.lm_supported = FALSE;
 	if (lm_versions && !parse_lm_versions(lm_versions, &cfg))

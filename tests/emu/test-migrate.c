@@ -76,13 +76,15 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 	g_free(f->vf);
 }
 
+static const char *const pfb[] = { "emu:pfb", NULL };
+
 static void options(Fixture *f, NvfmMigrateOptions *o, char **agent)
 {
 	nvfm_migrate_options_init(o);
 	*agent = g_strconcat("unix:", f->sock, NULL);
 	o->vf = nvfm_test_addr(f->vf);
 	o->agent = *agent;
-	o->dest_pf = "emu:pfb";
+	o->dest_pfs = pfb;
 }
 
 /* every VF of @pf offline, every resource back */
@@ -205,7 +207,7 @@ static void test_check(Fixture *f, gconstpointer data)
 	ok = nvfm_migrate_check(&o, &error);
 	g_assert_no_error(error);
 	g_assert_true(json_is_true(json_object_get(ok, "ok")));
-	o.dest_pf = "emu:nosuch";
+	o.dest_pfs = (const char *const[]){ "emu:nosuch", NULL };
 	o.agent = "unix:/nonexistent/agent.sock";
 	bad = nvfm_migrate_check(&o, &error);
 	g_assert_no_error(error);
@@ -215,9 +217,145 @@ static void test_check(Fixture *f, gconstpointer data)
 	/* nothing changed */
 	assert_pristine("emu:pfb");
 	/* options the orchestrator cannot run with */
-	o.dest_pf = NULL;
+	o.dest_pfs = NULL;
 	g_assert_null(nvfm_migrate_check(&o, &error));
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
+}
+
+/* A VF provisioned from emulated PF @pf_name (created with @numa_node) with
+ * @nvq VQ and @nvi VI: its device address. */
+static char *source_vf(const char *pf_name, int numa_node, guint nvq, guint nvi)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *addr = g_strconcat("emu:", pf_name, NULL);
+	g_autoptr(NvfmPf) pf = NULL;
+	g_autoptr(NvfmVfInfo) vf = NULL;
+	NvfmEmuPfConfig cfg;
+	NvfmProvisionOpts po;
+
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.total_vfs = 2;
+	cfg.blob_size = 1u << 20;
+	cfg.numa_node = numa_node;
+	g_assert_true(nvfm_emu_pf_create(pf_name, &cfg, &error));
+	pf = nvfm_pf_open(nvfm_test_addr(addr), &error);
+	g_assert_no_error(error);
+	nvfm_provision_opts_init(&po);
+	po.nvq = nvq;
+	po.nvi = nvi;
+	vf = nvfm_pf_provision(pf, &po, &error);
+	g_assert_no_error(error);
+	return g_strdup(vf->device->text);
+}
+
+/* An emulated PF @name on @numa_node with @vq_flexible VQ to give. */
+static void dest_pf(const char *name, int numa_node, guint vq_flexible)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmEmuPfConfig cfg;
+
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.total_vfs = 2;
+	cfg.blob_size = 1u << 20;
+	cfg.numa_node = numa_node;
+	cfg.vq_flexible = vq_flexible;
+	cfg.vq_max_per_vf = MIN(vq_flexible, 8);
+	nvfm_emu_pf_create(name, &cfg, &error);
+	g_assert_no_error(error);
+}
+
+static NvfmVfInfo *dest_vf_info(json_t *rep)
+{
+	g_autoptr(GError) error = NULL;
+	const char *dvf = json_string_value(json_object_get(rep, "destination_vf"));
+	NvfmVfInfo *info;
+
+	g_assert_nonnull(dvf);
+	info = nvfm_vf_lookup(nvfm_test_addr(dvf), &error);
+	g_assert_no_error(error);
+	return info;
+}
+
+/* Without --nvq/--nvi the destination VF gets the source VF's resources;
+ * with them, what they say. */
+static void test_parity(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *agent = NULL;
+	g_autofree char *src = source_vf("pfp", -1, 3, 1);
+	g_autoptr(NvfmVfInfo) got = NULL;
+	json_auto_t *rep = NULL;
+	json_auto_t *rep2 = NULL;
+	json_t *res;
+	NvfmMigrateOptions o;
+
+	options(f, &o, &agent);
+	o.vf = nvfm_test_addr(src);
+	g_assert_true(nvfm_migrate(&o, &rep, &error));
+	g_assert_no_error(error);
+	got = dest_vf_info(rep);
+	g_assert_cmpuint(got->nvq, ==, 3);
+	g_assert_cmpuint(got->nvi, ==, 1);
+	res = json_object_get(json_object_get(json_object_get(rep, "preflight"), "source"),
+			      "resources");
+	g_assert_cmpstr(json_string_value(json_object_get(res, "from")), ==, "the source VF");
+	g_clear_pointer(&got, nvfm_vf_info_free);
+
+	/* the way back, with an override */
+	o.vf = nvfm_test_addr(json_string_value(json_object_get(rep, "destination_vf")));
+	o.dest_pfs = (const char *const[]){ "emu:pfp", NULL };
+	o.nvq = 2;
+	o.nvi = 2;
+	g_assert_true(nvfm_migrate(&o, &rep2, &error));
+	g_assert_no_error(error);
+	got = dest_vf_info(rep2);
+	g_assert_cmpuint(got->nvq, ==, 2);
+	g_assert_cmpuint(got->nvi, ==, 2);
+}
+
+/* Several destination PFs: one without the resources is passed over, and
+ * one on the source VF's NUMA node is preferred; check names the plan. */
+static void test_placement(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *agent = NULL;
+	g_autofree char *src = source_vf("pfn", 1, 3, 1);
+	g_autoptr(NvfmVfInfo) got = NULL;
+	json_auto_t *chk = NULL;
+	json_auto_t *rep = NULL;
+	json_auto_t *bad = NULL;
+	json_t *plan;
+	NvfmMigrateOptions o;
+
+	dest_pf("pfsmall", 1, 2);
+	dest_pf("pffar", 0, 16);
+	dest_pf("pfnear", 1, 16);
+	options(f, &o, &agent);
+	o.vf = nvfm_test_addr(src);
+	o.dest_pfs = (const char *const[]){ "emu:pfsmall", "emu:pffar", "emu:pfnear", NULL };
+	chk = nvfm_migrate_check(&o, &error);
+	g_assert_no_error(error);
+	g_assert_true(json_is_true(json_object_get(chk, "ok")));
+	plan = json_object_get(json_object_get(chk, "destination"), "plan");
+	g_assert_cmpstr(json_string_value(json_object_get(plan, "pf")), ==, "emu:pfnear");
+	g_assert_cmpint(json_integer_value(json_object_get(plan, "numa_node")), ==, 1);
+	g_assert_cmpint(json_integer_value(json_object_get(plan, "nvq")), ==, 3);
+	g_assert_true(nvfm_migrate(&o, &rep, &error));
+	g_assert_no_error(error);
+	got = dest_vf_info(rep);
+	g_assert_cmpstr(got->pf, ==, "emu:pfnear");
+	assert_pristine("emu:pfsmall");
+	assert_pristine("emu:pffar");
+
+	/* none can give it: every candidate's reason, nothing provisioned */
+	o.vf = nvfm_test_addr(json_string_value(json_object_get(rep, "destination_vf")));
+	o.dest_pfs = (const char *const[]){ "emu:pfsmall", NULL };
+	o.nvq = 4;
+	bad = nvfm_migrate_check(&o, &error);
+	g_assert_no_error(error);
+	g_assert_false(json_is_true(json_object_get(bad, "ok")));
+	g_assert_null(json_object_get(json_object_get(bad, "destination"), "plan"));
+	assert_pristine("emu:pfsmall");
 }
 
 int main(int argc, char **argv)
@@ -235,6 +373,8 @@ int main(int argc, char **argv)
 	ADD("/migrate/refused", test_refused);
 	ADD("/migrate/cancelled", test_cancelled);
 	ADD("/migrate/check", test_check);
+	ADD("/migrate/parity", test_parity);
+	ADD("/migrate/placement", test_placement);
 	r = g_test_run();
 	nvfm_test_rm_rf(emu_dir);
 	g_free(emu_dir);

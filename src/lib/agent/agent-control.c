@@ -75,17 +75,108 @@ static void add_check(json_t *checks, const char *name, gboolean ok, const char 
 						"detail", detail));
 }
 
+/* The most of a resource one VF can get now (a PF that states no
+ * per-VF maximum: all that is free). */
+static guint32 can_give(const NvfmPfResource *r)
+{
+	return r->max_per_vf ? MIN(r->free, r->max_per_vf) : r->free;
+}
+
+/* The checks of one candidate PF into @checks; whether all passed, and
+ * then its resources in @caps. */
+static gboolean pf_checks(const NvfmAddress *pfa, gint64 nvq, gint64 nvi,
+			  const NvfmLmFormat *lm_format, json_t *checks, NvfmPfCaps *caps)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmPf) p = nvfm_pf_open(pfa, &err);
+	g_autoptr(NvfmVfInfo) vf = NULL;
+	gboolean ok = p && nvfm_pf_get_caps(p, caps, &err);
+	gboolean all = ok;
+
+	add_check(checks, "pf", ok, ok ? nvfm_pf_address(p) : err->message);
+	if (!ok)
+		return FALSE;
+	if (lm_format) {
+		g_autoptr(NvfmLmCaps) lm = nvfm_pf_get_lm_caps(p, &err);
+		gboolean lm_ok = lm && nvfm_lm_format_accepted(lm_format, lm, &err);
+		g_autofree char *d = NULL;
+
+		if (lm_ok)
+			d = g_strdup_printf("PF %s takes NVMe controller state version %u%s%s",
+					    nvfm_pf_address(p), lm_format->version,
+					    lm_format->uuid ? ", vendor format " : "",
+					    lm_format->uuid ? lm_format->uuid : "");
+		add_check(checks, "lm-format", lm_ok, lm_ok ? d : err->message);
+		all &= lm_ok;
+		g_clear_error(&err);
+	}
+	vf = nvfm_pf_find_free_vf(p, &err);
+	add_check(checks, "free-vf", vf != NULL, vf ? vf->address : err->message);
+	all &= vf != NULL;
+	if (nvq > 0 || nvi > 0) {
+		g_autofree char *d = g_strdup_printf("%u VQ and %u VI free, at most %u VQ and %u VI "
+						     "per VF, %" G_GINT64_FORMAT " VQ and %"
+						     G_GINT64_FORMAT " VI needed",
+						     caps->vq.free, caps->vi.free, caps->vq.max_per_vf,
+						     caps->vi.max_per_vf, nvq, nvi);
+		gboolean enough = (guint64)nvq <= can_give(&caps->vq) &&
+				  (guint64)nvi <= can_give(&caps->vi);
+
+		add_check(checks, "resources", enough, d);
+		all &= enough;
+	}
+	return all;
+}
+
+/* The candidates in order (agent-placement.c): the first that passes every
+ * check is the plan, and its checks are the answer. When none does, every
+ * candidate's checks, each detail naming its PF (one PF: as they are). */
+static gboolean placement_checks(GPtrArray *pfs, gint64 nvq, gint64 nvi,
+				 const NvfmLmFormat *lm_format, json_t *checks, json_t **plan)
+{
+	json_auto_t *all = json_array();
+
+	for (guint i = 0; i < pfs->len; i++) {
+		const NvfmAddress *pfa = g_ptr_array_index(pfs, i);
+		json_auto_t *mine = json_array();
+		NvfmPfCaps caps;
+		json_t *c;
+		gsize k;
+
+		if (pf_checks(pfa, nvq, nvi, lm_format, mine, &caps)) {
+			json_array_extend(checks, mine);
+			*plan = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i}", "pf", pfa->text,
+					  "nvq", (json_int_t)nvq, "nvi", (json_int_t)nvi,
+					  "numa_node", caps.numa_node, "free_vq", (int)caps.vq.free,
+					  "free_vi", (int)caps.vi.free, "candidates", (int)pfs->len);
+			return TRUE;
+		}
+		json_array_foreach(mine, k, c) {
+			if (pfs->len > 1) {
+				g_autofree char *d = g_strdup_printf("%s: %s", pfa->text,
+					json_string_value(json_object_get(c, "detail")));
+
+				json_object_set_new(c, "detail", json_string(d));
+			}
+			json_array_append(all, c);
+		}
+	}
+	json_array_extend(checks, all);
+	return FALSE;
+}
+
 json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;
 	json_t *checks = json_array();
 	json_t *compat = json_object_get(args, "compat");
 	const char *target = json_string_value(json_object_get(args, "target"));
-	const char *pf = json_string_value(json_object_get(args, "pf"));
+	json_t *pf = json_object_get(args, "pf");
 	gint64 nvq, nvi;
 	json_t *lm_arg = json_object_get(args, "lm_format");
 	g_autoptr(NvfmLmFormat) lm_format = NULL;
-	g_autoptr(NvfmAddress) pfa = NULL;
+	g_autoptr(GPtrArray) pfs = NULL;
+	json_t *plan = NULL;
 	json_t *target_compat = NULL;
 	gboolean all = TRUE;
 
@@ -116,9 +207,8 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 		return NULL;
 	}
 	if (pf) {
-		/* a PF this agent does not serve is refused, not inspected */
-		pfa = nvfm_address_parse_pf(pf, error);
-		if (!pfa || !agent_may_use_pf(a, pfa, error)) {
+		pfs = agent_placement_pfs(a, args, error);
+		if (!pfs) {
 			json_decref(checks);
 			g_prefix_error(error, "preflight: ");
 			return NULL;
@@ -157,46 +247,9 @@ json_t *agent_do_preflight(Session *s, json_t *args, GError **error)
 			all &= ok;
 		}
 	}
-	if (pfa) {
-		g_autoptr(GError) err = NULL;
-		g_autoptr(NvfmPf) p = nvfm_pf_open(pfa, &err);
-		g_autoptr(NvfmVfInfo) vf = NULL;
-		NvfmPfCaps caps;
-		gboolean ok = p && nvfm_pf_get_caps(p, &caps, &err);
-
-		add_check(checks, "pf", ok, ok ? nvfm_pf_address(p) : err->message);
-		all &= ok;
-		if (ok && lm_format) {
-			g_autoptr(NvfmLmCaps) lm = nvfm_pf_get_lm_caps(p, &err);
-			gboolean lm_ok = lm && nvfm_lm_format_accepted(lm_format, lm, &err);
-			g_autofree char *d = NULL;
-
-			if (lm_ok)
-				d = g_strdup_printf("PF %s takes NVMe controller state version %u%s%s",
-						    nvfm_pf_address(p), lm_format->version,
-						    lm_format->uuid ? ", vendor format " : "",
-						    lm_format->uuid ? lm_format->uuid : "");
-			add_check(checks, "lm-format", lm_ok, lm_ok ? d : err->message);
-			all &= lm_ok;
-			g_clear_error(&err);
-		}
-		if (ok) {
-			vf = nvfm_pf_find_free_vf(p, &err);
-			add_check(checks, "free-vf", vf != NULL, vf ? vf->address : err->message);
-			all &= vf != NULL;
-		}
-		if (ok && (nvq > 0 || nvi > 0)) {
-			g_autofree char *d = g_strdup_printf("%u VQ and %u VI free, %" G_GINT64_FORMAT
-							     " VQ and %" G_GINT64_FORMAT " VI needed",
-							     caps.vq.free, caps.vi.free, nvq, nvi);
-			gboolean enough = (guint64)nvq <= caps.vq.free &&
-					  (guint64)nvi <= caps.vi.free;
-
-			add_check(checks, "resources", enough, d);
-			all &= enough;
-		}
-	}
+	if (pfs)
+		all &= placement_checks(pfs, nvq, nvi, lm_format, checks, &plan);
 	/* the target's own block tells the orchestrator its state size */
-	return json_pack("{s:b, s:o, s:o*}", "ok", all, "checks", checks, "target_compat",
-			 target_compat);
+	return json_pack("{s:b, s:o, s:o*, s:o*}", "ok", all, "checks", checks, "target_compat",
+			 target_compat, "plan", plan);
 }

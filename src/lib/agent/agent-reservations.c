@@ -45,23 +45,39 @@ void agent_recover_leases(NvfmAgent *a)
 	}
 }
 
+/* A VF from PF @pfa, if it can take the source's state format. */
+static NvfmVfInfo *provision_from(const NvfmAddress *pfa, const NvfmProvisionOpts *po,
+				  const NvfmLmFormat *lm_format, GError **error)
+{
+	g_autoptr(NvfmPf) p = nvfm_pf_open(pfa, error);
+	g_autoptr(NvfmLmCaps) lm = NULL;
+
+	if (!p)
+		return NULL;
+	/* a PF that cannot take the source's state gets no VF provisioned */
+	if (lm_format) {
+		lm = nvfm_pf_get_lm_caps(p, error);
+		if (!lm || !nvfm_lm_format_accepted(lm_format, lm, error))
+			return NULL;
+	}
+	return nvfm_pf_provision(p, po, error);
+}
+
 json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 {
 	NvfmAgent *a = s->agent;
-	const char *pf = json_string_value(json_object_get(args, "pf"));
 	gint64 idx, nvq, nvi;
 	const char *lease = json_string_value(json_object_get(args, "lease"));
 	json_t *lm_arg = json_object_get(args, "lm_format");
 	g_autoptr(NvfmLmFormat) lm_format = NULL;
-	g_autoptr(NvfmLmCaps) lm = NULL;
-	g_autoptr(NvfmPf) p = NULL;
-	g_autoptr(NvfmAddress) pfa = NULL;
+	g_autoptr(GPtrArray) pfs = NULL;
+	g_autoptr(GString) why = g_string_new(NULL);
 	g_autoptr(NvfmVfInfo) vf = NULL;
 	g_autofree char *id = NULL, *file = NULL;
 	json_auto_t *rec = NULL;
 	NvfmProvisionOpts po;
 
-	if (!pf) {
+	if (!json_object_get(args, "pf")) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "provision needs a pf");
 		return NULL;
 	}
@@ -87,24 +103,31 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 		g_prefix_error(error, "provision: ");
 		return NULL;
 	}
-	pfa = nvfm_address_parse_pf(pf, error);
-	if (!pfa || !agent_may_use_pf(a, pfa, error))
+	pfs = agent_placement_pfs(a, args, error);
+	if (!pfs)
 		return NULL;
-	p = nvfm_pf_open(pfa, error);
-	if (!p)
-		return NULL;
-	/* a PF that cannot take the source's state gets no VF provisioned */
-	if (lm_format) {
-		lm = nvfm_pf_get_lm_caps(p, error);
-		if (!lm || !nvfm_lm_format_accepted(lm_format, lm, error))
+	/* the first PF that gives the VF; one PF's refusal is its own */
+	for (guint i = 0; i < pfs->len; i++) {
+		const NvfmAddress *pfa = g_ptr_array_index(pfs, i);
+		GError *e = NULL;
+
+		vf = provision_from(pfa, &po, lm_format, &e);
+		if (vf)
+			break;
+		if (pfs->len == 1) {
+			g_propagate_error(error, e);
 			return NULL;
+		}
+		g_string_append_printf(why, "%s%s: %s", why->len ? "; " : "", pfa->text, e->message);
+		g_error_free(e);
 	}
-	vf = nvfm_pf_provision(p, &po, error);
-	if (!vf)
+	if (!vf) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_BUSY, "no PF can give the VF: %s", why->str);
 		return NULL;
+	}
 	id = g_strdup_printf("r-%08x%08x", g_random_int(), g_random_int());
 	rec = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:s, s:s, s:I}", "reservation", id,
-			"pf", nvfm_pf_address(p), "vf", vf->address, "device",
+			"pf", vf->pf, "vf", vf->address, "device",
 			vf->device ? vf->device->text : NULL,
 			"nvq", (int)vf->nvq, "nvi", (int)vf->nvi, "driver", vf->driver,
 			"peer", s->peer, "identity", agent_identity(s),

@@ -159,6 +159,11 @@ GPtrArray *agent_vf_reservations(Session *s, const NvfmAddress *vf, GError **err
 /* Whether @s may restore into @dev: no other client's reservation names it. */
 gboolean agent_target_usable(Session *s, const NvfmAddress *dev, GError **error);
 
+/* agent-placement.c: the PFs a preflight or provision request may take a
+ * VF from, in the order to try them (NvfmAddress); a PF this agent does not
+ * serve is a refusal (NVFM_ERROR_PERMISSION) */
+GPtrArray *agent_placement_pfs(NvfmAgent *a, json_t *args, GError **error);
+
 /* agent-reservations.c */
 void agent_recover_leases(NvfmAgent *a);
 json_t *agent_reservation_read(NvfmAgent *a, const char *resv, GError **error);

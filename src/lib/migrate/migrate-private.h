@@ -111,6 +111,8 @@ struct _NvfmMigration {
 	json_t *dest_compat;	/* the destination VF's compatibility block */
 	NvfmLmFormat *src_lm;	/* the NVMe live migration format the source
 				 * VF's PF produces; NULL: none to check */
+	guint nvq, nvi;		/* the destination VF's resources (0: the PF's default) */
+	int numa_node;		/* the source VF's NUMA node, -1: unknown */
 	guint64 state_size;	/* the VF's state size estimate */
 	guint64 state_bytes;	/* VF state bytes moved */
 	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */

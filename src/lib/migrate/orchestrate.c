@@ -37,7 +37,7 @@ static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
 {
 	const char *missing = !o->vf ? "the source VF" :
 			      !o->agent ? "the destination agent" :
-			      !o->dest_pf ? "the destination PF" : NULL;
+			      !o->dest_pfs || !o->dest_pfs[0] ? "the destination PF" : NULL;
 
 	if (missing) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no %s given", missing);
@@ -91,7 +91,52 @@ static void source_lm_format(NvfmMigration *m, json_t *src)
 		json_object_set_new(src, "lm_format", nvfm_lm_format_to_json(m->src_lm));
 }
 
-/* The destination agent's part: reachable, and its PF can give a VF. */
+/* What the destination VF must have, by default as much as the source VF
+ * (when it is a PF's VF), and where it may come from: the arguments the
+ * agent's preflight and provision share. */
+static json_t *dest_vf_args(NvfmMigration *m)
+{
+	json_t *pfs = json_array();
+	json_t *args;
+
+	for (guint i = 0; m->opts->dest_pfs[i]; i++)
+		json_array_append_new(pfs, json_string(m->opts->dest_pfs[i]));
+	args = json_pack("{s:o}", "pf", pfs);
+	if (m->nvq)
+		json_object_set_new(args, "nvq", json_integer(m->nvq));
+	if (m->nvi)
+		json_object_set_new(args, "nvi", json_integer(m->nvi));
+	if (m->numa_node >= 0)
+		json_object_set_new(args, "numa_node", json_integer(m->numa_node));
+	/* the agent refuses a PF that cannot take the source's format */
+	if (m->src_lm)
+		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
+	return args;
+}
+
+/* The destination VF's resources: --nvq/--nvi, else the source VF's. */
+static void resource_parity(NvfmMigration *m, json_t *src)
+{
+	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(m->opts->vf, NULL);
+	const char *from = "the PF's default";
+
+	m->nvq = m->opts->nvq;
+	m->nvi = m->opts->nvi;
+	m->numa_node = info ? info->numa_node : -1;
+	if (m->nvq || m->nvi)
+		from = "--nvq/--nvi";
+	else if (info && info->online && (info->nvq || info->nvi)) {
+		m->nvq = info->nvq;
+		m->nvi = info->nvi;
+		from = "the source VF";
+	}
+	json_object_set_new(src, "resources", json_pack("{s:i, s:i, s:s, s:i}", "nvq", (int)m->nvq,
+							"nvi", (int)m->nvi, "from", from,
+							"numa_node", m->numa_node));
+}
+
+/* The destination agent's part: reachable, and one of its PFs can give a
+ * VF; its plan says which. */
 static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 {
 	g_autoptr(GError) err = NULL;
@@ -106,19 +151,15 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 		return;
 	}
 	json_object_set(dst, "agent", nvfm_agent_client_get_hello(m->agent));
-	args = json_pack("{s:s}", "pf", m->opts->dest_pf);
-	if (m->opts->nvq)
-		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
-	if (m->opts->nvi)
-		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
-	if (m->src_lm)
-		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
+	args = dest_vf_args(m);
 	res = nvfm_agent_client_call(m->agent, "preflight", args, &err);
 	if (!res) {
 		blocker(dst, "agent preflight: %s", err->message);
 		return;
 	}
 	json_object_set(dst, "checks", json_object_get(res, "checks"));
+	if (json_is_object(json_object_get(res, "plan")))
+		json_object_set(dst, "plan", json_object_get(res, "plan"));
 	json_array_foreach(json_object_get(res, "checks"), i, check) {
 		if (!json_is_true(json_object_get(check, "ok")))
 			blocker(dst, "%s: %s", json_string_value(json_object_get(check, "check")),
@@ -144,6 +185,7 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 		nvfm_migration_vm_preflight(m, src, dst, NULL);
 	m->mover->preflight(m, src, json_object_get(src, "blockers"));
 	source_lm_format(m, src);
+	resource_parity(m, src);
 	agent_preflight(m, dst, json_object_get(src, "compat"));
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
@@ -157,21 +199,15 @@ static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 {
 	/* The reservation ends with our connection until we keep it at the
 	 * commit point: if we die or lose the link, the agent releases it. */
-	json_auto_t *args = json_pack("{s:s, s:b, s:s}", "pf", m->opts->dest_pf,
-				      "require_migration", TRUE, "lease", "session");
+	json_auto_t *args = dest_vf_args(m);
 	json_auto_t *res = NULL;
 	json_auto_t *pre = NULL;
 	json_t *tc;
 
+	json_object_set_new(args, "require_migration", json_true());
+	json_object_set_new(args, "lease", json_string("session"));
 	if (m->opts->dest_driver)
 		json_object_set_new(args, "driver", json_string(m->opts->dest_driver));
-	if (m->opts->nvq)
-		json_object_set_new(args, "nvq", json_integer(m->opts->nvq));
-	if (m->opts->nvi)
-		json_object_set_new(args, "nvi", json_integer(m->opts->nvi));
-	/* the agent refuses a PF that cannot take the source's format */
-	if (m->src_lm)
-		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
 	res = nvfm_agent_client_call(m->agent, "provision", args, error);
 	if (!res)
 		return FALSE;

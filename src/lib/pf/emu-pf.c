@@ -70,6 +70,7 @@ void nvfm_emu_pf_config_init(NvfmEmuPfConfig *cfg)
 	cfg->vq_private = 2;
 	cfg->vi_private = 1;
 	cfg->blob_size = 16ull << 20;
+	cfg->numa_node = -1;
 	cfg->lm_supported = TRUE;
 	cfg->n_lm_versions = 1;
 	cfg->lm_versions[0] = 0;
@@ -243,6 +244,9 @@ static EmuPf *pf_load(const char *name, GError **error)
 	p->cfg.vq_private = json_uint(root, "vq_private", 0);
 	p->cfg.vi_private = json_uint(root, "vi_private", 0);
 	p->cfg.blob_size = (guint64)json_integer_value(json_object_get(root, "blob_size"));
+	p->cfg.numa_node = json_is_integer(json_object_get(root, "numa_node")) ?
+			   (int)CLAMP(json_integer_value(json_object_get(root, "numa_node")), -1,
+				      1 << 16) : -1;
 	p->num_vfs = MIN(json_uint(root, "num_vfs", 0), p->cfg.total_vfs);
 	p->autoprobe = json_is_true(json_object_get(root, "autoprobe"));
 	p->vf_faults = json_incref(json_object_get(root, "vf_faults"));
@@ -281,6 +285,7 @@ static gboolean pf_save(EmuPf *p, GError **error)
 	json_object_set_new(root, "vq_private", json_integer(p->cfg.vq_private));
 	json_object_set_new(root, "vi_private", json_integer(p->cfg.vi_private));
 	json_object_set_new(root, "blob_size", json_integer((json_int_t)p->cfg.blob_size));
+	json_object_set_new(root, "numa_node", json_integer(p->cfg.numa_node));
 	json_object_set_new(root, "num_vfs", json_integer(p->num_vfs));
 	json_object_set_new(root, "autoprobe", json_boolean(p->autoprobe));
 	json_object_set_new(root, "lm", lm_json(&p->cfg));
@@ -564,6 +569,13 @@ static gboolean epf_virt_mgmt(NvfmPf *pf, guint act, guint rt, guint16 cntlid, g
 				   cntlid, pf->address);
 }
 
+static int epf_numa_node(NvfmPf *pf)
+{
+	g_autoptr(EmuPf) p = pf_load(EMU(pf), NULL);
+
+	return p ? p->cfg.numa_node : -1;
+}
+
 static gboolean epf_sriov_get(NvfmPf *pf, guint *total, guint *num, gboolean *autoprobe,
 			      GError **error)
 {
@@ -744,6 +756,7 @@ static const NvfmPfOps emu_pf_ops = {
 	.identify_lm_formats = epf_identify_lm_formats,
 	.virt_mgmt = epf_virt_mgmt,
 	.sriov_get = epf_sriov_get,
+	.numa_node = epf_numa_node,
 	.set_autoprobe = epf_set_autoprobe,
 	.set_numvfs = epf_set_numvfs,
 	.vf_func = epf_vf_func,

@@ -37,6 +37,18 @@ static gboolean kpf_set_errno(GError **error, int r, const char *fmt, ...)
 	return FALSE;
 }
 
+static int kpf_numa_node(NvfmPf *pf)
+{
+	g_autofree char *path = nvfm_pci_path(pf->address, "numa_node");
+	g_autofree char *text = NULL;
+	gint64 node;
+
+	if (nvfm_sysfs_read(path, &text) < 0 ||
+	    !g_ascii_string_to_signed(g_strstrip(text), 10, -1, 1 << 16, &node, NULL))
+		return -1;
+	return (int)node;
+}
+
 static gboolean kpf_sriov_get(NvfmPf *pf, guint *total, guint *num, gboolean *autoprobe,
 			      GError **error)
 {
@@ -332,6 +344,7 @@ const NvfmPfOps nvfm_kernel_pf_ops = {
 	.vf_bind = kpf_vf_bind,
 	.vf_default_driver = kpf_vf_default_driver,
 	.lock_path = kpf_lock_path,
+	.numa_node = kpf_numa_node,
 	.close = kpf_close,
 };
 

@@ -117,6 +117,8 @@ struct _NvfmPfOps {
 	char *(*vf_default_driver)(NvfmPf *pf, guint index, GError **error);
 	/* where the PF's lock file lives (newly allocated) */
 	char *(*lock_path)(NvfmPf *pf);
+	/* the NUMA node the PF (and so its VFs) sits on, -1: unknown */
+	int (*numa_node)(NvfmPf *pf);
 	void (*close)(NvfmPf *pf);
 };
 

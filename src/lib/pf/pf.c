@@ -245,6 +245,11 @@ static void fill_resource(NvfmPfResource *r, guint32 total, guint32 assigned, gu
 	r->free = total > assigned + primary ? total - assigned - primary : 0;
 }
 
+static int pf_numa_node(NvfmPf *pf)
+{
+	return pf->ops->numa_node ? pf->ops->numa_node(pf) : -1;
+}
+
 static void caps_from_state(const PfState *s, NvfmPfCaps *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -283,6 +288,7 @@ static NvfmVfInfo *vf_info_new(NvfmPf *pf, const NvfmSecCtrl *c, NvfmVfFunc *f)
 	v->vfio_device = g_steal_pointer(&f->vfio_device);
 	v->device = g_steal_pointer(&f->device);
 	v->in_use_by = g_steal_pointer(&f->in_use_by);
+	v->numa_node = pf_numa_node(pf);
 	return v;
 }
 
@@ -302,6 +308,7 @@ gboolean nvfm_pf_get_caps(NvfmPf *pf, NvfmPfCaps *out, GError **error)
 	if (!pf_read(pf, &s, error))
 		return FALSE;
 	caps_from_state(&s, out);
+	out->numa_node = pf_numa_node(pf);
 	return TRUE;
 }
 
