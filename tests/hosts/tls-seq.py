@@ -4,7 +4,8 @@
 whose stream QEMU encrypts: on each side one tls-creds-x509 object with
 the right endpoint and verify-peer, named by tls-creds before the stream
 starts; the destination's credentials from the agent's runtime directory,
-and cleared again at the end.
+and cleared again at the end. The preflight's trial object (ID-check) was
+added and deleted again before.
 
 usage: tls-seq.py PROXY_A_LOG PROXY_B_LOG AGENT_B_RUNTIME_DIR
 """
@@ -23,7 +24,11 @@ def main():
              ("destination", sys.argv[2], "server", "migrate-incoming"))
     for side, path, endpoint, start in sides:
         cmds = commands(path)
-        add = [l for l in cmds if l["cmd"] == "object-add"]
+        add = [l for l in cmds if l["cmd"] == "object-add" and not l["args"]["id"].endswith("-check")]
+        trial = [l for l in cmds if l["cmd"] == "object-add" and l["args"]["id"].endswith("-check")]
+        dels = [l for l in cmds if l["cmd"] == "object-del" and l["args"]["id"].endswith("-check")]
+        if len(trial) != 1 or len(dels) != 1 or not trial[0]["t"] < dels[0]["t"]:
+            errors.append(f"{side}: no preflight trial of the credentials: {trial} {dels}")
         sets = [l for l in cmds if l["cmd"] == "migrate-set-parameters" and "tls-creds" in l["args"]]
         go = [l for l in cmds if l["cmd"] == start]
         if len(add) != 1 or not add[0]["ok"]:

@@ -97,6 +97,7 @@ struct _NvfmMigration {
 	gboolean src_quit;	/* the source QEMU was told to quit */
 	gboolean tls_src, tls_dst;	/* that QEMU has our tls-creds object (stream-tls.c) */
 	char *tls_dir;		/* this host's credentials as QEMU reads them */
+	char *tls_agent_dir;	/* the destination's, linked by its agent */
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
 	gint64 transfer_us;	/* the VF state transfer's own time */
@@ -147,6 +148,7 @@ NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);
 /* stream-tls.c: QEMU's migration stream under the agent link's TLS
  * (nothing when that link is plain); clear undoes it on the QEMUs still
  * there */
+void nvfm_migration_stream_tls_preflight(NvfmMigration *m, json_t *src, json_t *dst);
 gboolean nvfm_migration_stream_tls_setup(NvfmMigration *m, GError **error);
 void nvfm_migration_stream_tls_clear(NvfmMigration *m);
 

@@ -204,6 +204,7 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 	resource_parity(m, src);
 	stream_security(m, src);
 	agent_preflight(m, dst, json_object_get(src, "compat"));
+	nvfm_migration_stream_tls_preflight(m, src, dst);
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
 	return json_pack("{s:b, s:s, s:o, s:o}", "ok", *ok, "mover", m->mover->name, "source",
