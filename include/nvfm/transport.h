@@ -76,6 +76,21 @@ NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **erro
 void nvfm_tls_free(NvfmTls *tls);
 
 /**
+ * nvfm_tls_link_dir() - the credentials as QEMU's tls-creds-x509 reads them
+ * @tls: the credentials
+ * @dir: an empty directory
+ * @error: return location for an error
+ *
+ * Links ca-cert.pem and server-cert.pem/server-key.pem (a server's) or
+ * client-cert.pem/client-key.pem (a client's) in @dir to the files @tls
+ * was made from, so that a QEMU on this host can encrypt its migration
+ * stream with the same PKI as the agent link.
+ *
+ * Return: %TRUE, or %FALSE with @error set.
+ */
+gboolean nvfm_tls_link_dir(NvfmTls *tls, const char *dir, GError **error);
+
+/**
  * nvfm_tls_describe() - the files in use, for logs
  * @tls: the credentials
  *

@@ -386,6 +386,8 @@ int cmd_check(int argc, char **argv)
 				printf("\n");
 			json_array_foreach(json_object_get(host, "blockers"), i, b)
 				printf("  blocker: %s\n", json_string_value(b));
+			json_array_foreach(json_object_get(host, "warnings"), i, b)
+				printf("  warning: %s\n", json_string_value(b));
 		}
 		print_plan(rep);
 	}

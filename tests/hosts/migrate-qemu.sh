@@ -81,7 +81,8 @@ sys.exit(0 if c.get(sys.argv[2]) else 1)' "$WORK/caps-$1.json" "$2"
 
 MIG_ARGS() {
 	echo "$VF --device-state qemu --vm-device $DEV_ID --to $IPB:$AGENT_PORT --dest-pf emu:pfb
-		--vm $WORK/vm-a.sock --dest-vm $WORK/vm-b.sock --migrate-uri tcp:$IPB:$MIG_PORT --insecure"
+		--vm $WORK/vm-a.sock --dest-vm $WORK/vm-b.sock --migrate-uri tcp:$IPB:$MIG_PORT
+		${SEC:---insecure}"
 }
 migrate() {
 	# shellcheck disable=SC2046
@@ -313,6 +314,35 @@ success)
 	# B's QEMU holds the device the orchestrator added
 	grep -q '"cmd": "device_add".*"ok": true' "$WORK/proxy-b.log" || fail "device_add on B"
 	grep -q "downtime:" "$WORK/migrate.out" || fail "no downtime line"
+	# a plain agent link leaves QEMU's stream in clear, and says so
+	grep -q "^warning: QEMU's migration stream (guest RAM and the VF's state) travels in clear" \
+		"$WORK/migrate.out" || fail "no clear-stream warning: $(cat "$WORK/migrate.out")"
+	grep -q '"cmd": "object-add"' "$WORK/proxy-a.log" "$WORK/proxy-b.log" &&
+		fail "TLS credentials added on a plain link"
+	;;
+
+tls)
+	# the agent link is TLS: so is QEMU's stream, from the same PKI
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" rsa >/dev/null || fail "making certificates"
+	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b
+	start_vms
+	proxy a
+	proxy b
+	SEC="--tls-dir $WORK/pki/client" migrate
+	expect_migrated
+	grep -q "travels in clear" "$WORK/migrate.out" && fail "clear-stream warning on TLS"
+	[ "$(jget "$WORK/report.json" preflight.source.migration_stream)" = tls ] ||
+		fail "report: stream $(jget "$WORK/report.json" preflight.source.migration_stream)"
+	python3 "$HERE/tls-seq.py" "$WORK/proxy-a.log" "$WORK/proxy-b.log" "$WORK/rt-b" ||
+		fail "TLS QMP sequence: see above"
+	# the agent's credential links went with the orchestrator's connection
+	n=50
+	while [ -n "$(ls -A "$WORK/rt-b/qemu-tls" 2>/dev/null)" ]; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "B's agent kept $(ls "$WORK/rt-b/qemu-tls")"
+		sleep 0.1
+	done
 	;;
 
 no-postcopy)
@@ -333,6 +363,29 @@ no-postcopy)
 	cap_on b switchover-ack || fail "switchover-ack is off at B"
 	;;
 
+tls-check)
+	# credentials QEMU will not take (ECDSA without key encipherment) are
+	# a blocker of the preflight, found by a trial that leaves nothing
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" >/dev/null || fail "making certificates"
+	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b
+	start_vms
+	proxy a --once
+	proxy b --once
+	SEC="--tls-dir $WORK/pki/client" check
+	[ "$RC" -eq 3 ] || fail "check did not exit 3 for unusable credentials ($RC): $(cat "$WORK/check.out")"
+	grep -q "blocker: QEMU cannot use the agent's TLS credentials: .*key encipherment" \
+		"$WORK/check.out" || fail "no blocker for B's credentials: $(cat "$WORK/check.out")"
+	grep -q "blocker: QEMU cannot use our TLS credentials: .*key encipherment" \
+		"$WORK/check.out" || fail "no blocker for A's credentials: $(cat "$WORK/check.out")"
+	for h in a b; do
+		grep -q '"cmd": "\(migrate\|migrate-incoming\|migrate-set-capabilities\|migrate-set-parameters\|device_add\)"' \
+			"$WORK/proxy-$h.log" && fail "check changed something on $h"
+	done
+	runs_on a
+	b_released 1
+	;;
+
 check)
 	th_agent b
 	start_vms
@@ -342,6 +395,8 @@ check)
 	[ "$RC" -eq 0 ] || fail "check found blockers ($RC): $(cat "$WORK/check.out")"
 	grep -q "source: ready" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
 	grep -q "destination: ready" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	grep -q "^  warning: QEMU's migration stream .* travels in clear" "$WORK/check.out" ||
+		fail "check did not warn of the clear stream: $(cat "$WORK/check.out")"
 	# a source QEMU older than 8.1
 	proxy a --once --fake-version 8.0.0
 	proxy b --once

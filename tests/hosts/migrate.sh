@@ -157,11 +157,14 @@ EOF
 
 tls)
 	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
-	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" >/dev/null || fail "making certificates"
+	# RSA: QEMU's stream takes the same credentials (tests/hosts/mkcerts.sh)
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" rsa >/dev/null || fail "making certificates"
 	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b
 	start_vms
 	SEC="--tls-dir $WORK/pki/client" migrate
 	expect_migrated
+	[ "$(jget "$WORK/report.json" preflight.source.migration_stream)" = tls ] ||
+		fail "QEMU's stream was not under TLS: $(cat "$WORK/report.json")"
 	;;
 
 no-vm)

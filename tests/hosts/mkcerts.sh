@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Test PKI for the hosts suite, made with certtool (gnutls-bin):
-#   mkcerts.sh DIR SERVER_IP
+#   mkcerts.sh DIR SERVER_IP [KEY_TYPE]
+# KEY_TYPE: ecdsa (the default: quick) or rsa (what QEMU's tls-creds-x509
+# takes: it wants key usage that permits key encipherment).
 # DIR/ca      the test CA                 DIR/other   another CA
 # DIR/server  server-cert.pem for SERVER_IP (CN host-b) + ca-cert.pem
 # DIR/client  client-cert.pem CN host-a   DIR/client-c  CN host-c
@@ -16,11 +18,12 @@
 set -eu
 DIR=$1
 IP=$2
+KEY_TYPE=${3:-ecdsa}
 command -v certtool >/dev/null || { echo "certtool not found (apt-get install gnutls-bin)"; exit 77; }
 mkdir -p "$DIR"
 cd "$DIR"
 
-key() { certtool --generate-privkey --key-type=ecdsa --outfile "$1" 2>/dev/null; }
+key() { certtool --generate-privkey --key-type="$KEY_TYPE" --outfile "$1" 2>/dev/null; }
 
 mkca() {
 	mkdir -p "$1"

@@ -84,6 +84,7 @@ struct _Session {
 	NvfmChannel *ch;	/* session thread only */
 	guint8 *buf;
 	GPtrArray *leases;	/* reservations that end with this connection */
+	GPtrArray *tls_dirs;	/* "qemu-tls" directories, removed with it */
 
 	/* the transfer in flight, under agent->mu */
 	char *mig_id;
@@ -163,6 +164,11 @@ gboolean agent_target_usable(Session *s, const NvfmAddress *dev, GError **error)
  * VF from, in the order to try them (NvfmAddress); a PF this agent does not
  * serve is a refusal (NVFM_ERROR_PERMISSION) */
 GPtrArray *agent_placement_pfs(NvfmAgent *a, json_t *args, GError **error);
+
+/* agent-qemu-tls.c */
+json_t *agent_do_qemu_tls(Session *s, json_t *args, GError **error);
+void agent_end_qemu_tls(Session *s);
+void agent_recover_qemu_tls(NvfmAgent *a);
 
 /* agent-reservations.c */
 void agent_recover_leases(NvfmAgent *a);

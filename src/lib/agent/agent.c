@@ -76,6 +76,7 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 	}
 	agent_recover_stale(a);
 	agent_recover_leases(a);
+	agent_recover_qemu_tls(a);
 	a->listener = nvfm_listener_new(opts->listen, error);
 	if (!a->listener)
 		return NULL;
@@ -102,6 +103,8 @@ static void session_free(Session *s)
 	json_decref(s->marks);
 	if (s->leases)
 		g_ptr_array_free(s->leases, TRUE);
+	if (s->tls_dirs)
+		g_ptr_array_free(s->tls_dirs, TRUE);
 	g_free(s->mig_id);
 	g_free(s->mig_path);
 	g_free(s->target);
@@ -216,6 +219,7 @@ static const Handler handlers[] = {
 	{ "reserve", agent_do_provision },
 	{ "keep", agent_do_keep },
 	{ "release", agent_do_release },
+	{ "qemu-tls", agent_do_qemu_tls },
 };
 
 static const Handler *find_handler(const char *op)
@@ -320,6 +324,7 @@ static gpointer session_main(gpointer data)
 	serve(s);
 	agent_log(a, G_LOG_LEVEL_INFO, "%s disconnected", s->peer);
 	agent_end_leases(s);
+	agent_end_qemu_tls(s);
 out:
 	nvfm_channel_free(g_steal_pointer(&s->ch));
 	g_mutex_lock(&a->mu);
@@ -377,6 +382,7 @@ static void accept_one(NvfmAgent *a)
 	agent_preauth_make_room(a, source);
 	s = g_new0(Session, 1);
 	s->leases = g_ptr_array_new_with_free_func(g_free);
+	s->tls_dirs = g_ptr_array_new_with_free_func(g_free);
 	s->agent = a;
 	s->ctl_fd = fd;
 	s->peer = g_steal_pointer(&peer);

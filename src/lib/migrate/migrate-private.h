@@ -94,6 +94,10 @@ struct _NvfmMigration {
 	gboolean vm_completed;	/* QEMU reported "completed" */
 	gboolean incoming_started;
 	gboolean dest_device_added;	/* the qemu mover plugged the VF in */
+	gboolean src_quit;	/* the source QEMU was told to quit */
+	gboolean tls_src, tls_dst;	/* that QEMU has our tls-creds object (stream-tls.c) */
+	char *tls_dir;		/* this host's credentials as QEMU reads them */
+	char *tls_agent_dir;	/* the destination's, linked by its agent */
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
 	gint64 transfer_us;	/* the VF state transfer's own time */
@@ -140,6 +144,13 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GErr
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);
+
+/* stream-tls.c: QEMU's migration stream under the agent link's TLS
+ * (nothing when that link is plain); clear undoes it on the QEMUs still
+ * there */
+void nvfm_migration_stream_tls_preflight(NvfmMigration *m, json_t *src, json_t *dst);
+gboolean nvfm_migration_stream_tls_setup(NvfmMigration *m, GError **error);
+void nvfm_migration_stream_tls_clear(NvfmMigration *m);
 
 /* samples.c: bytes over time for the report, per series ("RAM", "VF ADDR"):
  * @bytes so far, at this moment. Bounded in memory. */

@@ -137,6 +137,8 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 		g_prefix_error(error, "migration capabilities: ");
 		return FALSE;
 	}
+	if (!nvfm_migration_stream_tls_setup(m, error))
+		return FALSE;
 	/* the destination's VF enters RESUMING as the incoming side starts */
 	m->dst_event_seq = nvfm_qmp_event_seq(m->dst_qmp);
 	if (!nvfm_vm_migrate_incoming(m->dst_qmp, m->opts->migrate_uri, t, error))
@@ -380,5 +382,6 @@ void nvfm_migration_vm_restart_source(NvfmMigration *m, GString *what)
 
 gboolean nvfm_migration_vm_quit_source(NvfmMigration *m, GError **error)
 {
+	m->src_quit = TRUE;
 	return quit(m->src_qmp, nvfm_migration_timeout(m), error);
 }

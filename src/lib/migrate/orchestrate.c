@@ -171,9 +171,25 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 			json_string("checked against the provisioned VF in the reserve phase"));
 }
 
+/* Whether QEMU's migration stream (the VM's RAM, and the VF's state with
+ * the qemu mover) would travel in clear: only a plain agent link, which
+ * takes --insecure, leaves it so (stream-tls.c). */
+static void stream_security(NvfmMigration *m, json_t *src)
+{
+	if (!m->opts->vm_qmp)
+		return;
+	json_object_set_new(src, "migration_stream", json_string(m->opts->tls ? "tls" : "clear"));
+	if (!m->opts->tls)
+		json_array_append_new(json_object_get(src, "warnings"),
+				      json_sprintf("QEMU's migration stream (guest RAM%s) travels "
+						   "in clear: the agent link is plain (--insecure)",
+						   m->opts->mover == NVFM_MOVER_QEMU ?
+						   " and the VF's state" : ""));
+}
+
 static json_t *host_report(void)
 {
-	return json_pack("{s:[]}", "blockers");
+	return json_pack("{s:[], s:[]}", "blockers", "warnings");
 }
 
 static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
@@ -186,7 +202,9 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 	m->mover->preflight(m, src, json_object_get(src, "blockers"));
 	source_lm_format(m, src);
 	resource_parity(m, src);
+	stream_security(m, src);
 	agent_preflight(m, dst, json_object_get(src, "compat"));
+	nvfm_migration_stream_tls_preflight(m, src, dst);
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
 	return json_pack("{s:b, s:s, s:o, s:o}", "ok", *ok, "mover", m->mover->name, "source",
@@ -455,6 +473,7 @@ static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
 static void migration_clear(NvfmMigration *m)
 {
 	nvfm_migration_publish_end(m);
+	nvfm_migration_stream_tls_clear(m);
 	m->mover->clear(m);
 	nvfm_agent_client_free(m->agent);
 	nvfm_qmp_free(m->src_qmp);
@@ -546,6 +565,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_PREFLIGHT);
 	pre = run_preflight(&m, &ok);
+	json_array_extend(warnings, json_object_get(json_object_get(pre, "source"), "warnings"));
 	if (!ok) {
 		preflight_error(pre, &err);
 		goto fail;

@@ -30,6 +30,7 @@ struct _NvfmTls {
 	NvfmNamePatterns *allow;	/* NULL: any certificate from the CA */
 	char *server_name;
 	char *desc;
+	char *files[3];		/* the CA, certificate and key it was made from */
 };
 
 struct _NvfmListener {
@@ -316,6 +317,9 @@ NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **erro
 	}
 	t->server_name = g_strdup(opts->server_name);
 	t->desc = g_strdup_printf("ca=%s cert=%s", ca, cert);
+	t->files[0] = g_steal_pointer(&ca);
+	t->files[1] = g_steal_pointer(&cert);
+	t->files[2] = g_steal_pointer(&key);
 	return t;
 fail:
 	g_clear_error(&gerr);
@@ -328,11 +332,32 @@ void nvfm_tls_free(NvfmTls *tls)
 	if (!tls)
 		return;
 	g_clear_object(&tls->cert);
+	for (guint i = 0; i < G_N_ELEMENTS(tls->files); i++)
+		g_free(tls->files[i]);
 	g_clear_object(&tls->db);
 	nvfm_name_patterns_free(tls->allow);
 	g_free(tls->server_name);
 	g_free(tls->desc);
 	g_free(tls);
+}
+
+gboolean nvfm_tls_link_dir(NvfmTls *tls, const char *dir, GError **error)
+{
+	const char *side = tls->server ? "server" : "client";
+	g_autofree char *cert = g_strdup_printf("%s-cert.pem", side);
+	g_autofree char *key = g_strdup_printf("%s-key.pem", side);
+	const char *names[] = { "ca-cert.pem", cert, key };
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *link = g_build_filename(dir, names[i], NULL);
+
+		if (symlink(tls->files[i], link) < 0) {
+			nvfm_set_error_errno(error, -errno, "cannot link %s to %s", link,
+					     tls->files[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 const char *nvfm_tls_describe(NvfmTls *tls)
