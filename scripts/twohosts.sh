@@ -115,12 +115,13 @@ th_agent() {
 	th_wait_file "$WORK/agent-$h.log" "listening on" 15
 }
 
-# th_qemu a|b [QEMU ARGS...]: the tiny guest's QEMU on that host, QMP at
-# $WORK/qmp-X.sock; its PID in $QEMU_A / $QEMU_B
+# th_qemu a|b|a2|b2... [QEMU ARGS...]: a tiny guest's QEMU on that host,
+# QMP at $WORK/qmp-X.sock; its PID in $QEMU_A / $QEMU_B / $QEMU_A2 ...
 th_qemu() {
 	h=$1
 	shift
-	if [ "$h" = a ]; then ns=$NSA; else ns=$NSB; fi
+	# a, a2, ... run on host A; b, b2, ... on host B
+	case $h in a*) ns=$NSA ;; *) ns=$NSB ;; esac
 	sock=$WORK/qmp-$h.sock
 	rm -f "$sock"
 	ip netns exec "$ns" qemu-system-x86_64 -machine q35,accel=tcg -nodefaults -display none \
