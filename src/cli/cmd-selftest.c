@@ -21,7 +21,7 @@ int cmd_selftest(int argc, char **argv)
 	NvfmSelftestOptions o = { 0 };
 	GOptionEntry entries[] = {
 		{ "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run only the cases matching GLOB", "GLOB" },
-		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds each wait for the device may take (default 10)", "S" },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds each wait for, and each call to, the device may take (default 10)", "S" },
 		{ "forbidden-arcs", 0, 0, G_OPTION_ARG_NONE, &forbidden, "Send the forbidden arcs to the driver itself (some kernels spin on them)", NULL },
 		CLI_PROGRESS_OPTION(progress),
 		{ NULL },

@@ -103,6 +103,19 @@ corrupt-fatal)
 	grep -q "could not reach RUNNING" "$WORK/out" || fail "no evidence: $(cat "$WORK/out")"
 	counts_are 0 1 0 0
 	;;
+hang)
+	# a driver stuck in an ioctl: the case is abandoned as hung, the rest
+	# is not run, and the suite returns (the stall outlasts the test)
+	ok "$TOOL" emu create f --size 2M
+	ok "$TOOL" emu fault f stall-ms 600000
+	"$TOOL" --json selftest emu:f --only 'reset-*' --timeout 1 >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	[ $rc -eq 11 ] || fail "selftest exited $rc, expected 11: $(cat "$WORK/out" "$WORK/err")"
+	verdict_is reset-to-running requirement fail
+	grep -q '"detail": "hung: ' "$WORK/out" || fail "not reported as hung: $(cat "$WORK/out")"
+	verdict_is reset-mid-save requirement skip
+	counts_are 0 1 0 2
+	;;
 *)
 	fail "unknown case $CASE"
 	;;

@@ -38,6 +38,7 @@ static const Knob knobs[] = {
 	{ "accept-corrupt", KNOB_FLAG, offsetof(EmuFaults, accept_corrupt), 1 },
 	{ "size-lie", KNOB_COUNT, offsetof(EmuFaults, size_lie), G_MAXINT64 },
 	{ "no-reset", KNOB_FLAG, offsetof(EmuFaults, no_reset), 1 },
+	{ "stall-ms", KNOB_COUNT, offsetof(EmuFaults, stall_ms), 3600000 },
 };
 
 #define FIELD(f, k, type) ((type *)((char *)(f) + (k)->field))

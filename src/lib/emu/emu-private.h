@@ -178,6 +178,9 @@ typedef struct {
 	gboolean accept_corrupt;
 	guint64 size_lie;
 	gboolean no_reset;
+	/* every migration state change first sleeps this long (a driver
+	 * stuck in an ioctl) */
+	guint64 stall_ms;
 } EmuFaults;
 
 /* A device as stored in nvfm_emu_dir(). cfg.blob_size, cfg.seed and

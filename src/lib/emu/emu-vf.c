@@ -185,6 +185,8 @@ static int emu_set_state(NvfmDevice *dev, NvfmMigState target, int *data_fd)
 	if (d->wedged)
 		return -EIO;
 	reload_faults(d);
+	if (d->faults.stall_ms)
+		g_usleep(d->faults.stall_ms * 1000);
 	while (d->state != target) {
 		NvfmMigState next;
 		int fd = -1;

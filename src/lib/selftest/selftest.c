@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/engine-private.h"
+#include "selftest-private.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define RAW_CHUNK (256u << 10)
@@ -1019,59 +1019,103 @@ static void judge(NvfmSelftestResult *r, Ctx *c, gboolean ok, GError *e)
 	}
 }
 
+/* One case, run in the watchdog's worker: the case, then recovery, so the
+ * next one starts from a sane device. */
+typedef struct {
+	Ctx *c;
+	CaseFunc fn;
+	gboolean ok;
+	GError *e;
+} CaseJob;
+
+static void run_case(gpointer p)
+{
+	CaseJob *j = p;
+
+	j->ok = j->fn(j->c, &j->e);
+	if (j->c->dev)
+		nvfm_device_recover(j->c->dev, NVFM_MIG_STATE_RUNNING);
+}
+
+static NvfmSelftestResult *result_new(guint i)
+{
+	NvfmSelftestResult *r = g_new0(NvfmSelftestResult, 1);
+
+	r->name = g_strdup(cases[i].name);
+	r->grade = cases[i].grade;
+	return r;
+}
+
 GPtrArray *nvfm_selftest_run_options(const NvfmAddress *address,
 				     const NvfmSelftestOptions *opts, GError **error)
 {
 	g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(result_free);
 	g_autoptr(GPatternSpec) pat = opts->only ? g_pattern_spec_new(opts->only) : NULL;
+	g_autofree char *hung = NULL;
 	guint count = 0, index = 0;
-	Ctx c = { 0 };
+	SelftestWatch *watch;
+	Ctx *c;
 
 	/* a pattern that selects nothing is a typo, not a passed suite; say
 	 * so before the device is touched */
 	if (pat && !selection_matches(pat, opts->only, error))
 		return NULL;
-	c.dev = nvfm_device_open(address, error);
-	if (!c.dev)
-		return NULL;
-	c.address = address;
-	c.forbidden_arcs = opts->forbidden_arcs;
-	c.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
-	if (!nvfm_device_get_features(c.dev, &c.feat, error)) {
-		nvfm_device_close(c.dev);
+	c = g_new0(Ctx, 1);
+	c->address = address;
+	c->forbidden_arcs = opts->forbidden_arcs;
+	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->dev = nvfm_device_open(address, error);
+	if (!c->dev || !nvfm_device_get_features(c->dev, &c->feat, error)) {
+		nvfm_device_close(c->dev);
+		g_free(c);
 		return NULL;
 	}
+	watch = selftest_watch_new(c->timeout_ms);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
 		count += !pat || g_pattern_spec_match_string(pat, cases[i].name);
-	for (guint i = 0; i < G_N_ELEMENTS(cases) && c.dev; i++) {
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		NvfmSelftestResult *r;
-		GError *e = NULL;
+		CaseJob job = { .c = c, .fn = cases[i].fn };
+		char *what = NULL;
 		gint64 t0;
-		gboolean ok;
 
 		if (pat && !g_pattern_spec_match_string(pat, cases[i].name))
 			continue;
+		r = result_new(i);
+		g_ptr_array_add(results, r);
+		if (hung || !c->dev) {
+			r->verdict = NVFM_SELFTEST_SKIP;
+			r->detail = g_strdup(hung ? "not run: an earlier case hung"
+						  : "not run: the device could not be reopened");
+			continue;
+		}
 		if (opts->progress)
 			opts->progress(++index, count, cases[i].name, opts->user_data);
-		r = g_new0(NvfmSelftestResult, 1);
-		r->name = g_strdup(cases[i].name);
-		r->grade = cases[i].grade;
-		g_clear_pointer(&c.detail, g_free);
-		g_clear_pointer(&c.warning, g_free);
+		g_clear_pointer(&c->detail, g_free);
+		g_clear_pointer(&c->warning, g_free);
+		selftest_watch_device(watch, c->dev);
 		t0 = nvfm_now_us();
-		ok = cases[i].fn(&c, &e);
+		if (!selftest_watch_run(watch, run_case, &job, &what)) {
+			/* the worker, the context and the device stay behind */
+			r->duration_us = nvfm_now_us() - t0;
+			r->verdict = NVFM_SELFTEST_FAIL;
+			r->detail = g_strdup_printf("hung: %s did not return within %d ms; the rest "
+						    "of the suite was not run", what, c->timeout_ms);
+			hung = what;
+			continue;
+		}
 		r->duration_us = nvfm_now_us() - t0;
-		judge(r, &c, ok, e);
-		g_clear_error(&e);
+		judge(r, c, job.ok, job.e);
+		g_clear_error(&job.e);
 		g_debug("%s: %s %s", r->name, nvfm_selftest_verdict_name(r->verdict),
 			r->detail ? r->detail : "");
-		g_ptr_array_add(results, r);
-		/* Whatever the case did, the next one starts from a sane device. */
-		if (c.dev)
-			nvfm_device_recover(c.dev, NVFM_MIG_STATE_RUNNING);
 	}
-	g_free(c.detail);
-	g_free(c.warning);
-	nvfm_device_close(c.dev);
+	if (hung)
+		return g_steal_pointer(&results);
+	selftest_watch_free(watch, c->dev);
+	nvfm_device_close(c->dev);
+	g_free(c->detail);
+	g_free(c->warning);
+	g_free(c);
 	return g_steal_pointer(&results);
 }
