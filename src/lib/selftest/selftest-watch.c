@@ -20,6 +20,7 @@ struct _SelftestWatch {
 	int bound_ms;
 	NvfmDevice *dev;		/* the device wrapped */
 	const NvfmDeviceOps *real;	/* its own ops */
+	NvfmDeviceOps ops;		/* the wrapped ones, under the real name */
 	GMutex mu;
 	GCond cond;
 	guint busy;			/* calls in flight */
@@ -116,7 +117,6 @@ static void w_close(NvfmDevice *dev)
 }
 
 static const NvfmDeviceOps watch_ops = {
-	.name = "watched",
 	.get_flags = w_get_flags,
 	.get_data_size = w_get_data_size,
 	.probe_dma_logging = w_probe_dma_logging,
@@ -146,14 +146,17 @@ SelftestWatch *selftest_watch_new(int bound_ms)
 
 void selftest_watch_device(SelftestWatch *w, NvfmDevice *dev)
 {
-	if (!dev || dev->ops == &watch_ops)
+	if (!dev || dev->ops == &w->ops)
 		return;
 	w->dev = dev;
 	w->real = dev->ops;
+	/* nvfm_device_backend_name() still names the backend */
+	w->ops = watch_ops;
+	w->ops.name = w->real->name;
 	g_mutex_lock(&watched_mu);
 	g_hash_table_insert(watched, dev, w);
 	g_mutex_unlock(&watched_mu);
-	dev->ops = &watch_ops;
+	dev->ops = &w->ops;
 }
 
 typedef struct {
@@ -210,7 +213,7 @@ void selftest_watch_free(SelftestWatch *w, NvfmDevice *dev)
 {
 	if (!w)
 		return;
-	if (dev && dev->ops == &watch_ops) {
+	if (dev && dev->ops == &w->ops) {
 		g_mutex_lock(&watched_mu);
 		g_hash_table_remove(watched, dev);
 		g_mutex_unlock(&watched_mu);
