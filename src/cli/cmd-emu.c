@@ -174,7 +174,8 @@ static int emu_fault(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!cli_parse(ctx, "emu fault", "NAME [KNOB [VALUE]]",
 		       "arm (KNOB VALUE), clear (KNOB) or --clear fault knobs: fail-arc FROM>TO, "
-		       "corrupt-byte N, slow-us N, stop-after N, truncate-after N, reject-resume 1, keep-state 1",
+		       "corrupt-byte N, slow-us N, stop-after N, truncate-after N, reject-resume 1, keep-state 1, "
+		       "precopy-eof-zero 1, accept-corrupt 1, size-lie N, no-reset 1, stall-ms N",
 		       &argc, &argv, 1, 3, &code))
 		return code;
 	if (clear) {

@@ -274,7 +274,7 @@ selftest-faults)
 		"$TOOL" selftest emu:f --only "$want" --timeout 1 >"$WORK/out" 2>&1
 		rc=$?
 		[ $rc -eq 11 ] || fail "fault '$knob': selftest exited $rc, expected 11: $(cat "$WORK/out")"
-		grep -q "^$want *FAIL" "$WORK/out" || fail "fault '$knob' did not fail $want: $(cat "$WORK/out")"
+		grep -q "^$want .*FAIL" "$WORK/out" || fail "fault '$knob' did not fail $want: $(cat "$WORK/out")"
 		ok "$TOOL" emu fault f --clear
 		ok "$TOOL" selftest emu:f --only "$want"
 	done

@@ -34,6 +34,11 @@ static const Knob knobs[] = {
 	{ "truncate-after", KNOB_OFFSET, offsetof(EmuFaults, truncate_after), G_MAXINT64 },
 	{ "reject-resume", KNOB_FLAG, offsetof(EmuFaults, reject_resume), 1 },
 	{ "keep-state", KNOB_FLAG, offsetof(EmuFaults, keep_state), 1 },
+	{ "precopy-eof-zero", KNOB_FLAG, offsetof(EmuFaults, precopy_eof_zero), 1 },
+	{ "accept-corrupt", KNOB_FLAG, offsetof(EmuFaults, accept_corrupt), 1 },
+	{ "size-lie", KNOB_COUNT, offsetof(EmuFaults, size_lie), G_MAXINT64 },
+	{ "no-reset", KNOB_FLAG, offsetof(EmuFaults, no_reset), 1 },
+	{ "stall-ms", KNOB_COUNT, offsetof(EmuFaults, stall_ms), 3600000 },
 };
 
 #define FIELD(f, k, type) ((type *)((char *)(f) + (k)->field))

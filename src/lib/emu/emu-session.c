@@ -678,6 +678,8 @@ int emu_session_start_resume(EmuDev *d, int *out_fd)
 	if (!s)
 		return r;
 	s->parser = emu_parser_new(spill, emu_max_load());
+	if (d->faults.accept_corrupt)
+		emu_parser_skip_crc(s->parser);
 	session_start(d, s, "nvfm-emu-resume", resume_thread, "RESUMING");
 	return 0;
 }

@@ -129,6 +129,10 @@ static int emu_get_data_size(NvfmDevice *dev, guint64 *len)
 
 	if (!d->m->cfg.report_data_size)
 		return -ENOTTY;
+	if (d->faults.size_lie) {
+		*len = d->faults.size_lie;
+		return 0;
+	}
 	g_mutex_lock(&d->mu);
 	emu_dev_tick(d);
 	s = d->sess;
@@ -181,6 +185,8 @@ static int emu_set_state(NvfmDevice *dev, NvfmMigState target, int *data_fd)
 	if (d->wedged)
 		return -EIO;
 	reload_faults(d);
+	if (d->faults.stall_ms)
+		g_usleep(d->faults.stall_ms * 1000);
 	while (d->state != target) {
 		NvfmMigState next;
 		int fd = -1;
@@ -217,6 +223,11 @@ static int emu_reset(NvfmDevice *dev)
 
 	if (d->wedged)
 		return -EIO;
+	reload_faults(d);
+	if (d->faults.no_reset) {
+		g_debug("%s: no-reset fault: the reset does nothing", d->m->name);
+		return 0;
+	}
 	emu_session_end(d);
 	g_mutex_lock(&d->mu);
 	emu_ctrl_reset(&d->m->st.ctrl);
@@ -297,7 +308,8 @@ static gssize emu_data_read(NvfmDevice *dev, int data_fd, void *buf, gsize len)
 		 * drivers answer, rather than a read that would wait. */
 		if (!emu_session_has_more(d->sess) && pipe_fill(data_fd) == 0) {
 			g_mutex_unlock(&d->mu);
-			return -ENOMSG;
+			/* the precopy-eof-zero knob: a driver's read() of 0 */
+			return d->faults.precopy_eof_zero ? 0 : -ENOMSG;
 		}
 	}
 	g_mutex_unlock(&d->mu);
@@ -308,7 +320,7 @@ static gssize emu_data_read(NvfmDevice *dev, int data_fd, void *buf, gsize len)
 	if (n == -EAGAIN && pc) {
 		g_mutex_lock(&d->mu);
 		if (d->sess && !emu_session_has_more(d->sess) && pipe_fill(data_fd) == 0)
-			n = -ENOMSG;
+			n = d->faults.precopy_eof_zero ? 0 : -ENOMSG;
 		g_mutex_unlock(&d->mu);
 	}
 	return n;
