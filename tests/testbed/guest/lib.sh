@@ -37,6 +37,19 @@ tb_metric() {
 	tb_result "TB-METRIC $1=$2"
 }
 
+# tb_selftest DEV DRIVER: the graded selftest on DEV; fails the scenario on
+# a failed requirement, records the warnings (each named) as metrics.
+# --timeout 60: each device call under TCG may be slow, and the selftest
+# fails a call that outlasts it as hung
+tb_selftest() {
+	nvme-vf-migrate --json selftest "$1" --timeout 60 >/tmp/selftest.json
+	local rc=$?
+	cat /tmp/selftest.json
+	[ $rc -eq 0 ] || { dmesg | grep -i nvfm | tail -n 20; tb_fail "selftest failed against $2 ($rc)"; }
+	tb_metric selftest_warnings "$(grep -c '"verdict": "warn"' /tmp/selftest.json)"
+	tb_metric selftest_passed "$(grep -c '"verdict": "pass"' /tmp/selftest.json)"
+}
+
 tb_setup() {
 	mkdir -p /run/tb/pub
 	modprobe -a nvme vfio vfio_iommu_type1 vfio_pci_core virtio_net ||

@@ -16,8 +16,7 @@ host_a() {
 	[ "$(cat "/sys/bus/pci/devices/$vf/nvfm_lm/hmlms")" = 1 ] ||
 		tb_fail "the PF does not offer HMLMS (stock QEMU?): nothing to migrate"
 	nvme-vf-migrate vf state "vfio:$vf" || tb_fail "vf state vfio:$vf failed"
-	nvme-vf-migrate selftest "vfio:$vf" ||
-		{ dmesg | grep -i nvfm | tail -n 20; tb_fail "selftest failed against nvfm_nvme_lm"; }
+	tb_selftest "vfio:$vf" nvfm_nvme_lm
 	nvme-vf-migrate save "vfio:$vf" -o /tmp/a.nvfm || tb_fail "save failed"
 	nvme-vf-migrate load "vfio:$vf" -i /tmp/a.nvfm --run || tb_fail "load failed"
 	nvme-vf-migrate save "vfio:$vf" -o /tmp/b.nvfm || tb_fail "second save failed"

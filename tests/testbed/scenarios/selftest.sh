@@ -13,7 +13,7 @@ host_a() {
 	vf=$(tb_vf_provision 0) || exit 1
 	tb_vf_bind "$vf" nvfm_tvf
 	nvme-vf-migrate vf state "vfio:$vf" || tb_fail "vf state vfio:$vf failed"
-	nvme-vf-migrate selftest "vfio:$vf" || tb_fail "selftest failed against nvfm_tvf"
+	tb_selftest "vfio:$vf" nvfm_tvf
 	before=$(tb_tvf_digest "$vf")
 	nvme-vf-migrate save "vfio:$vf" -o /tmp/vf.nvfm || tb_fail "save failed"
 	nvme-vf-migrate load "vfio:$vf" -i /tmp/vf.nvfm --run || tb_fail "load failed"
