@@ -71,7 +71,7 @@ EOF
 		fail "the report's picture"
 	DVF=$(jget "$WORK/report.json" destination_vf)
 	SRC=$(jget "$WORK/report.json" source_state_sha256)
-	DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
+	DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | sed -n 's/^sha256: //p')
 	[ -n "$SRC" ] && [ "$SRC" = "$DST" ] || fail "B's VF $DVF does not hold A's state ($DST vs $SRC)"
 	on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"' &&
 		fail "A's VF was not released"
@@ -180,7 +180,7 @@ no-vm)
 		"$WORK/report.json" "$WORK/picture.svg" || fail "the report's picture"
 	DVF=$(jget "$WORK/report.json" destination_vf)
 	[ "$(jget "$WORK/report.json" source_state_sha256)" = \
-		"$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)" ] || fail "state differs"
+		"$(on_b "$TOOL" emu digest "${DVF#emu:}" | sed -n 's/^sha256: //p')" ] || fail "state differs"
 	;;
 
 check)
