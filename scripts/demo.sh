@@ -74,7 +74,7 @@ echo
 echo "== the proof"
 SRC=$(jget "$REPORT" source_state_sha256)
 DVF=$(jget "$REPORT" destination_vf)
-DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | cut -d' ' -f1)
+DST=$(on_b "$TOOL" emu digest "${DVF#emu:}" | sed -n 's/^sha256: //p')
 echo "A's VF $VF at stop-copy  sha256 $SRC"
 echo "B's VF $DVF (provisioned) sha256 $DST"
 [ "$SRC" = "$DST" ] || { echo "MISMATCH: B's VF does not hold A's state" >&2; exit 1; }

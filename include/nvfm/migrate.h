@@ -193,7 +193,8 @@ int nvfm_migrate_default_timeout_ms(NvfmMigratePhase phase);
  * nvfm_migrate_check() - run the preflight alone
  * @opts: the migration as it would run
  * @error: return location for an error (only when the check itself could
- *	   not run, e.g. bad options)
+ *	   not run: bad options, or %NVFM_ERROR_NOT_FOUND when the source VF
+ *	   does not exist)
  *
  * Nothing is changed on either host. The report has "ok", and per host
  * ("source", "destination") the facts found and "blockers": one line for
@@ -213,6 +214,7 @@ json_t *nvfm_migrate_check(const NvfmMigrateOptions *opts, GError **error);
  *	    was passed; on failure the failed phase, the error and what the
  *	    rollback did. Set on failure too.
  * @error: return location for an error, prefixed with the failed phase
+ *	   (%NVFM_ERROR_NOT_FOUND when the source VF does not exist)
  *
  * Return: %TRUE when the VM (or VF) runs on the destination. On %FALSE,
  * see @report's "committed": before the commit point the source was

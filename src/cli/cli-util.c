@@ -209,7 +209,8 @@ static void print_text(const char *prefix, json_t *v)
 	if (json_is_string(v)) {
 		printf("%s: %s\n", prefix, json_string_value(v));
 	} else {
-		g_autofree char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		g_autofree char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+						     JSON_REAL_PRECISION(6));
 
 		printf("%s: %s\n", prefix, s ? s : "");
 	}

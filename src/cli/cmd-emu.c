@@ -108,8 +108,14 @@ static int emu_list(int argc, char **argv)
 		cli_print_json(j);
 		return CLI_EXIT_OK;
 	}
+	if (cli_globals.quiet)
+		return CLI_EXIT_OK;
+	/* the JSON's names; the devices as addresses on one line (bash
+	 * completion reads it), nothing after the colon when there is none */
+	printf("dir: %s\ndevices:", dir);
 	for (guint i = 0; names[i]; i++)
-		printf("emu:%s\n", names[i]);
+		printf(" emu:%s", names[i]);
+	printf("\n");
 	return CLI_EXIT_OK;
 }
 
@@ -139,6 +145,7 @@ static int emu_digest(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autofree char *hex = NULL;
+	json_auto_t *j = NULL;
 	GError *error = NULL;
 	guint64 size = 0;
 	int code;
@@ -148,14 +155,9 @@ static int emu_digest(int argc, char **argv)
 		return code;
 	if (!nvfm_emu_digest(argv[1], &hex, &size, &error))
 		return cli_fail(error);
-	if (cli_want_json()) {
-		json_auto_t *j = json_pack("{s:s, s:s, s:I}", "device", argv[1], "sha256", hex,
-					   "bytes", (json_int_t)size);
-
-		cli_print_json(j);
-	} else {
-		printf("%s  emu:%s (%" G_GUINT64_FORMAT " bytes)\n", hex, argv[1], size);
-	}
+	j = json_pack("{s:s, s:s, s:I}", "device", argv[1], "sha256", hex, "bytes",
+		      (json_int_t)size);
+	cli_report(j);
 	return CLI_EXIT_OK;
 }
 

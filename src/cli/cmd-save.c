@@ -23,30 +23,30 @@ static json_t *stats_json(const char *dev, const char *file, const NvfmTransferS
 			 "sha256", st->sha256);
 }
 
-static void print_stats(const char *verb, const NvfmTransferStats *st)
+/* The summary as text: the JSON's fields as "key: value" lines, in its
+ * order, sizes also in IEC units and the total time with the rate. On
+ * stderr when the state went to stdout (cli_result). */
+static void print_stats(json_t *j, const NvfmTransferStats *st)
 {
-	g_autofree char *total = g_format_size_full(st->total_bytes, G_FORMAT_SIZE_IEC_UNITS);
-	double secs = st->total_us / 1e6;
+	const char *key;
+	json_t *v;
 
-	if (st->precopy_rounds || st->precopy_bytes) {
-		g_autofree char *pc = g_format_size_full(st->precopy_bytes, G_FORMAT_SIZE_IEC_UNITS);
+	json_object_foreach(j, key, v) {
+		g_autofree char *val = json_is_string(v) ? g_strdup(json_string_value(v)) :
+				       json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
 
-		if (st->precopy_rounds)
-			cli_result("  precopy    %s in %u round(s), %.3f s\n", pc,
-				 st->precopy_rounds, st->precopy_us / 1e6);
-		else
-			cli_result("  precopy    %s\n", pc);
+		if (g_str_has_suffix(key, "_bytes") && json_integer_value(v) >= 1024) {
+			g_autofree char *sz = g_format_size_full((guint64)json_integer_value(v),
+								 G_FORMAT_SIZE_IEC_UNITS);
+
+			cli_result("%s: %s (%s)\n", key, val, sz);
+		} else if (!strcmp(key, "total_seconds") && st->total_us > 0) {
+			cli_result("%s: %s (%.1f MiB/s)\n", key, val,
+				   st->total_bytes / (st->total_us / 1e6) / (1 << 20));
+		} else {
+			cli_result("%s: %s\n", key, val);
+		}
 	}
-	if (st->stop_copy_us || st->stop_copy_bytes) {
-		g_autofree char *sc = g_format_size_full(st->stop_copy_bytes, G_FORMAT_SIZE_IEC_UNITS);
-
-		cli_result("  stop-copy  %s in %.3f s\n", sc, st->stop_copy_us / 1e6);
-	}
-	if (st->commit_us)
-		cli_result("  commit     RESUMING -> STOP accepted in %.3f s\n", st->commit_us / 1e6);
-	cli_result("%s %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, sha256 %s\n", verb,
-		 total, st->total_bytes, secs,
-		 secs > 0 ? st->total_bytes / secs / (1 << 20) : 0.0, st->sha256);
 }
 
 int cmd_save(int argc, char **argv)
@@ -67,6 +67,7 @@ int cmd_save(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(NvfmDevice) dev = NULL;
 	g_autoptr(NvfmChannel) ch = NULL;
+	json_auto_t *summary = NULL;
 	NvfmSaveOptions opts;
 	NvfmTransferStats st;
 	GError *error = NULL;
@@ -148,13 +149,11 @@ int cmd_save(int argc, char **argv)
 		return cli_fail(error);
 	}
 	cli_unlink_on_signal(NULL);
-	if (cli_want_json()) {
-		json_auto_t *j = stats_json(argv[1], out, &st);
-
-		cli_print_json(j);
-	} else {
-		print_stats("saved", &st);
-	}
+	summary = stats_json(argv[1], out, &st);
+	if (cli_want_json())
+		cli_print_json(summary);
+	else
+		print_stats(summary, &st);
 	return CLI_EXIT_OK;
 }
 
@@ -175,6 +174,7 @@ int cmd_load(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(NvfmDevice) dev = NULL;
 	g_autoptr(NvfmChannel) ch = NULL;
+	json_auto_t *summary = NULL;
 	NvfmLoadOptions opts;
 	NvfmTransferStats st;
 	GError *error = NULL;
@@ -224,12 +224,10 @@ int cmd_load(int argc, char **argv)
 		g_prefix_error(&error, "%s: load failed, device reset: ", argv[1]);
 		return cli_fail(error);
 	}
-	if (cli_want_json()) {
-		json_auto_t *j = stats_json(argv[1], in, &st);
-
-		cli_print_json(j);
-	} else {
-		print_stats("loaded", &st);
-	}
+	summary = stats_json(argv[1], in, &st);
+	if (cli_want_json())
+		cli_print_json(summary);
+	else
+		print_stats(summary, &st);
 	return CLI_EXIT_OK;
 }

@@ -150,32 +150,18 @@ int cmd_send(int argc, char **argv)
 		code = cli_fail(error);
 		goto out;
 	}
-	if (cli_want_json()) {
-		json_auto_t *j = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:o, s:O}", "ok", 1,
+	{
+		/* what vouched for the bytes */
+		const char *integrity = st.zero_copy_bytes ? "zero-copy, validated by the device"
+					: st.unchecked_bytes ? "TLS-authenticated, validated by the device"
+					: "sha256 verified";
+		json_auto_t *j = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:s, s:o, s:O}", "ok", 1,
 					   "device", argv[1], "to", to,
 					   "target", target ? target : resv,
-					   "source_state", state_of(dev), "stats", stats_json(&st),
-					   "remote", result);
+					   "source_state", state_of(dev), "integrity", integrity,
+					   "stats", stats_json(&st), "remote", result);
 
-		cli_print_json(j);
-	} else {
-		double secs = st.total_us / 1e6;
-		g_autofree char *total = g_format_size_full(st.total_bytes, G_FORMAT_SIZE_IEC_UNITS);
-
-		if (st.precopy_rounds)
-			cli_result("  precopy    %" G_GUINT64_FORMAT " bytes in %u round(s), %.3f s\n",
-				 st.precopy_bytes, st.precopy_rounds, st.precopy_us / 1e6);
-		cli_result("  stop-copy  %" G_GUINT64_FORMAT " bytes in %.3f s%s\n",
-			 st.stop_copy_bytes, st.stop_copy_us / 1e6,
-			 st.zero_copy_bytes ? " (zero-copy)" : "");
-		cli_result("sent %s (%" G_GUINT64_FORMAT " bytes) in %.3f s, %.1f MiB/s, %s; "
-			 "destination %s is %s\n", total, st.total_bytes, secs,
-			 secs > 0 ? st.total_bytes / secs / (1 << 20) : 0.0,
-			 st.zero_copy_bytes ? "zero-copy, validated by the device"
-			 : st.unchecked_bytes ? "TLS-authenticated, validated by the device"
-			 : "sha256 verified",
-			 json_string_value(json_object_get(result, "target")),
-			 json_string_value(json_object_get(result, "state")));
+		cli_report(j);
 	}
 	code = CLI_EXIT_OK;
 out:

@@ -244,14 +244,10 @@ int cmd_vf_provision(int argc, char **argv)
 	v = nvfm_pf_provision(pf, &opts, &error);
 	if (!v)
 		return cli_fail(error);
-	if (cli_want_json()) {
+	{
 		json_auto_t *j = vf_json(v);
 
-		cli_print_json(j);
-	} else if (!cli_globals.quiet) {
-		printf("provisioned VF %s of PF %s: secondary controller %u online with %u VQ, %u VI; bound to %s%s%s\n",
-		       v->address, v->pf, v->scid, v->nvq, v->nvi, dash(v->driver),
-		       v->device ? "; device " : "", v->device ? v->device->text : "");
+		cli_report(j);
 	}
 	return CLI_EXIT_OK;
 }
@@ -269,13 +265,11 @@ int cmd_vf_release(int argc, char **argv)
 	addr = nvfm_address_parse(argv[1], &error);
 	if (!addr || !nvfm_vf_release(addr, &error))
 		return cli_fail(error);
-	if (cli_want_json()) {
+	/* the controller is offline, its resources back in the PF's pool */
+	{
 		json_auto_t *j = json_pack("{s:s, s:b}", "vf", argv[1], "released", 1);
 
-		cli_print_json(j);
-	} else {
-		cli_result("released VF %s: controller offline, resources back in the PF's pool\n",
-			 argv[1]);
+		cli_report(j);
 	}
 	return CLI_EXIT_OK;
 }
@@ -297,13 +291,10 @@ int cmd_vf_bind(int argc, char **argv)
 	v = nvfm_vf_lookup(addr, &error);
 	if (!v)
 		return cli_fail(error);
-	if (cli_want_json()) {
+	{
 		json_auto_t *j = vf_json(v);
 
-		cli_print_json(j);
-	} else {
-		cli_result("bound VF %s to %s%s%s\n", v->address, dash(v->driver),
-			 v->device ? "; device " : "", v->device ? v->device->text : "");
+		cli_report(j);
 	}
 	return CLI_EXIT_OK;
 }

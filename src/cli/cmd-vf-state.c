@@ -48,6 +48,8 @@ int cmd_vf_set_state(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autoptr(NvfmDevice) dev = NULL;
+	json_auto_t *steps = json_array();
+	json_auto_t *j = NULL;
 	NvfmMigState path[NVFM_MIG_PATH_MAX];
 	NvfmMigState target, cur, now;
 	NvfmMigFeatures f;
@@ -76,24 +78,21 @@ int cmd_vf_set_state(int argc, char **argv)
 	if (!nvfm_device_set_state(dev, target, &error) ||
 	    !nvfm_device_get_state(dev, &now, &error))
 		return cli_fail(error);
+	for (guint i = 0; i < n; i++)
+		json_array_append_new(steps, json_string(nvfm_mig_state_name(path[i])));
+	j = json_pack("{s:s, s:s, s:O, s:s}", "device", argv[1], "from", nvfm_mig_state_name(cur),
+		      "path", steps, "state", nvfm_mig_state_name(now));
 	if (cli_want_json()) {
-		json_auto_t *arr = json_array();
-		json_auto_t *j = NULL;
-
-		for (guint i = 0; i < n; i++)
-			json_array_append_new(arr, json_string(nvfm_mig_state_name(path[i])));
-		j = json_pack("{s:s, s:s, s:O, s:s}", "device", argv[1], "from",
-			      nvfm_mig_state_name(cur), "path", arr, "state",
-			      nvfm_mig_state_name(now));
 		cli_print_json(j);
-	} else {
-		printf("%s: %s", argv[1], nvfm_mig_state_name(cur));
+	} else if (!cli_globals.quiet) {
+		/* the JSON's fields; the path as the arcs it took */
+		printf("device: %s\nfrom: %s\npath:", argv[1], nvfm_mig_state_name(cur));
 		for (guint i = 0; i < n; i++)
-			printf(" -> %s", nvfm_mig_state_name(path[i]));
-		printf(" (now %s)\n", nvfm_mig_state_name(now));
-		cli_note("note: the VFIO core does not put the device back to RUNNING when this "
-			 "command exits; the next command reads the state and ends a session "
-			 "left in it (RESUMING by a device reset)\n");
+			printf("%s%s", i ? " -> " : " ", nvfm_mig_state_name(path[i]));
+		printf("\nstate: %s\n", nvfm_mig_state_name(now));
 	}
+	cli_note("note: the VFIO core does not put the device back to RUNNING when this "
+		 "command exits; the next command reads the state and ends a session "
+		 "left in it (RESUMING by a device reset)\n");
 	return CLI_EXIT_OK;
 }

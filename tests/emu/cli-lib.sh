@@ -35,7 +35,7 @@ ok() {
 
 # digest NAME: the emulated device's state digest
 digest() {
-	"$TOOL" emu digest "$1" | cut -d' ' -f1
+	"$TOOL" emu digest "$1" | sed -n 's/^sha256: //p'
 }
 
 # state_is NAME STATE: the emulated device emu:NAME is in STATE

@@ -41,7 +41,10 @@ list)
 provision-release)
 	ok "$TOOL" emu pf-create pf0
 	ok "$TOOL" vf provision emu:pf0
-	out_has "provisioned VF emu:pf0-vf0 of PF emu:pf0: secondary controller 1 online with 4 VQ, 2 VI; bound to emu-vfio-pci"
+	for kv in "address: emu:pf0-vf0" "pf: emu:pf0" "scid: 1" "state: online" "nvq: 4" "nvi: 2" \
+		"driver: emu-vfio-pci"; do
+		out_has "^$kv\$"
+	done
 	# the provisioned VF is a device the engine opens
 	ok "$TOOL" vf state emu:pf0-vf0
 	out_has "RUNNING"
@@ -91,7 +94,8 @@ bind-like)
 	[ "$(jval driver)" = vfio-pci ] && [ "$(jval device)" = null ] ||
 		fail "plain vfio-pci should offer no device: $(cat "$WORK/out")"
 	ok "$TOOL" vf bind emu:pf0-vf0 emu-vfio-pci
-	out_has "bound VF emu:pf0-vf0 to emu-vfio-pci"
+	out_has "^address: emu:pf0-vf0\$"
+	out_has "^driver: emu-vfio-pci\$"
 	ok "$TOOL" vf state emu:pf0-vf0
 	expect 4 "no PCI driver 'bogus'" "$TOOL" vf bind emu:pf0-vf0 bogus
 	expect 1 "secondary controller is offline" "$TOOL" vf bind emu:pf0-vf3 nvme

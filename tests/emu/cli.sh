@@ -129,11 +129,11 @@ bad-flags)
 state-and-set-state)
 	ok "$TOOL" emu create a --size 1M
 	ok "$TOOL" vf set-state emu:a STOP_COPY
-	grep -q "RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY" "$WORK/out" ||
+	grep -q "^path: RUNNING_P2P -> STOP -> STOP_COPY$" "$WORK/out" ||
 		fail "unexpected path: $(cat "$WORK/out")"
 	ok "$TOOL" emu create n --size 1M --flags ""
 	ok "$TOOL" vf set-state emu:n STOP_COPY
-	grep -q "RUNNING -> STOP -> STOP_COPY" "$WORK/out" || fail "path without P2P: $(cat "$WORK/out")"
+	grep -q "^path: STOP -> STOP_COPY$" "$WORK/out" || fail "path without P2P: $(cat "$WORK/out")"
 	expect 10 "not allowed" "$TOOL" vf set-state emu:n PRE_COPY
 	ok "$TOOL" --json vf state emu:a
 	python3 -m json.tool "$WORK/out" >/dev/null || fail "vf state --json is not JSON"
@@ -173,7 +173,7 @@ pipe-documented)
 		fail "save | load failed: $(cat "$WORK/save.err" "$WORK/load.err")"
 	[ "$(digest a)" = "$(digest b)" ] || fail "state differs after the documented pipe"
 	grep -q "sha256" "$WORK/save.err" || fail "save gave no summary on stderr: $(cat "$WORK/save.err")"
-	grep -q "^loaded " "$WORK/load.out" || fail "load gave no summary: $(cat "$WORK/load.out")"
+	grep -q "^total_bytes: " "$WORK/load.out" || fail "load gave no summary: $(cat "$WORK/load.out")"
 	;;
 save-to-device)
 	# -o naming a device or a FIFO writes into it and never renames a

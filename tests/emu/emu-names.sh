@@ -29,6 +29,8 @@ load emu:nosuch -i $WORK/empty|'nosuch' does not exist
 selftest emu:nosuch|'nosuch' does not exist
 send emu:nosuch --to unix:$WORK/none --target emu:a|'nosuch' does not exist
 receive emu:nosuch --listen unix:$WORK/recv.sock|'nosuch' does not exist
+check emu:nosuch --to unix:$WORK/none --dest-pf emu:p|'nosuch' does not exist
+migrate emu:nosuch --to unix:$WORK/none --dest-pf emu:p|'nosuch' does not exist
 emu show nosuch|'nosuch' does not exist
 emu digest nosuch|'nosuch' does not exist
 emu fault nosuch reset-fail|'nosuch' does not exist

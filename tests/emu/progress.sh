@@ -38,7 +38,7 @@ NVFM_EMU_DIR='$NVFM_EMU_DIR' '$TOOL' save emu:a -o '$WORK/s.nvfm'
 echo "EXIT=\$?"
 sleep 60
 EOS
-	tmux -L "$SOCK" new-session -d -x 60 -y 10 "sh '$WORK/run.sh'" ||
+	tmux -L "$SOCK" new-session -d -x 60 -y 24 "sh '$WORK/run.sh'" ||
 		fail "tmux cannot start a session"
 	trap 'tmux -L "$SOCK" kill-server 2>/dev/null; rm -rf "$WORK"' EXIT
 	# bounded in count: 600 looks, 0.05 s apart

@@ -118,8 +118,8 @@ for k in sys.argv[2].split("."):
 print("" if v is None else (str(v).lower() if isinstance(v, bool) else v))' "$1" "$2"
 }
 
-digest_a() { ona "$TOOL" emu digest a | cut -d' ' -f1; }
-digest_b() { onb "$TOOL" emu digest b | cut -d' ' -f1; }
+digest_a() { ona "$TOOL" emu digest a | sed -n 's/^sha256: //p'; }
+digest_b() { onb "$TOOL" emu digest b | sed -n 's/^sha256: //p'; }
 
 state_of() {
 	"$@" >"$WORK/state.json" || fail "'$*' failed"
@@ -482,8 +482,8 @@ concurrent)
 	send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b
 	wait "$P2" || fail "second transfer failed: $(cat "$WORK/send2.err")"
 	expect_arrived
-	[ "$(onb "$TOOL" emu digest b2 | cut -d' ' -f1)" = \
-	  "$(ona "$TOOL" emu digest a2 | cut -d' ' -f1)" ] || fail "emu:b2 differs"
+	[ "$(onb "$TOOL" emu digest b2 | sed -n 's/^sha256: //p')" = \
+	  "$(ona "$TOOL" emu digest a2 | sed -n 's/^sha256: //p')" ] || fail "emu:b2 differs"
 	[ "$(grep -c 'notice: migration .* bytes into emu:b' "$WORK/agent.log")" -eq 2 ] ||
 		fail "expected two transfers"
 	# they overlapped: both started before either finished
@@ -519,7 +519,7 @@ control)
 	[ "$RC" -eq 0 ] || fail "send into the reservation failed: $(cat "$WORK/send.err")"
 	[ "$(jget "$WORK/send.json" remote.target)" = "$DEV" ] || fail "sent to the wrong device"
 	NAME=${DEV#emu:}
-	[ "$(onb "$TOOL" emu digest "$NAME" | cut -d' ' -f1)" = "$(digest_a)" ] ||
+	[ "$(onb "$TOOL" emu digest "$NAME" | sed -n 's/^sha256: //p')" = "$(digest_a)" ] ||
 		fail "the provisioned VF does not hold the state"
 	ona "$TOOL" --json agent request release $C reservation="$R" >/dev/null || fail "release"
 	[ ! -f "$RT/reservations/$R.json" ] || fail "reservation record left"

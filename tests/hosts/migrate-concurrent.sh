@@ -74,7 +74,7 @@ moved() {
 	[ "$(jget "$r" committed)" = true ] || fail "migration $1 not committed: $(cat "$WORK/migrate-$1.err")"
 	dvf=$(jget "$r" destination_vf)
 	src=$(jget "$r" source_state_sha256)
-	dst=$(on_b "$TOOL" emu digest "${dvf#emu:}" | cut -d' ' -f1)
+	dst=$(on_b "$TOOL" emu digest "${dvf#emu:}" | sed -n 's/^sha256: //p')
 	[ -n "$src" ] && [ "$src" = "$dst" ] || fail "migration $1: B's VF $dvf does not hold its state"
 	echo "$dvf" >>"$WORK/dest-vfs"
 }

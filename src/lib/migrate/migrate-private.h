@@ -26,8 +26,10 @@ typedef struct {
 	/* The VM's migration completes inside transfer() (libvirt): the
 	 * reservation is kept before it and the commit point is its success. */
 	gboolean commits_in_transfer;
-	/* Source-side facts and blockers; nothing may change. */
-	void (*preflight)(NvfmMigration *m, json_t *source, json_t *blockers);
+	/* Source-side facts and blockers; nothing may change. FALSE with
+	 * *error only when the source VF does not exist (NVFM_ERROR_NOT_FOUND):
+	 * that is a wrong address, not something that blocks a migration. */
+	gboolean (*preflight)(NvfmMigration *m, json_t *source, json_t *blockers, GError **error);
 	/* After the destination VF was provisioned (qemu: plug it into the
 	 * destination QEMU). */
 	gboolean (*reserve)(NvfmMigration *m, GError **error);

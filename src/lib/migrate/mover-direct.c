@@ -36,7 +36,8 @@ static Direct *direct(NvfmMigration *m)
 	return m->mover_data;
 }
 
-static void direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
+static gboolean direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
+				 GError **error)
 {
 	Direct *d = direct(m);
 	g_autoptr(GError) err = NULL;
@@ -45,19 +46,23 @@ static void direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	NvfmMigFeatures feat;
 
 	d->dev = nvfm_device_open(m->opts->vf, &err);
+	if (!d->dev && g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&err), "source VF: ");
+		return FALSE;
+	}
 	if (!d->dev) {
 		json_array_append_new(blockers, json_sprintf("source VF: %s", err->message));
-		return;
+		return TRUE;
 	}
 	compat = nvfm_device_compat_block(d->dev, &err);
 	if (!compat) {
 		json_array_append_new(blockers, json_sprintf("source VF: %s", err->message));
-		return;
+		return TRUE;
 	}
 	json_object_set_new(src, "compat", compat);
 	if (!nvfm_device_get_state(d->dev, &st, &err)) {
 		json_array_append_new(blockers, json_sprintf("source VF: %s", err->message));
-		return;
+		return TRUE;
 	}
 	json_object_set_new(src, "vf_state", json_string(nvfm_mig_state_name(st)));
 	if (st != NVFM_MIG_STATE_RUNNING)
@@ -67,6 +72,7 @@ static void direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	if (m->opts->precopy_rounds &&
 	    (!nvfm_device_get_features(d->dev, &feat, &err) || !(feat.flags & NVFM_MIG_FLAG_PRE_COPY)))
 		json_object_set_new(src, "precopy", json_string("not supported by the VF: skipped"));
+	return TRUE;
 }
 
 static gboolean direct_reserve(NvfmMigration *m G_GNUC_UNUSED, GError **error G_GNUC_UNUSED)

@@ -65,7 +65,8 @@ static void add_blocker(json_t *blockers, const char *what, const char *why)
 	json_array_append_new(blockers, json_sprintf("%s: %s", what, why));
 }
 
-static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
+static gboolean libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
+				  GError **error G_GNUC_UNUSED)
 {
 	Libvirt *l = lv(m);
 	g_autoptr(GError) err = NULL;
@@ -76,7 +77,7 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	l->conn = virConnectOpen(m->opts->libvirt_uri);
 	if (!l->conn) {
 		add_blocker(blockers, "libvirt", lv_error());
-		return;
+		return TRUE;
 	}
 	l->dom = virDomainLookupByName(l->conn, m->opts->domain);
 	if (!l->dom) {
@@ -88,7 +89,7 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 			l->dom = virDomainLookupByUUIDString(l->conn, m->opts->domain);
 		if (!l->dom) {
 			add_blocker(blockers, "domain", why);
-			return;
+			return TRUE;
 		}
 	}
 	if (virDomainIsActive(l->dom) != 1)
@@ -97,12 +98,12 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	l->xml = virDomainGetXMLDesc(l->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
 	if (!l->xml) {
 		add_blocker(blockers, "domain XML", lv_error());
-		return;
+		return TRUE;
 	}
 	d = nvfm_domxml_parse(l->xml, &err);
 	if (!d) {
 		add_blocker(blockers, "domain XML", err->message);
-		return;
+		return TRUE;
 	}
 	json_object_set_new(src, "domain", json_pack("{s:s, s:s}", "name",
 						     nvfm_domain_get_name(d), "uuid",
@@ -110,7 +111,7 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	vf = nvfm_domain_find_vf(d, m->opts->vf);
 	if (!vf) {
 		add_blocker(blockers, "VF", "the domain has no hostdev with that source");
-		return;
+		return TRUE;
 	}
 	l->guest_address = g_strdup(vf->guest_address);
 	/* the rewrite matches the XML's spelling, not the command line's */
@@ -122,9 +123,10 @@ static void libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	dst = virConnectOpen(m->opts->dest_libvirt_uri);
 	if (!dst) {
 		add_blocker(blockers, "destination libvirt", lv_error());
-		return;
+		return TRUE;
 	}
 	virConnectClose(dst);
+	return TRUE;
 }
 
 static gboolean libvirt_reserve(NvfmMigration *m, GError **error)
@@ -336,10 +338,11 @@ const NvfmMoverOps nvfm_mover_libvirt = {
 
 #else /* !HAVE_LIBVIRT */
 
-static void libvirt_preflight(NvfmMigration *m G_GNUC_UNUSED, json_t *src G_GNUC_UNUSED,
-			      json_t *blockers)
+static gboolean libvirt_preflight(NvfmMigration *m G_GNUC_UNUSED, json_t *src G_GNUC_UNUSED,
+				  json_t *blockers, GError **error G_GNUC_UNUSED)
 {
 	json_array_append_new(blockers, json_string("libvirt: this build has no libvirt support"));
+	return TRUE;
 }
 
 static void libvirt_clear(NvfmMigration *m G_GNUC_UNUSED)

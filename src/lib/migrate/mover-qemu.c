@@ -68,7 +68,8 @@ static void add_blocker(json_t *blockers, const char *fmt, ...)
 	json_array_append_new(blockers, json_string(line));
 }
 
-static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
+static gboolean qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
+			       GError **error G_GNUC_UNUSED)
 {
 	Qemu *q = qemu(m);
 	g_autoptr(GError) err = NULL;
@@ -80,7 +81,7 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	json_t *compat;
 
 	if (!m->src_qmp)
-		return;
+		return TRUE;
 	if (!nvfm_qmp_version_at_least(m->src_qmp, 8, 1, 0))
 		add_blocker(blockers, "QEMU %s cannot migrate VFIO devices (needs 8.1)",
 			    json_string_value(json_object_get(src, "qemu")));
@@ -95,7 +96,7 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 								    m->opts->vf->pci, t, &err);
 	if (!q->vmdev) {
 		add_blocker(blockers, "the VM's VF device: %s", err->message);
-		return;
+		return TRUE;
 	}
 	guest = nvfm_vm_pci_device_guest_address(q->vmdev);
 	json_object_set_new(src, "vm_device", json_pack("{s:s, s:s?, s:s}", "id",
@@ -104,13 +105,13 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	if (!*q->vmdev->qdev_id) {
 		add_blocker(blockers, "the VF's vfio-pci device has no id: the destination "
 			    "could not match it");
-		return;
+		return TRUE;
 	}
 	path = g_strdup_printf("/machine/peripheral/%s", q->vmdev->qdev_id);
 	bus = qom_get(m->src_qmp, path, "parent_bus", t, &err);
 	if (!json_is_string(bus)) {
 		add_blocker(blockers, "the VF device's bus: %s", err ? err->message : "unknown");
-		return;
+		return TRUE;
 	}
 	q->bus = g_path_get_basename(json_string_value(bus));
 	q->copied_props = json_object();
@@ -132,6 +133,7 @@ static void qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 	if (info && info->driver)
 		json_object_set_new(compat, "driver", json_string(info->driver));
 	json_object_set_new(src, "compat", compat);
+	return TRUE;
 }
 
 static gboolean qemu_reserve(NvfmMigration *m, GError **error)

@@ -192,14 +192,19 @@ static json_t *host_report(void)
 	return json_pack("{s:[], s:[]}", "blockers", "warnings");
 }
 
-static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
+/* NULL with @error when the source VF does not exist: an address that
+ * names nothing is the caller's mistake (NVFM_ERROR_NOT_FOUND, exit 4),
+ * not a blocker. */
+static json_t *run_preflight(NvfmMigration *m, gboolean *ok, GError **error)
 {
-	json_t *src = host_report();
-	json_t *dst = host_report();
+	json_auto_t *src = host_report();
+	json_auto_t *dst = host_report();
 
+	*ok = FALSE;
 	if (m->opts->vm_qmp)
 		nvfm_migration_vm_preflight(m, src, dst, NULL);
-	m->mover->preflight(m, src, json_object_get(src, "blockers"));
+	if (!m->mover->preflight(m, src, json_object_get(src, "blockers"), error))
+		return NULL;
 	source_lm_format(m, src);
 	resource_parity(m, src);
 	stream_security(m, src);
@@ -207,7 +212,7 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok)
 	nvfm_migration_stream_tls_preflight(m, src, dst);
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
-	return json_pack("{s:b, s:s, s:o, s:o}", "ok", *ok, "mover", m->mover->name, "source",
+	return json_pack("{s:b, s:s, s:O, s:O}", "ok", *ok, "mover", m->mover->name, "source",
 			 src, "destination", dst);
 }
 
@@ -503,7 +508,7 @@ json_t *nvfm_migrate_check(const NvfmMigrateOptions *opts, GError **error)
 		return NULL;
 	migration_init(&m, opts);
 	m.phase = NVFM_MIGRATE_PREFLIGHT;
-	rep = run_preflight(&m, &ok);
+	rep = run_preflight(&m, &ok, error);
 	migration_clear(&m);
 	return rep;
 }
@@ -564,7 +569,9 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	nvfm_migration_publish_start(&m);
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_PREFLIGHT);
-	pre = run_preflight(&m, &ok);
+	pre = run_preflight(&m, &ok, &err);
+	if (!pre)
+		goto fail;
 	json_array_extend(warnings, json_object_get(json_object_get(pre, "source"), "warnings"));
 	if (!ok) {
 		preflight_error(pre, &err);
@@ -639,7 +646,9 @@ fail:
 	    strncmp(err->message + strlen(nvfm_migrate_phase_name(m.phase)), ": ", 2))
 		g_prefix_error(&err, "%s: ", nvfm_migrate_phase_name(m.phase));
 	if (report)
-		*report = make_report(&m, FALSE, err, rb ? rb->str : NULL, pre, warnings);
+		/* no rollback line when there was nothing to roll back */
+		*report = make_report(&m, FALSE, err, rb && rb->len ? rb->str : NULL, pre,
+				      warnings);
 	migration_clear(&m);
 	g_propagate_error(error, err);
 	return FALSE;
