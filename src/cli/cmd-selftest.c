@@ -77,16 +77,17 @@ int cmd_selftest(int argc, char **argv)
 			      "passed", pass, "failed", fail, "warnings", warn, "skipped", skip);
 		cli_print_json(j);
 	} else {
-		printf("%-26s %-14s %-6s %9s  %s\n", "CASE", "GRADE", "RESULT", "TIME", "DETAIL");
+		/* the JSON's fields: the cases as a table headed by their keys */
+		printf("device: %s\ncases:\n", argv[1]);
+		printf("  %-26s %-14s %-7s %8s  %s\n", "NAME", "GRADE", "VERDICT", "SECONDS", "DETAIL");
 		for (guint i = 0; i < res->len; i++) {
 			NvfmSelftestResult *r = res->pdata[i];
 
-			printf("%-26s %-14s %-6s %8.3fs  %s\n", r->name,
+			printf("  %-26s %-14s %-7s %8.3f  %s\n", r->name,
 			       nvfm_selftest_grade_name(r->grade), table_verdict(r->verdict),
 			       r->duration_us / 1e6, r->detail ? r->detail : "");
 		}
-		printf("%s: %u passed, %u failed, %u warnings, %u skipped\n", argv[1], pass, fail,
-		       warn, skip);
+		printf("passed: %u\nfailed: %u\nwarnings: %u\nskipped: %u\n", pass, fail, warn, skip);
 	}
 	/* only a requirement not met fails the run; warnings exit 0 */
 	return fail ? CLI_EXIT_TEST_FAILED : CLI_EXIT_OK;

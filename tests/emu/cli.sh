@@ -251,12 +251,12 @@ busy)
 selftest)
 	ok "$TOOL" emu create a --size 16M
 	ok "$TOOL" selftest emu:a
-	grep -q ", 0 failed" "$WORK/out" || fail "selftest: $(cat "$WORK/out")"
+	grep -qx "failed: 0" "$WORK/out" || fail "selftest: $(cat "$WORK/out")"
 	ok "$TOOL" --json selftest emu:a --only 'save-*'
 	python3 -m json.tool "$WORK/out" >/dev/null || fail "selftest --json is not JSON"
 	ok "$TOOL" emu create n --size 1M --flags ""
 	ok "$TOOL" selftest emu:n
-	grep -q "precopy-info .*skip" "$WORK/out" || fail "precopy case not skipped without PRE_COPY"
+	grep -q "^  precopy-info .*skip" "$WORK/out" || fail "precopy case not skipped without PRE_COPY"
 	;;
 selftest-faults)
 	# each fault knob must make the matching case fail (the suite can fail)
@@ -274,7 +274,7 @@ selftest-faults)
 		"$TOOL" selftest emu:f --only "$want" --timeout 1 >"$WORK/out" 2>&1
 		rc=$?
 		[ $rc -eq 11 ] || fail "fault '$knob': selftest exited $rc, expected 11: $(cat "$WORK/out")"
-		grep -q "^$want .*FAIL" "$WORK/out" || fail "fault '$knob' did not fail $want: $(cat "$WORK/out")"
+		grep -q "^  $want .*FAIL" "$WORK/out" || fail "fault '$knob' did not fail $want: $(cat "$WORK/out")"
 		ok "$TOOL" emu fault f --clear
 		ok "$TOOL" selftest emu:f --only "$want"
 	done

@@ -56,10 +56,11 @@ clean)
 	verdict_is corrupt-state-refused robustness pass
 	verdict_is state-after-close recommendation pass
 	ok "$TOOL" selftest emu:a --only 'reset-*'
-	grep -q "^CASE  *GRADE  *RESULT" "$WORK/out" || fail "no GRADE column: $(cat "$WORK/out")"
-	grep -q "^reset-mid-save  *requirement  *pass" "$WORK/out" || fail "table: $(cat "$WORK/out")"
-	grep -q "^emu:a: 3 passed, 0 failed, 0 warnings, 0 skipped$" "$WORK/out" ||
-		fail "summary line: $(cat "$WORK/out")"
+	grep -q "^  NAME  *GRADE  *VERDICT  *SECONDS  *DETAIL" "$WORK/out" ||
+		fail "no GRADE column: $(cat "$WORK/out")"
+	grep -q "^  reset-mid-save  *requirement  *pass" "$WORK/out" || fail "table: $(cat "$WORK/out")"
+	[ "$(grep -E '^(passed|failed|warnings|skipped): ' "$WORK/out" | tr '\n' ' ')" = \
+		"passed: 3 failed: 0 warnings: 0 skipped: 0 " ] || fail "the counts: $(cat "$WORK/out")"
 	;;
 forbidden-arcs)
 	ok "$TOOL" emu create a --size 2M
