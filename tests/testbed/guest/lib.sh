@@ -361,6 +361,24 @@ tb_tvf_load() {
 tb_tvf_digest() { cat "/sys/bus/pci/devices/$1/nvfm_tvf_digest"; }
 tb_tvf_info() { sed -n "s/^$2: //p" "/sys/bus/pci/devices/$1/nvfm_tvf_info"; }
 
+# ---- the mdev register-file driver (tests/kmod/nvfm_regs.c) ----
+
+# tb_regs_load [PARAM=VALUE...]: load mdev and nvfm_regs.
+tb_regs_load() {
+	modprobe -a vfio vfio_iommu_type1 mdev || tb_fail "no vfio / mdev modules"
+	insmod /tb/kmod/nvfm_regs.ko "$@" || tb_fail "cannot load nvfm_regs.ko"
+}
+
+# tb_regs_create UUID: create an nvfm_regs mdev.
+tb_regs_create() {
+	echo "$1" >/sys/class/mdev_bus/nvfm_regs/mdev_supported_types/nvfm_regs-1/create ||
+		tb_fail "cannot create the nvfm_regs mdev $1"
+	[ -e "/sys/bus/mdev/devices/$1/iommu_group" ] || tb_fail "mdev $1 has no IOMMU group"
+}
+
+tb_regs_digest() { cat "/sys/bus/mdev/devices/$1/nvfm_regs_digest"; }
+tb_regs_info() { sed -n "s/^$2: //p" "/sys/bus/mdev/devices/$1/nvfm_regs_info"; }
+
 # ---- QMP over a UNIX socket ----
 # One connection per host process, through two FIFOs on fds 7 and 8 so that
 # every subshell ($(...), pipelines) can use it, unlike coproc fds.
