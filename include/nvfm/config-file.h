@@ -195,6 +195,14 @@ NvfmConfigSource nvfm_config_get_source(const NvfmConfig *cfg, NvfmConfigKey key
 const char *nvfm_config_key_name(NvfmConfigKey key, const char **section);
 
 /**
+ * nvfm_config_env_name() - the environment variable of a setting
+ * @key: the setting
+ *
+ * Return: "NVFM_<SECTION>_<KEY>", upper case, newly allocated.
+ */
+char *nvfm_config_env_name(NvfmConfigKey key);
+
+/**
  * nvfm_config_source_name() - "default", "file", "env" or "flag"
  * @source: a source
  *

@@ -102,14 +102,12 @@ char *cli_config_agent_address(void)
 static char *origin(NvfmConfigKey key)
 {
 	guint line;
-	const char *section, *name = nvfm_config_key_name(key, &section);
 
 	switch (nvfm_config_get_source(config, key, &line)) {
 	case NVFM_CONFIG_FILE:
 		return g_strdup_printf("file:%s:%u", nvfm_config_path(config, NULL), line);
 	case NVFM_CONFIG_ENV: {
-		g_autofree char *env = g_ascii_strup(g_strdup_printf("NVFM_%s_%s", section, name),
-						     -1);
+		g_autofree char *env = nvfm_config_env_name(key);
 
 		return g_strdup_printf("env:%s", env);
 	}
@@ -166,7 +164,7 @@ int cmd_config(int argc, char **argv)
 		if (only) {
 			json_t *sec = json_object_get(json_object_get(j, "settings"), only);
 
-			json_object_set(j, "settings", json_pack("{s:O}", only, sec));
+			json_object_set_new(j, "settings", json_pack("{s:O}", only, sec));
 		}
 		cli_print_json(j);
 		return CLI_EXIT_OK;

@@ -10,13 +10,13 @@
 #include "nvfm/nvfm.h"
 
 static char *dir;
+static char *conf;	/* DIR/nvfm.conf */
 
-static char *write_conf(const char *text)
+/* @text as the configuration file; its path */
+static const char *write_conf(const char *text)
 {
-	char *path = g_build_filename(dir, "nvfm.conf", NULL);
-
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
-	return path;
+	g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+	return conf;
 }
 
 static void clear_env(void)
@@ -62,7 +62,7 @@ static void test_precedence(void)
 {
 	g_autoptr(NvfmConfig) cfg = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *path = write_conf("# comment\n"
+	const char *path = write_conf("# comment\n"
 					   "[client]\n"
 					   "agent = file-host\n"
 					   "timeout = 11\n"
@@ -126,7 +126,7 @@ static void test_bad_input(void)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree char *path = write_conf(cases[i].text);
+		const char *path = write_conf(cases[i].text);
 		g_autoptr(GError) error = NULL;
 		NvfmConfig *cfg;
 
@@ -171,12 +171,15 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	dir = g_dir_make_tmp("nvfm-config-XXXXXX", NULL);
+	conf = g_build_filename(dir, "nvfm.conf", NULL);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/precedence", test_precedence);
 	g_test_add_func("/config/bad-input", test_bad_input);
 	g_test_add_func("/config/json", test_json);
 	rc = g_test_run();
-	g_unlink(g_build_filename(dir, "nvfm.conf", NULL));
+	g_unlink(conf);
 	g_rmdir(dir);
+	g_free(conf);
+	g_free(dir);
 	return rc;
 }

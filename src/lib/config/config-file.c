@@ -37,7 +37,7 @@ void nvfm_config_free(NvfmConfig *cfg)
 	g_free(cfg);
 }
 
-static char *env_name(NvfmConfigKey key)
+char *nvfm_config_env_name(NvfmConfigKey key)
 {
 	const CfgKeyInfo *k = &nvfm_cfg_keys[key];
 	g_autofree char *name = g_strdup_printf("NVFM_%s_%s", k->section, k->key);
@@ -45,11 +45,13 @@ static char *env_name(NvfmConfigKey key)
 	return g_ascii_strup(name, -1);
 }
 
-/* "[group]" and "key = value" lines by number: GKeyFile does not keep them */
-static GHashTable *line_numbers(const char *text)
+/* "[group]" and "key = value" lines by number: GKeyFile does not keep
+ * them. @text is @len bytes, not NUL-terminated (a file's or a buffer's). */
+static GHashTable *line_numbers(const char *text, gsize len)
 {
 	GHashTable *lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_auto(GStrv) all = g_strsplit(text, "\n", -1);
+	g_autofree char *copy = g_strndup(text, len);
+	g_auto(GStrv) all = g_strsplit(copy, "\n", -1);
 	g_autofree char *group = g_strdup("");
 
 	for (guint i = 0; all[i]; i++) {
@@ -93,7 +95,7 @@ static gboolean load_text(NvfmConfig *cfg, const char *text, gsize len, GError *
 		return FALSE;
 	}
 	cfg->read = TRUE;
-	lines = line_numbers(text);
+	lines = line_numbers(text, len);
 	groups = g_key_file_get_groups(kf, NULL);
 	for (guint g = 0; groups[g]; g++) {
 		g_autofree char *gkey = g_strdup_printf("[%s]", groups[g]);
@@ -159,7 +161,7 @@ static gboolean load_file(NvfmConfig *cfg, gboolean named, GError **error)
 static gboolean load_env(NvfmConfig *cfg, GError **error)
 {
 	for (int k = 0; k < NVFM_CFG_N_KEYS; k++) {
-		g_autofree char *name = env_name(k);
+		g_autofree char *name = nvfm_config_env_name(k);
 		const char *v = g_getenv(name);
 		CfgSlot s = { 0 };
 
@@ -333,7 +335,7 @@ json_t *nvfm_config_to_json(const NvfmConfig *cfg)
 		if (s->source == NVFM_CONFIG_FILE)
 			json_object_set_new(one, "line", json_integer(s->line));
 		if (s->source == NVFM_CONFIG_ENV) {
-			g_autofree char *name = env_name(k);
+			g_autofree char *name = nvfm_config_env_name(k);
 
 			json_object_set_new(one, "env", json_string(name));
 		}

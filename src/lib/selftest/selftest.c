@@ -585,7 +585,7 @@ static gboolean refuse_case(Ctx *c, gboolean truncate, GError **error)
 {
 	g_autofree char *before = NULL, *after = NULL;
 	gint64 size = 0;
-	GError *e = NULL;
+	g_autoptr(GError) e = NULL;
 	NvfmMigState now;
 	int fd;
 	gboolean fed;

@@ -6,7 +6,9 @@
 TB_HOSTS="a"
 TB_TIMEOUT=240
 
-# left_resuming UUID ADDRESS: set-state RESUMING, exit; vf state resets it.
+# left_resuming UUID ADDRESS: set-state RESUMING, exit; vf state (which
+# only reads) shows the session and leaves it; the next command that
+# changes the state resets it and never commits it.
 left_resuming() {
 	local m=$1 addr=$2 resets commits
 	nvme-vf-migrate vf set-state "$addr" RESUMING || tb_fail "vf set-state $addr RESUMING failed"
@@ -14,9 +16,14 @@ left_resuming() {
 		tb_fail "nvfm_regs reports $(tb_regs_info "$m" state) after set-state RESUMING, expected RESUMING"
 	resets=$(tb_regs_info "$m" resets)
 	commits=$(tb_regs_info "$m" commits)
-	nvme-vf-migrate vf state "$addr" 2>/tmp/note || { cat /tmp/note; tb_fail "vf state $addr failed"; }
+	nvme-vf-migrate vf state "$addr" >/tmp/state || tb_fail "vf state $addr failed"
+	grep -q '^state: RESUMING' /tmp/state || tb_fail "vf state $addr: $(cat /tmp/state)"
+	[ "$(tb_regs_info "$m" resets)" -eq "$resets" ] || tb_fail "vf state reset the device"
+	nvme-vf-migrate vf set-state "$addr" RUNNING 2>/tmp/note ||
+		{ cat /tmp/note; tb_fail "vf set-state $addr RUNNING failed"; }
 	cat /tmp/note
-	grep -q 'RESUMING.*reset' /tmp/note || tb_fail "vf state $addr did not say it reset a RESUMING device"
+	grep -q 'found in RESUMING' /tmp/note && grep -q 'never committed' /tmp/note ||
+		tb_fail "set-state $addr did not say it reset a RESUMING session"
 	[ "$(tb_regs_info "$m" resets)" -eq $((resets + 1)) ] ||
 		tb_fail "resets $(tb_regs_info "$m" resets), expected $((resets + 1))"
 	[ "$(tb_regs_info "$m" commits)" -eq "$commits" ] ||
