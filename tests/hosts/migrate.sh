@@ -453,7 +453,8 @@ progress-tty)
 		$(MIG_ARGS) --insecure --precopy-rounds 2 '>/dev/null; echo EXIT=$?; sleep 120' \
 		>"$WORK/tty.sh"
 	tmux -L "$SOCK" new-session -d -x 100 -y 5 "sh $WORK/tty.sh" || fail "tmux cannot start"
-	trap 'tmux -L "$SOCK" kill-server 2>/dev/null' EXIT
+	# the tmux server goes first, then the hosts (migrate-lib.sh's cleanup)
+	trap 'tmux -L "$SOCK" kill-server 2>/dev/null; cleanup' EXIT
 	: >"$WORK/frames"
 	listed=0 i=0
 	while [ $i -lt 2400 ]; do
