@@ -13,6 +13,9 @@ host_a() {
 	vf=$(tb_vf_provision 0) || exit 1
 	tb_vf_bind "$vf" nvfm_tvf
 	nvme-vf-migrate vf state "vfio:$vf" || tb_fail "vf state vfio:$vf failed"
+	# the same VF by its sysfs path (the kernel's own name for it)
+	nvme-vf-migrate vf state "vfio:/sys/bus/pci/devices/$vf" ||
+		tb_fail "vf state vfio:/sys/bus/pci/devices/$vf failed"
 	tb_selftest "vfio:$vf" nvfm_tvf
 	before=$(tb_tvf_digest "$vf")
 	nvme-vf-migrate save "vfio:$vf" -o /tmp/vf.nvfm || tb_fail "save failed"
