@@ -200,10 +200,16 @@ if inc and mig and cont and quit and sa and sb:
     need(sa[0]["t"] < mig["t"], "source capabilities after migrate")
     need(inc["t"] < mig["t"], "migrate before migrate-incoming")
     need(mig["t"] < cont["t"] < quit["t"], "migrate / migrate-continue / quit out of order")
-    # migrate-continue comes only once the source is held in pre-switchover
-    held = [l for l in ca if l["cmd"] == "query-migrate" and mig["t"] < l["t"] < cont["t"]]
-    need(held and held[-1].get("status") == "pre-switchover",
-         "migrate-continue before pre-switchover: %s" % (held[-1] if held else None))
+    # migrate-continue comes only once the source is held in pre-switchover,
+    # as its last query-migrate or MIGRATION event before it said
+    held = [l for l in a if mig["t"] < l["t"] < cont["t"] and
+            (l.get("cmd") == "query-migrate" or
+             (l.get("event") == "MIGRATION" and not l.get("injected")))]
+    # (the proxy logs a command at its reply, after the events it caused)
+    seen = [l.get("status") or (l.get("data") or {}).get("status") for l in held]
+    before = seen[:seen.index("pre-switchover")] if "pre-switchover" in seen else seen
+    need("pre-switchover" in seen and not {"device", "completed"} & set(before),
+         "migrate-continue before pre-switchover: %s" % seen)
 
 # downtime-limit: the floor before QEMU measured a rate, then the VF's
 # state at the rate query-migrate reports, x1.25, + 100 ms, >= 300

@@ -134,6 +134,53 @@ direct)
 	grep -q '"lease": "kept"' "$WORK"/rt-b/reservations/*.json || fail "reservation not kept"
 	;;
 
+held-destination)
+	# QEMU's switchover runs alongside the VF's stop-copy, the destination
+	# held paused: while B's VF still takes its state (slowed to ~2.5 s),
+	# A's QEMU has completed and B's guest has not run. The orchestrator
+	# holds each QEMU's QMP socket: a second monitor watches.
+	th_agent b
+	th_qemu a -qmp "unix:$WORK/mon-a.sock,server=on,wait=off" || fail "QEMU on A did not start"
+	th_qemu b -incoming defer -qmp "unix:$WORK/mon-b.sock,server=on,wait=off" ||
+		fail "QEMU on B did not start"
+	mon_status() {
+		"$TOOL" --json qmp "$WORK/mon-$1.sock" query-status 2>/dev/null |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
+	}
+	mon_counter() {
+		"$TOOL" qmp "$WORK/mon-$1.sock" human-monitor-command \
+			'{"command-line":"xp /1wx 0x200000"}' 2>/dev/null |
+			sed -n 's/.*: \(0x[0-9a-f]*\).*/\1/p' | head -n 1
+	}
+	on_b "$TOOL" -q emu pf-fault pfb slow-us 10000 || fail "arming slow-us on B"
+	migrate_bg
+	n=0
+	while [ "$(mon_status a)" != postmigrate ]; do
+		kill -0 "$MIGPID" 2>/dev/null ||
+			fail "A's QEMU did not complete while the VF's state moved ($(mon_status a))"
+		n=$((n + 1))
+		[ $n -lt 400 ] || fail "A's QEMU never completed ($(mon_status a))"
+		sleep 0.05
+	done
+	c=$(mon_counter b)
+	[ -n "$c" ] || fail "B's guest memory cannot be read"
+	s1=$(mon_status b)
+	sleep 0.3
+	s2=$(mon_status b)
+	c2=$(mon_counter b)
+	# all of it seen before the VF's transfer ended (the switchover
+	# phase, and with it our "cont", comes only after)
+	grep -q "phase switchover" "$WORK/migrate.err" &&
+		fail "the VF's transfer ended before B was watched: nothing was shown"
+	[ "$s1" = paused ] && [ "$s2" = paused ] ||
+		fail "B's VM is $s1, then $s2, while its VF takes the state"
+	[ "$c2" = "$c" ] || fail "B's guest ran before its VF held the state ($c -> $c2)"
+	wait_migrate
+	expect_migrated
+	grep -q "alongside the VF's stop-copy" "$WORK/report.json" ||
+		fail "the report does not say the switchover overlapped"
+	;;
+
 slow-ram)
 	# The VM's RAM moves after the VF's precopy and takes longer than
 	# B's agent waits for a frame: the save's keepalive must carry it.
@@ -380,6 +427,9 @@ fault-reject-resume)
 	migrate
 	expect_rolled_back restore
 	grep -q "RESUMING -> STOP" "$WORK/migrate.err" || fail "unclear error: $(cat "$WORK/migrate.err")"
+	# B was held paused: the rollback saw that its guest never ran
+	grep -q "the destination's guest never ran" "$WORK/migrate.out" ||
+		fail "the rollback does not say B's guest never ran: $(grep -i rollback "$WORK/migrate.out")"
 	python3 "$NVFM_SOURCE_ROOT/tests/unit/report-svg.py" check-files \
 		"$WORK/report.json" "$WORK/report.svg" vm rollback || fail "the report's picture"
 	;;

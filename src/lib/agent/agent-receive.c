@@ -60,7 +60,7 @@ static void save_migration(Session *s)
 	obj = agent_migration_json(s);
 	g_mutex_unlock(&s->agent->mu);
 	file = g_build_filename(s->mig_path, "state.json", NULL);
-	if (!nvfm_json_write_atomic(file, obj, &err))
+	if (!nvfm_json_write_runtime(file, obj, &err))
 		agent_log_about(s->agent, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, s->phase), "migration %s: %s", s->mig_id, err->message);
 }
 

@@ -26,6 +26,11 @@ typedef struct {
 	/* The VM's migration completes inside transfer() (libvirt): the
 	 * reservation is kept before it and the commit point is its success. */
 	gboolean commits_in_transfer;
+	/* QEMU's switchover may run alongside the VF's stop-copy: the
+	 * destination VM is held paused until our "cont", which then is the
+	 * commit point, and the mover sends migrate-continue as the VM
+	 * pauses (nvfm_migration_vm_continue). */
+	gboolean overlap_switchover;
 	/* Source-side facts and blockers; nothing may change. FALSE with
 	 * *error only when the source VF does not exist (NVFM_ERROR_NOT_FOUND):
 	 * that is a wrong address, not something that blocks a migration. */
@@ -95,6 +100,8 @@ struct _NvfmMigration {
 	gboolean vm_migrating;	/* "migrate" was sent */
 	gboolean vm_completed;	/* QEMU reported "completed" */
 	gboolean incoming_started;
+	gboolean dest_held;	/* the destination QEMU runs only at our "cont" */
+	gint64 continue_us;	/* monotonic time migrate-continue went to the source, 0: not yet */
 	gboolean dest_device_added;	/* the qemu mover plugged the VF in */
 	gboolean src_quit;	/* the source QEMU was told to quit */
 	gboolean tls_src, tls_dst;	/* that QEMU has our tls-creds object (stream-tls.c) */
@@ -178,8 +185,15 @@ gboolean nvfm_migration_vm_wait_paused(NvfmMigration *m, NvfmVmPollFunc poll, GE
  * passed first (-1: no slice); fails at @deadline (monotonic us). */
 gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gint64 deadline,
 				       int slice_ms, gboolean *paused, GError **error);
-/* migrate-continue and wait for "completed" on the source: the commit point. */
+/* migrate-continue, once: QEMU's last RAM pass and the device states go
+ * and the destination loads them. */
+gboolean nvfm_migration_vm_continue(NvfmMigration *m, GError **error);
+/* migrate-continue (unless sent) and wait for "completed" on the source:
+ * the commit point, unless the destination is held. */
 gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error);
+/* What QEMU's completion moved, as the report's last samples; after the
+ * pause window, where the query would have cost time. */
+void nvfm_migration_vm_sample_final(NvfmMigration *m);
 /* The destination runs; sets resume_us. */
 gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error);
 /* Before the commit point: cancel; the destination QEMU goes. %FALSE when

@@ -128,9 +128,32 @@ static gboolean set_caps(NvfmQmp *qmp, gboolean source, gboolean ack, int t, GEr
 	return nvfm_vm_set_migration_caps(qmp, caps, n, t, error);
 }
 
+/*
+ * Keeps the destination from starting by itself: QEMU answers "stop" on a
+ * VM that still waits for its incoming migration by clearing its
+ * autostart, so once the load completes the guest stays paused until our
+ * "cont" (nvfm_migration_vm_resume). QEMU's switchover can then run while
+ * the VF's state still moves, and no guest instruction runs on the
+ * destination before that state is in.
+ */
+static gboolean hold_destination(NvfmMigration *m, int t, GError **error)
+{
+	json_auto_t *r = nvfm_qmp_execute(m->dst_qmp, "stop", NULL, t, error);
+
+	if (!r) {
+		g_prefix_error(error, "holding the destination VM paused: ");
+		return FALSE;
+	}
+	m->dest_held = TRUE;
+	return TRUE;
+}
+
 gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GError **error)
 {
 	int t = nvfm_migration_timeout(m);
+
+	if (m->mover->overlap_switchover && !hold_destination(m, t, error))
+		return FALSE;
 
 	if (!set_caps(m->dst_qmp, FALSE, switchover_ack, t, error) ||
 	    !set_caps(m->src_qmp, TRUE, switchover_ack, t, error)) {
@@ -221,6 +244,11 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 		 * paces the progress reports */
 		ev = nvfm_qmp_wait_event(m->src_qmp, "MIGRATION", status_event, "pre-switchover",
 					 seq, POLL_MS, NULL);
+		/* the pause window has begun: no query more inside it */
+		if (ev && !g_strcmp0(json_string_value(json_object_get(nvfm_qmp_event_get_data(ev),
+									"status")),
+				     "pre-switchover"))
+			break;
 	}
 	m->pause_us = nvfm_migration_event_time(m->src_qmp, "STOP", m->src_event_seq);
 	if (m->pause_us < 0)
@@ -231,7 +259,7 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 
 /* What the completion moved, as the series' last points (for the report
  * only: a failure to read it changes nothing). */
-static void sample_final(NvfmMigration *m)
+void nvfm_migration_vm_sample_final(NvfmMigration *m)
 {
 	g_autoptr(NvfmVmMigrationInfo) info =
 		nvfm_vm_query_migration(m->src_qmp, nvfm_migration_timeout(m), NULL);
@@ -242,17 +270,34 @@ static void sample_final(NvfmMigration *m)
 		nvfm_migration_sample_vf(m, info->vfio_transferred);
 }
 
+gboolean nvfm_migration_vm_continue(NvfmMigration *m, GError **error)
+{
+	if (m->continue_us)
+		return TRUE;
+	if (!nvfm_vm_migrate_continue(m->src_qmp, "pre-switchover", nvfm_migration_timeout(m),
+				      error))
+		return FALSE;
+	m->continue_us = nvfm_now_us();
+	return TRUE;
+}
+
 gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 {
 	static const char *const done[] = { "completed", NULL };
 	int t = nvfm_migration_timeout(m);
 
-	if (!nvfm_vm_migrate_continue(m->src_qmp, "pre-switchover", t, error))
+	gint64 now = nvfm_now_us();
+
+	if (m->continue_us)
+		m->rec[NVFM_MIGRATE_SWITCHOVER].note =
+			g_strdup_printf("QEMU's switchover began %.1f ms earlier, alongside the VF's "
+					"stop-copy; the destination VM held paused",
+					(now - m->continue_us) / 1000.0);
+	if (!nvfm_migration_vm_continue(m, error))
 		return FALSE;
 	if (!nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
 		return FALSE;
 	m->vm_completed = TRUE;
-	sample_final(m);
 	return TRUE;
 }
 
@@ -281,21 +326,40 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 		if (!strcmp(status, "paused") || !strcmp(status, "prelaunch")) {
 			if (!m->src_was_running)
 				break;
+			/* it waits for the RESUME event */
 			if (!nvfm_vm_resume(m->dst_qmp, (int)left, error))
 				return FALSE;
-			continue;
+			break;
 		}
 		if (strcmp(status, "inmigrate") && strcmp(status, "postmigrate")) {
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
 				    "the destination VM is %s after the migration", status);
 			return FALSE;
 		}
-		ev = nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, POLL_MS, NULL);
+		/* still loading: a held destination says "completed" when
+		 * done, a free one starts (the interval is only a fallback) */
+		ev = m->dest_held ?
+			nvfm_qmp_wait_event(m->dst_qmp, "MIGRATION", status_event, "completed", seq,
+					    POLL_MS, NULL) :
+			nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, POLL_MS, NULL);
 	}
 	m->resume_us = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
 	if (m->resume_us < 0)
 		m->resume_us = nvfm_now_us();
 	return TRUE;
+}
+
+/* A held destination can tell: paused, and no RESUME event since the
+ * migration began, means no guest instruction ran there. The status
+ * query's reply comes after every event QEMU sent before it. */
+static gboolean dest_never_ran(NvfmMigration *m)
+{
+	g_autofree char *status = NULL;
+	gboolean running = TRUE;
+
+	if (!nvfm_vm_query_status(m->dst_qmp, &status, &running, 2000, NULL))
+		return FALSE;
+	return !running && nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq) < 0;
 }
 
 /* Waits (bounded) until a QEMU we asked to quit has gone. */
@@ -332,9 +396,10 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 		if (!nvfm_vm_wait_migration(m->src_qmp, final, &st, t, &err) && !st)
 			st = g_strdup(err->code == NVFM_ERROR_CANCELLED ? "cancelled" :
 				      err->code == NVFM_ERROR_FAILED ? "failed" : "unknown");
-		if (!g_strcmp0(st, "completed") && m->mover->confirm) {
-			/* the source is in postmigrate with its state: take it
-			 * back like an unconfirmed completion */
+		if (!g_strcmp0(st, "completed") && (m->mover->confirm || m->dest_held)) {
+			/* the source is in postmigrate with its state, the
+			 * destination did not run (held) or is not confirmed:
+			 * take it back like an unconfirmed completion */
 			m->vm_completed = TRUE;
 			g_string_append(what, "; the VM's migration completed: taking it back");
 		} else if (!g_strcmp0(st, "completed")) {
@@ -353,6 +418,9 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 	 * is released. */
 	if (m->dst_qmp && (m->incoming_started || m->dest_device_added) && nvfm_qmp_is_connected(m->dst_qmp)) {
 		g_clear_error(&err);
+		if (m->dest_held)
+			g_string_append(what, dest_never_ran(m) ? "; the destination's guest never ran" :
+								  "; the destination's guest HAD run");
 		if (quit(m->dst_qmp, 5000, &err))
 			g_string_append(what, "; destination QEMU stopped");
 		else

@@ -3,7 +3,8 @@
  * The direct mover: the engine drives the source VF's state machine and
  * streams its state to the destination agent, which restores it into the
  * VF it provisioned. With a VM, the VF's STOP_COPY happens inside the pause
- * window QEMU holds at pre-switchover.
+ * window: QEMU's own switchover runs alongside it, with the destination
+ * held paused until the VF's state is in.
  */
 #define G_LOG_DOMAIN "nvfm-migrate"
 
@@ -110,6 +111,10 @@ static gboolean direct_pause(gpointer data, gboolean *ready, GError **error)
 			return FALSE;
 		if (!*ready)
 			return TRUE;
+		/* the destination is held: QEMU's last RAM pass and its load
+		 * on the destination run alongside the VF's stop-copy */
+		if (m->dest_held && !nvfm_migration_vm_continue(m, error))
+			return FALSE;
 	} else {
 		m->pause_us = nvfm_now_us();
 		*ready = TRUE;
@@ -271,6 +276,7 @@ static void direct_clear(NvfmMigration *m)
 
 const NvfmMoverOps nvfm_mover_direct = {
 	.name = "direct",
+	.overlap_switchover = TRUE,
 	.preflight = direct_preflight,
 	.reserve = direct_reserve,
 	.transfer = direct_transfer,

@@ -533,6 +533,8 @@ static void release_source(NvfmMigration *m, json_t *warnings)
 {
 	g_autoptr(GError) err = NULL;
 
+	if (m->vm_completed)
+		nvfm_migration_vm_sample_final(m);
 	if (m->opts->keep_source) {
 		m->rec[NVFM_MIGRATE_RELEASE].note = g_strdup("source kept (--keep-source)");
 		nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
@@ -603,7 +605,9 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 			goto fail;
 		}
 	}
-	m.committed = !m.mover->confirm;
+	/* a held destination commits at our "cont", a confirming mover at
+	 * its confirmation */
+	m.committed = !m.mover->confirm && !m.dest_held;
 	m.mover->switched(&m);
 	nvfm_migration_end(&m, NVFM_MIGRATE_SWITCHOVER, 0);
 

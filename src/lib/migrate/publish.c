@@ -82,7 +82,7 @@ void nvfm_migration_publish(NvfmMigration *m, guint64 done, guint64 total)
 		return;
 	p->last_us = now;
 	obj = status_json(m);
-	if (!nvfm_json_write_atomic(p->path, obj, &err))
+	if (!nvfm_json_write_runtime(p->path, obj, &err))
 		g_debug("publishing the migration's status: %s", err->message);
 }
 

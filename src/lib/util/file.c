@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The one atomic writer: a temporary file beside the target, written,
- * fsynced, given its mode, renamed over the target, and the directory
- * fsynced, so a reader sees the old contents or the new, never a part,
- * even across a crash.
+ * given its mode and renamed over the target, so a reader sees the old
+ * contents or the new, never a part. Durable files are also fsynced, with
+ * their directory, so that holds across a crash of the host too. Records
+ * in the runtime directory are not: a reboot empties it (and takes the VFs
+ * they describe with it), and an fsync costs milliseconds inside a
+ * migration's pause window.
  */
 #define G_LOG_DOMAIN "nvfm-util"
 
@@ -29,8 +32,8 @@ static int write_all(int fd, const char *p, gsize len)
 	return 0;
 }
 
-gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, mode_t mode,
-				GError **error)
+static gboolean replace(const char *path, const void *data, gsize len, mode_t mode,
+			gboolean durable, GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(path);
 	g_autofree char *base = g_path_get_basename(path);
@@ -43,7 +46,7 @@ gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, m
 		return FALSE;
 	}
 	r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
@@ -57,7 +60,7 @@ gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, m
 		return FALSE;
 	}
 	/* the rename itself must survive a crash too */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = durable ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -65,7 +68,13 @@ gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, m
 	return TRUE;
 }
 
-gboolean nvfm_json_write_atomic(const char *path, json_t *obj, GError **error)
+gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, mode_t mode,
+				GError **error)
+{
+	return replace(path, data, len, mode, TRUE, error);
+}
+
+gboolean nvfm_json_write_runtime(const char *path, json_t *obj, GError **error)
 {
 	g_autofree char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
 	g_autofree char *line = NULL;
@@ -76,7 +85,7 @@ gboolean nvfm_json_write_atomic(const char *path, json_t *obj, GError **error)
 		return FALSE;
 	}
 	line = g_strconcat(text, "\n", NULL);
-	return nvfm_file_write_atomic(path, line, strlen(line), 0600, error);
+	return replace(path, line, strlen(line), 0600, FALSE, error);
 }
 
 json_t *nvfm_json_read_file(const char *path, GError **error)

@@ -94,7 +94,7 @@ gboolean nvfm_ledger_put(NvfmLedger *ledger, const char *id, json_t *record, GEr
 	if (!path)
 		return FALSE;
 	g_mutex_lock(&ledger->mu);
-	ok = nvfm_private_dir(ledger->dir, error) && nvfm_json_write_atomic(path, record, error);
+	ok = nvfm_private_dir(ledger->dir, error) && nvfm_json_write_runtime(path, record, error);
 	g_mutex_unlock(&ledger->mu);
 	return ok;
 }

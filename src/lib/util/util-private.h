@@ -43,10 +43,11 @@ char *nvfm_quote_line(const char *s);
 gboolean nvfm_private_dir(const char *path, GError **error);
 
 /* file.c: the atomic writer (temp file, fsync, mode, rename, directory
- * fsync), and JSON files written with it */
+ * fsync), and runtime-directory JSON records written atomically but not
+ * fsynced (a reboot empties that directory) */
 gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, mode_t mode,
 				GError **error);
-gboolean nvfm_json_write_atomic(const char *path, json_t *obj, GError **error);
+gboolean nvfm_json_write_runtime(const char *path, json_t *obj, GError **error);
 /* An object read from a JSON file: NVFM_ERROR_NOT_FOUND when the file is
  * missing, NVFM_ERROR_PROTOCOL when it is not an object. */
 json_t *nvfm_json_read_file(const char *path, GError **error);
