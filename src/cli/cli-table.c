@@ -6,8 +6,9 @@
 
 #include "cli.h"
 
-/* What a cell shows: a string as it is, nothing as "-", anything else as
- * its compact JSON (true, 5, [0]). */
+/* What a cell shows: a string as it is, nothing as "-", a real number in
+ * up to 10 digits (2097152, 3.5), anything else as its compact JSON
+ * (true, 5, [0]). */
 static char *cell_text(json_t *v)
 {
 	char *s;
@@ -16,6 +17,8 @@ static char *cell_text(json_t *v)
 		return g_strdup("-");
 	if (json_is_string(v))
 		return g_strdup(*json_string_value(v) ? json_string_value(v) : "-");
+	if (json_is_real(v))
+		return g_strdup_printf("%.10g", json_real_value(v));
 	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
 	if (s) {
 		char *copy = g_strdup(s);
