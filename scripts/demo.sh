@@ -79,7 +79,8 @@ echo "A's VF $VF at stop-copy  sha256 $SRC"
 echo "B's VF $DVF (provisioned) sha256 $DST"
 [ "$SRC" = "$DST" ] || { echo "MISMATCH: B's VF does not hold A's state" >&2; exit 1; }
 echo "VERIFIED: B's freshly provisioned VF holds exactly A's state"
-on_a "$TOOL" vf list --pf emu:pfa | sed -n '3,4p'
+# A's pools and its VF's row, under the header of vf list's VF table
+on_a "$TOOL" vf list --pf emu:pfa | grep -E "^(vq|vi)\.free: |^  ADDRESS |^  $VF " || true
 if on_a "$TOOL" --json vf list --pf emu:pfa | grep -q '"state": "online"'; then
 	echo "A's VF was not released" >&2
 	exit 1

@@ -216,6 +216,13 @@ static void print_text(const char *prefix, json_t *v)
 	}
 }
 
+/* @obj's fields as "name: value" lines, sorted, nested fields as "a.b":
+ * the text form of a JSON object, whatever --quiet says. */
+void cli_print_fields(json_t *obj)
+{
+	print_text(NULL, obj);
+}
+
 /*
  * The result of a command that reports or changes something: JSON with
  * --json, else one "name: value" line per field (nested fields as
@@ -229,7 +236,7 @@ void cli_report(json_t *obj)
 	}
 	if (cli_globals.quiet)
 		return;
-	print_text(NULL, obj);
+	cli_print_fields(obj);
 	fflush(stdout);
 }
 

@@ -60,6 +60,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int cli_exit_code(const GError *error);
 void cli_print_json(json_t *obj);
 void cli_report(json_t *obj);
+void cli_print_fields(json_t *obj);
+/* cli-table.c: a list of records as a table headed by their keys */
+void cli_print_table(json_t *rows, const char *const *first);
 int cli_report_emu(const char *name, const char *result);
 gboolean cli_want_json(void);
 void cli_note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -4,10 +4,31 @@
 
 #include "cli-progress.h"
 
-/* The table shouts a failure; JSON keeps the names as they are. */
-static const char *table_verdict(NvfmSelftestVerdict v)
+/* the order of the table's columns; the free-text detail last */
+static const char *const case_columns[] = {
+	"name", "grade", "verdict", "seconds", "detail", NULL,
+};
+
+/* The cases as JSON records; for the table (@text), a failure shouted
+ * and the seconds to the millisecond. */
+static json_t *cases_json(GPtrArray *res, gboolean text)
 {
-	return v == NVFM_SELFTEST_FAIL ? "FAIL" : nvfm_selftest_verdict_name(v);
+	json_t *cases = json_array();
+
+	for (guint i = 0; i < res->len; i++) {
+		NvfmSelftestResult *r = res->pdata[i];
+		const char *verdict = nvfm_selftest_verdict_name(r->verdict);
+		double s = r->duration_us / 1e6;
+		g_autofree char *ms = g_strdup_printf("%.3f", s);
+
+		if (text && r->verdict == NVFM_SELFTEST_FAIL)
+			verdict = "FAIL";
+		json_array_append_new(cases, json_pack("{s:s, s:s, s:s, s:s?, s:o}", "name", r->name,
+						       "grade", nvfm_selftest_grade_name(r->grade),
+						       "verdict", verdict, "detail", r->detail,
+						       "seconds", text ? json_string(ms) : json_real(s)));
+	}
+	return cases;
 }
 
 int cmd_selftest(int argc, char **argv)
@@ -61,32 +82,18 @@ int cmd_selftest(int argc, char **argv)
 		skip += r->verdict == NVFM_SELFTEST_SKIP;
 	}
 	if (cli_want_json()) {
-		json_auto_t *cases = json_array();
-		json_auto_t *j = NULL;
+		json_auto_t *cases = cases_json(res, FALSE);
+		json_auto_t *j = json_pack("{s:s, s:O, s:i, s:i, s:i, s:i}", "device", argv[1],
+					   "cases", cases, "passed", pass, "failed", fail,
+					   "warnings", warn, "skipped", skip);
 
-		for (guint i = 0; i < res->len; i++) {
-			NvfmSelftestResult *r = res->pdata[i];
-
-			json_array_append_new(cases, json_pack("{s:s, s:s, s:s, s:s?, s:f}", "name", r->name,
-							       "grade", nvfm_selftest_grade_name(r->grade),
-							       "verdict", nvfm_selftest_verdict_name(r->verdict),
-							       "detail", r->detail,
-							       "seconds", r->duration_us / 1e6));
-		}
-		j = json_pack("{s:s, s:O, s:i, s:i, s:i, s:i}", "device", argv[1], "cases", cases,
-			      "passed", pass, "failed", fail, "warnings", warn, "skipped", skip);
 		cli_print_json(j);
 	} else {
 		/* the JSON's fields: the cases as a table headed by their keys */
-		printf("device: %s\ncases:\n", argv[1]);
-		printf("  %-26s %-14s %-7s %8s  %s\n", "NAME", "GRADE", "VERDICT", "SECONDS", "DETAIL");
-		for (guint i = 0; i < res->len; i++) {
-			NvfmSelftestResult *r = res->pdata[i];
+		json_auto_t *cases = cases_json(res, TRUE);
 
-			printf("  %-26s %-14s %-7s %8.3f  %s\n", r->name,
-			       nvfm_selftest_grade_name(r->grade), table_verdict(r->verdict),
-			       r->duration_us / 1e6, r->detail ? r->detail : "");
-		}
+		printf("device: %s\ncases:\n", argv[1]);
+		cli_print_table(cases, case_columns);
 		printf("passed: %u\nfailed: %u\nwarnings: %u\nskipped: %u\n", pass, fail, warn, skip);
 	}
 	/* only a requirement not met fails the run; warnings exit 0 */

@@ -5,13 +5,16 @@
 
 #include "cli.h"
 
+/* the order of the table's columns: which migration, where it is, how far */
+static const char *const status_columns[] = {
+	"id", "vm", "vf", "to", "phase", "bytes", "total", "rate", "elapsed", "started", "pid", NULL,
+};
+
 int cmd_status(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	json_auto_t *list = NULL;
 	GError *error = NULL;
-	json_t *m;
-	gsize i;
 	int code;
 
 	if (!cli_parse(ctx, "status", "", "list the migrations running from this host", &argc,
@@ -30,20 +33,8 @@ int cmd_status(int argc, char **argv)
 		cli_result("no migration running\n");
 		return CLI_EXIT_OK;
 	}
-	printf("%-28s %-24s %-10s %21s %12s %9s\n", "id", "vm", "phase", "bytes/total MiB",
-	       "rate MiB/s", "elapsed s");
-	json_array_foreach(list, i, m) {
-		const char *vm = json_string_value(json_object_get(m, "vm"));
-		g_autofree char *bytes = g_strdup_printf(
-			"%.1f/%.1f",
-			json_integer_value(json_object_get(m, "bytes")) / 1048576.0,
-			json_integer_value(json_object_get(m, "total")) / 1048576.0);
-
-		printf("%-28s %-24s %-10s %21s %12.1f %9.1f\n",
-		       json_string_value(json_object_get(m, "id")), vm ? vm : "-",
-		       json_string_value(json_object_get(m, "phase")), bytes,
-		       json_number_value(json_object_get(m, "rate")) / 1048576.0,
-		       json_number_value(json_object_get(m, "elapsed")));
-	}
+	/* the JSON's fields: the migrations as a table headed by their keys */
+	printf("migrations:\n");
+	cli_print_table(list, status_columns);
 	return CLI_EXIT_OK;
 }

@@ -5,11 +5,6 @@
 
 #include "cli.h"
 
-static const char *dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
-
 static json_t *json_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -64,42 +59,33 @@ static json_t *lm_json(const NvfmLmCaps *lm, const GError *lm_error)
 			 "uuids", uuids, "reason", lm->reason);
 }
 
-/* Prints one PF; TRUE if some VF's address is only predicted. */
-static gboolean print_pf(const char *addr, const NvfmPfCaps *c, const NvfmLmCaps *lm,
-			 const GError *lm_error, GPtrArray *vfs)
+/* The order of "vf list"'s VF table: who it is, what it has, where it is
+ * bound; last the holder, a free text ("pid 4242 (qemu-system-x86)"). A
+ * field of vf_json() not named here gets a column after these. */
+static const char *const vf_columns[] = {
+	"address", "index", "scid", "state", "nvq", "nvi", "enabled", "free", "driver",
+	"driver_override", "vfio_device", "device", "iommu_group", "pf", "in_use_by", NULL,
+};
+
+/* One PF of "vf list" as text: its JSON fields as "name: value" lines,
+ * "pf" first, then "vfs:" over a table of its VFs headed by their keys. */
+static void print_pf(json_t *j)
 {
-	g_autofree char *lm_line = lm ? nvfm_lm_caps_describe(lm) : NULL;
-	gboolean predicted = FALSE;
+	json_auto_t *fields = json_copy(j);
+	json_t *vfs = json_object_get(j, "vfs");
 
-	printf("PF %s: %u of %u VFs enabled%s; VQ %u of %u free (max %u per VF); "
-	       "VI %u of %u free (max %u per VF)\n",
-	       addr, c->num_vfs, c->total_vfs, c->autoprobe ? "" : ", autoprobe off", c->vq.free,
-	       c->vq.total, c->vq.max_per_vf, c->vi.free, c->vi.total, c->vi.max_per_vf);
-	if (lm)
-		printf("  live migration: %s\n", lm_line);
-	else
-		printf("  live migration: unknown (%s)\n", lm_error->message);
-	if (vfs->len == 0) {
-		printf("  (no secondary controllers)\n");
-		return FALSE;
+	printf("pf: %s\n", json_string_value(json_object_get(j, "pf")));
+	json_object_del(fields, "pf");
+	json_object_del(fields, "vfs");
+	cli_print_fields(fields);
+	if (vfs) {
+		printf("vfs:\n");
+		cli_print_table(vfs, vf_columns);
 	}
-	printf("  %-16s %4s %5s %-8s %4s %4s %-14s %-24s %s\n", "VF", "IDX", "SCID", "STATE", "VQ",
-	       "VI", "DRIVER", "VFIO DEVICE", "IN USE BY");
-	for (guint i = 0; i < vfs->len; i++) {
-		const NvfmVfInfo *v = vfs->pdata[i];
-		g_autofree char *addr_col = g_strdup_printf("%s%s", dash(v->address),
-							    v->enabled ? "" : "*");
-
-		predicted |= !v->enabled;
-		printf("  %-16s %4u %5u %-8s %4u %4u %-14s %-24s %s\n", addr_col, v->index, v->scid,
-		       v->online ? "online" : "offline", v->nvq, v->nvi, dash(v->driver),
-		       dash(v->vfio_device ? v->vfio_device : v->device ? v->device->text : NULL), dash(v->in_use_by));
-	}
-	return predicted;
 }
 
-/* One PF for "vf list": JSON object, or printed lines. FALSE on error. */
-static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, GError **error)
+/* One PF of "vf list" as its JSON object; NULL on error. */
+static json_t *list_one(const char *address, GError **error)
 {
 	g_autoptr(NvfmAddress) addr = nvfm_address_parse_pf(address, error);
 	g_autoptr(NvfmPf) pf = addr ? nvfm_pf_open(addr, error) : NULL;
@@ -107,32 +93,27 @@ static gboolean list_one(const char *address, json_t *arr, gboolean *predicted, 
 	g_autoptr(NvfmLmCaps) lm = NULL;
 	g_autoptr(GError) lm_error = NULL;
 	NvfmPfCaps caps;
+	json_t *j, *list;
 
 	if (!pf || !nvfm_pf_get_caps(pf, &caps, error) || !(vfs = nvfm_pf_list_vfs(pf, error)))
-		return FALSE;
+		return NULL;
 	/* a PF whose live migration cannot be read still lists its VFs */
 	lm = nvfm_pf_get_lm_caps(pf, &lm_error);
-	if (arr) {
-		json_t *j = json_object();
-		json_t *list = json_array();
-
-		json_object_set_new(j, "pf", json_string(nvfm_pf_address(pf)));
-		json_object_set_new(j, "cntlid", json_integer(caps.cntlid));
-		json_object_set_new(j, "total_vfs", json_integer(caps.total_vfs));
-		json_object_set_new(j, "num_vfs", json_integer(caps.num_vfs));
-		json_object_set_new(j, "autoprobe", json_boolean(caps.autoprobe));
-		json_object_set_new(j, "numa_node", json_integer(caps.numa_node));
-		json_object_set_new(j, "vq", resource_json(&caps.vq));
-		json_object_set_new(j, "vi", resource_json(&caps.vi));
-		json_object_set_new(j, "live_migration", lm_json(lm, lm_error));
-		for (guint i = 0; i < vfs->len; i++)
-			json_array_append_new(list, vf_json(vfs->pdata[i]));
-		json_object_set_new(j, "vfs", list);
-		json_array_append_new(arr, j);
-	} else {
-		*predicted |= print_pf(nvfm_pf_address(pf), &caps, lm, lm_error, vfs);
-	}
-	return TRUE;
+	j = json_object();
+	list = json_array();
+	json_object_set_new(j, "pf", json_string(nvfm_pf_address(pf)));
+	json_object_set_new(j, "cntlid", json_integer(caps.cntlid));
+	json_object_set_new(j, "total_vfs", json_integer(caps.total_vfs));
+	json_object_set_new(j, "num_vfs", json_integer(caps.num_vfs));
+	json_object_set_new(j, "autoprobe", json_boolean(caps.autoprobe));
+	json_object_set_new(j, "numa_node", json_integer(caps.numa_node));
+	json_object_set_new(j, "vq", resource_json(&caps.vq));
+	json_object_set_new(j, "vi", resource_json(&caps.vi));
+	json_object_set_new(j, "live_migration", lm_json(lm, lm_error));
+	for (guint i = 0; i < vfs->len; i++)
+		json_array_append_new(list, vf_json(vfs->pdata[i]));
+	json_object_set_new(j, "vfs", list);
+	return j;
 }
 
 int cmd_vf_list(int argc, char **argv)
@@ -144,9 +125,10 @@ int cmd_vf_list(int argc, char **argv)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_auto(GStrv) pfs = NULL;
-	json_auto_t *arr = NULL;
-	gboolean predicted = FALSE;
+	json_auto_t *arr = json_array();
 	GError *error = NULL;
+	json_t *one;
+	gsize i;
 	int code;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -154,37 +136,38 @@ int cmd_vf_list(int argc, char **argv)
 		       "list NVMe PFs, their VFs and secondary controllers", &argc, &argv, 0, 0,
 		       &code))
 		return code;
-	if (cli_want_json())
-		arr = json_array();
 	if (pf) {
-		if (!list_one(pf, arr, &predicted, &error))
+		one = list_one(pf, &error);
+		if (!one)
 			return cli_fail(error);
+		json_array_append_new(arr, one);
 	} else {
 		pfs = nvfm_pf_list(&error);
 		if (!pfs)
 			return cli_fail(error);
-		for (guint i = 0; pfs[i]; i++) {
-			if (i > 0 && !arr)
-				printf("\n");
-			if (list_one(pfs[i], arr, &predicted, &error))
-				continue;
+		for (guint n = 0; pfs[n]; n++) {
+			one = list_one(pfs[n], &error);
 			/* one broken PF does not hide the others */
-			if (arr)
-				json_array_append_new(arr, json_pack("{s:s, s:s}", "pf", pfs[i],
-								     "error", error->message));
-			else
-				printf("PF %s: %s\n", pfs[i], error->message);
-			g_clear_error(&error);
+			if (!one) {
+				one = json_pack("{s:s, s:s}", "pf", pfs[n], "error", error->message);
+				g_clear_error(&error);
+			}
+			json_array_append_new(arr, one);
 		}
-		if (!arr && !pfs[0])
+		if (!pfs[0])
 			cli_note("no NVMe PF with SR-IOV found (and no emulated PF)\n");
 	}
-	if (arr) {
+	if (cli_want_json()) {
 		json_auto_t *j = json_pack("{s:O}", "pfs", arr);
 
 		cli_print_json(j);
-	} else if (predicted) {
-		printf("(* VF not enabled yet: the address it will get)\n");
+		return CLI_EXIT_OK;
+	}
+	/* each PF as the JSON names its fields, a blank line between two */
+	json_array_foreach(arr, i, one) {
+		if (i > 0)
+			printf("\n");
+		print_pf(one);
 	}
 	return CLI_EXIT_OK;
 }

@@ -13,6 +13,26 @@ out_has() {
 	grep -q -- "$1" "$WORK/out" || fail "output lacks '$1': $(cat "$WORK/out")"
 }
 
+# pf_has PF LINE...: each LINE is a line of that PF's record in the last
+# "vf list" (its "pf: PF" line up to the blank line before the next PF)
+pf_has() {
+	pf=$1
+	shift
+	awk -v pf="$pf" '$0 == "pf: " pf { on = 1 } on && $0 == "" { exit } on' "$WORK/out" \
+		>"$WORK/pf"
+	for line; do
+		grep -qxF -- "$line" "$WORK/pf" || fail "PF $pf lacks '$line': $(cat "$WORK/out")"
+	done
+}
+
+# vf_cell VF COLUMN: the VF's cell in the column headed COLUMN (the JSON
+# key, upper-cased) of the last "vf list"'s VF table
+vf_cell() {
+	awk -v vf="$1" -v col="$2" '
+		$1 == "ADDRESS" { c = 0; for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+		c && $1 == vf { print $c; exit }' "$WORK/out"
+}
+
 # the value of "KEY" in the JSON of the last command (first one)
 jval() {
 	sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$WORK/out" | head -n 1
@@ -31,8 +51,11 @@ list)
 	[ ! -s "$WORK/out" ] || fail "vf list printed a remark as data: $(cat "$WORK/out")"
 	ok "$TOOL" emu pf-create pf0 --vfs 2 --vq 8 --vi 4
 	ok "$TOOL" vf list
-	out_has "PF emu:pf0: 0 of 2 VFs enabled; VQ 8 of 8 free (max 4 per VF); VI 4 of 4 free (max 2 per VF)"
-	out_has "emu:pf0-vf1\*"
+	# the JSON's field names, a VF table headed by the VFs' keys
+	pf_has emu:pf0 "num_vfs: 0" "total_vfs: 2" "vq.free: 8" "vq.total: 8" "vq.max_per_vf: 4" \
+		"vi.free: 4" "vi.total: 4" "vi.max_per_vf: 2" "vfs:"
+	[ "$(vf_cell emu:pf0-vf1 ENABLED)" = false ] && [ "$(vf_cell emu:pf0-vf1 STATE)" = offline ] ||
+		fail "emu:pf0-vf1 not a disabled, offline VF: $(cat "$WORK/out")"
 	ok "$TOOL" vf list --pf emu:pf0 --json
 	[ "$(grep -c '"state": "offline"' "$WORK/out")" -eq 2 ] || fail "not 2 offline: $(cat "$WORK/out")"
 	expect 4 "unknown PF emu:nope" "$TOOL" vf list --pf emu:nope
@@ -52,12 +75,14 @@ provision-release)
 	[ "$(jval address)" = emu:pf0-vf1 ] && [ "$(jval nvq)" = 6 ] && [ "$(jval nvi)" = 3 ] ||
 		fail "unexpected VF: $(cat "$WORK/out")"
 	ok "$TOOL" vf list --pf emu:pf0
-	out_has "VQ 6 of 16 free"
+	pf_has emu:pf0 "vq.free: 6" "vq.assigned: 10"
+	[ "$(vf_cell emu:pf0-vf1 NVQ)" = 6 ] && [ "$(vf_cell emu:pf0-vf1 DRIVER)" = emu-vfio-pci ] ||
+		fail "emu:pf0-vf1 not 6 VQ on emu-vfio-pci: $(cat "$WORK/out")"
 	expect 5 "in use\|online" "$TOOL" emu pf-destroy pf0
 	ok "$TOOL" vf release emu:pf0-vf0
 	ok "$TOOL" vf release emu:pf0-vf1
 	ok "$TOOL" vf list --pf emu:pf0
-	out_has "PF emu:pf0: 0 of 4 VFs enabled, autoprobe off; VQ 16 of 16 free"
+	pf_has emu:pf0 "num_vfs: 0" "total_vfs: 4" "autoprobe: false" "vq.free: 16"
 	# the VFs' emulated devices went with the variant driver
 	ok "$TOOL" emu list
 	! grep -q "pf0-vf" "$WORK/out" || fail "emulated VF devices left: $(cat "$WORK/out")"
@@ -117,14 +142,17 @@ lm)
 	ok "$TOOL" emu pf-create pfc --vfs 1 --no-lm
 	ok "$TOOL" emu pf-create pfd --vfs 1 --lm-versions none --lm-uuid none
 	ok "$TOOL" vf list
-	out_has "^  live migration: NVMe host-managed, controller state version 0; vendor format $V\$"
-	out_has "^  live migration: NVMe host-managed, controller state versions 1, 7; vendor formats 0ab1c2d3-0000-4000-8000-000000000002, $V\$"
-	out_has "^  live migration: not supported (Identify Controller OACS bit 11 (HMLMS) is clear)\$"
-	out_has "^  live migration: not supported (Identify CNS 20h lists no NVMe Controller State version)\$"
-	[ "$(grep -c "live migration:" "$WORK/out")" -eq 4 ] || fail "not one line per PF: $(cat "$WORK/out")"
-	# each line under its own PF
-	grep -A1 "^PF emu:pfb:" "$WORK/out" | grep -q "versions 1, 7" || fail "pfb: $(cat "$WORK/out")"
-	grep -A1 "^PF emu:pfc:" "$WORK/out" | grep -q "not supported" || fail "pfc: $(cat "$WORK/out")"
+	# each PF's record has its own live_migration fields
+	pf_has emu:pfa "live_migration.supported: true" "live_migration.versions: [0]" \
+		"live_migration.uuids: [\"$V\"]" "live_migration.reason: null"
+	pf_has emu:pfb "live_migration.supported: true" "live_migration.versions: [1,7]" \
+		"live_migration.uuids: [\"0ab1c2d3-0000-4000-8000-000000000002\",\"$V\"]"
+	pf_has emu:pfc "live_migration.supported: false" "live_migration.versions: []" \
+		"live_migration.reason: Identify Controller OACS bit 11 (HMLMS) is clear"
+	pf_has emu:pfd "live_migration.supported: false" \
+		"live_migration.reason: Identify CNS 20h lists no NVMe Controller State version"
+	[ "$(grep -c "^live_migration.supported:" "$WORK/out")" -eq 4 ] ||
+		fail "not one live_migration per PF: $(cat "$WORK/out")"
 	ok "$TOOL" --json vf list
 	python3 - "$WORK/out" "$V" <<'PY' || fail "vf list --json: $(cat "$WORK/out")"
 import json, sys
@@ -140,7 +168,7 @@ PY
 	# a PF's capability stays what it was made with (it is the device's)
 	ok "$TOOL" vf provision emu:pfb
 	ok "$TOOL" vf list --pf emu:pfb
-	out_has "versions 1, 7"
+	pf_has emu:pfb "live_migration.versions: [1,7]"
 	ok "$TOOL" vf release emu:pfb-vf0
 	;;
 *)

@@ -145,9 +145,13 @@ EOJ
 	sed -e "s/\"s1\"/\"s2\"/" -e "s/\"pid\": $live/\"pid\": $dead/" "$NVFM_STATUS_DIR/s1.json" \
 		>"$NVFM_STATUS_DIR/s2.json"
 	ok "$TOOL" status
-	grep -Eq '^s1 +/run/vm.qmp +stop-copy +1\.0/4\.0 +2\.0 +3\.5$' "$WORK/out" ||
+	# the JSON's fields: a table headed by their keys
+	grep -qx 'migrations:' "$WORK/out" &&
+		grep -Eq '^  ID +VM +VF +TO +PHASE +BYTES +TOTAL +RATE +ELAPSED +STARTED +PID$' "$WORK/out" &&
+		grep -Eq "^  s1 +/run/vm.qmp +emu:pfa-vf0 +unix:/run/a.sock +stop-copy +1048576 +4194304 +2097152 +3\.5 +1 +$live\$" \
+			"$WORK/out" ||
 		fail "status lacks the running migration: $(cat "$WORK/out")"
-	grep -q '^s2 ' "$WORK/out" && fail "status lists a dead process's file"
+	grep -q '^ *s2 ' "$WORK/out" && fail "status lists a dead process's file"
 	ok "$TOOL" --json status
 	python3 - "$WORK/out" <<'EOP' || fail "status --json: $(cat "$WORK/out")"
 import json, sys

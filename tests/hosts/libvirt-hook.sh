@@ -102,16 +102,26 @@ emu_on() {
 	NVFM_EMU_DIR=$d/emu "$TOOL" "$@"
 }
 
+# pf_vfs HOSTDIR PF: "ADDRESS STATE" of each of the PF's VFs, from the
+# fields of "vf list --json" (nothing if the PF is unknown)
+pf_vfs() {
+	emu_on "$1" --json vf list --pf "$2" 2>/dev/null | python3 -c '
+import json, sys
+text = sys.stdin.read()
+for pf in json.loads(text)["pfs"] if text.strip() else []:
+    for vf in pf.get("vfs", []):
+        print(vf["address"], vf["state"])'
+}
+
 # vf_state HOSTDIR VF: "online", "offline" or "missing"
 vf_state() {
-	emu_on "$1" vf list --pf "${2%-vf*}" |
-		awk -v vf="$2" '$1 == vf || $1 == vf "*" { print $4; found = 1 }
-			END { if (!found) print "missing" }'
+	pf_vfs "$1" "${2%-vf*}" |
+		awk -v vf="$2" '$1 == vf { print $2; found = 1 } END { if (!found) print "missing" }'
 }
 
 # online_count HOSTDIR PF: how many of the PF's VFs are online
 online_count() {
-	emu_on "$1" vf list --pf "$2" | awk '$4 == "online" { n++ } END { print n + 0 }'
+	pf_vfs "$1" "$2" | awk '$2 == "online" { n++ } END { print n + 0 }'
 }
 
 expect_vf() {
