@@ -68,7 +68,7 @@ int nvfm_sysfs_read(const char *path, char **out)
 			break;
 		len += (gsize)r;
 		if (len == cap) {
-			/* sysfs attributes are one page; modules.alias is not */
+			/* sysfs attributes are one page; /proc files need not be */
 			cap *= 2;
 			buf = g_realloc(buf, cap + 1);
 		}
