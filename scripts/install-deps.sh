@@ -29,8 +29,9 @@ BUILD_PKGS="meson ninja-build gcc pkg-config libglib2.0-dev glib-networking
 # (kbuild needs make, gcc and pahole from dwarves)
 TESTBED_PKGS="debootstrap dwarves cpio xz-utils e2fsprogs make gcc binutils libc6-dev ninja-build pkg-config libglib2.0-dev libfdt-dev python3 patch seabios qemu-system-data"
 # systemd: systemd-analyze rates the agent unit's sandbox (tests/install)
+# kmod: depmod indexes the stub module trees of tests/common/kmod-tree.sh
 TEST_PKGS="clang libclang-rt-14-dev iproute2 tmux gnutls-bin procps libvirt-daemon-driver-qemu
- libvirt-daemon libvirt-clients systemd"
+ libvirt-daemon libvirt-clients systemd kmod"
 
 missing() {
 	out=

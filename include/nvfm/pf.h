@@ -465,8 +465,9 @@ gboolean nvfm_vf_bind(const NvfmAddress *vf, const char *driver, GError **error)
  * @error: return location for an error
  *
  * Like libvirt >= 10: the VFIO variant driver that modules.alias names
- * for the VF's modalias ("vfio_pci:v...d..." entries; the most specific
- * match wins), else "vfio-pci". An emulated VF's variant driver is
+ * for the VF's modalias ("vfio_pci:v...d..." entries, read through
+ * libkmod from depmod's index; the most specific match wins, two modules
+ * matching equally well name none), else "vfio-pci". An emulated VF's variant driver is
  * "emu-vfio-pci".
  *
  * Return: a newly allocated driver name, or %NULL.

@@ -55,7 +55,8 @@ want_modules="nvme.ko vfio-pci.ko vfio_iommu_type1.ko"
 # ---- kernel and modules, once -------------------------------------------
 prepare_kernel() {
 	kdir=$cache/kernel
-	[ -f "$kdir/ready" ] && return 0
+	# "2": the modules carry libkmod's indexes and the variant drivers
+	[ "$(cat "$kdir/ready" 2>/dev/null)" = 2 ] && return 0
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
 		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 	[ -n "$pkg" ] || skip "apt knows no linux-image-amd64 (run apt-get update)"
@@ -95,16 +96,34 @@ prepare_kernel() {
 			todo="$todo $(basename "$d")"
 		done
 	done
-	# the guest's modprobe needs modules.dep for what it carries; the
-	# whole modules.alias stays, as the tool reads it like libvirt does
-	"$busybox" depmod -b "$kdir.tmp/mods" "$ver" || fail "depmod failed"
-	cp "$kdir.tmp/root/$mdir/modules.alias" "$kdir.tmp/mods/$mdir/modules.alias"
+	# the tool picks a VF's driver as libvirt does, from the modules'
+	# "vfio_pci:" aliases (through libkmod): the variant drivers go
+	# along, never loaded, so it reads their aliases back
+	for m in $(awk '$1 == "alias" && $2 ~ /^vfio_pci:/ { print $3 }' \
+			"$kdir.tmp/root/$mdir/modules.alias" | sort -u); do
+		# a module's file may spell its '_' as '-'
+		re=$(echo "$m" | sed 's/[-_]/[-_]/g')
+		path=$(grep -E "(^|/)$re\.ko[^:]*:" "$kdir.tmp/root/$mdir/modules.dep" | head -n 1)
+		path=${path%%:*}
+		[ -n "$path" ] || continue
+		mkdir -p "$kdir.tmp/mods/$mdir/$(dirname "$path")"
+		cp "$kdir.tmp/root/$mdir/$path" "$kdir.tmp/mods/$mdir/$path"
+	done
+	# the guest's modprobe needs modules.dep; the tool needs kmod's
+	# binary indexes (busybox's depmod writes none): no index, vfio-pci
+	kmod_depmod=$(PATH=$PATH:/usr/sbin:/sbin command -v depmod || true)
+	if [ -n "$kmod_depmod" ] && "$kmod_depmod" --version 2>&1 | grep -q kmod; then
+		"$kmod_depmod" -b "$kdir.tmp/mods" "$ver" 2>/dev/null || fail "depmod failed"
+	else
+		echo "# no kmod depmod: the guest has no module index (package kmod)"
+		"$busybox" depmod -b "$kdir.tmp/mods" "$ver" || fail "depmod failed"
+	fi
 	(cd "$kdir.tmp/mods" && find . | "$busybox" cpio -o -H newc 2>/dev/null) \
 		>"$kdir.tmp/modules.cpio" || fail "cannot pack the modules"
 	cp "$kdir.tmp/root/boot/vmlinuz-$ver" "$kdir.tmp/vmlinuz"
 	echo "$ver" >"$kdir.tmp/version"
 	rm -rf "$kdir.tmp/root" "$kdir.tmp/mods" "$cache/dl"
-	mv "$kdir.tmp" "$kdir" && touch "$kdir/ready"
+	mv "$kdir.tmp" "$kdir" && echo 2 >"$kdir/ready"
 }
 
 # one download at a time when several runs start together

@@ -2,8 +2,10 @@
 /*
  * sysfs parsing against a fixture tree: a QEMU-like NVMe PF with two VFs
  * (one on vfio-pci held open by a "QEMU", one on nvme), a GPU that is not
- * NVMe, modules.alias with VFIO variant entries, and a fake /proc.
+ * NVMe, a module tree (stub modules, depmod's index) with VFIO variant
+ * aliases, and a fake /proc.
  */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -19,6 +21,52 @@
 #define VF1 "0000:01:00.2"
 
 static const char *root;
+/* why the module trees could not be made (no gcc or depmod), else NULL */
+static char *no_kmod_tree;
+
+/* ROOT/lib/modules/REL with one stub module per "NAME=ALIAS[,ALIAS]"
+ * (tests/common/kmod-tree.sh); FALSE and no_kmod_tree set if the tools
+ * to make it are missing */
+static gboolean kmod_tree(const char *dir, const char *rel, const char *const *mods)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *script = NULL, *err = NULL;
+	g_autoptr(GError) error = NULL;
+	int status = 0;
+
+	g_assert_nonnull(g_getenv("NVFM_SOURCE_ROOT")); /* meson test sets it */
+	script = g_build_filename(g_getenv("NVFM_SOURCE_ROOT"), "tests", "common", "kmod-tree.sh",
+				  NULL);
+	g_ptr_array_add(argv, script);
+	g_ptr_array_add(argv, (char *)dir);
+	g_ptr_array_add(argv, (char *)rel);
+	for (guint i = 0; mods[i]; i++)
+		g_ptr_array_add(argv, (char *)mods[i]);
+	g_ptr_array_add(argv, NULL);
+	g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+				   NULL, NULL, &err, &status, &error));
+	g_assert_no_error(error);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		no_kmod_tree = g_strdup_printf("cannot make a module tree: %s", g_strchomp(err));
+		return FALSE;
+	}
+	if (!g_spawn_check_wait_status(status, &error))
+		g_error("kmod-tree.sh %s: %s\n%s", rel, error->message, err);
+	return TRUE;
+}
+
+/* the running kernel's modules, where the library looks for them */
+static const char *const modules[] = {
+	"mlx5_vfio_pci=vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*",
+	/* class-wide: any 1b36 device */
+	"generic_variant=vfio_pci:v00001B36d*sv*sd*bc*sc*i*",
+	/* a module's own aliases rank it: its wide one does not hide this */
+	"qemu_nvme_vfio=vfio_pci:v*d00000010sv*sd*bc*sc*i*,vfio_pci:v00001B36d00000010sv*sd*bc*sc*i*",
+	/* found by the lookup, but not a "vfio_pci:" alias: never counts,
+	 * though it would be the most specific */
+	"not_a_variant=pci:v00001B36d00000010sv*sd*bc*sc*i*,*:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02",
+	NULL
+};
 
 /* VF0 on vfio-pci (its override), VF1 on nvme with a namespace */
 static void build_tree_vfs(void)
@@ -39,7 +87,7 @@ static void build_tree(void)
 {
 	struct utsname u;
 	guint8 cfg[0x200] = { 0 };
-	g_autofree char *alias = NULL;
+	g_autofree char *lib = NULL;
 
 	fk_add_driver("nvme");
 	fk_add_driver("vfio-pci");
@@ -71,14 +119,8 @@ static void build_tree(void)
 	fk_mkdir("/sys/module/qemu_nvme_vfio/drivers/pci:qemu-nvme-vfio");
 
 	g_assert_cmpint(uname(&u), ==, 0);
-	alias = g_strdup_printf("/lib/modules/%s/modules.alias", u.release);
-	fk_put(alias,
-	       "# Aliases extracted from modules themselves.\n"
-	       "alias pci:v*d*sv*sd*bc01sc08i02* nvme\n"
-	       "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
-	       "alias vfio_pci:v00001B36d*sv*sd*bc*sc*i* generic_variant\n"
-	       "alias  vfio_pci:v00001B36d00000010sv*sd*bc*sc*i*   qemu_nvme_vfio\n"
-	       "alias pci:v00001B36d00000010sv*sd*bc*sc*i* not_a_variant\n");
+	lib = fk_path("/");
+	kmod_tree(lib, u.release, modules);
 
 	/* a "QEMU" holding VF0's group open, and a shell holding nothing */
 	fk_put("/proc/4242/comm", "qemu-system-x86\n");
@@ -278,24 +320,87 @@ static void test_list_pfs(void)
 	g_assert_cmpstr(pfs->pdata[0], ==, PF);
 }
 
+/* the running kernel's tree: most specific wins, class-wide fallback,
+ * none, and a modalias that is not PCI */
 static void test_modalias(void)
 {
-	g_autofree char *file = nvfm_modules_alias_path();
-	g_autofree char *m = NULL, *none = NULL, *plain = NULL, *drv = NULL;
+	g_autofree char *dir = nvfm_vfio_variant_moddir();
+	g_autofree char *m = NULL, *wide = NULL, *none = NULL, *plain = NULL, *drv = NULL;
 
-	/* the most specific vfio_pci entry; plain pci: entries never count */
-	g_assert_cmpint(nvfm_modalias_vfio_variant(file,
-						   "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02",
-						   &m), ==, 0);
+	if (no_kmod_tree) {
+		g_test_skip(no_kmod_tree);
+		return;
+	}
+	g_assert_true(g_str_has_prefix(dir, root));
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02",
+						 &m), ==, 0);
 	g_assert_cmpstr(m, ==, "qemu_nvme_vfio");
-	g_assert_cmpint(nvfm_modalias_vfio_variant(file,
-						   "pci:v00008086d00000A54sv00008086sd00000000bc01sc08i02",
-						   &none), ==, 0);
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00001B36d00000011sv00001AF4sd00001100bc01sc08i02",
+						 &wide), ==, 0);
+	g_assert_cmpstr(wide, ==, "generic_variant");
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00008086d00000A54sv00008086sd00000000bc01sc08i02",
+						 &none), ==, 0);
 	g_assert_null(none);
-	g_assert_cmpint(nvfm_modalias_vfio_variant(file, "acpi:XYZ0001:", &plain), ==, 0);
+	g_assert_cmpint(nvfm_vfio_variant_module(dir, "acpi:XYZ0001:", &plain), ==, 0);
 	g_assert_null(plain);
 	g_assert_cmpint(nvfm_module_pci_driver("qemu-nvme-vfio", &drv), ==, 0);
 	g_assert_cmpstr(drv, ==, "qemu-nvme-vfio");
+}
+
+/* two modules as specific as each other: neither (the kernel could bind
+ * either); a less specific third does not break the tie, a more specific
+ * one does */
+static void test_modalias_tie(void)
+{
+	static const char *const mods[] = {
+		"tie_a=vfio_pci:v00001234d00005678sv*sd*bc*sc*i*",
+		"tie_b=vfio_pci:v00001234d00005678sv*sd*bc*sc*i*",
+		"wide=vfio_pci:v*d*sv*sd*bc01sc08i*",
+		"exact=vfio_pci:v00001234d00005679sv*sd*bc*sc*i*",
+		"exact_wide=vfio_pci:v00001234d0000567*sv*sd*bc*sc*i*",
+		NULL
+	};
+	g_autofree char *tree = g_build_filename(root, "tie", NULL);
+	g_autofree char *dir = g_build_filename(tree, "lib", "modules", "0.0.1-tie", NULL);
+	g_autofree char *tie = NULL, *fallback = NULL, *exact = NULL;
+
+	if (no_kmod_tree || !kmod_tree(tree, "0.0.1-tie", mods)) {
+		g_test_skip(no_kmod_tree);
+		return;
+	}
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00001234d00005678sv00001AF4sd00001100bc01sc08i02",
+						 &tie), ==, 0);
+	g_assert_null(tie);
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00001234d00005679sv00001AF4sd00001100bc01sc08i02",
+						 &exact), ==, 0);
+	g_assert_cmpstr(exact, ==, "exact");
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v0000ABCDd00000001sv00001AF4sd00001100bc01sc08i02",
+						 &fallback), ==, 0);
+	g_assert_cmpstr(fallback, ==, "wide");
+}
+
+/* no depmod index: no variant, told apart by -ENOENT; a tree with only
+ * the text modules.alias is such a tree */
+static void test_modalias_no_index(void)
+{
+	g_autofree char *dir = g_build_filename(root, "no-index", "lib", "modules", "x", NULL);
+	g_autofree char *text = g_build_filename(dir, "modules.alias", NULL);
+	g_autofree char *m = NULL;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(text,
+					  "alias vfio_pci:v00001B36d00000010sv*sd*bc*sc*i* qemu_nvme_vfio\n",
+					  -1, NULL));
+	g_assert_cmpint(nvfm_vfio_variant_module(dir,
+						 "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02",
+						 &m), ==, -ENOENT);
+	g_assert_null(m);
 }
 
 static void test_pf_open(void)
@@ -330,11 +435,30 @@ static void test_pf_open(void)
 	}
 	g_assert_cmpstr(nvfm_pf_address(pf), ==, PF);
 
+	if (no_kmod_tree) {
+		g_test_skip(no_kmod_tree);
+		return;
+	}
 	/* libvirt's choice: the variant driver modules.alias names */
 	drv = nvfm_vf_default_driver(nvfm_test_addr("vfio:" VF0), &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(drv, ==, "qemu-nvme-vfio");
 	g_clear_pointer(&drv, g_free);
+	/* without depmod's index (the text modules.alias stays): vfio-pci */
+	{
+		struct utsname u;
+		g_autofree char *bin = NULL, *away = NULL;
+
+		g_assert_cmpint(uname(&u), ==, 0);
+		bin = g_strdup_printf("%s/lib/modules/%s/modules.alias.bin", root, u.release);
+		away = g_strconcat(bin, ".away", NULL);
+		g_assert_cmpint(g_rename(bin, away), ==, 0);
+		drv = nvfm_vf_default_driver(nvfm_test_addr("vfio:" VF0), &error);
+		g_assert_cmpint(g_rename(away, bin), ==, 0);
+		g_assert_no_error(error);
+		g_assert_cmpstr(drv, ==, "vfio-pci");
+		g_clear_pointer(&drv, g_free);
+	}
 	/* a VF that is not enabled yet: the modalias comes from the PF */
 	fk_put("/sys/bus/pci/devices/" PF "/sriov_numvfs", "0\n");
 	{
@@ -410,6 +534,11 @@ static void test_provision(void)
 	g_autofree char *drv = NULL, *ap = NULL;
 	NvfmProvisionOpts opts;
 
+	/* the refused driver is told apart from the one the index names */
+	if (no_kmod_tree) {
+		g_test_skip(no_kmod_tree);
+		return;
+	}
 	fk_add_nvme_pf(PF2, 2, 5, 30);
 	pf = nvfm_pf_open(nvfm_test_addr(PF2), &error);
 	g_assert_no_error(error);
@@ -588,10 +717,13 @@ int main(int argc, char **argv)
 	g_test_add_func("/sysfs/holders", test_holders);
 	g_test_add_func("/sysfs/list-pfs", test_list_pfs);
 	g_test_add_func("/sysfs/modalias", test_modalias);
+	g_test_add_func("/sysfs/modalias-tie", test_modalias_tie);
+	g_test_add_func("/sysfs/modalias-no-index", test_modalias_no_index);
 	g_test_add_func("/sysfs/pf-open", test_pf_open);
 	g_test_add_func("/sysfs/provision-kernel-pf", test_provision);
 	g_test_add_func("/sysfs/lm-caps-kernel-pf", test_lm_caps);
 	r = g_test_run();
 	fk_cleanup();
+	g_free(no_kmod_tree);
 	return r;
 }

@@ -286,16 +286,16 @@ static char *predicted_modalias(const char *pf)
 
 static char *kpf_vf_default_driver(NvfmPf *pf, guint index, GError **error)
 {
-	g_autofree char *addr = NULL, *alias = NULL, *alias_file = NULL, *module = NULL;
+	g_autofree char *addr = NULL, *alias = NULL, *moddir = NULL, *module = NULL;
 	char *driver = NULL;
 
 	if (nvfm_pci_virtfn(pf->address, index, &addr) == 0)
 		nvfm_pci_modalias(addr, &alias);
 	else
 		alias = predicted_modalias(pf->address);
-	alias_file = nvfm_modules_alias_path();
-	if (alias && alias_file && nvfm_modalias_vfio_variant(alias_file, alias, &module) == 0 &&
-	    module) {
+	moddir = nvfm_vfio_variant_moddir();
+	/* no module index (-ENOENT) or no single best match: vfio-pci */
+	if (alias && moddir && nvfm_vfio_variant_module(moddir, alias, &module) == 0 && module) {
 		g_debug("modules.alias names %s for %s", module, alias);
 		if (nvfm_module_pci_driver(module, &driver) == 0)
 			return driver;

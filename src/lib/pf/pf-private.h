@@ -160,6 +160,16 @@ gboolean nvfm_emu_pf_open(NvfmPf *pf, const char *name, GError **error);
 /* "emu:PF-vfN" -> PF name and index; FALSE if @name has another shape */
 gboolean nvfm_emu_pf_split_vf(const char *name, char **pf_name, guint *index);
 
+/* pf-variant.c: the VFIO variant module (libvirt's choice) */
+/* the running kernel's module directory, under NVFM_SYSFS_ROOT */
+char *nvfm_vfio_variant_moddir(void);
+/* The module whose "vfio_pci:" alias matches @modalias ("pci:v...") most
+ * specifically (fewest '*', then the longest pattern), from depmod's index
+ * in @moddir. *module is NULL when none matches, when different modules
+ * match equally well, or for a modalias that is not PCI. -ENOENT: @moddir
+ * has no modules.alias.bin. */
+int nvfm_vfio_variant_module(const char *moddir, const char *modalias, char **module);
+
 /* pf.c: the PF's lock file, held across a whole change (re-entrant) */
 gboolean nvfm_pf_lock(NvfmPf *pf, int timeout_ms, GError **error);
 void nvfm_pf_unlock(NvfmPf *pf);

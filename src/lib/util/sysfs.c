@@ -9,11 +9,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include "sysfs.h"
 
@@ -70,7 +68,7 @@ int nvfm_sysfs_read(const char *path, char **out)
 			break;
 		len += (gsize)r;
 		if (len == cap) {
-			/* sysfs attributes are one page; modules.alias is not */
+			/* sysfs attributes are one page; /proc files need not be */
 			cap *= 2;
 			buf = g_realloc(buf, cap + 1);
 		}
@@ -495,15 +493,6 @@ int nvfm_pci_list_nvme_pfs(GPtrArray *out)
 	return 0;
 }
 
-char *nvfm_modules_alias_path(void)
-{
-	struct utsname u;
-
-	if (uname(&u) < 0)
-		return NULL;
-	return nvfm_sysfs_path("/lib/modules/%s/modules.alias", u.release);
-}
-
 gboolean nvfm_driver_same(const char *a, const char *b)
 {
 	g_autofree char *x = g_strdup(a), *y = g_strdup(b);
@@ -513,58 +502,6 @@ gboolean nvfm_driver_same(const char *a, const char *b)
 	g_strdelimit(x, "-", '_');
 	g_strdelimit(y, "-", '_');
 	return g_str_equal(x, y);
-}
-
-int nvfm_modalias_vfio_variant(const char *alias_file, const char *modalias, char **module)
-{
-	g_autofree char *text = NULL;
-	g_autofree char *want = NULL;
-	g_auto(GStrv) lines = NULL;
-	int best_stars = G_MAXINT;
-	gsize best_len = 0;
-	int r;
-
-	*module = NULL;
-	if (!g_str_has_prefix(modalias, "pci:"))
-		return 0;
-	/* variant drivers declare their IDs with a "vfio_pci:" prefix so
-	 * plain PCI matching never picks them */
-	want = g_strconcat("vfio_pci:", modalias + 4, NULL);
-	r = nvfm_sysfs_read(alias_file, &text);
-	if (r < 0)
-		return r;
-	lines = g_strsplit(text, "\n", -1);
-	for (guint i = 0; lines[i]; i++) {
-		g_auto(GStrv) f = g_strsplit_set(g_strstrip(lines[i]), " \t", -1);
-		guint n = 0, stars = 0;
-		const char *pat = NULL, *mod = NULL;
-
-		/* "alias PATTERN MODULE", tolerating repeated blanks */
-		for (guint k = 0; f[k]; k++) {
-			if (!*f[k])
-				continue;
-			if (n == 0 && !g_str_equal(f[k], "alias"))
-				break;
-			if (n == 1)
-				pat = f[k];
-			else if (n == 2)
-				mod = f[k];
-			n++;
-		}
-		if (n != 3 || !g_str_has_prefix(pat, "vfio_pci:"))
-			continue;
-		if (fnmatch(pat, want, 0) != 0)
-			continue;
-		for (const char *c = pat; *c; c++)
-			stars += *c == '*';
-		if ((int)stars < best_stars || ((int)stars == best_stars && strlen(pat) > best_len)) {
-			best_stars = (int)stars;
-			best_len = strlen(pat);
-			g_free(*module);
-			*module = g_strdup(mod);
-		}
-	}
-	return 0;
 }
 
 int nvfm_module_pci_driver(const char *module, char **driver)

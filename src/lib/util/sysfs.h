@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * PCI and SR-IOV through sysfs, plus the few other kernel files that
- * provisioning reads (modules.alias, /proc/PID/fd). Every path goes
+ * provisioning reads (/proc/PID/fd). Every path goes
  * through nvfm_sysfs_path(), which puts $NVFM_SYSFS_ROOT in front so the
  * tests can run against a fixture tree. All calls return 0 or -errno.
  */
@@ -65,15 +65,8 @@ GPtrArray *nvfm_pci_device_nodes(const char *addr);
 /* the PCI functions of class NVMe that have SR-IOV and are not VFs */
 int nvfm_pci_list_nvme_pfs(GPtrArray *out);
 
-/* modules.alias of the running kernel (prefixed) */
-char *nvfm_modules_alias_path(void);
-
 /* Two driver or module names alike ('-' and '_' are the same to modprobe). */
 gboolean nvfm_driver_same(const char *a, const char *b);
-/* the VFIO variant module for @modalias ("pci:v...") in @alias_file:
- * entries "alias vfio_pci:... MODULE"; the match with the fewest
- * wildcards wins. *module is NULL when none matches. */
-int nvfm_modalias_vfio_variant(const char *alias_file, const char *modalias, char **module);
 /* the PCI driver a loaded module registers (/sys/module/M/drivers) */
 int nvfm_module_pci_driver(const char *module, char **driver);
 
