@@ -237,6 +237,9 @@ json_t *nvfm_agent_client_call(NvfmAgentClient *client, const char *op, json_t *
  * @verify: every DATA frame carries a CRC32C and the trailer a SHA-256,
  *	    even where zero-copy or TLS integrity was negotiated
  * @save: precopy rounds, threshold, timeouts and progress of the source
+ * @keep: with @reservation and @run, the agent keeps the reservation (as
+ *	  "keep" does) once the device runs, before it answers: one round
+ *	  trip less inside a VM's pause window. The result says "kept".
  */
 typedef struct {
 	const char *target;
@@ -244,6 +247,7 @@ typedef struct {
 	gboolean run;
 	gboolean verify;
 	NvfmSaveOptions save;
+	gboolean keep;
 } NvfmSendOptions;
 
 /**

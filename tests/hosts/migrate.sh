@@ -132,6 +132,9 @@ direct)
 	# B's agent keeps the reservation: the VF now belongs to the VM
 	[ -n "$(ls "$WORK/rt-b/reservations/")" ] || fail "B forgot the reservation"
 	grep -q '"lease": "kept"' "$WORK"/rt-b/reservations/*.json || fail "reservation not kept"
+	# kept with the receive's answer, not by a request of its own inside
+	# the pause window
+	grep -q ": keep\$" "$WORK/agent-b.log" && fail "the reservation took a keep request of its own"
 	;;
 
 held-destination)

@@ -222,6 +222,8 @@ gboolean nvfm_agent_client_send(NvfmAgentClient *client, NvfmDevice *dev,
 	if (opts->reservation)
 		json_object_set_new(args, "reservation", json_string(opts->reservation));
 	json_object_set_new(args, "run", json_boolean(opts->run));
+	if (opts->keep)
+		json_object_set_new(args, "keep", json_true());
 	json_object_set_new(args, "unchecked", json_boolean(client->caps && !opts->verify));
 	if (!send_request(client, id, "receive", args, error))
 		goto lost;

@@ -328,6 +328,27 @@ static void shot_result(NvfmAgent *a, const GError *err)
 	nvfm_agent_stop(a);
 }
 
+/* The sender asked with its "receive" that the reservation be kept once
+ * the device runs: done here, before the answer, so the sender needs no
+ * round trip of its own in its pause window. A failure only says
+ * "kept": false; the sender then asks with "keep" itself. */
+static void keep_asked(Session *s, json_t *args, json_t *res)
+{
+	const char *resv = json_string_value(json_object_get(args, "reservation"));
+	g_autoptr(GError) err = NULL;
+	json_auto_t *rec = NULL;
+
+	if (!json_is_true(json_object_get(args, "keep")) || !resv ||
+	    !json_is_true(json_object_get(args, "run")))
+		return;
+	rec = agent_reservation_keep(s, resv, &err);
+	if (!rec)
+		agent_log_about(s->agent, G_LOG_LEVEL_WARNING, MIG_FIELDS(s, "done"),
+				"migration %s: keeping reservation %s: %s", s->mig_id, resv,
+				err->message);
+	json_object_set_new(res, "kept", json_boolean(rec != NULL));
+}
+
 /* Returns FALSE when the connection cannot carry another request. */
 gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 {
@@ -410,6 +431,7 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 		 * reply arrived (NTP's four times) */
 		json_object_set_new(res, "phases", marks_json(s, nvfm_now_us()));
 		json_object_set_new(res, "commit_request_us", json_integer(s->commit_request_us));
+		keep_asked(s, args, res);
 		json_object_set_new(res, "clock_us", json_integer(nvfm_now_us()));
 		agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "done"),
 			  "migration %s: %" G_GUINT64_FORMAT " bytes into %s in %.3f s "

@@ -149,20 +149,12 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 	return json_incref(rec);
 }
 
-/* "keep": a reservation made with lease "session" outlives its connection
- * (the orchestrator says so just before its commit point). */
-json_t *agent_do_keep(Session *s, json_t *args, GError **error)
+json_t *agent_reservation_keep(Session *s, const char *resv, GError **error)
 {
 	NvfmAgent *a = s->agent;
-	const char *resv = json_string_value(json_object_get(args, "reservation"));
-	json_auto_t *rec = NULL;
+	json_auto_t *rec = agent_reservation_open(s, resv, error);
 	gboolean ok;
 
-	if (!resv) {
-		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "keep needs a reservation");
-		return NULL;
-	}
-	rec = agent_reservation_open(s, resv, error);
 	if (!rec)
 		return NULL;
 	json_object_set_new(rec, "lease", json_string("kept"));
@@ -173,6 +165,20 @@ json_t *agent_do_keep(Session *s, json_t *args, GError **error)
 		return NULL;
 	agent_log(a, G_LOG_LEVEL_MESSAGE, "reservation %s kept for %s", resv, s->peer);
 	return json_incref(rec);
+}
+
+/* "keep": a reservation made with lease "session" outlives its connection
+ * (the orchestrator says so just before its commit point, or with its
+ * "receive"). */
+json_t *agent_do_keep(Session *s, json_t *args, GError **error)
+{
+	const char *resv = json_string_value(json_object_get(args, "reservation"));
+
+	if (!resv) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "keep needs a reservation");
+		return NULL;
+	}
+	return agent_reservation_keep(s, resv, error);
 }
 
 json_t *agent_do_release(Session *s, json_t *args, GError **error)

@@ -175,6 +175,8 @@ void agent_recover_leases(NvfmAgent *a);
 json_t *agent_reservation_read(NvfmAgent *a, const char *resv, GError **error);
 json_t *agent_do_provision(Session *s, json_t *args, GError **error);
 json_t *agent_do_keep(Session *s, json_t *args, GError **error);
+/* Reservation @resv of this client outlives its connection ("keep"). */
+json_t *agent_reservation_keep(Session *s, const char *resv, GError **error);
 json_t *agent_do_release(Session *s, json_t *args, GError **error);
 void agent_end_leases(Session *s);
 

@@ -274,7 +274,7 @@ gboolean emu_model_save(EmuModel *m, GError **error)
 	for (guint32 i = 0; i < m->st.n_pages; i++)
 		put32(table + PAGES_HEADER_SIZE + 4 * (gsize)i,
 		      m->st.ver[i] | (emu_page_spilled(&m->st, i) ? PAGE_SPILLED_BIT : 0));
-	if (!nvfm_file_write_atomic(pages_path, table, tlen, 0600, error))
+	if (!nvfm_file_write_runtime(pages_path, table, tlen, 0600, error))
 		return FALSE;
 	j = emu_model_to_json(m);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -283,7 +283,7 @@ gboolean emu_model_save(EmuModel *m, GError **error)
 			    m->name);
 		return FALSE;
 	}
-	return nvfm_file_write_atomic(json_path, text, strlen(text), 0600, error);
+	return nvfm_file_write_runtime(json_path, text, strlen(text), 0600, error);
 }
 
 static void model_free_fields(EmuModel *m)

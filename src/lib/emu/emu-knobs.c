@@ -214,5 +214,5 @@ gboolean emu_faults_save(const char *dir, const char *name, const EmuFaults *f, 
 		return TRUE;
 	}
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-	return nvfm_file_write_atomic(path, text, strlen(text), 0600, error);
+	return nvfm_file_write_runtime(path, text, strlen(text), 0600, error);
 }

@@ -378,7 +378,7 @@ static void save_migstate(EmuDev *d, gboolean keep)
 		return;
 	}
 	text = g_strconcat(nvfm_mig_state_name(d->state), "\n", NULL);
-	if (!nvfm_file_write_atomic(path, text, strlen(text), 0600, &error))
+	if (!nvfm_file_write_runtime(path, text, strlen(text), 0600, &error))
 		g_debug("%s: %s", d->m->name, error->message);
 }
 

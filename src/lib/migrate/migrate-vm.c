@@ -301,10 +301,44 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 	return TRUE;
 }
 
+/* "cont" on a paused destination, then its RESUME. */
+static gboolean cont(NvfmMigration *m, int timeout_ms, GError **error)
+{
+	guint64 seq = nvfm_qmp_event_seq(m->dst_qmp);
+	json_auto_t *r = nvfm_qmp_execute(m->dst_qmp, "cont", NULL, timeout_ms, error);
+	g_autoptr(NvfmQmpEvent) ev = NULL;
+
+	if (!r)
+		return FALSE;
+	ev = nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, timeout_ms, error);
+	return ev != NULL;
+}
+
+/* Whether a held destination has said its load completed: it is then
+ * paused, and only waits for our "cont". */
+static gboolean held_and_loaded(NvfmMigration *m)
+{
+	g_autoptr(NvfmQmpEvent) ev = NULL;
+
+	if (!m->dest_held)
+		return FALSE;
+	ev = nvfm_qmp_wait_event(m->dst_qmp, "MIGRATION", status_event, "completed",
+				 m->dst_event_seq, 0, NULL);
+	return ev && !g_strcmp0(json_string_value(json_object_get(nvfm_qmp_event_get_data(ev),
+								   "status")),
+				"completed");
+}
+
 gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 {
 	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
 
+	/* the common case, with no query first: the pause window ends here */
+	if (m->src_was_running && held_and_loaded(m)) {
+		if (!cont(m, nvfm_migration_timeout(m), error))
+			return FALSE;
+		goto resumed;
+	}
 	for (;;) {
 		g_autofree char *status = NULL;
 		g_autoptr(NvfmQmpEvent) ev = NULL;
@@ -326,8 +360,7 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 		if (!strcmp(status, "paused") || !strcmp(status, "prelaunch")) {
 			if (!m->src_was_running)
 				break;
-			/* it waits for the RESUME event */
-			if (!nvfm_vm_resume(m->dst_qmp, (int)left, error))
+			if (!cont(m, (int)left, error))
 				return FALSE;
 			break;
 		}
@@ -343,6 +376,7 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 					    POLL_MS, NULL) :
 			nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, POLL_MS, NULL);
 	}
+resumed:
 	m->resume_us = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
 	if (m->resume_us < 0)
 		m->resume_us = nvfm_now_us();

@@ -185,6 +185,9 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 	nvfm_send_options_init(&so);
 	so.reservation = m->reservation;
 	so.run = TRUE;
+	/* the agent keeps the reservation as the VF runs, before it answers:
+	 * no round trip of ours between the VF's restore and our "cont" */
+	so.keep = TRUE;
 	so.save.precopy_rounds = m->opts->precopy_rounds;
 	so.save.precopy_threshold = m->opts->precopy_threshold;
 	so.save.timeout_ms = nvfm_migrate_default_timeout_ms(NVFM_MIGRATE_STOP_COPY);
@@ -204,6 +207,7 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 		return FALSE;
 	}
 	d->sent = TRUE;
+	m->reservation_kept = json_is_true(json_object_get(res, "kept"));
 	nvfm_migration_dest_phases(m, res);
 	m->state_bytes = st.total_bytes;
 	nvfm_migration_sample_vf(m, st.total_bytes);

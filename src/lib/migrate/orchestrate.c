@@ -594,7 +594,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 		goto fail;
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_SWITCHOVER);
-	if (!m.mover->commits_in_transfer && !keep_reservation(&m, &err))
+	if (!m.mover->commits_in_transfer && !m.reservation_kept && !keep_reservation(&m, &err))
 		goto fail;
 	if (m.src_qmp) {
 		if (!nvfm_migration_check_cancel(&m, &err))

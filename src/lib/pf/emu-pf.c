@@ -310,7 +310,7 @@ static gboolean pf_save(EmuPf *p, GError **error)
 		return FALSE;
 	}
 	/* readers never see half a file */
-	if (!nvfm_file_write_atomic(path, text, strlen(text), 0600, error)) {
+	if (!nvfm_file_write_runtime(path, text, strlen(text), 0600, error)) {
 		g_prefix_error(error, "emulated PF %s: ", p->name);
 		return FALSE;
 	}

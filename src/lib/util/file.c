@@ -74,6 +74,12 @@ gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, m
 	return replace(path, data, len, mode, TRUE, error);
 }
 
+gboolean nvfm_file_write_runtime(const char *path, const void *data, gsize len, mode_t mode,
+				 GError **error)
+{
+	return replace(path, data, len, mode, FALSE, error);
+}
+
 gboolean nvfm_json_write_runtime(const char *path, json_t *obj, GError **error)
 {
 	g_autofree char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -85,7 +91,7 @@ gboolean nvfm_json_write_runtime(const char *path, json_t *obj, GError **error)
 		return FALSE;
 	}
 	line = g_strconcat(text, "\n", NULL);
-	return replace(path, line, strlen(line), 0600, FALSE, error);
+	return nvfm_file_write_runtime(path, line, strlen(line), 0600, error);
 }
 
 json_t *nvfm_json_read_file(const char *path, GError **error)

@@ -43,10 +43,12 @@ char *nvfm_quote_line(const char *s);
 gboolean nvfm_private_dir(const char *path, GError **error);
 
 /* file.c: the atomic writer (temp file, fsync, mode, rename, directory
- * fsync), and runtime-directory JSON records written atomically but not
- * fsynced (a reboot empties that directory) */
+ * fsync), and the same without the fsyncs for files in a runtime
+ * directory (a reboot empties it), JSON records among them */
 gboolean nvfm_file_write_atomic(const char *path, const void *data, gsize len, mode_t mode,
 				GError **error);
+gboolean nvfm_file_write_runtime(const char *path, const void *data, gsize len, mode_t mode,
+				 GError **error);
 gboolean nvfm_json_write_runtime(const char *path, json_t *obj, GError **error);
 /* An object read from a JSON file: NVFM_ERROR_NOT_FOUND when the file is
  * missing, NVFM_ERROR_PROTOCOL when it is not an object. */
