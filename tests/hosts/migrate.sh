@@ -433,6 +433,8 @@ fault-reject-resume)
 	# B was held paused: the rollback saw that its guest never ran
 	grep -q "the destination's guest never ran" "$WORK/migrate.out" ||
 		fail "the rollback does not say B's guest never ran: $(grep -i rollback "$WORK/migrate.out")"
+	[ "$(jget "$WORK/report.json" destination_ran_ms)" = 0.0 ] ||
+		fail "report: destination_ran_ms $(jget "$WORK/report.json" destination_ran_ms), not 0"
 	python3 "$NVFM_SOURCE_ROOT/tests/unit/report-svg.py" check-files \
 		"$WORK/report.json" "$WORK/report.svg" vm rollback || fail "the report's picture"
 	;;

@@ -110,6 +110,8 @@ struct _NvfmMigration {
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
 	gint64 transfer_us;	/* the VF state transfer's own time */
+	gint64 dest_ran_us;	/* how long the destination's guest ran before a
+				 * rollback stopped it: 0 never, -1 unknown */
 	gint64 rollback_us;	/* monotonic times the rollback began and ended */
 	gint64 rollback_end_us;
 	char *vm_name;		/* the VM's name, as QEMU or libvirt knows it */

@@ -383,17 +383,27 @@ resumed:
 	return TRUE;
 }
 
-/* A held destination can tell: paused, and no RESUME event since the
- * migration began, means no guest instruction ran there. The status
- * query's reply comes after every event QEMU sent before it. */
-static gboolean dest_never_ran(NvfmMigration *m)
+/*
+ * Whether the destination's guest ran before it was stopped, from its
+ * events since the migration began (QEMU sends every event before the
+ * reply to "quit", and the connection keeps them): no RESUME means no
+ * guest instruction ran there; otherwise it ran from that RESUME until
+ * QEMU shut down. The rollback says which, and the report gives the time
+ * (m->dest_ran_us).
+ */
+static void dest_ran(NvfmMigration *m, gboolean gone, GString *what)
 {
-	g_autofree char *status = NULL;
-	gboolean running = TRUE;
+	gint64 start = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
+	gint64 end = nvfm_migration_event_time(m->dst_qmp, "SHUTDOWN", m->dst_event_seq);
 
-	if (!nvfm_vm_query_status(m->dst_qmp, &status, &running, 2000, NULL))
-		return FALSE;
-	return !running && nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq) < 0;
+	if (start < 0 && gone) {
+		m->dest_ran_us = 0;
+		g_string_append(what, "; the destination's guest never ran");
+	} else if (start >= 0) {
+		m->dest_ran_us = MAX((end >= 0 ? end : nvfm_now_us()) - start, 1);
+		g_string_append_printf(what, "; the destination's guest HAD run, for %.1f ms",
+				       m->dest_ran_us / 1000.0);
+	}
 }
 
 /* Waits (bounded) until a QEMU we asked to quit has gone. */
@@ -451,14 +461,15 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 	 * no further use; it must let go of the destination VF before the VF
 	 * is released. */
 	if (m->dst_qmp && (m->incoming_started || m->dest_device_added) && nvfm_qmp_is_connected(m->dst_qmp)) {
+		gboolean gone;
+
 		g_clear_error(&err);
-		if (m->dest_held)
-			g_string_append(what, dest_never_ran(m) ? "; the destination's guest never ran" :
-								  "; the destination's guest HAD run");
-		if (quit(m->dst_qmp, 5000, &err))
+		gone = quit(m->dst_qmp, 5000, &err);
+		if (gone)
 			g_string_append(what, "; destination QEMU stopped");
 		else
 			g_string_append_printf(what, "; destination QEMU: %s", err->message);
+		dest_ran(m, gone, what);
 	}
 	return TRUE;
 }

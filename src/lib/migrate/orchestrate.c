@@ -456,6 +456,10 @@ static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, con
 		json_object_set_new(r, "error", json_string(err ? err->message : "unknown"));
 		if (rb)
 			json_object_set_new(r, "rollback", json_string(rb));
+		/* 0: the destination's guest never ran */
+		if (m->dest_ran_us >= 0)
+			json_object_set_new(r, "destination_ran_ms",
+					    json_real(m->dest_ran_us / 1000.0));
 	}
 	picture_facts(m, r, rb);
 	return r;
@@ -467,6 +471,7 @@ static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
 {
 	memset(m, 0, sizeof(*m));
 	m->opts = opts;
+	m->dest_ran_us = -1;
 	m->mover = opts->domain ? &nvfm_mover_libvirt :
 		   opts->mover == NVFM_MOVER_QEMU ? &nvfm_mover_qemu : &nvfm_mover_direct;
 	m->t0 = nvfm_now_us();
