@@ -16,6 +16,11 @@
 # fail-started  B's started hook fails after the hook ran (injected): the
 #               same, from the "started" phase, with the stop reason found
 #               in the domain log (libvirt < 10.5 passes "-")
+# concurrent    two domains, each with its VF, "virsh migrate"d at once
+#               through the same hooks: each gets its own VF on B
+# concurrent-one-fails
+#               the same, B's prepare fails for the second domain only: the
+#               first completes, the second runs on A again, B keeps nothing
 # big-xml       the hook alone, fed 16 MiB of domain XML: refused with one
 #               line before the parse, with a bounded peak RSS; max_xml_size
 #               in hook.conf is checked
@@ -48,11 +53,13 @@ cleanup() {
 	# the domain first (libvirtd leaves running domains behind when it
 	# exits), then the daemons; QEMU by its pid file if destroy failed
 	for d in $DAEMONS; do
-		[ -e "$d/run/qemu/$DOM.pid" ] || continue
-		ns=$NSA ip=$IPA
-		[ "$d" = "$B" ] && ns=$NSB ip=$IPB
-		timeout 20 ip netns exec "$ns" virsh -q -c "qemu+tcp://$ip/system" destroy "$DOM" \
-			>/dev/null 2>&1
+		for dom in $DOM ${DOM2:-}; do
+			[ -e "$d/run/qemu/$dom.pid" ] || continue
+			ns=$NSA ip=$IPA
+			[ "$d" = "$B" ] && ns=$NSB ip=$IPB
+			timeout 20 ip netns exec "$ns" virsh -q -c "qemu+tcp://$ip/system" destroy "$dom" \
+				>/dev/null 2>&1
+		done
 	done
 	for d in $DAEMONS; do
 		pid=$(cat "$d/run/libvirtd.pid" 2>/dev/null)
@@ -68,8 +75,10 @@ cleanup() {
 			done
 			kill -KILL "$pid" 2>/dev/null
 		fi
-		qpid=$(cat "$d/run/qemu/$DOM.pid" 2>/dev/null)
-		[ -n "$qpid" ] && kill -KILL "$qpid" 2>/dev/null
+		for dom in $DOM ${DOM2:-}; do
+			qpid=$(cat "$d/run/qemu/$dom.pid" 2>/dev/null)
+			[ -n "$qpid" ] && kill -KILL "$qpid" 2>/dev/null
+		done
 	done
 	for ns in $NS_MADE; do
 		ip netns del "$ns" 2>/dev/null
@@ -444,7 +453,7 @@ libvirt_host() {
 	#!/bin/sh
 	echo "\$*" >>"$d/calls.log"
 	[ -e "$d/env.log" ] || env >"$d/env.log"
-	if [ -e "$d/fail-before-\$2-\$3" ]; then
+	if [ -e "$d/fail-before-\$2-\$3" ] || [ -e "$d/fail-before-\$1-\$2-\$3" ]; then
 	    echo "injected failure before \$2 \$3" >&2
 	    exit 1
 	fi
@@ -668,6 +677,88 @@ case_migrate() {
 	echo "ok: migrated; calls on B: $(calls "$B" | tr '\n' ',')"
 }
 
+# ---- two domains at once ----------------------------------------------------
+
+DOM2=nvfm-hook-vm2
+UUID2=6d1b2c3a-9e8f-4a7b-8c6d-5e4f3a2b1c0e
+
+# second_domain: DOM2 running on A with A's second VF, emu:pfA-vf1
+second_domain() {
+	emu_on "$A" -q vf provision emu:pfA --vq 4 --vi 2 || fail "second provision on A"
+	guest_xml | sed "s|<name>$DOM</name>|<name>$DOM2</name>|; s|$UUID|$UUID2|; s|emu:pfA-vf0|emu:pfA-vf1|" \
+		>"$WORK/guest2.xml"
+	va create "$WORK/guest2.xml" >/dev/null 2>"$WORK/create.err" ||
+		fail "virsh create $DOM2: $(cat "$WORK/create.err")"
+	(DOM=$DOM2; expect_running A va) || fail "$DOM2 does not run on A"
+}
+
+# both_migrate: "virsh migrate" of both domains at once; R1 and R2
+both_migrate() {
+	va migrate --live --p2p "$DOM" "qemu+tcp://$IPB/system" >"$WORK/m1.out" 2>"$WORK/m1.err" &
+	p1=$!
+	va migrate --live --p2p "$DOM2" "qemu+tcp://$IPB/system" >"$WORK/m2.out" 2>"$WORK/m2.err" &
+	p2=$!
+	wait "$p1"
+	R1=$?
+	wait "$p2"
+	R2=$?
+}
+
+# b_vf_of DOMAIN: the VF B's live XML gives the domain's ua-nvme0
+b_vf_of() {
+	vb dumpxml "$1" 2>/dev/null | sed -n 's/.*alias="ua-nvme0" device="\(emu:pfB-vf[0-9]*\)".*/\1/p'
+}
+
+case_concurrent() {
+	# two domains through the same pair of hooks at once: each gets its own
+	# VF on B, both run there, A gives both back
+	setup_two_hosts 3
+	second_domain
+	both_migrate
+	[ "$R1" -eq 0 ] || fail "virsh migrate $DOM failed: $(cat "$WORK/m1.err")"
+	[ "$R2" -eq 0 ] || fail "virsh migrate $DOM2 failed: $(cat "$WORK/m2.err")"
+	expect_running B vb
+	(DOM=$DOM2; expect_running B vb) || fail "$DOM2 does not run on B"
+	v1=$(b_vf_of "$DOM")
+	v2=$(b_vf_of "$DOM2")
+	[ -n "$v1" ] && [ -n "$v2" ] || fail "B's XML names no VF: '$v1' '$v2'"
+	[ "$v1" != "$v2" ] || fail "both domains were given $v1 on B"
+	expect_vf "$B" "$v1" online
+	expect_vf "$B" "$v2" online
+	[ "$(online_count "$B" emu:pfB)" = 2 ] || fail "B has $(online_count "$B" emu:pfB) VFs online, not 2"
+	expect_vf "$A" emu:pfA-vf0 offline
+	expect_vf "$A" emu:pfA-vf1 offline
+	# each domain's own record on B, naming its own VF
+	grep -q "$v1" "$B/hookrun/$UUID.json" || fail "B's record of $DOM does not name $v1"
+	grep -q "$v2" "$B/hookrun/$UUID2.json" || fail "B's record of $DOM2 does not name $v2"
+	echo "ok: both migrated at once: $DOM -> $v1, $DOM2 -> $v2"
+}
+
+case_concurrent_one_fails() {
+	# the same, but B's prepare fails for the second domain only: the
+	# first completes, the second runs on A again with its VF and B keeps
+	# nothing of it
+	setup_two_hosts 3
+	second_domain
+	touch "$B/fail-before-$DOM2-prepare-begin"
+	both_migrate
+	[ "$R1" -eq 0 ] || fail "virsh migrate $DOM failed: $(cat "$WORK/m1.err")"
+	[ "$R2" -ne 0 ] || fail "virsh migrate $DOM2 succeeded despite the injected failure"
+	grep -q "injected failure before prepare begin" "$WORK/m2.err" ||
+		fail "$DOM2's error: $(cat "$WORK/m2.err")"
+	expect_running B vb
+	(DOM=$DOM2; expect_running A va) || fail "$DOM2 does not run on A"
+	vb domstate "$DOM2" >/dev/null 2>&1 && fail "$DOM2 exists on B"
+	v1=$(b_vf_of "$DOM")
+	[ -n "$v1" ] || fail "B's XML of $DOM names no VF"
+	expect_vf "$B" "$v1" online
+	[ "$(online_count "$B" emu:pfB)" = 1 ] || fail "B has $(online_count "$B" emu:pfB) VFs online, not 1"
+	[ ! -e "$B/hookrun/$UUID2.json" ] || fail "B kept a record of $DOM2"
+	expect_vf "$A" emu:pfA-vf0 offline
+	expect_vf "$A" emu:pfA-vf1 online
+	echo "ok: $DOM migrated to $v1, $DOM2 rolled back to A"
+}
+
 case_no_free_vf() {
 	setup_two_hosts 1
 	emu_on "$B" -q vf provision emu:pfB || fail "provision on B"
@@ -764,6 +855,8 @@ no-free-vf) case_no_free_vf ;;
 fail-prepare) case_fail_prepare ;;
 fail-started) case_fail_started ;;
 big-xml) case_big_xml ;;
+concurrent) case_concurrent ;;
+concurrent-one-fails) case_concurrent_one_fails ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0
