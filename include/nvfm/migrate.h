@@ -123,6 +123,10 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  *		       VF's state size and the measured link rate)
  * @state_size: the VF's state size in bytes for that computation (0: the
  *		destination VF's MIG_DATA_SIZE, same model and free)
+ * @multifd_channels: with a VM, QEMU's migration stream over this many
+ *		      multifd channels (0: one stream); QEMU >= 10 then also
+ *		      carries a vfio-pci device's state over them (its
+ *		      x-migration-multifd-transfer is "auto")
  * @keep_source: after success, leave the source QEMU (paused in
  *		 "postmigrate") and the source VF as they are
  * @timeout_ms: a bound for each phase (0: its default)
@@ -153,6 +157,7 @@ typedef struct {
 	guint downtime_limit_ms;
 	guint64 state_size;
 	gboolean keep_source;
+	guint multifd_channels;
 	int timeout_ms[NVFM_MIGRATE_N_PHASES];
 	NvfmMigrateProgressFunc progress;
 	gpointer progress_data;

@@ -21,7 +21,7 @@ typedef struct {
 	char **timeouts;
 	char **dest_pfs;
 	NvfmAddress *vf;	/* the VF argument, parsed */
-	int nvq, nvi, rounds, downtime;
+	int nvq, nvi, rounds, downtime, multifd;
 	gboolean keep_source;
 	CliTransport t;
 } MigrateArgs;
@@ -46,6 +46,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "precopy-rounds", 0, 0, G_OPTION_ARG_INT, &a->rounds, "direct mover: PRE_COPY rounds while the VM runs (default 0)", "N" },
 		{ "precopy-threshold", 0, 0, G_OPTION_ARG_STRING, &a->threshold, "direct mover: leave PRE_COPY once dirty bytes fall below (default 4M)", "SIZE" },
 		{ "downtime-limit", 0, 0, G_OPTION_ARG_INT, &a->downtime, "qemu mover: downtime-limit in ms (default: from the VF's state size and the measured link rate)", "MS" },
+		{ "multifd", 0, 0, G_OPTION_ARG_INT, &a->multifd, "With a VM: QEMU's migration stream (and with QEMU >= 10 the VF's state, qemu mover) over N parallel channels (1-64; default one stream)", "N" },
 		{ "state-size", 0, 0, G_OPTION_ARG_STRING, &a->state_size, "qemu mover: the VF's state size for that computation (default: the destination VF's MIG_DATA_SIZE)", "SIZE" },
 		{ "report", 0, 0, G_OPTION_ARG_FILENAME, &a->report, "migrate: also write the JSON report (timeline, downtime, outcome) to FILE, and its picture to FILE with .svg for .json", "FILE" },
 		{ "report-svg", 0, 0, G_OPTION_ARG_FILENAME, &a->report_svg, "migrate: write the report's picture (SVG) to FILE instead", "FILE" },
@@ -126,6 +127,10 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 					a->mover);
 		return FALSE;
 	}
+	if (a->multifd < 0 || a->multifd > 64) {
+		*code = cli_usage_error(cmd, "--multifd must be 1 to 64 channels, not %d", a->multifd);
+		return FALSE;
+	}
 	if (a->nvq < 0 || a->nvi < 0 || a->rounds < 0 || a->downtime < 0 || a->t.timeout <= 0) {
 		*code = cli_usage_error(cmd, "--nvq, --nvi, --precopy-rounds and --downtime-limit "
 					"must be >= 0, --timeout > 0");
@@ -156,6 +161,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->nvi = (guint)a->nvi;
 	o->precopy_rounds = (guint)a->rounds;
 	o->downtime_limit_ms = (guint)a->downtime;
+	o->multifd_channels = (guint)a->multifd;
 	o->keep_source = a->keep_source;
 	o->tls = cli_transport_tls(&a->t, FALSE, a->agent, &error);
 	if (error) {

@@ -137,6 +137,24 @@ direct)
 	grep -q ": keep\$" "$WORK/agent-b.log" && fail "the reservation took a keep request of its own"
 	;;
 
+multifd)
+	# QEMU's stream over two multifd channels: both QEMUs were set so
+	# (B's, which now runs the VM, still says it), and the VM moved
+	th_agent b
+	start_vms
+	migrate --multifd 2
+	expect_migrated
+	[ "$(jget "$WORK/report.json" preflight.source.multifd_channels)" = 2 ] ||
+		fail "the report does not say 2 multifd channels"
+	"$TOOL" --json qmp "$WORK/qmp-b.sock" query-migrate-parameters >"$WORK/params.json" ||
+		fail "query-migrate-parameters on B"
+	[ "$(jget "$WORK/params.json" multifd-channels)" = 2 ] ||
+		fail "B's QEMU has multifd-channels $(jget "$WORK/params.json" multifd-channels)"
+	"$TOOL" --json qmp "$WORK/qmp-b.sock" query-migrate-capabilities |
+		python3 -c 'import json,sys; c={x["capability"]: x["state"] for x in json.load(sys.stdin)}; sys.exit(0 if c.get("multifd") else 1)' ||
+		fail "B's QEMU did not have multifd on"
+	;;
+
 held-destination)
 	# QEMU's switchover runs alongside the VF's stop-copy, the destination
 	# held paused: while B's VF still takes its state (slowed to ~2.5 s),
@@ -337,6 +355,9 @@ bad-input)
 	[ "$RC" -eq 2 ] || fail "unknown phase accepted"
 	migrate --device-state teleport
 	[ "$RC" -eq 2 ] || fail "unknown mover accepted"
+	migrate --multifd 65
+	[ "$RC" -eq 2 ] && grep -q "multifd must be 1 to 64" "$WORK/migrate.err" ||
+		fail "--multifd 65 accepted ($RC): $(cat "$WORK/migrate.err")"
 	on_a "$TOOL" migrate vfio:0000:99:1f.7 --to "$IPB:$AGENT_PORT" --insecure --dest-pf emu:pfb \
 		--vm "$WORK/qmp-a.sock" --dest-vm "$WORK/qmp-b.sock" --migrate-uri "tcp:$IPB:$MIG_PORT" \
 		>/dev/null 2>"$WORK/migrate.err"

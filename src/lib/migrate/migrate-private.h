@@ -110,6 +110,7 @@ struct _NvfmMigration {
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
 	gint64 transfer_us;	/* the VF state transfer's own time */
+	guint64 dst_stop_seq;	/* events before the rollback's "stop" of the destination */
 	gint64 dest_ran_us;	/* how long the destination's guest ran before a
 				 * rollback stopped it: 0 never, -1 unknown */
 	gint64 rollback_us;	/* monotonic times the rollback began and ended */

@@ -48,6 +48,23 @@ static void vm_name(NvfmMigration *m)
 		m->vm_name = g_strdup(name);
 }
 
+/* --multifd: both QEMUs must offer it; the report says how many channels */
+static void multifd_preflight(NvfmMigration *m, json_t *src, json_t *dst)
+{
+	NvfmQmp *q[] = { m->src_qmp, m->dst_qmp };
+	json_t *host[] = { src, dst };
+
+	for (guint i = 0; i < G_N_ELEMENTS(q); i++) {
+		if (!q[i])
+			continue;
+		if (!nvfm_vm_migration_cap_supported(q[i], "multifd"))
+			blocker(host[i], "QEMU offers no multifd migration (--multifd)", NULL);
+		else
+			json_object_set_new(host[i], "multifd_channels",
+					    json_integer(m->opts->multifd_channels));
+	}
+}
+
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 				 json_t *unused G_GNUC_UNUSED)
 {
@@ -103,6 +120,8 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 				      json_sprintf("the destination QEMU is %s, not waiting for an "
 						   "incoming migration (start it with -incoming defer)",
 						   dstatus));
+	if (m->opts->multifd_channels)
+		multifd_preflight(m, src, dst);
 	if (m->src_qmp && older(m->dst_qmp, m->src_qmp))
 		json_array_append_new(json_object_get(dst, "blockers"),
 				      json_sprintf("the destination QEMU %s is older than the "
@@ -110,9 +129,11 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 						   json_string_value(json_object_get(dst, "qemu"))));
 }
 
-static gboolean set_caps(NvfmQmp *qmp, gboolean source, gboolean ack, int t, GError **error)
+static gboolean set_caps(NvfmQmp *qmp, gboolean source, gboolean ack, guint multifd, int t,
+			 GError **error)
 {
-	NvfmVmMigrationCap caps[5];
+	NvfmVmMigrationCap caps[6];
+	json_auto_t *params = NULL;
 	gsize n = 0;
 
 	caps[n++] = (NvfmVmMigrationCap){ "events", TRUE };
@@ -125,7 +146,15 @@ static gboolean set_caps(NvfmQmp *qmp, gboolean source, gboolean ack, int t, GEr
 		caps[n++] = (NvfmVmMigrationCap){ "return-path", TRUE };
 		caps[n++] = (NvfmVmMigrationCap){ "switchover-ack", TRUE };
 	}
-	return nvfm_vm_set_migration_caps(qmp, caps, n, t, error);
+	if (multifd)
+		caps[n++] = (NvfmVmMigrationCap){ "multifd", TRUE };
+	if (!nvfm_vm_set_migration_caps(qmp, caps, n, t, error))
+		return FALSE;
+	if (!multifd)
+		return TRUE;
+	/* the same number on both ends: the destination waits for them all */
+	params = json_pack("{s:i}", "multifd-channels", (int)multifd);
+	return nvfm_vm_set_migration_params(qmp, params, t, error);
 }
 
 /*
@@ -155,8 +184,8 @@ gboolean nvfm_migration_vm_start(NvfmMigration *m, gboolean switchover_ack, GErr
 	if (m->mover->overlap_switchover && !hold_destination(m, t, error))
 		return FALSE;
 
-	if (!set_caps(m->dst_qmp, FALSE, switchover_ack, t, error) ||
-	    !set_caps(m->src_qmp, TRUE, switchover_ack, t, error)) {
+	if (!set_caps(m->dst_qmp, FALSE, switchover_ack, m->opts->multifd_channels, t, error) ||
+	    !set_caps(m->src_qmp, TRUE, switchover_ack, m->opts->multifd_channels, t, error)) {
 		g_prefix_error(error, "migration capabilities: ");
 		return FALSE;
 	}
@@ -384,17 +413,39 @@ resumed:
 }
 
 /*
+ * A destination whose load completed may already run (the qemu mover's
+ * QEMU starts it before the VF's commit is known): every ms it runs is
+ * history the source will not share, so it stops before anything else
+ * the rollback does. Its STOP ends the time dest_ran() measures.
+ */
+static void freeze_destination(NvfmMigration *m)
+{
+	json_auto_t *r = NULL;
+
+	if (!m->vm_completed || !m->dst_qmp || !nvfm_qmp_is_connected(m->dst_qmp))
+		return;
+	m->dst_stop_seq = nvfm_qmp_event_seq(m->dst_qmp);
+	r = nvfm_qmp_execute(m->dst_qmp, "stop", NULL, 2000, NULL);
+	if (!r)
+		m->dst_stop_seq = 0;
+}
+
+/*
  * Whether the destination's guest ran before it was stopped, from its
  * events since the migration began (QEMU sends every event before the
  * reply to "quit", and the connection keeps them): no RESUME means no
  * guest instruction ran there; otherwise it ran from that RESUME until
- * QEMU shut down. The rollback says which, and the report gives the time
+ * our "stop" took (or QEMU shut down). The rollback says which, and the report gives the time
  * (m->dest_ran_us).
  */
 static void dest_ran(NvfmMigration *m, gboolean gone, GString *what)
 {
 	gint64 start = nvfm_migration_event_time(m->dst_qmp, "RESUME", m->dst_event_seq);
-	gint64 end = nvfm_migration_event_time(m->dst_qmp, "SHUTDOWN", m->dst_event_seq);
+	gint64 end = m->dst_stop_seq ? nvfm_migration_event_time(m->dst_qmp, "STOP", m->dst_stop_seq)
+				     : -1;
+
+	if (end < 0)
+		end = nvfm_migration_event_time(m->dst_qmp, "SHUTDOWN", m->dst_event_seq);
 
 	if (start < 0 && gone) {
 		m->dest_ran_us = 0;
@@ -430,6 +481,7 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 	g_autofree char *st = NULL;
 	int t = nvfm_migrate_default_timeout_ms(NVFM_MIGRATE_SWITCHOVER);
 
+	freeze_destination(m);
 	if (m->vm_completed) {
 		/* QEMU finished, but the destination's VF did not take the
 		 * state: the source, paused in postmigrate with its VF's state

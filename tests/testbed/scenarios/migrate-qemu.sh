@@ -281,10 +281,14 @@ host_a() {
 	mq_migrated_a
 }
 
+# mq_b_more: a variant's own checks of B's running VM (none here)
+command -v mq_b_more >/dev/null || mq_b_more() { :; }
+
 host_b() {
 	local dvf c
 	mq_b_ready
 	mq_b_running
+	mq_b_more
 	dvf=$MQ_DVF
 	c=$(tb_guest_counting 120) || mq_fail_pub b_checked "the guest does not count on B"
 	tb_log "guest keeps running on B (counter ${c/ / -> })"
