@@ -314,7 +314,6 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 {
 	static const char *const done[] = { "completed", NULL };
 	int t = nvfm_migration_timeout(m);
-
 	gint64 now = nvfm_now_us();
 
 	if (m->continue_us)
@@ -435,8 +434,8 @@ static void freeze_destination(NvfmMigration *m)
  * events since the migration began (QEMU sends every event before the
  * reply to "quit", and the connection keeps them): no RESUME means no
  * guest instruction ran there; otherwise it ran from that RESUME until
- * our "stop" took (or QEMU shut down). The rollback says which, and the report gives the time
- * (m->dest_ran_us).
+ * our "stop" took (or QEMU shut down). The rollback says which, and the
+ * report gives the time (m->dest_ran_us).
  */
 static void dest_ran(NvfmMigration *m, gboolean gone, GString *what)
 {
@@ -497,6 +496,7 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 			 * destination did not run (held) or is not confirmed:
 			 * take it back like an unconfirmed completion */
 			m->vm_completed = TRUE;
+			freeze_destination(m);
 			g_string_append(what, "; the VM's migration completed: taking it back");
 		} else if (!g_strcmp0(st, "completed")) {
 			/* the switchover won the race: the VM lives on the
