@@ -21,12 +21,12 @@ static void blocker(json_t *host, const char *msg, const GError *err)
 			      err ? json_sprintf("%s: %s", msg, err->message) : json_string(msg));
 }
 
-static char *version_of(NvfmQmp *qmp)
+static json_t *version_of(NvfmQmp *qmp)
 {
 	int a, b, c;
 
 	nvfm_qmp_get_version(qmp, &a, &b, &c);
-	return g_strdup_printf("%d.%d.%d", a, b, c);
+	return json_sprintf("%d.%d.%d", a, b, c);
 }
 
 static gboolean older(NvfmQmp *x, NvfmQmp *y)
@@ -79,7 +79,7 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 		blocker(src, "VM's QMP socket", err);
 		g_clear_error(&err);
 	} else {
-		json_object_set_new(src, "qemu", json_string(version_of(m->src_qmp)));
+		json_object_set_new(src, "qemu", version_of(m->src_qmp));
 		vm_name(m);
 		if (!nvfm_vm_query_status(m->src_qmp, &status, &m->src_was_running, t, &err)) {
 			blocker(src, "query-status", err);
@@ -109,7 +109,7 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 		blocker(dst, "destination QEMU's QMP socket", err);
 		return;
 	}
-	json_object_set_new(dst, "qemu", json_string(version_of(m->dst_qmp)));
+	json_object_set_new(dst, "qemu", version_of(m->dst_qmp));
 	if (!nvfm_vm_query_status(m->dst_qmp, &dstatus, NULL, t, &err)) {
 		blocker(dst, "query-status", err);
 		return;
