@@ -150,9 +150,61 @@ static int emu_get_data_size(NvfmDevice *dev, guint64 *len)
 	return 0;
 }
 
+static void reload_faults(EmuDev *d);
+
+/* The knobs decide what the device offers; they are read afresh, as
+ * a state change does, so "emu fault" takes effect on an open device. */
 static int emu_probe_dma_logging(NvfmDevice *dev)
 {
-	return -ENOTTY;
+	EmuDev *d = dev_emu(dev);
+
+	reload_faults(d);
+	return d->faults.dma_logging ? 0 : -ENOTTY;
+}
+
+static int emu_iommu_dirty(NvfmDevice *dev, NvfmDirtyInfo *out)
+{
+	EmuDev *d = dev_emu(dev);
+
+	reload_faults(d);
+	out->iommu = "emu";
+	out->iommu_dirty = d->faults.iommu_dirty;
+	return 0;
+}
+
+static int emu_dma_log_start_op(NvfmDevice *dev, guint64 *page_size, const NvfmDmaRange *ranges,
+				guint32 n)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_start(d, page_size, ranges, n);
+	g_mutex_unlock(&d->mu);
+	return r;
+}
+
+static int emu_dma_log_report_op(NvfmDevice *dev, guint64 iova, guint64 length,
+				 guint64 page_size, guint64 *bitmap)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_report(d, iova, length, page_size, bitmap);
+	g_mutex_unlock(&d->mu);
+	return r;
+}
+
+static int emu_dma_log_stop_op(NvfmDevice *dev)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_stop(d);
+	g_mutex_unlock(&d->mu);
+	return r;
 }
 
 static int emu_get_state(NvfmDevice *dev, NvfmMigState *state)
@@ -360,6 +412,7 @@ static int emu_compat_facts(NvfmDevice *dev, json_t *obj)
 
 static void emu_dev_free(EmuDev *d)
 {
+	emu_dma_log_end(d);
 	emu_model_free(d->m);
 	nvfm_close_fd(&d->lock_fd);
 	g_mutex_clear(&d->mu);
@@ -428,6 +481,10 @@ static const NvfmDeviceOps emu_ops = {
 	.get_flags = emu_get_flags,
 	.get_data_size = emu_get_data_size,
 	.probe_dma_logging = emu_probe_dma_logging,
+	.dma_log_start = emu_dma_log_start_op,
+	.dma_log_report = emu_dma_log_report_op,
+	.dma_log_stop = emu_dma_log_stop_op,
+	.iommu_dirty = emu_iommu_dirty,
 	.get_state = emu_get_state,
 	.set_state = emu_set_state,
 	.reset = emu_reset,
