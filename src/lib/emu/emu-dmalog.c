@@ -15,7 +15,9 @@
  *
  * The running device "DMAs" dma-writes pages into guest memory between
  * two REPORTs, from the start of the first logged range, so a REPORT
- * finds them; REPORT sets their bits and forgets them.
+ * finds them; REPORT sets their bits and forgets them. The knob dma-lax
+ * plays a driver that keeps no logging state (REPORT while off answers
+ * an empty bitmap, a second START replaces the first).
  */
 #define G_LOG_DOMAIN "nvfm-emu"
 
@@ -71,8 +73,9 @@ int emu_dma_log_start(EmuDev *d, guint64 *page_size, const NvfmDmaRange *ranges,
 			    ranges[j].iova < end)
 				return -EINVAL;
 	}
-	if (l->active)
+	if (l->active && !d->faults.dma_lax)
 		return -EINVAL;
+	emu_dma_log_end(d);
 	if (!pow2(*page_size) || *page_size < EMU_DMA_PAGE_MIN || *page_size > EMU_DMA_PAGE_MAX)
 		*page_size = EMU_DMA_PAGE_MIN;
 	l->page_size = *page_size;
@@ -130,7 +133,7 @@ int emu_dma_log_report(EmuDev *d, guint64 iova, guint64 length, guint64 page_siz
 	if (__builtin_add_overflow(iova, length, &end))
 		return -EOVERFLOW;
 	if (!l->active)
-		return -EINVAL;
+		return d->faults.dma_lax ? 0 : -EINVAL;
 	device_dma(d);
 	g_hash_table_iter_init(&it, l->dirty);
 	while (g_hash_table_iter_next(&it, (gpointer *)&page, NULL)) {

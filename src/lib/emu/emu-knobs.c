@@ -42,6 +42,7 @@ static const Knob knobs[] = {
 	{ "dma-logging", KNOB_FLAG, offsetof(EmuFaults, dma_logging), 1 },
 	{ "iommu-dirty", KNOB_FLAG, offsetof(EmuFaults, iommu_dirty), 1 },
 	{ "dma-writes", KNOB_COUNT, offsetof(EmuFaults, dma_writes), 1u << 20 },
+	{ "dma-lax", KNOB_FLAG, offsetof(EmuFaults, dma_lax), 1 },
 };
 
 #define FIELD(f, k, type) ((type *)((char *)(f) + (k)->field))
