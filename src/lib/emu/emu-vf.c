@@ -178,6 +178,7 @@ static int emu_dma_log_start_op(NvfmDevice *dev, guint64 *page_size, const NvfmD
 	EmuDev *d = dev_emu(dev);
 	int r;
 
+	reload_faults(d);
 	g_mutex_lock(&d->mu);
 	r = emu_dma_log_start(d, page_size, ranges, n);
 	g_mutex_unlock(&d->mu);
@@ -190,6 +191,7 @@ static int emu_dma_log_report_op(NvfmDevice *dev, guint64 iova, guint64 length,
 	EmuDev *d = dev_emu(dev);
 	int r;
 
+	reload_faults(d);
 	g_mutex_lock(&d->mu);
 	r = emu_dma_log_report(d, iova, length, page_size, bitmap);
 	g_mutex_unlock(&d->mu);
@@ -201,6 +203,7 @@ static int emu_dma_log_stop_op(NvfmDevice *dev)
 	EmuDev *d = dev_emu(dev);
 	int r;
 
+	reload_faults(d);
 	g_mutex_lock(&d->mu);
 	r = emu_dma_log_stop(d);
 	g_mutex_unlock(&d->mu);
