@@ -15,6 +15,7 @@
  */
 #define G_LOG_DOMAIN "nvfm-migrate"
 
+#include "util/util-private.h"
 #include "migrate-private.h"
 
 /* The VM's RAM: base-memory plus hot-plugged memory, as QEMU counts it. */
@@ -78,8 +79,8 @@ static void none_cost(NvfmMigration *m, json_t *src)
 		guint64 ms = (ram * 1000 + rate - 1) / rate;
 
 		json_object_set_new(cost, "extra_downtime_ms", json_integer((json_int_t)ms));
-		ram_text = g_format_size_full(ram, G_FORMAT_SIZE_IEC_UNITS);
-		rate_text = g_format_size_full(rate, G_FORMAT_SIZE_IEC_UNITS);
+		ram_text = nvfm_format_size(ram);
+		rate_text = nvfm_format_size(rate);
 		json_array_append_new(json_object_get(src, "warnings"),
 			json_sprintf("dirty_tracking: none for %s: QEMU counts all guest RAM (%s) "
 				     "dirty in every pass; at %s/s (%s) that is %" G_GUINT64_FORMAT
@@ -87,7 +88,7 @@ static void none_cost(NvfmMigration *m, json_t *src)
 				     m->opts->vf->text, ram_text, rate_text, from, ms));
 	} else {
 		json_object_set_new(cost, "extra_downtime_ms", json_null());
-		ram_text = has_ram ? g_format_size_full(ram, G_FORMAT_SIZE_IEC_UNITS)
+		ram_text = has_ram ? nvfm_format_size(ram)
 				   : g_strdup("the VM's RAM");
 		json_array_append_new(json_object_get(src, "warnings"),
 			json_sprintf("dirty_tracking: none for %s: QEMU counts all guest RAM "
