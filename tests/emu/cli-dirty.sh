@@ -97,6 +97,17 @@ check-cost)
 	check_src --vm "$WORK/vm.sock" --dest-vm "$WORK/none.sock" --migrate-uri tcp:127.0.0.1:1
 	src_is '"dirty_cost" not in s'
 	;;
+emu-dirty-iova)
+	# the guest-memory write path: announced, with a clear error for a
+	# bad address (the log itself: tests/emu/test-emu-dmalog.c)
+	ok "$TOOL" emu dirty d 8K --iova 0x100000000
+	grep -q "^result: 8192 bytes of guest memory written at 0x100000000" "$WORK/out" ||
+		fail "emu dirty --iova: $(cat "$WORK/out")"
+	[ -s "$NVFM_EMU_DIR/d.dma" ] || fail "no write announced"
+	expect 2 "invalid --iova 'nowhere'" "$TOOL" emu dirty d 8K --iova nowhere
+	ok "$TOOL" emu destroy d
+	[ ! -e "$NVFM_EMU_DIR/d.dma" ] || fail "destroy left d.dma"
+	;;
 *)
 	fail "unknown case $CASE"
 	;;

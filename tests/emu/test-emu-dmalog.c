@@ -171,6 +171,32 @@ static void test_report(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(bm[1], ==, 0xffull);
 }
 
+/* writes another process announces (emu dirty --iova) reach an open
+ * device's log where a logged range covers them; those made before
+ * START do not count */
+static void test_announced(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDmaRange r = { 16 * PAGE, 8 * PAGE };
+	guint64 bm[1] = { 0 };
+
+	knob("dma-logging", "1");
+	g_assert_true(nvfm_emu_dma_write("d", 16 * PAGE, PAGE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(start(fx->dev, PAGE, &r, 1), ==, 0);
+	/* half in the range, half before it; and one wholly outside */
+	g_assert_true(nvfm_emu_dma_write("d", 14 * PAGE, 4 * PAGE, &error));
+	g_assert_true(nvfm_emu_dma_write("d", 100 * PAGE, PAGE, &error));
+	g_assert_true(nvfm_emu_dma_write("d", 23 * PAGE + 1, 1, &error));
+	g_assert_cmpint(fx->dev->ops->dma_log_report(fx->dev, 16 * PAGE, 8 * PAGE, PAGE, bm), ==, 0);
+	g_assert_cmpuint(bm[0], ==, 0x83);
+	bm[0] = 0;
+	g_assert_cmpint(fx->dev->ops->dma_log_report(fx->dev, 16 * PAGE, 8 * PAGE, PAGE, bm), ==, 0);
+	g_assert_cmpuint(bm[0], ==, 0);
+	g_assert_false(nvfm_emu_dma_write("d", G_MAXUINT64, 2, &error));
+	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
+}
+
 /* logging ends with the opener, as a driver's close stops it */
 static void test_close_stops(Fixture *fx, gconstpointer data)
 {
@@ -194,6 +220,7 @@ int main(int argc, char **argv)
 	T("modes", test_modes);
 	T("checks", test_checks);
 	T("report", test_report);
+	T("announced", test_announced);
 	T("close-stops", test_close_stops);
 	return g_test_run();
 }

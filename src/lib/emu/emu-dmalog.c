@@ -15,13 +15,18 @@
  *
  * The running device "DMAs" dma-writes pages into guest memory between
  * two REPORTs, from the start of the first logged range, so a REPORT
- * finds them; REPORT sets their bits and forgets them. The knob dma-lax
+ * finds them; REPORT sets their bits and forgets them. Writes another
+ * process announces (`emu dirty NAME SIZE --iova ADDR`, NAME.dma) count
+ * too, where a logged range covers them. The knob dma-lax
  * plays a driver that keeps no logging state (REPORT while off answers
  * an empty bitmap, a second START replaces the first).
  */
 #define G_LOG_DOMAIN "nvfm-emu"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "emu-session.h"
 
@@ -76,6 +81,11 @@ int emu_dma_log_start(EmuDev *d, guint64 *page_size, const NvfmDmaRange *ranges,
 	if (l->active && !d->faults.dma_lax)
 		return -EINVAL;
 	emu_dma_log_end(d);
+	{
+		g_autofree char *path = emu_path(d->m->dir, d->m->name, ".dma");
+
+		unlink(path);
+	}
 	if (!pow2(*page_size) || *page_size < EMU_DMA_PAGE_MIN || *page_size > EMU_DMA_PAGE_MAX)
 		*page_size = EMU_DMA_PAGE_MIN;
 	l->page_size = *page_size;
@@ -107,11 +117,37 @@ void emu_dma_log_mark(EmuDev *d, guint64 iova, guint64 length)
 	}
 }
 
+/* Writes another process announced (`emu dirty --iova`): taken by
+ * renaming the file, so a line appended meanwhile starts a new one. */
+static void take_announced(EmuDev *d)
+{
+	g_autofree char *path = emu_path(d->m->dir, d->m->name, ".dma");
+	g_autofree char *taken = emu_path(d->m->dir, d->m->name, ".dma.taken");
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (rename(path, taken) < 0)
+		return;
+	if (g_file_get_contents(taken, &text, NULL, NULL))
+		lines = g_strsplit(text, "\n", -1);
+	unlink(taken);
+	/* bounded: a line per write, at most this many taken per REPORT */
+	for (char **ln = lines; ln && *ln && n < 65536; ln++, n++) {
+		guint64 iova, len;
+
+		if (sscanf(*ln, "%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "u", &iova, &len) == 2)
+			emu_dma_log_mark(d, iova, len);
+	}
+}
+
 /* What the running device wrote since the last REPORT. */
 static void device_dma(EmuDev *d)
 {
 	EmuDmaLog *l = &d->dmalog;
 	guint64 len;
+
+	take_announced(d);
 
 	if (!d->faults.dma_writes || !state_running(d->state))
 		return;

@@ -837,3 +837,34 @@ gboolean nvfm_emu_dirty(const char *name, guint64 bytes, GError **error)
 	close(lock_fd);
 	return ok;
 }
+
+gboolean nvfm_emu_dma_write(const char *name, guint64 iova, guint64 bytes, GError **error)
+{
+	g_autofree char *dir = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *line = NULL;
+	int fd;
+	gssize n;
+
+	if (!existing_dir(name, &dir, error))
+		return FALSE;
+	if (iova + bytes < iova) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "IOVA 0x%" G_GINT64_MODIFIER "x + %" G_GUINT64_FORMAT " bytes overflows",
+			    iova, bytes);
+		return FALSE;
+	}
+	/* no lock: the device may be open; one short append is atomic */
+	path = emu_path(dir, name, ".dma");
+	line = g_strdup_printf("%" G_GINT64_MODIFIER "x %" G_GUINT64_FORMAT "\n", iova, bytes);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		nvfm_set_error_errno(error, -errno, "opening %s", path);
+		return FALSE;
+	}
+	n = write(fd, line, strlen(line));
+	if (n < 0)
+		nvfm_set_error_errno(error, -errno, "writing %s", path);
+	close(fd);
+	return n >= 0;
+}
