@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <jansson.h>
 #include <stdint.h>
 #include "nvfm/address.h"
 
@@ -127,6 +128,58 @@ typedef struct {
 } NvfmMigFeatures;
 
 /**
+ * NvfmDirtyTracking - how QEMU will find the guest pages a device wrote
+ * @NVFM_DIRTY_TRACKING_NONE: neither: QEMU counts all guest RAM dirty in
+ *   every pass ("perpetually dirty"), so the downtime grows with RAM size
+ * @NVFM_DIRTY_TRACKING_IOMMU: the IOMMU's dirty bits (iommufd
+ *   IOMMU_HW_CAP_DIRTY_TRACKING, or type1 VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION)
+ * @NVFM_DIRTY_TRACKING_DEVICE: the device's own DMA logging
+ *   (VFIO_DEVICE_FEATURE_DMA_LOGGING_*), which QEMU prefers
+ */
+typedef enum {
+	NVFM_DIRTY_TRACKING_NONE,
+	NVFM_DIRTY_TRACKING_IOMMU,
+	NVFM_DIRTY_TRACKING_DEVICE,
+} NvfmDirtyTracking;
+
+/**
+ * NvfmDirtyInfo - dirty-page tracking of one device, and the facts behind it
+ * @mode: what QEMU will use
+ * @dma_logging: the device accepts a DMA_LOGGING_START probe
+ * @iommu: "iommufd", "type1", "emu" or "unknown" (an fd handed in)
+ * @iommu_dirty: the IOMMU tracks dirty pages for this device
+ * @iommu_pgsizes: type1: page sizes of the dirty bitmap (bit N = 2^N); 0 otherwise
+ * @iommu_max_bitmap: type1: the largest dirty bitmap in bytes; 0 otherwise
+ */
+typedef struct {
+	NvfmDirtyTracking mode;
+	gboolean dma_logging;
+	const char *iommu;
+	gboolean iommu_dirty;
+	guint64 iommu_pgsizes;
+	guint64 iommu_max_bitmap;
+} NvfmDirtyInfo;
+
+/**
+ * nvfm_dirty_tracking_name() - "device-dma-logging", "iommu" or "none"
+ * @mode: a tracking mode
+ *
+ * Return: a static string.
+ */
+const char *nvfm_dirty_tracking_name(NvfmDirtyTracking mode);
+
+/**
+ * nvfm_dirty_info_add_json() - add "dirty_tracking" and its facts to @obj
+ * @info: what nvfm_device_get_dirty_tracking() found
+ * @obj: a JSON object; gets "dirty_tracking" (the mode's name) and
+ *   "dirty_tracking_facts" (dma_logging, iommu, iommu_dirty, and for
+ *   type1 iommu_pgsizes and iommu_max_bitmap)
+ *
+ * The one shape `vf state` and `check` print.
+ */
+void nvfm_dirty_info_add_json(const NvfmDirtyInfo *info, json_t *obj);
+
+/**
  * NvfmReadStatus - what a read from the data_fd found
  * @NVFM_READ_DATA: bytes were read
  * @NVFM_READ_END: end of stream (0 in STOP_COPY)
@@ -186,6 +239,21 @@ const char *nvfm_device_backend_name(NvfmDevice *dev);
  * ("device has no migration support") when the driver answers ENOTTY.
  */
 gboolean nvfm_device_get_features(NvfmDevice *dev, NvfmMigFeatures *out, GError **error);
+
+/**
+ * nvfm_device_get_dirty_tracking() - which dirty-page tracking QEMU will use
+ * @dev: an open device
+ * @out: receives the mode and its facts
+ * @error: return location for an error
+ *
+ * Probes the device's DMA logging (as QEMU does: PROBE | SET |
+ * DMA_LOGGING_START) and asks the IOMMU the device is attached to.
+ * Device DMA logging wins, as in QEMU, then the IOMMU's, else none.
+ *
+ * Return: %TRUE; %FALSE with @error when a probe fails other than by
+ * "not supported".
+ */
+gboolean nvfm_device_get_dirty_tracking(NvfmDevice *dev, NvfmDirtyInfo *out, GError **error);
 
 /**
  * nvfm_device_get_state() - read the current migration state

@@ -176,4 +176,20 @@ gboolean nvfm_emu_digest(const char *name, char **out_hex, guint64 *out_size, GE
  */
 gboolean nvfm_emu_dirty(const char *name, guint64 bytes, GError **error);
 
+/**
+ * nvfm_emu_dma_write() - the device wrote guest memory: feed its DMA log
+ * @name: the device name
+ * @iova: where in the guest's IOVA space
+ * @bytes: how many bytes
+ * @error: return location for an error
+ *
+ * Announces a write the device made into guest memory, for the DMA
+ * logging of an open device (knob dma-logging): its next REPORT marks the
+ * pages that a logged range covers. Writes announced while the device is
+ * not logging are dropped at the next START. Works on an open device.
+ *
+ * Return: %TRUE on success.
+ */
+gboolean nvfm_emu_dma_write(const char *name, guint64 iova, guint64 bytes, GError **error);
+
 G_END_DECLS

@@ -198,17 +198,35 @@ static int emu_dirty(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_autofree char *result = NULL;
+	g_autofree char *iova_text = NULL;
 	GError *error = NULL;
-	guint64 bytes;
+	guint64 bytes, iova = 0;
 	int code;
+	GOptionEntry entries[] = {
+		{ "iova", 0, 0, G_OPTION_ARG_STRING, &iova_text,
+		  "Instead: the device wrote SIZE bytes of guest memory at ADDR (for its DMA log)",
+		  "ADDR" },
+		{ NULL },
+	};
 
+	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!cli_parse(ctx, "emu dirty", "NAME SIZE", "let the guest dirty SIZE bytes of state",
 		       &argc, &argv, 2, 2, &code))
 		return code;
-	if (!nvfm_size_parse(argv[2], &bytes, &error) ||
-	    !nvfm_emu_dirty(argv[1], bytes, &error))
+	if (iova_text && !(g_str_has_prefix(iova_text, "0x")
+			       ? g_ascii_string_to_unsigned(iova_text + 2, 16, 0, G_MAXUINT64, &iova, NULL)
+			       : g_ascii_string_to_unsigned(iova_text, 10, 0, G_MAXUINT64, &iova, NULL))) {
+		g_set_error(&error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "invalid --iova '%s' (expected an address, e.g. 0x100000000)", iova_text);
 		return cli_fail(error);
-	result = g_strdup_printf("%" G_GUINT64_FORMAT " bytes dirtied", bytes);
+	}
+	if (!nvfm_size_parse(argv[2], &bytes, &error) ||
+	    !(iova_text ? nvfm_emu_dma_write(argv[1], iova, bytes, &error)
+			: nvfm_emu_dirty(argv[1], bytes, &error)))
+		return cli_fail(error);
+	result = iova_text ? g_strdup_printf("%" G_GUINT64_FORMAT " bytes of guest memory written "
+					     "at 0x%" G_GINT64_MODIFIER "x", bytes, iova)
+			   : g_strdup_printf("%" G_GUINT64_FORMAT " bytes dirtied", bytes);
 	return cli_report_emu(argv[1], result);
 }
 

@@ -353,6 +353,24 @@ static void print_plan(json_t *rep)
 	       json_integer_value(json_object_get(plan, "numa_node")));
 }
 
+/* The VF's dirty tracking, with the JSON's names ("dirty_cost.ram_bytes"). */
+static void print_dirty(json_t *host)
+{
+	json_t *cost = json_object_get(host, "dirty_cost");
+	const char *k;
+	json_t *v;
+
+	if (json_object_get(host, "dirty_tracking"))
+		printf("  dirty_tracking: %s\n",
+		       json_string_value(json_object_get(host, "dirty_tracking")));
+	json_object_foreach(cost, k, v) {
+		g_autofree char *text = json_is_string(v) ? g_strdup(json_string_value(v))
+							  : json_dumps(v, JSON_ENCODE_ANY);
+
+		printf("  dirty_cost.%s: %s\n", k, text);
+	}
+}
+
 int cmd_check(int argc, char **argv)
 {
 	MigrateArgs a = { 0 };
@@ -394,6 +412,7 @@ int cmd_check(int argc, char **argv)
 				printf("  blocker: %s\n", json_string_value(b));
 			json_array_foreach(json_object_get(host, "warnings"), i, b)
 				printf("  warning: %s\n", json_string_value(b));
+			print_dirty(host);
 		}
 		print_plan(rep);
 	}

@@ -11,6 +11,7 @@ int cmd_vf_state(int argc, char **argv)
 	g_autoptr(NvfmDevice) dev = NULL;
 	g_autofree char *flags = NULL;
 	NvfmMigFeatures f;
+	NvfmDirtyInfo dirty;
 	NvfmMigState st;
 	GError *error = NULL;
 	int code;
@@ -23,7 +24,8 @@ int cmd_vf_state(int argc, char **argv)
 	addr = nvfm_address_parse(argv[1], &error);
 	dev = addr ? nvfm_device_open(addr, &error) : NULL;
 	if (!dev || !nvfm_device_get_features(dev, &f, &error) ||
-	    !nvfm_device_get_state(dev, &st, &error))
+	    !nvfm_device_get_state(dev, &st, &error) ||
+	    !nvfm_device_get_dirty_tracking(dev, &dirty, &error))
 		return cli_fail(error);
 	flags = nvfm_mig_flags_to_string(f.flags);
 	{
@@ -39,6 +41,7 @@ int cmd_vf_state(int argc, char **argv)
 		json_object_set_new(j, "stop_copy_length",
 				    f.has_data_size ? json_integer((json_int_t)f.stop_copy_length)
 						    : json_null());
+		nvfm_dirty_info_add_json(&dirty, j);
 		cli_report(j);
 	}
 	return CLI_EXIT_OK;

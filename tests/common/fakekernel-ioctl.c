@@ -383,6 +383,49 @@ static int device_feature(struct vfio_device_feature *f)
 	}
 }
 
+/*
+ * VFIO_IOMMU_GET_INFO on a type1 container: the info, then a capability
+ * chain of an (empty) IOVA range capability and, when the IOMMU tracks
+ * dirty pages, the migration capability. A short argsz learns the size.
+ */
+static int type1_get_info(void *arg)
+{
+	struct vfio_iommu_type1_info *info = arg;
+	guint32 iova_cap = sizeof(*info), mig_cap = iova_cap + 16;
+	guint32 need = fk_vfio.iommu_dirty ? mig_cap + 32 : mig_cap;
+
+	if (!fk_vfio.iommu_type)
+		return fail(EINVAL);
+	if (info->argsz < 16)
+		return fail(EINVAL);
+	info->flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+	info->iova_pgsizes = 0x40201000;
+	if (info->argsz < need) {
+		info->argsz = need;
+		info->cap_offset = 0;
+		return 0;
+	}
+	info->cap_offset = iova_cap;
+	{
+		struct vfio_info_cap_header *h = (void *)((char *)arg + iova_cap);
+
+		h->id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
+		h->version = 1;
+		h->next = fk_vfio.iommu_dirty ? mig_cap : 0;
+	}
+	if (fk_vfio.iommu_dirty) {
+		struct vfio_iommu_type1_info_cap_migration *m = (void *)((char *)arg + mig_cap);
+
+		m->header.id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION;
+		m->header.version = 1;
+		m->header.next = 0;
+		m->flags = 0;
+		m->pgsize_bitmap = 0x1000;
+		m->max_dirty_bitmap_size = 256ull << 20;
+	}
+	return 0;
+}
+
 static int device_ioctl(unsigned long req, void *arg)
 {
 	switch (req) {
@@ -428,6 +471,8 @@ int ioctl(int fd, unsigned long req, ...)
 			return VFIO_API_VERSION;
 		if (req == VFIO_CHECK_EXTENSION)
 			return 1;
+		if (req == VFIO_IOMMU_GET_INFO)
+			return type1_get_info(arg);
 		if (req == VFIO_SET_IOMMU) {
 			unsigned long type = (unsigned long)arg;
 
@@ -471,6 +516,21 @@ int ioctl(int fd, unsigned long req, ...)
 		}
 		return fail(ENOTTY);
 	case ROLE_IOMMUFD:
+		if (req == NVFM_IOMMU_GET_HW_INFO) {
+			struct nvfm_iommu_hw_info *h = arg;
+
+			/* the 6.6 struct ends after __reserved: 32 bytes */
+			if (h->size < 32 || h->flags)
+				return fail(EINVAL);
+			if (!fk_vfio.bound || h->dev_id != 1)
+				return fail(ENOENT);
+			h->out_data_type = 1;	/* IOMMU_HW_INFO_TYPE_INTEL_VTD */
+			h->data_len = 0;
+			if (h->size >= sizeof(*h))
+				h->out_capabilities =
+					fk_vfio.iommu_dirty ? NVFM_IOMMU_HW_CAP_DIRTY_TRACKING : 0;
+			return 0;
+		}
 		if (req == IOMMU_IOAS_ALLOC) {
 			struct iommu_ioas_alloc *a = arg;
 

@@ -66,6 +66,9 @@ typedef struct {
 	int bind_errno;
 	gboolean no_migration;
 	gboolean dma_logging;
+	/* the IOMMU tracks dirty pages: IOMMU_GET_HW_INFO's capability on
+	 * iommufd, the type1 container's migration capability */
+	gboolean iommu_dirty;
 	guint32 mig_flags;
 	/* what the fake kernel saw */
 	gboolean container_set;

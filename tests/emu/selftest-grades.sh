@@ -47,12 +47,15 @@ graded() {
 
 case "$CASE" in
 clean)
-	# every case but the opt-in one passes, no warning; the table says so
+	# every case but the opt-in one and the DMA logging ones (a device
+	# without it) passes, no warning; the table says so
 	ok "$TOOL" emu create a --size 2M
 	ok "$TOOL" --json selftest emu:a
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["cases"]))' "$WORK/out")
-	counts_are $((n - 1)) 0 0 1
+	counts_are $((n - 3)) 0 0 3
 	verdict_is forbidden-arcs-driver requirement skip
+	verdict_is dma-logging requirement skip
+	verdict_is dma-logging-misuse robustness skip
 	verdict_is corrupt-state-refused robustness pass
 	verdict_is state-after-close recommendation pass
 	ok "$TOOL" selftest emu:a --only 'reset-*'
@@ -67,6 +70,30 @@ forbidden-arcs)
 	ok "$TOOL" --json selftest emu:a --only forbidden-arcs-driver --forbidden-arcs
 	verdict_is forbidden-arcs-driver requirement pass
 	counts_are 1 0 0 0
+	;;
+dma-logging)
+	# a device with DMA logging passes both cases; the running device's
+	# writes (dma-writes) are what REPORT finds
+	ok "$TOOL" emu create f --size 2M
+	ok "$TOOL" emu fault f dma-logging 1
+	ok "$TOOL" emu fault f dma-writes 5
+	ok "$TOOL" --json selftest emu:f --only 'dma-*'
+	verdict_is dma-logging requirement pass
+	verdict_is dma-logging-misuse robustness pass
+	counts_are 2 0 0 0
+	python3 - "$WORK/out" <<'PY' || fail "dirty pages: $(cat "$WORK/out")"
+import json, sys
+c = [c for c in json.load(open(sys.argv[1]))["cases"] if c["name"] == "dma-logging"][0]
+sys.exit(0 if "page size 4096, 5 of 16384 pages reported dirty" in c["detail"] else 1)
+PY
+	# a driver that keeps no logging state: REPORT after STOP fails the
+	# requirement, REPORT before START and a second START warn
+	ok "$TOOL" emu fault f dma-lax 1
+	"$TOOL" --json selftest emu:f --only 'dma-*' >"$WORK/out" 2>"$WORK/err"
+	[ $? -eq 11 ] || fail "dma-lax: selftest did not exit 11: $(cat "$WORK/out" "$WORK/err")"
+	verdict_is dma-logging requirement fail
+	verdict_is dma-logging-misuse robustness warn
+	counts_are 0 1 1 0
 	;;
 precopy-eof-zero)
 	graded precopy-eof-zero 1 precopy-end-enomsg recommendation warn 0

@@ -280,6 +280,34 @@ check)
 	runs_on a
 	;;
 
+check-dirty)
+	# the source VF offers no dirty tracking: check prices it against the
+	# real VM, the tiny guest's 64 MiB over QEMU's max-bandwidth; armed
+	# IOMMU dirty tracking takes the price away
+	th_agent b
+	start_vms
+	# shellcheck disable=SC2046
+	on_a "$TOOL" --json check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.json" ||
+		fail "check found blockers: $(cat "$WORK/check.json")"
+	python3 - "$WORK/check.json" <<'EOF' || fail "dirty_cost: $(cat "$WORK/check.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["source"]
+c = s["dirty_cost"]
+ok = (s["dirty_tracking"] == "none" and c["ram_bytes"] == 64 << 20 and
+      c["bandwidth_from"] == "max-bandwidth" and c["bandwidth_bytes_per_s"] > 0 and
+      c["extra_downtime_ms"] == -(-c["ram_bytes"] * 1000 // c["bandwidth_bytes_per_s"]) and
+      any("dirty_tracking: none" in w for w in s["warnings"]))
+sys.exit(0 if ok else 1)
+EOF
+	on_a "$TOOL" -q emu fault "${VF#emu:}" iommu-dirty 1 || fail "emu fault"
+	# shellcheck disable=SC2046
+	on_a "$TOOL" check $(MIG_ARGS | sed 's/--report [^ ]*//') --insecure >"$WORK/check.out" ||
+		fail "check found blockers: $(cat "$WORK/check.out")"
+	grep -qx "  dirty_tracking: iommu" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+	! grep -q "dirty_cost" "$WORK/check.out" || fail "a cost with tracking: $(cat "$WORK/check.out")"
+	runs_on a
+	;;
+
 lm-mismatch)
 	# B's PF offers NVMe controller state version 1, A's produces version
 	# 0: check names both PFs and both formats, and migrate is refused in

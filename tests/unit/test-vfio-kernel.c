@@ -313,6 +313,55 @@ static void test_cdev_open(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_open_fds(), ==, fds_before);
 }
 
+/* iommufd: IOMMU_GET_HW_INFO's DIRTY_TRACKING capability for our device */
+static void test_cdev_dirty(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	NvfmDirtyInfo d;
+
+	make_cdev_nodes(f);
+	dev = nvfm_device_open(nvfm_test_addr("vfio:0000:3b:00.2"), &error);
+	g_assert_no_error(error);
+	g_assert_true(nvfm_device_get_dirty_tracking(dev, &d, &error));
+	g_assert_cmpint(d.mode, ==, NVFM_DIRTY_TRACKING_NONE);
+	g_assert_cmpstr(d.iommu, ==, "iommufd");
+	g_assert_false(d.iommu_dirty);
+	fk_vfio.iommu_dirty = TRUE;
+	g_assert_true(nvfm_device_get_dirty_tracking(dev, &d, &error));
+	g_assert_cmpint(d.mode, ==, NVFM_DIRTY_TRACKING_IOMMU);
+	g_assert_true(d.iommu_dirty);
+	g_assert_cmpuint(d.iommu_pgsizes, ==, 0);
+	/* QEMU prefers the device's own logging */
+	fk_vfio.dma_logging = TRUE;
+	g_assert_true(nvfm_device_get_dirty_tracking(dev, &d, &error));
+	g_assert_cmpint(d.mode, ==, NVFM_DIRTY_TRACKING_DEVICE);
+	g_assert_true(d.dma_logging);
+	nvfm_device_close(dev);
+}
+
+/* type1: the migration capability, found past another one in the chain */
+static void test_group_dirty(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	NvfmDevice *dev;
+	NvfmDirtyInfo d;
+
+	touch("/dev/vfio/vfio");
+	touch("/dev/vfio/14");
+	dev = nvfm_device_open(nvfm_test_addr("vfio:0000:3b:00.5"), &error);
+	g_assert_no_error(error);
+	g_assert_true(nvfm_device_get_dirty_tracking(dev, &d, &error));
+	g_assert_cmpint(d.mode, ==, NVFM_DIRTY_TRACKING_NONE);
+	g_assert_cmpstr(d.iommu, ==, "type1");
+	fk_vfio.iommu_dirty = TRUE;
+	g_assert_true(nvfm_device_get_dirty_tracking(dev, &d, &error));
+	g_assert_cmpint(d.mode, ==, NVFM_DIRTY_TRACKING_IOMMU);
+	g_assert_cmpuint(d.iommu_pgsizes, ==, 0x1000);
+	g_assert_cmpuint(d.iommu_max_bitmap, ==, 256ull << 20);
+	nvfm_device_close(dev);
+}
+
 static void test_cdev_in_use(Fixture *f, gconstpointer data)
 {
 	guint fds_before = count_open_fds();
@@ -513,6 +562,9 @@ static void test_ops_enotty(void)
 	g_assert_cmpint(dev.ops->get_flags(&dev, &flags), ==, -ENOTTY);
 	g_assert_cmpint(dev.ops->get_data_size(&dev, &v), ==, -ENOTTY);
 	g_assert_cmpint(dev.ops->probe_dma_logging(&dev), ==, -ENOTTY);
+	/* an fd handed in: its container or iommufd is its owner's */
+	g_assert_cmpint(dev.ops->iommu_dirty(&dev, NULL), ==, -ENOTTY);
+	g_assert_cmpint(dev.ops->dma_log_stop(&dev), ==, -ENOTTY);
 	g_assert_cmpint(dev.ops->get_state(&dev, &st), ==, -ENOTTY);
 	g_assert_cmpint(dev.ops->set_state(&dev, NVFM_MIG_STATE_STOP, &data_fd), ==, -ENOTTY);
 	g_assert_cmpint(data_fd, ==, -1);
@@ -866,6 +918,8 @@ int main(int argc, char **argv)
 	ADD("/vfio-kernel/not-vfio-nodes", test_not_vfio_nodes);
 	ADD("/vfio-kernel/cdev-open", test_cdev_open);
 	ADD("/vfio-kernel/cdev-in-use", test_cdev_in_use);
+	ADD("/vfio-kernel/dirty/iommufd", test_cdev_dirty);
+	ADD("/vfio-kernel/dirty/type1", test_group_dirty);
 	ADD("/vfio-kernel/group-open", test_group_open);
 	ADD("/vfio-kernel/group-not-viable", test_group_not_viable);
 	g_test_add_func("/vfio-kernel/address-forms", test_address_forms);

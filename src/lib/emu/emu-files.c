@@ -6,6 +6,8 @@
  *                one u32 per page: version, bit 31 = contents spilled
  *   NAME.blob    sparse spill file (only when pages are spilled)
  *   NAME.faults  armed fault knobs (JSON), written by nvfm_emu_set_fault()
+ *   NAME.dma     guest-memory writes "IOVA LENGTH" lines (nvfm_emu_dma_write()),
+ *                taken by the open device's next DMA logging REPORT
  *   NAME.lock    flock()ed by the one process that has the device open
  */
 #define G_LOG_DOMAIN "nvfm-emu"
@@ -429,7 +431,7 @@ EmuModel *emu_model_load(const char *dir, const char *name, GError **error)
 gboolean emu_model_remove_files(const char *dir, const char *name, GError **error)
 {
 	static const char *const suffixes[] = { ".json", ".pages", ".blob", ".blob.new",
-						".faults", ".migstate" };
+						".faults", ".migstate", ".dma", ".dma.taken" };
 
 	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
 		g_autofree char *path = emu_path(dir, name, suffixes[i]);

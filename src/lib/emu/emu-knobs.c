@@ -39,6 +39,10 @@ static const Knob knobs[] = {
 	{ "size-lie", KNOB_COUNT, offsetof(EmuFaults, size_lie), G_MAXINT64 },
 	{ "no-reset", KNOB_FLAG, offsetof(EmuFaults, no_reset), 1 },
 	{ "stall-ms", KNOB_COUNT, offsetof(EmuFaults, stall_ms), 3600000 },
+	{ "dma-logging", KNOB_FLAG, offsetof(EmuFaults, dma_logging), 1 },
+	{ "iommu-dirty", KNOB_FLAG, offsetof(EmuFaults, iommu_dirty), 1 },
+	{ "dma-writes", KNOB_COUNT, offsetof(EmuFaults, dma_writes), 1u << 20 },
+	{ "dma-lax", KNOB_FLAG, offsetof(EmuFaults, dma_lax), 1 },
 };
 
 #define FIELD(f, k, type) ((type *)((char *)(f) + (k)->field))

@@ -181,6 +181,15 @@ typedef struct {
 	/* every migration state change first sleeps this long (a driver
 	 * stuck in an ioctl) */
 	guint64 stall_ms;
+	/* dirty tracking the device and its "IOMMU" offer (vf state, check,
+	 * selftest): DMA logging, IOMMU dirty tracking, and how many pages
+	 * of guest memory the running device writes between two REPORTs */
+	gboolean dma_logging;
+	gboolean iommu_dirty;
+	guint64 dma_writes;
+	/* a driver that keeps no logging state: REPORT without START and a
+	 * second START succeed (selftest's dma-logging cases) */
+	gboolean dma_lax;
 } EmuFaults;
 
 /* A device as stored in nvfm_emu_dir(). cfg.blob_size, cfg.seed and

@@ -70,6 +70,16 @@ typedef struct {
 	int io_error;
 } EmuSession;
 
+/* DMA logging of the emulated device (emu-dmalog.c): the ranges START
+ * gave, the granularity, and the pages written since the last REPORT. */
+typedef struct {
+	gboolean active;
+	guint64 page_size;
+	NvfmDmaRange *ranges;
+	guint32 n_ranges;
+	GHashTable *dirty;	/* page IOVA (guint64 *) set */
+} EmuDmaLog;
+
 struct _EmuDev {
 	EmuModel *m;
 	int lock_fd;
@@ -82,6 +92,7 @@ struct _EmuDev {
 	/* committed a RESUMING session with no data: like the driver that
 	 * oopsed on it, nothing (not even a reset) works any more here */
 	gboolean wedged;
+	EmuDmaLog dmalog;
 };
 
 static inline gboolean state_running(NvfmMigState s)
@@ -109,5 +120,16 @@ int emu_session_start_resume(EmuDev *d, int *out_fd);
 void emu_session_end(EmuDev *d);
 /* RESUMING -> STOP: validates the whole stream and commits it. -errno. */
 int emu_session_finish_resume(EmuDev *d);
+
+/* emu-dmalog.c: VFIO_DEVICE_FEATURE_DMA_LOGGING_* as the VFIO core and
+ * its drivers answer them; -errno. Under d->mu. */
+int emu_dma_log_start(EmuDev *d, guint64 *page_size, const NvfmDmaRange *ranges, guint32 n);
+int emu_dma_log_report(EmuDev *d, guint64 iova, guint64 length, guint64 page_size,
+		       guint64 *bitmap);
+int emu_dma_log_stop(EmuDev *d);
+/* Logging ends with the opener, as a driver's close_device stops it. */
+void emu_dma_log_end(EmuDev *d);
+/* Marks the pages of [iova, iova+length) the device wrote, where logged. */
+void emu_dma_log_mark(EmuDev *d, guint64 iova, guint64 length);
 
 #pragma GCC visibility pop

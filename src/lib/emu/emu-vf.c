@@ -150,9 +150,64 @@ static int emu_get_data_size(NvfmDevice *dev, guint64 *len)
 	return 0;
 }
 
+static void reload_faults(EmuDev *d);
+
+/* The knobs decide what the device offers; they are read afresh, as
+ * a state change does, so "emu fault" takes effect on an open device. */
 static int emu_probe_dma_logging(NvfmDevice *dev)
 {
-	return -ENOTTY;
+	EmuDev *d = dev_emu(dev);
+
+	reload_faults(d);
+	return d->faults.dma_logging ? 0 : -ENOTTY;
+}
+
+static int emu_iommu_dirty(NvfmDevice *dev, NvfmDirtyInfo *out)
+{
+	EmuDev *d = dev_emu(dev);
+
+	reload_faults(d);
+	out->iommu = "emu";
+	out->iommu_dirty = d->faults.iommu_dirty;
+	return 0;
+}
+
+static int emu_dma_log_start_op(NvfmDevice *dev, guint64 *page_size, const NvfmDmaRange *ranges,
+				guint32 n)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	reload_faults(d);
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_start(d, page_size, ranges, n);
+	g_mutex_unlock(&d->mu);
+	return r;
+}
+
+static int emu_dma_log_report_op(NvfmDevice *dev, guint64 iova, guint64 length,
+				 guint64 page_size, guint64 *bitmap)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	reload_faults(d);
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_report(d, iova, length, page_size, bitmap);
+	g_mutex_unlock(&d->mu);
+	return r;
+}
+
+static int emu_dma_log_stop_op(NvfmDevice *dev)
+{
+	EmuDev *d = dev_emu(dev);
+	int r;
+
+	reload_faults(d);
+	g_mutex_lock(&d->mu);
+	r = emu_dma_log_stop(d);
+	g_mutex_unlock(&d->mu);
+	return r;
 }
 
 static int emu_get_state(NvfmDevice *dev, NvfmMigState *state)
@@ -360,6 +415,7 @@ static int emu_compat_facts(NvfmDevice *dev, json_t *obj)
 
 static void emu_dev_free(EmuDev *d)
 {
+	emu_dma_log_end(d);
 	emu_model_free(d->m);
 	nvfm_close_fd(&d->lock_fd);
 	g_mutex_clear(&d->mu);
@@ -428,6 +484,10 @@ static const NvfmDeviceOps emu_ops = {
 	.get_flags = emu_get_flags,
 	.get_data_size = emu_get_data_size,
 	.probe_dma_logging = emu_probe_dma_logging,
+	.dma_log_start = emu_dma_log_start_op,
+	.dma_log_report = emu_dma_log_report_op,
+	.dma_log_stop = emu_dma_log_stop_op,
+	.iommu_dirty = emu_iommu_dirty,
 	.get_state = emu_get_state,
 	.set_state = emu_set_state,
 	.reset = emu_reset,
@@ -776,4 +836,35 @@ gboolean nvfm_emu_dirty(const char *name, guint64 bytes, GError **error)
 	ok = m && emu_model_save(m, error);
 	close(lock_fd);
 	return ok;
+}
+
+gboolean nvfm_emu_dma_write(const char *name, guint64 iova, guint64 bytes, GError **error)
+{
+	g_autofree char *dir = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *line = NULL;
+	int fd;
+	gssize n;
+
+	if (!existing_dir(name, &dir, error))
+		return FALSE;
+	if (iova + bytes < iova) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "IOVA 0x%" G_GINT64_MODIFIER "x + %" G_GUINT64_FORMAT " bytes overflows",
+			    iova, bytes);
+		return FALSE;
+	}
+	/* no lock: the device may be open; one short append is atomic */
+	path = emu_path(dir, name, ".dma");
+	line = g_strdup_printf("%" G_GINT64_MODIFIER "x %" G_GUINT64_FORMAT "\n", iova, bytes);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		nvfm_set_error_errno(error, -errno, "opening %s", path);
+		return FALSE;
+	}
+	n = write(fd, line, strlen(line));
+	if (n < 0)
+		nvfm_set_error_errno(error, -errno, "writing %s", path);
+	close(fd);
+	return n >= 0;
 }

@@ -21,6 +21,22 @@
 #define S_PC NVFM_MIG_STATE_PRE_COPY
 #define S_PCP2P NVFM_MIG_STATE_PRE_COPY_P2P
 
+/* One IOVA range of VFIO_DEVICE_FEATURE_DMA_LOGGING_START
+ * (struct vfio_device_feature_dma_logging_range). */
+typedef struct {
+	guint64 iova;
+	guint64 length;
+} NvfmDmaRange;
+
+/* The uAPI's REPORT bitmap: one bit per page_size page of the range,
+ * in u64 words (the kernel's iova_bitmap writes whole u64s). */
+static inline guint64 nvfm_dma_log_bitmap_words(guint64 length, guint64 page_size)
+{
+	guint64 pages = (length + page_size - 1) / page_size;
+
+	return (pages + 63) / 64;
+}
+
 /*
  * One backend of NvfmDevice. Every call returns 0 or -errno, mirroring the
  * kernel ioctl it stands for, so the engine above has one code path.
@@ -33,6 +49,23 @@ typedef struct {
 	int (*get_data_size)(NvfmDevice *dev, guint64 *stop_copy_length);
 	/* VFIO_DEVICE_FEATURE_DMA_LOGGING_START probe: 0 or -ENOTTY */
 	int (*probe_dma_logging)(NvfmDevice *dev);
+	/*
+	 * DMA logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_START/REPORT/STOP);
+	 * NULL: -ENOTTY. START may change *page_size (the driver's pick);
+	 * REPORT fills and clears one bit per page of [iova, iova+length).
+	 */
+	int (*dma_log_start)(NvfmDevice *dev, guint64 *page_size, const NvfmDmaRange *ranges,
+			     guint32 n_ranges);
+	int (*dma_log_report)(NvfmDevice *dev, guint64 iova, guint64 length, guint64 page_size,
+			      guint64 *bitmap);
+	int (*dma_log_stop)(NvfmDevice *dev);
+	/*
+	 * The IOMMU side of dirty tracking for this device: fills
+	 * iommu, iommu_dirty, iommu_pgsizes and iommu_max_bitmap of @out.
+	 * -ENOTTY when the backend cannot know (an fd handed in: its
+	 * container or iommufd belongs to whoever opened it).
+	 */
+	int (*iommu_dirty)(NvfmDevice *dev, NvfmDirtyInfo *out);
 	/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE get */
 	int (*get_state)(NvfmDevice *dev, NvfmMigState *state);
 	/*

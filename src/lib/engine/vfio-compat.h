@@ -38,7 +38,25 @@ struct vfio_device_feature_mig_data_size {
 #endif
 
 #ifndef VFIO_DEVICE_FEATURE_DMA_LOGGING_START
+struct vfio_device_feature_dma_logging_control {
+	__aligned_u64 page_size;
+	__u32 num_ranges;
+	__u32 __reserved;
+	__aligned_u64 ranges;
+};
+struct vfio_device_feature_dma_logging_range {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
 #define VFIO_DEVICE_FEATURE_DMA_LOGGING_START 6
+#define VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP 7
+struct vfio_device_feature_dma_logging_report {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 bitmap;
+};
+#define VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT 8
 #endif
 
 /* iommufd cdev interface (6.6+) */
@@ -69,6 +87,27 @@ struct vfio_device_attach_iommufd_pt {
 #endif
 #endif
 
+/* IOMMU_GET_HW_INFO (6.6); out_capabilities and its DIRTY_TRACKING bit
+ * came with 6.7. Older kernels take the smaller struct and leave the
+ * capabilities 0, which reads as "no IOMMU dirty tracking". */
+struct nvfm_iommu_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 out_data_type;
+	__u8 out_max_pasid_log2;
+	__u8 __reserved[3];
+	__aligned_u64 out_capabilities;
+};
+#define NVFM_IOMMU_GET_HW_INFO _IO(';', 0x8a)
+#define NVFM_IOMMU_HW_CAP_DIRTY_TRACKING (1ull << 0)
+
+#ifndef VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION
+#define VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION 2
+#endif
+
 #ifndef IOMMU_IOAS_ALLOC
 struct iommu_ioas_alloc {
 	__u32 size;
@@ -87,6 +126,16 @@ _Static_assert(VFIO_MIGRATION_PRE_COPY == 4, "PRE_COPY flag");
 _Static_assert(VFIO_DEVICE_FEATURE_MIGRATION == 1, "feature MIGRATION");
 _Static_assert(VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE == 2, "feature MIG_DEVICE_STATE");
 _Static_assert(VFIO_DEVICE_FEATURE_DMA_LOGGING_START == 6, "feature DMA_LOGGING_START");
+_Static_assert(VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP == 7 &&
+	       VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT == 8, "features DMA_LOGGING_STOP/REPORT");
+_Static_assert(sizeof(struct vfio_device_feature_dma_logging_control) == 24 &&
+	       sizeof(struct vfio_device_feature_dma_logging_range) == 16 &&
+	       sizeof(struct vfio_device_feature_dma_logging_report) == 32, "dma_logging layouts");
+_Static_assert(sizeof(struct nvfm_iommu_hw_info) == 40 &&
+	       __builtin_offsetof(struct nvfm_iommu_hw_info, out_capabilities) == 32,
+	       "iommu_hw_info layout");
+_Static_assert(NVFM_IOMMU_GET_HW_INFO == 0x3b8a, "IOMMU_GET_HW_INFO number");
+_Static_assert(sizeof(struct vfio_iommu_type1_info_cap_migration) == 32, "cap_migration layout");
 _Static_assert(VFIO_DEVICE_FEATURE_MIG_DATA_SIZE == 9, "feature MIG_DATA_SIZE");
 _Static_assert(VFIO_DEVICE_FEATURE_GET == (1 << 16) && VFIO_DEVICE_FEATURE_SET == (1 << 17) &&
 	       VFIO_DEVICE_FEATURE_PROBE == (1 << 18), "feature op bits");

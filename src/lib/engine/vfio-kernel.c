@@ -23,6 +23,7 @@ typedef struct {
 	int group_fd;		/* legacy interface only */
 	int container_fd;	/* legacy interface only */
 	int iommufd;		/* cdev interface only */
+	guint32 iommufd_devid;	/* cdev: our device's id in iommufd */
 	char *sysfs_dir;	/* PCI backends: where compat_facts come from */
 	char *driver;
 } VfioKernel;
@@ -313,6 +314,7 @@ static VfioKernel *open_cdev(const NvfmVfioLocation *loc, const char *cdev_path,
 		set_ioctl_error(error, errno, loc, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
 		return NULL;
 	}
+	k->iommufd_devid = bind.out_devid;
 	g_debug("%s: %s bound to iommufd as device %u, attached to IOAS %u", loc->addr,
 		cdev_path, bind.out_devid, alloc.out_ioas_id);
 	return g_steal_pointer(&k);
@@ -402,7 +404,7 @@ static int vk_fd(NvfmDevice *dev)
  * argsz covering both; the payloads used here are a few u64s. */
 static int vfio_feature(int fd, guint32 flags, void *payload, gsize len)
 {
-	guint64 buf[4] = { 0 };
+	guint64 buf[6] = { 0 };
 	struct vfio_device_feature *f = (struct vfio_device_feature *)buf;
 
 	g_assert(sizeof(*f) + len <= sizeof(buf));
@@ -448,6 +450,117 @@ static int vk_probe_dma_logging(NvfmDevice *dev)
 			    VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
 				    VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 			    NULL, 0);
+}
+
+static int vk_dma_log_start(NvfmDevice *dev, guint64 *page_size, const NvfmDmaRange *ranges,
+			    guint32 n_ranges)
+{
+	g_autofree struct vfio_device_feature_dma_logging_range *r =
+		g_new0(struct vfio_device_feature_dma_logging_range, MAX(n_ranges, 1));
+	struct vfio_device_feature_dma_logging_control c = {
+		.page_size = *page_size,
+		.num_ranges = n_ranges,
+		.ranges = (guint64)(uintptr_t)r,
+	};
+	int ret;
+
+	for (guint32 i = 0; i < n_ranges; i++) {
+		r[i].iova = ranges[i].iova;
+		r[i].length = ranges[i].length;
+	}
+	ret = vfio_feature(vk_fd(dev), VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+			   &c, sizeof(c));
+	/* the driver may pick another granularity and says so in place */
+	if (ret == 0)
+		*page_size = c.page_size;
+	return ret;
+}
+
+static int vk_dma_log_report(NvfmDevice *dev, guint64 iova, guint64 length, guint64 page_size,
+			     guint64 *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report rep = {
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.bitmap = (guint64)(uintptr_t)bitmap,
+	};
+
+	return vfio_feature(vk_fd(dev), VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+			    &rep, sizeof(rep));
+}
+
+static int vk_dma_log_stop(NvfmDevice *dev)
+{
+	return vfio_feature(vk_fd(dev), VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+			    NULL, 0);
+}
+
+/* iommufd: IOMMU_GET_HW_INFO for our device id. A 6.6 kernel knows no
+ * out_capabilities: it accepts the longer struct because its tail is
+ * zero, and leaves the capabilities 0. Before 6.6: ENOTTY, no tracking. */
+static int iommufd_dirty(VfioKernel *k, NvfmDirtyInfo *out)
+{
+	struct nvfm_iommu_hw_info info = { .size = sizeof(info), .dev_id = k->iommufd_devid };
+
+	out->iommu = "iommufd";
+	if (ioctl(k->iommufd, NVFM_IOMMU_GET_HW_INFO, &info) < 0)
+		return errno == ENOTTY || errno == EOPNOTSUPP ? 0 : -errno;
+	out->iommu_dirty = (info.out_capabilities & NVFM_IOMMU_HW_CAP_DIRTY_TRACKING) != 0;
+	return 0;
+}
+
+/* type1: VFIO_IOMMU_GET_INFO and its capability chain; the migration
+ * capability says the container can log dirty pages, with which page
+ * sizes and how large one bitmap may be. */
+static int type1_dirty(VfioKernel *k, NvfmDirtyInfo *out)
+{
+	g_autofree guint8 *buf = NULL;
+	struct vfio_iommu_type1_info head = { .argsz = sizeof(head) };
+	struct vfio_iommu_type1_info *info;
+	guint32 off;
+
+	out->iommu = "type1";
+	if (ioctl(k->container_fd, VFIO_IOMMU_GET_INFO, &head) < 0)
+		return -errno;
+	if (!(head.flags & VFIO_IOMMU_INFO_CAPS) || head.argsz <= sizeof(head) ||
+	    head.argsz > 65536)
+		return 0;
+	buf = g_malloc0(head.argsz);
+	info = (struct vfio_iommu_type1_info *)buf;
+	info->argsz = head.argsz;
+	if (ioctl(k->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+		return -errno;
+	/* bounded: each hop must move forward inside the buffer */
+	for (off = info->cap_offset; off >= sizeof(*info) &&
+	     off + sizeof(struct vfio_info_cap_header) <= info->argsz;) {
+		struct vfio_info_cap_header *h = (struct vfio_info_cap_header *)(buf + off);
+
+		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
+		    off + sizeof(struct vfio_iommu_type1_info_cap_migration) <= info->argsz) {
+			struct vfio_iommu_type1_info_cap_migration *mig = (void *)h;
+
+			out->iommu_dirty = TRUE;
+			out->iommu_pgsizes = mig->pgsize_bitmap;
+			out->iommu_max_bitmap = mig->max_dirty_bitmap_size;
+			return 0;
+		}
+		if (h->next <= off)
+			break;
+		off = h->next;
+	}
+	return 0;
+}
+
+static int vk_iommu_dirty(NvfmDevice *dev, NvfmDirtyInfo *out)
+{
+	VfioKernel *k = dev->priv;
+
+	if (k->iommufd >= 0)
+		return iommufd_dirty(k, out);
+	if (k->container_fd >= 0)
+		return type1_dirty(k, out);
+	return -ENOTTY;
 }
 
 static int vk_get_state(NvfmDevice *dev, NvfmMigState *state)
@@ -548,6 +661,10 @@ static void vk_close(NvfmDevice *dev)
 		.get_flags = vk_get_flags,                  \
 		.get_data_size = vk_get_data_size,          \
 		.probe_dma_logging = vk_probe_dma_logging,  \
+		.dma_log_start = vk_dma_log_start,          \
+		.dma_log_report = vk_dma_log_report,        \
+		.dma_log_stop = vk_dma_log_stop,            \
+		.iommu_dirty = vk_iommu_dirty,              \
 		.get_state = vk_get_state,                  \
 		.set_state = vk_set_state,                  \
 		.reset = vk_reset,                          \

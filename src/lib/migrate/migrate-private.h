@@ -175,6 +175,11 @@ json_t *nvfm_migration_samples_json(NvfmMigration *m);
  * its clock aligned to ours, into m->dest_report */
 void nvfm_migration_dest_phases(NvfmMigration *m, json_t *agent_result);
 
+/* dirty-cost.c: the source VF's dirty tracking into @src ("dirty_tracking",
+ * its facts) and, when none, "dirty_cost" and a warning with the extra
+ * downtime per pass (the VM's RAM over the migration bandwidth) */
+void nvfm_migration_dirty_preflight(NvfmMigration *m, json_t *src, const NvfmDirtyInfo *info);
+
 /* migrate-vm.c: the VM's QEMU migration, used by both movers */
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *source, json_t *destination,
 				 json_t *blockers);

@@ -45,6 +45,7 @@ static gboolean direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers
 	json_t *compat;
 	NvfmMigState st;
 	NvfmMigFeatures feat;
+	NvfmDirtyInfo dirty;
 
 	d->dev = nvfm_device_open(m->opts->vf, &err);
 	if (!d->dev && g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND)) {
@@ -73,6 +74,12 @@ static gboolean direct_preflight(NvfmMigration *m, json_t *src, json_t *blockers
 	if (m->opts->precopy_rounds &&
 	    (!nvfm_device_get_features(d->dev, &feat, &err) || !(feat.flags & NVFM_MIG_FLAG_PRE_COPY)))
 		json_object_set_new(src, "precopy", json_string("not supported by the VF: skipped"));
+	g_clear_error(&err);
+	if (nvfm_device_get_dirty_tracking(d->dev, &dirty, &err))
+		nvfm_migration_dirty_preflight(m, src, &dirty);
+	else
+		json_array_append_new(json_object_get(src, "warnings"),
+				      json_sprintf("source VF: %s", err->message));
 	return TRUE;
 }
 

@@ -80,6 +80,26 @@ WRAP(int, precopy_info, "VFIO_MIG_GET_PRECOPY_INFO",
      (NvfmDevice *dev, int fd, guint64 *i, guint64 *d), (dev, fd, i, d))
 WRAP(int, compat_facts, "compatibility facts", (NvfmDevice *dev, json_t *o), (dev, o))
 
+/* ops a backend may leave NULL ("not supported") */
+#define WRAP_OPTIONAL(op, what, params, args)				\
+	static int w_##op params					\
+	{								\
+		SelftestWatch *w = enter(dev, what);			\
+		int r = w->real->op ? w->real->op args : -ENOTTY;	\
+									\
+		leave(w);						\
+		return r;						\
+	}
+
+WRAP_OPTIONAL(dma_log_start, "VFIO_DEVICE_FEATURE_DMA_LOGGING_START",
+	      (NvfmDevice *dev, guint64 *ps, const NvfmDmaRange *rg, guint32 n), (dev, ps, rg, n))
+WRAP_OPTIONAL(dma_log_report, "VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT",
+	      (NvfmDevice *dev, guint64 iova, guint64 len, guint64 ps, guint64 *bm),
+	      (dev, iova, len, ps, bm))
+WRAP_OPTIONAL(dma_log_stop, "VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP", (NvfmDevice *dev), (dev))
+WRAP_OPTIONAL(iommu_dirty, "IOMMU dirty tracking query", (NvfmDevice *dev, NvfmDirtyInfo *o),
+	      (dev, o))
+
 /* read(2)/write(2) on the data_fd, the backend's or the plain syscall */
 static gssize w_data_read(NvfmDevice *dev, int fd, void *buf, gsize len)
 {
@@ -120,6 +140,10 @@ static const NvfmDeviceOps watch_ops = {
 	.get_flags = w_get_flags,
 	.get_data_size = w_get_data_size,
 	.probe_dma_logging = w_probe_dma_logging,
+	.dma_log_start = w_dma_log_start,
+	.dma_log_report = w_dma_log_report,
+	.dma_log_stop = w_dma_log_stop,
+	.iommu_dirty = w_iommu_dirty,
 	.get_state = w_get_state,
 	.set_state = w_set_state,
 	.reset = w_reset,

@@ -898,6 +898,130 @@ static gboolean case_forbidden_driver(Ctx *c, GError **error)
 	return nvfm_device_reset(c->dev, error);
 }
 
+/* ---- DMA logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_*) ---- */
+
+/* One range like a small guest's RAM; the device need not have it
+ * mapped: START only tells the device which IOVAs to watch. */
+#define DMALOG_IOVA (1ull << 32)
+#define DMALOG_LENGTH (64ull << 20)
+#define DMALOG_PAGE 4096ull
+#define DMALOG_CANARY 0x5a5a5a5a5a5a5a5aull
+
+static int dmalog_start(Ctx *c, guint64 *page_size)
+{
+	NvfmDmaRange r = { DMALOG_IOVA, DMALOG_LENGTH };
+
+	*page_size = DMALOG_PAGE;
+	return c->dev->ops->dma_log_start(c->dev, page_size, &r, 1);
+}
+
+static gboolean dmalog_offered(Ctx *c, GError **error)
+{
+	NvfmDirtyInfo d;
+
+	if (!nvfm_device_get_dirty_tracking(c->dev, &d, error))
+		return FALSE;
+	if (!d.dma_logging || !c->dev->ops->dma_log_start)
+		return skip(error, "device offers no DMA logging (DMA_LOGGING_START probe)");
+	return TRUE;
+}
+
+/*
+ * REPORT over the started range into a bitmap of the uAPI's size (one bit
+ * per page, whole u64s) followed by canary words: the driver must write
+ * neither past it nor bits for pages beyond the range. *dirty: bits set.
+ */
+static gboolean dmalog_report(Ctx *c, guint64 page_size, guint64 *dirty, GError **error)
+{
+	guint64 words = nvfm_dma_log_bitmap_words(DMALOG_LENGTH, page_size);
+	guint64 pages = DMALOG_LENGTH / page_size;
+	g_autofree guint64 *bm = g_new0(guint64, words + 2);
+	int r;
+
+	bm[words] = bm[words + 1] = DMALOG_CANARY;
+	r = c->dev->ops->dma_log_report(c->dev, DMALOG_IOVA, DMALOG_LENGTH, page_size, bm);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_REPORT after START failed: %s", g_strerror(-r));
+	if (bm[words] != DMALOG_CANARY || bm[words + 1] != DMALOG_CANARY)
+		return fail(error, "DMA_LOGGING_REPORT wrote past the bitmap of %" G_GUINT64_FORMAT
+			    " u64 words", words);
+	*dirty = 0;
+	for (guint64 w = 0; w < words; w++) {
+		guint64 v = bm[w];
+
+		if (w == words - 1 && pages % 64)
+			if (v >> (pages % 64))
+				return fail(error, "DMA_LOGGING_REPORT set bits for pages past the "
+					    "range's %" G_GUINT64_FORMAT, pages);
+		*dirty += (guint64)__builtin_popcountll(v);
+	}
+	return TRUE;
+}
+
+/* START with one range, REPORT what the running device wrote (a device
+ * that did no DMA legitimately reports none), STOP; REPORT after STOP
+ * fails; START works again. */
+static gboolean case_dma_logging(Ctx *c, GError **error)
+{
+	guint64 page_size, dirty = 0, spare = 0;
+	guint64 bm[2] = { 0 };
+	int r;
+
+	if (!dmalog_offered(c, error) || !nvfm_device_reset(c->dev, error))
+		return FALSE;
+	r = dmalog_start(c, &page_size);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_START with one range failed: %s", g_strerror(-r));
+	if (page_size < DMALOG_PAGE || (page_size & (page_size - 1)))
+		return fail(error, "DMA_LOGGING_START chose page size %" G_GUINT64_FORMAT
+			    ": not a power of two of at least 4 KiB (REPORT needs one)", page_size);
+	if (!dmalog_report(c, page_size, &dirty, error))
+		return FALSE;
+	r = c->dev->ops->dma_log_stop(c->dev);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_STOP failed: %s", g_strerror(-r));
+	r = c->dev->ops->dma_log_report(c->dev, DMALOG_IOVA, 64 * page_size, page_size, bm);
+	if (r == 0)
+		return fail(error, "DMA_LOGGING_REPORT after STOP succeeded: logging did not stop");
+	r = dmalog_start(c, &spare);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_START after STOP failed: %s", g_strerror(-r));
+	r = c->dev->ops->dma_log_stop(c->dev);
+	if (r < 0)
+		return fail(error, "the second DMA_LOGGING_STOP failed: %s", g_strerror(-r));
+	note(c, "page size %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+	     " pages reported dirty%s", page_size, dirty, (guint64)(DMALOG_LENGTH / page_size),
+	     dirty ? "" : " (the device did no DMA: legitimate)");
+	return TRUE;
+}
+
+/* Sequences the VFIO core leaves to the driver: REPORT before START and a
+ * second START are refused by the upstream drivers (EINVAL); one that
+ * takes them would hand QEMU a log it never asked for, or lose one. */
+static gboolean case_dma_logging_misuse(Ctx *c, GError **error)
+{
+	guint64 page_size, spare;
+	guint64 bm[2] = { 0 };
+	int r;
+
+	if (!dmalog_offered(c, error))
+		return FALSE;
+	r = c->dev->ops->dma_log_report(c->dev, DMALOG_IOVA, 64 * DMALOG_PAGE, DMALOG_PAGE, bm);
+	if (r == 0)
+		warn(c, "DMA_LOGGING_REPORT before any START succeeded");
+	r = dmalog_start(c, &page_size);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_START failed: %s", g_strerror(-r));
+	r = dmalog_start(c, &spare);
+	if (r == 0)
+		warn(c, "a second DMA_LOGGING_START while logging succeeded");
+	r = c->dev->ops->dma_log_stop(c->dev);
+	if (r < 0)
+		return fail(error, "DMA_LOGGING_STOP failed: %s", g_strerror(-r));
+	note(c, "REPORT before START and a second START refused");
+	return TRUE;
+}
+
 static const struct {
 	const char *name;
 	NvfmSelftestGrade grade;
@@ -925,6 +1049,8 @@ static const struct {
 	{ "reset-mid-save", REQ, case_reset_mid_save },
 	{ "reset-mid-resume", REQ, case_reset_mid_resume },
 	{ "state-after-close", REC, case_state_after_close },
+	{ "dma-logging", REQ, case_dma_logging },
+	{ "dma-logging-misuse", ROB, case_dma_logging_misuse },
 #undef REQ
 #undef REC
 #undef ROB
