@@ -512,15 +512,19 @@ gboolean nvfm_migration_vm_cancel(NvfmMigration *m, GString *what)
 	/* A QEMU that took an incoming migration (or a device for it) is of
 	 * no further use; it must let go of the destination VF before the VF
 	 * is released. */
-	if (m->dst_qmp && (m->incoming_started || m->dest_device_added) && nvfm_qmp_is_connected(m->dst_qmp)) {
-		gboolean gone;
+	if (m->dst_qmp && (m->incoming_started || m->dest_device_added)) {
+		/* a connection already lost may have lost events too: then
+		 * only a RESUME seen counts ("HAD run"), never its absence */
+		gboolean gone = FALSE;
 
 		g_clear_error(&err);
-		gone = quit(m->dst_qmp, 5000, &err);
-		if (gone)
-			g_string_append(what, "; destination QEMU stopped");
-		else
-			g_string_append_printf(what, "; destination QEMU: %s", err->message);
+		if (nvfm_qmp_is_connected(m->dst_qmp)) {
+			gone = quit(m->dst_qmp, 5000, &err);
+			if (gone)
+				g_string_append(what, "; destination QEMU stopped");
+			else
+				g_string_append_printf(what, "; destination QEMU: %s", err->message);
+		}
 		dest_ran(m, gone, what);
 	}
 	return TRUE;

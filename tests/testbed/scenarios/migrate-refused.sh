@@ -27,6 +27,9 @@ mr_refused_a() {
 	tb_log "rollback: $(mq_report '.rollback // empty')"
 	tb_metric failed_phase "$MR_PHASE"
 	tb_metric exit_status "$MQ_RC"
+	# how long B's guest ran before the rollback stopped it (0: never; a
+	# QEMU that ended by itself leaves it unknown), docs/orchestrator.md
+	tb_metric destination_ran_ms "$(mq_report '.destination_ran_ms // "unknown"')"
 	[ "$(mq_report .committed)" = false ] || tb_fail "the failure came after the commit point"
 	[ "$(grep -c '^nvme-vf-migrate: ' /run/tb/migrate.log)" -eq 1 ] ||
 		tb_fail "not one error line: $(grep '^nvme-vf-migrate: ' /run/tb/migrate.log)"
