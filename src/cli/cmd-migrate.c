@@ -163,6 +163,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->downtime_limit_ms = (guint)a->downtime;
 	o->multifd_channels = (guint)a->multifd;
 	o->keep_source = a->keep_source;
+	o->insecure = a->t.insecure;
 	o->tls = cli_transport_tls(&a->t, FALSE, a->agent, &error);
 	if (error) {
 		*code = cli_fail(error);
