@@ -449,7 +449,9 @@ libvirt_host() {
 	EOF
 	# migrate-libvirt.sh's TLS cases: the host's PKI as libvirt reads it
 	# for VIR_MIGRATE_TLS (ca-cert.pem, server-*.pem, client-*.pem)
-	[ ! -d "$d/pki" ] || echo "migrate_tls_x509_cert_dir = \"$d/pki\"" >>"$d/etc/qemu.conf"
+	# (and every migration must be TLS: the hook then has no warning)
+	[ ! -d "$d/pki" ] || printf 'migrate_tls_x509_cert_dir = "%s"\nmigrate_tls_force = 1\n' \
+		"$d/pki" >>"$d/etc/qemu.conf"
 	# libvirtd passes hooks only PATH, HOME, USER, LOGNAME and LC_ALL, so
 	# the wrapper names the configuration (as an operator's would)
 	cat >"$d/etc/hooks/qemu.d/nvme-vf-migrate" <<-EOF

@@ -21,7 +21,8 @@
 # bad-domain        --domain names no domain: a preflight blocker
 # tls               a TLS agent link: libvirt's stream is TLS too
 #                   (VIR_MIGRATE_TLS, qemu.conf's migrate_tls_x509_cert_dir
-#                   from the same PKI), and no clear-stream warning
+#                   from the same PKI), and no clear-stream warning, from
+#                   the CLI nor from the hook (qemu.conf: migrate_tls_force)
 # tls-no-certs      the same, but B's libvirt has no server certificate:
 #                   libvirt refuses the TLS migration, nothing moves
 # clear-refused     a plain (UNIX) agent link without --insecure: a
@@ -179,6 +180,9 @@ case_success_hook() {
 	grep -q "migrate begin: kept emu:pfB-vf0 for ua-nvme0" "$B/hook.log" ||
 		fail "B's hook did not keep the agent's VF"
 	grep -q "migrate begin: provisioned" "$B/hook.log" && fail "B's hook provisioned a VF of its own"
+	# libvirt may migrate in clear here (no migrate_tls_force): B's hook says so
+	grep -q "migrate begin: libvirt's migration stream (guest RAM and the VF's state) travels in clear unless virsh migrate --tls" \
+		"$B/hook.log" || fail "B's hook did not warn of the clear stream: $(cat "$B/hook.log")"
 	[ ! -e "$(state_file "$B")" ] || fail "B's hook recorded a VF it did not provision"
 	# A's VF went back once: by A's hook (release end) or by the CLI
 	by_hook=$(grep -c "released VF emu:pfA-vf0" "$A/hook.log" 2>/dev/null)
@@ -241,9 +245,13 @@ tls_pki() {
 
 case_tls() {
 	tls_pki
-	without_hook_setup 2
+	setup_two_hosts 2
+	start_agent
 	cli
 	expect_migrated
+	# qemu.conf forces TLS: B's hook has nothing to warn about
+	grep -q "migrate begin: kept emu:pfB-vf0" "$B/hook.log" || fail "B's hook did not run"
+	grep -q "travels in clear" "$B/hook.log" && fail "B's hook warned: $(cat "$B/hook.log")"
 	echo "ok: migrated with libvirt's stream under TLS; downtime $(report_get 'r.get("downtime_ms")') ms"
 }
 
