@@ -604,6 +604,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	if (!pre)
 		goto fail;
 	json_array_extend(warnings, json_object_get(json_object_get(pre, "source"), "warnings"));
+	json_array_extend(warnings, json_object_get(json_object_get(pre, "destination"), "warnings"));
 	if (!ok) {
 		preflight_error(pre, &err);
 		goto fail;
