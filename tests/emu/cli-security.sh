@@ -6,7 +6,9 @@
 #   clear-stream  a VM's migration stream over a plain agent link: a
 #                 blocker, a warning with --insecure
 #   dest-qmp-tcp  --dest-vm tcp:...: a blocker, a warning with --insecure
-#   dest-qmp-agent --dest-vm agent:PATH is neither
+#   dest-qmp-agent --dest-vm agent:PATH is no TCP QMP; an agent without
+#                 --qmp-dir reaches no monitor; a relative PATH is a
+#                 usage error
 set -u
 CASE=${1:-clear-stream}
 NAME=cli-security
@@ -75,6 +77,15 @@ dest-qmp-tcp)
 	# no QEMU)
 	run migrate tcp:127.0.0.1:9 --insecure
 	has "^warning: $TCPQMP"
+	;;
+dest-qmp-agent)
+	run check "agent:$WORK/dest.qmp" --insecure
+	[ "$RC" -eq 3 ] || fail "check exited $RC: $(cat "$WORK/err")"
+	has "blocker: destination QEMU's QMP socket: QMP $WORK/dest.qmp through the agent: .*this agent serves no QMP sockets (it runs without --qmp-dir)"
+	hasnt "unauthenticated"
+	expect 2 "agent:PATH needs an absolute PATH" "$TOOL" check emu:pa-vf0 \
+		--to "unix:$WORK/agent.sock" --dest-pf emu:pb --vm "$WORK/no-vm.sock" \
+		--dest-vm agent:dest.qmp --migrate-uri tcp:127.0.0.1:1
 	;;
 *)
 	echo "unknown case $CASE" >&2
