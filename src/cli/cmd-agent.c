@@ -224,6 +224,7 @@ int cmd_agent(int argc, char **argv)
 	    !cli_config_str(NVFM_CFG_AGENT_RUNTIME_DIR, "--runtime-dir", &runtime, "agent", &code) ||
 	    !cli_config_str(NVFM_CFG_AGENT_LOG, "--log", &log, "agent", &code) ||
 	    !cli_config_str(NVFM_CFG_AGENT_LOG_FILE, "--log-file", &log_file, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_QMP_DIR, "--qmp-dir", &qmp_dir, "agent", &code) ||
 	    !cli_config_int(NVFM_CFG_AGENT_MAX_SESSIONS, "--max-sessions", &max_sessions, "agent",
 			    &code) ||
 	    !cli_config_int(NVFM_CFG_AGENT_IDLE_TIMEOUT, "--idle-timeout", &idle, "agent", &code) ||
