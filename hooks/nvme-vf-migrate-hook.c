@@ -128,6 +128,22 @@ static void act(gpointer data, const char *fmt, ...)
 		g_string_append_printf(h->pending, "%s\n", line);
 }
 
+/* What the caller should know although the call succeeds: on stderr with
+ * the actions, and in the log as a warning. */
+static void warn(Hook *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void warn(Hook *h, const char *fmt, ...)
+{
+	g_autofree char *line = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	line = hook_line(h, G_LOG_LEVEL_WARNING, fmt, ap);
+	va_end(ap);
+	if (!h->log || nvfm_log_get_target(h->log) != NVFM_LOG_STDERR)
+		g_string_append_printf(h->pending, "%s\n", line);
+}
+
 /* The one-line reason libvirt puts into its error message; the actions
  * queued by act() are dropped from stderr (the log file has them). */
 static int fail(Hook *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -236,6 +252,12 @@ static int op_migrate_begin(Hook *h, NvfmDomain *dom, const char *xml)
 
 	if (vfs->len == 0)
 		return done(h);	/* empty output: libvirt keeps its XML */
+	/* the flags of virsh migrate are not ours to see: only libvirt's
+	 * own setting tells that the VF's state cannot go in clear */
+	if (!nvfm_libvirt_migrate_tls_forced(NVFM_LIBVIRT_QEMU_CONF))
+		warn(h, "libvirt's migration stream (guest RAM and the VF's state) travels in clear "
+		     "unless virsh migrate --tls: %s does not set migrate_tls_force = 1",
+		     NVFM_LIBVIRT_QEMU_CONF);
 	reservations = nvfm_ledger_new_reservations(h->conf.agent_runtime_dir);
 	opts.reservations = reservations;
 	map = nvfm_incoming_provision(h->incoming, dom, vfs, &opts, act, h, &error);

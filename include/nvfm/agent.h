@@ -10,6 +10,7 @@
 
 #include "nvfm/device.h"
 #include "nvfm/log.h"
+#include "nvfm/qmp.h"
 #include "nvfm/transfer.h"
 #include "nvfm/transport.h"
 
@@ -86,6 +87,9 @@ typedef void (*NvfmAgentLogFunc)(GLogLevelFlags level, const NvfmLogFields *fiel
  * @progress: optional; state bytes of each transfer as they arrive (the
  *	      phase's bytes and expected total), from the session's thread
  * @progress_data: closure of @progress
+ * @qmp_dir: the directory whose UNIX sockets (destination QEMUs' monitors)
+ *	     a peer may reach through its connection ("qmp" request;
+ *	     symlinks resolved, nothing outside it); %NULL: none
  */
 typedef struct {
 	const char *listen;
@@ -108,6 +112,7 @@ typedef struct {
 	gpointer log_data;
 	NvfmProgressFunc progress;
 	gpointer progress_data;
+	const char *qmp_dir;
 } NvfmAgentOptions;
 
 /**
@@ -213,6 +218,26 @@ gboolean nvfm_agent_client_has_capability(NvfmAgentClient *client, const char *c
  * Return: %TRUE when the connection's peer is considered gone.
  */
 gboolean nvfm_agent_client_is_silent(NvfmAgentClient *client);
+
+/**
+ * nvfm_agent_client_open_qmp() - a QEMU monitor on the agent's host,
+ * through this connection
+ * @client: the client; taken, even on failure: from the agent's reply on
+ *	    the connection carries the monitor's bytes, and it closes when
+ *	    the returned client is freed
+ * @path: the monitor's UNIX socket on the agent's host, under the agent's
+ *	  QMP directory (its --qmp-dir)
+ * @timeout_ms: bound on the request, QEMU's greeting and the negotiation
+ * @error: return location for an error
+ *
+ * The monitor gets the connection's TLS and the agent's check of our
+ * certificate, unlike QMP on TCP.
+ *
+ * Return: a ready QMP client, or %NULL with @error set
+ * (%NVFM_ERROR_PERMISSION: @path is outside the agent's QMP directory).
+ */
+NvfmQmp *nvfm_agent_client_open_qmp(NvfmAgentClient *client, const char *path, int timeout_ms,
+				    GError **error);
 
 /**
  * nvfm_agent_client_call() - one control request

@@ -203,4 +203,20 @@ NvfmReleaseScope nvfm_release_scope(const char *phase, const char *reason, const
  */
 char *nvfm_libvirt_stop_reason_from_log(const char *log_dir, const char *domain);
 
+/**
+ * nvfm_libvirt_migrate_tls_forced() - whether libvirt encrypts every
+ * migration of its QEMU domains
+ * @qemu_conf: libvirt's qemu.conf (%NVFM_LIBVIRT_QEMU_CONF)
+ *
+ * Return: %TRUE when it sets migrate_tls_force = 1; %FALSE when it does
+ * not, or cannot be read: then the stream is encrypted only when the
+ * caller asked (virsh migrate --tls, VIR_MIGRATE_TLS).
+ */
+gboolean nvfm_libvirt_migrate_tls_forced(const char *qemu_conf);
+
+/**
+ * NVFM_LIBVIRT_QEMU_CONF - where libvirt's QEMU driver reads its settings
+ */
+#define NVFM_LIBVIRT_QEMU_CONF "/etc/libvirt/qemu.conf"
+
 G_END_DECLS

@@ -95,7 +95,8 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  * @dest_libvirt_uri: the destination libvirt URI, for a peer-to-peer
  *		      migration ("qemu+tcp://10.0.0.2/system")
  * @dest_qmp: the destination QEMU's QMP address (started with
- *	      "-incoming defer"); needed with @vm_qmp
+ *	      "-incoming defer"); needed with @vm_qmp. "tcp:" is
+ *	      unauthenticated: only with @insecure
  * @migrate_uri: where the destination QEMU listens for the migration
  *		 stream ("tcp:10.0.0.2:4444"); needed with @vm_qmp
  * @vf: the source VF: a device address ("emu:pfa-vf0",
@@ -134,6 +135,14 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  * @progress_data: its closure
  * @cancellable: cancels the migration (through the same rollback) until
  *		 the commit point; may be %NULL
+ * @dest_qmp_via_agent: @dest_qmp is the path of a UNIX socket on the
+ *			destination host, reached through a connection to
+ *			@agent (with its TLS); the agent serves only sockets
+ *			under its QMP directory
+ * @insecure: the user accepts what is not encrypted or not authenticated
+ *	      (--insecure): QEMU's or libvirt's migration stream in clear (a
+ *	      plain agent link) and a destination QMP on TCP are then
+ *	      warnings of the preflight; without it they block
  */
 typedef struct {
 	NvfmMover mover;
@@ -162,6 +171,8 @@ typedef struct {
 	NvfmMigrateProgressFunc progress;
 	gpointer progress_data;
 	GCancellable *cancellable;
+	gboolean dest_qmp_via_agent;
+	gboolean insecure;
 } NvfmMigrateOptions;
 
 /**

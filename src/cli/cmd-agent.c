@@ -174,7 +174,7 @@ static int agent_request(int argc, char **argv);
 int cmd_agent(int argc, char **argv)
 {
 	g_autofree char *listen = NULL, *runtime = NULL, *log = NULL, *log_file = NULL;
-	g_autofree char *max_emu = NULL;
+	g_autofree char *max_emu = NULL, *qmp_dir = NULL;
 	g_auto(GStrv) pf_args = NULL;
 	g_autoptr(GPtrArray) pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	g_auto(GStrv) admin = NULL;
@@ -195,6 +195,7 @@ int cmd_agent(int argc, char **argv)
 		{ "max-emu-state", 0, 0, G_OPTION_ARG_STRING, &max_emu, "Largest emulated state a peer may send (default 1G)", "SIZE" },
 		{ "driver", 0, 0, G_OPTION_ARG_STRING_ARRAY, &drivers, "A driver peers may have their VFs bound to, besides the one modules.alias names for the VF and vfio-pci (repeatable)", "NAME" },
 		{ "admin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &admin, "Clients that may see and release every reservation, matched like --allow (on plain TCP: the client's IP address) (repeatable)", "PATTERN" },
+		{ "qmp-dir", 0, 0, G_OPTION_ARG_FILENAME, &qmp_dir, "QEMU monitor sockets under DIR may be reached through the agent link (migrate --dest-vm agent:PATH); default none", "DIR" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = NULL;
@@ -223,6 +224,7 @@ int cmd_agent(int argc, char **argv)
 	    !cli_config_str(NVFM_CFG_AGENT_RUNTIME_DIR, "--runtime-dir", &runtime, "agent", &code) ||
 	    !cli_config_str(NVFM_CFG_AGENT_LOG, "--log", &log, "agent", &code) ||
 	    !cli_config_str(NVFM_CFG_AGENT_LOG_FILE, "--log-file", &log_file, "agent", &code) ||
+	    !cli_config_str(NVFM_CFG_AGENT_QMP_DIR, "--qmp-dir", &qmp_dir, "agent", &code) ||
 	    !cli_config_int(NVFM_CFG_AGENT_MAX_SESSIONS, "--max-sessions", &max_sessions, "agent",
 			    &code) ||
 	    !cli_config_int(NVFM_CFG_AGENT_IDLE_TIMEOUT, "--idle-timeout", &idle, "agent", &code) ||
@@ -292,6 +294,7 @@ int cmd_agent(int argc, char **argv)
 	ao.pfs = (const NvfmAddress *const *)pfs->pdata;
 	ao.admin = (const char *const *)admin;
 	ao.drivers = (const char *const *)drivers;
+	ao.qmp_dir = qmp_dir;
 	ao.log = agent_log;
 	ao.log_data = &lc;
 	code = cli_run_agent(&ao, &error);

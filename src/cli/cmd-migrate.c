@@ -34,7 +34,7 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 		{ "dest-driver", 0, 0, G_OPTION_ARG_STRING, &a->dest_driver, "Driver for the destination VF (default: the agent's choice for the PF)", "DRIVER" },
 		{ "device-state", 0, 0, G_OPTION_ARG_STRING, &a->mover, "Who moves the VF's state: direct (default) or qemu", "MOVER" },
 		{ "vm", 0, 0, G_OPTION_ARG_STRING, &a->vm, "The source VM's QMP socket (a path, unix:PATH or tcp:HOST:PORT)", "QMP" },
-		{ "dest-vm", 0, 0, G_OPTION_ARG_STRING, &a->dest_vm, "The destination QEMU's QMP socket (started with -incoming defer)", "QMP" },
+		{ "dest-vm", 0, 0, G_OPTION_ARG_STRING, &a->dest_vm, "The destination QEMU's QMP socket (started with -incoming defer): agent:PATH reaches a UNIX socket on the destination through the agent; tcp:HOST:PORT only with --insecure", "QMP" },
 		{ "migrate-uri", 0, 0, G_OPTION_ARG_STRING, &a->uri, "Where the destination QEMU listens for the VM's migration stream (tcp:HOST:PORT)", "URI" },
 		{ "domain", 0, 0, G_OPTION_ARG_STRING, &a->domain, "A libvirt domain instead of --vm: libvirt migrates it, QEMU carries the VF (--device-state qemu)", "NAME" },
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &a->connect, "The source libvirt URI (default: libvirt's default)", "URI" },
@@ -150,7 +150,14 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->domain = a->domain;
 	o->libvirt_uri = a->connect;
 	o->dest_libvirt_uri = a->dest_connect;
-	o->dest_qmp = a->dest_vm;
+	/* agent:PATH: the destination QEMU's UNIX socket, through the agent */
+	o->dest_qmp_via_agent = a->dest_vm && g_str_has_prefix(a->dest_vm, "agent:");
+	o->dest_qmp = o->dest_qmp_via_agent ? a->dest_vm + strlen("agent:") : a->dest_vm;
+	if (o->dest_qmp_via_agent && !g_path_is_absolute(o->dest_qmp)) {
+		*code = cli_usage_error(cmd, "--dest-vm agent:PATH needs an absolute PATH, not '%s'",
+					o->dest_qmp);
+		return FALSE;
+	}
 	o->migrate_uri = a->uri;
 	o->vm_device_id = a->vm_device;
 	o->dest_device_props = a->device_props;
@@ -163,6 +170,7 @@ static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
 	o->downtime_limit_ms = (guint)a->downtime;
 	o->multifd_channels = (guint)a->multifd;
 	o->keep_source = a->keep_source;
+	o->insecure = a->t.insecure;
 	o->tls = cli_transport_tls(&a->t, FALSE, a->agent, &error);
 	if (error) {
 		*code = cli_fail(error);

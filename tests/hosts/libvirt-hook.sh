@@ -447,6 +447,11 @@ libvirt_host() {
 	cgroup_controllers = [ ]
 	namespaces = [ ]
 	EOF
+	# migrate-libvirt.sh's TLS cases: the host's PKI as libvirt reads it
+	# for VIR_MIGRATE_TLS (ca-cert.pem, server-*.pem, client-*.pem)
+	# (and every migration must be TLS: the hook then has no warning)
+	[ ! -d "$d/pki" ] || printf 'migrate_tls_x509_cert_dir = "%s"\nmigrate_tls_force = 1\n' \
+		"$d/pki" >>"$d/etc/qemu.conf"
 	# libvirtd passes hooks only PATH, HOME, USER, LOGNAME and LC_ALL, so
 	# the wrapper names the configuration (as an operator's would)
 	cat >"$d/etc/hooks/qemu.d/nvme-vf-migrate" <<-EOF

@@ -19,7 +19,17 @@
 # hook-refuses      B's hook refuses "migrate begin": the migration fails and
 #                   the rollback releases B's VF
 # bad-domain        --domain names no domain: a preflight blocker
+# tls               a TLS agent link: libvirt's stream is TLS too
+#                   (VIR_MIGRATE_TLS, qemu.conf's migrate_tls_x509_cert_dir
+#                   from the same PKI), and no clear-stream warning, from
+#                   the CLI nor from the hook (qemu.conf: migrate_tls_force)
+# tls-no-certs      the same, but B's libvirt has no server certificate:
+#                   libvirt refuses the TLS migration, nothing moves
+# clear-refused     a plain (UNIX) agent link without --insecure: a
+#                   preflight blocker, nothing provisioned
 #
+# Cases with a plain agent link (--insecure) check the warning that
+# libvirt's stream travels in clear.
 # Every failure leaves the domain running on A only, A's VF provisioned and
 # nothing provisioned on B.
 set -u
@@ -70,7 +80,7 @@ start_agent() {
 	echo "agent_runtime_dir = $WORK/rt-b" >>"$B/hook.conf"
 	: >"$WORK/agent-b.log"
 	ip netns exec "$NSB" env NVFM_EMU_DIR="$B/emu" "$TOOL" -v agent \
-		--listen "$IPB:$AGENT_PORT" --insecure --emu --runtime-dir "$WORK/rt-b" \
+		--listen "${AGENT_AT:-$IPB:$AGENT_PORT}" ${AGENT_SEC:---insecure} --emu --runtime-dir "$WORK/rt-b" \
 		>>"$WORK/agent-b.log" 2>&1 &
 	AGENT_PID=$!
 	n=150
@@ -88,7 +98,7 @@ cli() {
 	timeout 200 ip netns exec "$NSA" env NVFM_EMU_DIR="$A/emu" "$TOOL" --json migrate \
 		emu:pfA-vf0 --domain "${1:-$DOM}" --connect "qemu+tcp://$IPA/system" \
 		--dest-connect "${2:-qemu+tcp://$IPB/system}" --device-state qemu \
-		--to "$IPB:$AGENT_PORT" --dest-pf emu:pfB --nvq 4 --nvi 2 --insecure \
+		--to "${AGENT_AT:-$IPB:$AGENT_PORT}" --dest-pf emu:pfB --nvq 4 --nvi 2 ${CLI_SEC---insecure} \
 		--report "$WORK/report.json" >"$WORK/cli.out" 2>"$WORK/cli.err"
 	RC=$?
 }
@@ -105,8 +115,15 @@ expect_migrated() {
 	[ "$(report_get 'r["mover"]')" = libvirt ] || fail "mover $(report_get 'r["mover"]')"
 	[ "$(report_get 'r.get("destination_vf")')" = emu:pfB-vf0 ] ||
 		fail "destination VF $(report_get 'r.get("destination_vf")')"
-	[ "$(report_get 'r.get("warnings")')" = None ] ||
-		fail "warnings: $(report_get 'r.get("warnings")')"
+	if [ -n "${CLI_SEC:-}" ]; then
+		[ "$(report_get 'r.get("warnings")')" = None ] ||
+			fail "warnings: $(report_get 'r.get("warnings")')"
+		[ "$(report_get 'r["preflight"]["source"]["migration_stream"]')" = tls ] ||
+			fail "stream: $(report_get 'r["preflight"]["source"]["migration_stream"]')"
+	else
+		[ "$(report_get 'r.get("warnings")')" = "[\"$CLEAR\"]" ] ||
+			fail "warnings: $(report_get 'r.get("warnings")')"
+	fi
 	# the guest runs on B with B's VF in its live XML; A has nothing
 	expect_running B vb
 	va domstate "$DOM" >/dev/null 2>&1 && fail "the domain still exists on A"
@@ -163,6 +180,9 @@ case_success_hook() {
 	grep -q "migrate begin: kept emu:pfB-vf0 for ua-nvme0" "$B/hook.log" ||
 		fail "B's hook did not keep the agent's VF"
 	grep -q "migrate begin: provisioned" "$B/hook.log" && fail "B's hook provisioned a VF of its own"
+	# libvirt may migrate in clear here (no migrate_tls_force): B's hook says so
+	grep -q "migrate begin: libvirt's migration stream (guest RAM and the VF's state) travels in clear unless virsh migrate --tls" \
+		"$B/hook.log" || fail "B's hook did not warn of the clear stream: $(cat "$B/hook.log")"
 	[ ! -e "$(state_file "$B")" ] || fail "B's hook recorded a VF it did not provision"
 	# A's VF went back once: by A's hook (release end) or by the CLI
 	by_hook=$(grep -c "released VF emu:pfA-vf0" "$A/hook.log" 2>/dev/null)
@@ -203,6 +223,59 @@ case_hook_refuses() {
 	echo "ok: $(report_get 'r["rollback"]')"
 }
 
+CLEAR="libvirt's migration stream (guest RAM and the VF's state) travels in clear: the agent link is plain"
+
+# tls_pki [B-SERVER]: the test PKI (RSA: QEMU's tls-creds-x509 wants key
+# encipherment) as the agent, the CLI and each libvirt read it; B's libvirt
+# gets its server certificate unless B-SERVER is "none"
+tls_pki() {
+	libvirt_prereqs
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" rsa >/dev/null || fail "making certificates"
+	for h in "$A" "$B"; do
+		mkdir -p "$h/pki"
+		cp "$WORK/pki/server/ca-cert.pem" "$WORK/pki/client/client-cert.pem" \
+			"$WORK/pki/client/client-key.pem" "$h/pki/"
+		[ "$h" = "$B" ] && [ "${1:-}" = none ] && continue
+		cp "$WORK/pki/server/server-cert.pem" "$WORK/pki/server/server-key.pem" "$h/pki/"
+	done
+	AGENT_SEC="--tls-dir $WORK/pki/server"
+	CLI_SEC="--tls-dir $WORK/pki/client"
+}
+
+case_tls() {
+	tls_pki
+	setup_two_hosts 2
+	start_agent
+	cli
+	expect_migrated
+	# qemu.conf forces TLS: B's hook has nothing to warn about
+	grep -q "migrate begin: kept emu:pfB-vf0" "$B/hook.log" || fail "B's hook did not run"
+	grep -q "travels in clear" "$B/hook.log" && fail "B's hook warned: $(cat "$B/hook.log")"
+	echo "ok: migrated with libvirt's stream under TLS; downtime $(report_get 'r.get("downtime_ms")') ms"
+}
+
+case_tls_no_certs() {
+	tls_pki none
+	without_hook_setup 2
+	cli
+	expect_rolled_back 1 "libvirt: .*server-cert.pem"
+	echo "ok: $(report_get 'r["error"]')"
+}
+
+case_clear_refused() {
+	# a UNIX agent link needs no --insecure, and carries nothing of
+	# libvirt's stream: only --insecure may accept that stream in clear
+	libvirt_prereqs
+	AGENT_AT="unix:$WORK/agent-b.sock"
+	CLI_SEC=
+	without_hook_setup 2
+	cli
+	expect_rolled_back 3 "travels in clear: the agent link is plain (only --insecure accepts that)"
+	grep -q '"provision"\|provisioned' "$WORK/agent-b.log" && fail "B's agent provisioned a VF"
+	echo "ok: $(report_get 'r["error"]')"
+}
+
 case_bad_domain() {
 	libvirt_prereqs
 	without_hook_setup 2
@@ -226,6 +299,9 @@ success-hook) case_success_hook ;;
 dest-unreachable) case_dest_unreachable ;;
 hook-refuses) case_hook_refuses ;;
 bad-domain) case_bad_domain ;;
+tls) case_tls ;;
+tls-no-certs) case_tls_no_certs ;;
+clear-refused) case_clear_refused ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0

@@ -81,7 +81,7 @@ sys.exit(0 if c.get(sys.argv[2]) else 1)' "$WORK/caps-$1.json" "$2"
 
 MIG_ARGS() {
 	echo "$VF --device-state qemu --vm-device $DEV_ID --to $IPB:$AGENT_PORT --dest-pf emu:pfb
-		--vm $WORK/vm-a.sock --dest-vm $WORK/vm-b.sock --migrate-uri tcp:$IPB:$MIG_PORT
+		--vm $WORK/vm-a.sock --dest-vm ${DVM:-$WORK/vm-b.sock} --migrate-uri tcp:$IPB:$MIG_PORT
 		${SEC:---insecure}"
 }
 migrate() {
@@ -349,6 +349,45 @@ tls)
 		[ $n -gt 0 ] || fail "B's agent kept $(ls "$WORK/rt-b/qemu-tls")"
 		sleep 0.1
 	done
+	;;
+
+qmp-agent)
+	# B's QEMU reached through B's agent (--dest-vm agent:PATH): the
+	# monitor rides the TLS agent link, no QMP on TCP anywhere
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" rsa >/dev/null || fail "making certificates"
+	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b --qmp-dir "$WORK"
+	start_vms
+	proxy a
+	proxy b
+	SEC="--tls-dir $WORK/pki/client" DVM="agent:$WORK/vm-b.sock" migrate
+	expect_migrated
+	grep -q "warning" "$WORK/migrate.out" && fail "warnings: $(cat "$WORK/migrate.out")"
+	grep -q "relaying QMP $WORK/vm-b.sock" "$WORK/agent-b.log" ||
+		fail "B's agent relayed no QMP"
+	grep -q '"cmd": "migrate-incoming"' "$WORK/proxy-b.log" ||
+		fail "B's QEMU got no migrate-incoming through the agent"
+	;;
+
+qmp-agent-outside)
+	# a socket outside the agent's QMP directory, named or through a
+	# symlink inside it, is refused before the agent connects to it
+	command -v certtool >/dev/null 2>&1 || skip "needs certtool (gnutls-bin)"
+	sh "$HERE/mkcerts.sh" "$WORK/pki" "$IPB" rsa >/dev/null || fail "making certificates"
+	mkdir "$WORK/qmpdir"
+	ln -s "$WORK/vm-b.sock" "$WORK/qmpdir/vm-b.sock"
+	TH_AGENT_SECURITY="--tls-dir $WORK/pki/server" th_agent b --qmp-dir "$WORK/qmpdir"
+	start_vms
+	proxy a --once
+	proxy b
+	for p in "$WORK/vm-b.sock" "$WORK/qmpdir/vm-b.sock" "$WORK/qmpdir/../vm-b.sock"; do
+		SEC="--tls-dir $WORK/pki/client" DVM="agent:$p" check
+		[ "$RC" -eq 3 ] || fail "check of agent:$p exited $RC: $(cat "$WORK/check.out")"
+		grep -q "blocker: destination QEMU's QMP socket: .*is not under this agent's QMP directory" \
+			"$WORK/check.out" || fail "agent:$p: $(cat "$WORK/check.out")"
+	done
+	[ -s "$WORK/proxy-b.log" ] && fail "B's QEMU was reached: $(cat "$WORK/proxy-b.log")"
+	runs_on a
 	;;
 
 no-postcopy)

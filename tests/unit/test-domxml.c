@@ -397,6 +397,36 @@ static void test_rewrite_errors(void)
 			     "invalid domain XML: line 1");
 }
 
+/* qemu.conf's migrate_tls_force as libvirt reads it: the last assignment
+ * counts, comments and other keys do not. */
+static void test_tls_forced(void)
+{
+	static const struct {
+		const char *text;
+		gboolean forced;
+	} cases[] = {
+		{ "", FALSE },
+		{ "#migrate_tls_force = 1\n", FALSE },
+		{ "migrate_tls_force = 1\n", TRUE },
+		{ "  migrate_tls_force=1  # yes\n", TRUE },
+		{ "migrate_tls_force = 0\n", FALSE },
+		{ "migrate_tls_force = 1\nmigrate_tls_force = 0\n", FALSE },
+		{ "migrate_tls_force = 0\nmigrate_tls_force = 1", TRUE },
+		{ "migrate_tls_force_x = 1\n", FALSE },
+		{ "migrate_tls_x509_verify = 1\nmigrate_tls_force = 10\n", FALSE },
+	};
+	g_autofree char *dir = g_dir_make_tmp("nvfm-qconf-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "qemu.conf", NULL);
+
+	g_assert_false(nvfm_libvirt_migrate_tls_forced(path));
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_assert_true(g_file_set_contents(path, cases[i].text, -1, NULL));
+		if (nvfm_libvirt_migrate_tls_forced(path) != cases[i].forced)
+			g_error("'%s': expected %d", cases[i].text, cases[i].forced);
+	}
+	nvfm_test_rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -412,5 +442,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/domxml/rewrite-layout", test_rewrite_layout);
 	g_test_add_func("/domxml/rewrite-empty-map", test_rewrite_empty_map);
 	g_test_add_func("/domxml/rewrite-errors", test_rewrite_errors);
+	g_test_add_func("/domxml/libvirt-tls-forced", test_tls_forced);
 	return g_test_run();
 }

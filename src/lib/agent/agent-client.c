@@ -7,8 +7,11 @@
 #define G_LOG_DOMAIN "nvfm-agent-client"
 
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent-private.h"
+#include "stream/relay.h"
 #include "stream/splice.h"
 
 struct _NvfmAgentClient {
@@ -158,6 +161,12 @@ json_t *nvfm_agent_client_call(NvfmAgentClient *client, const char *op, json_t *
 
 	if (!usable(client, error))
 		return NULL;
+	if (strcmp(op, "qmp") == 0) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "'qmp' turns the connection into a monitor's: use "
+			    "nvfm_agent_client_open_qmp()");
+		return NULL;
+	}
 	if (strcmp(op, "receive") == 0 || strcmp(op, "commit") == 0) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "'%s' is part of a transfer: use nvfm_agent_client_send()", op);
@@ -170,6 +179,71 @@ json_t *nvfm_agent_client_call(NvfmAgentClient *client, const char *op, json_t *
 		return NULL;
 	result = json_object_get(reply, "result");
 	return result ? json_incref(result) : json_object();
+}
+
+/* The relay's end of the socket pair, and the connection it owns. */
+typedef struct {
+	NvfmAgentClient *client;
+	int fd;
+} QmpRelay;
+
+static gpointer qmp_relay_thread(gpointer data)
+{
+	QmpRelay *r = data;
+	g_autoptr(GError) err = NULL;
+
+	if (!nvfm_relay_run(r->client->ch, r->fd, &err))
+		g_debug("QMP relay: %s", err->message);
+	close(r->fd);
+	nvfm_agent_client_free(r->client);
+	g_free(r);
+	return NULL;
+}
+
+/*
+ * The QMP client speaks to one end of a socket pair; a thread relays the
+ * other end over the agent link. Freeing the QMP client closes its end,
+ * which ends the relay and the connection: the QMP socket transport is
+ * used as it is, fd passing aside (QMP over the link takes none).
+ */
+NvfmQmp *nvfm_agent_client_open_qmp(NvfmAgentClient *client, const char *path, int timeout_ms,
+				    GError **error)
+{
+	g_autoptr(NvfmAgentClient) c = client;
+	json_int_t id = c->next_id++;
+	json_auto_t *args = json_pack("{s:s}", "path", path);
+	json_auto_t *reply = NULL;
+	g_autoptr(GError) local = NULL;
+	QmpRelay *r;
+	GThread *th;
+	int sv[2];
+
+	if (!usable(c, error) || !send_request(c, id, "qmp", args, error))
+		return NULL;
+	reply = recv_reply(c, id, error);
+	if (!reply) {
+		g_prefix_error(error, "QMP %s through the agent: ", path);
+		return NULL;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		nvfm_set_error_errno(error, -errno, "socketpair");
+		return NULL;
+	}
+	r = g_new0(QmpRelay, 1);
+	r->client = g_steal_pointer(&c);
+	r->fd = sv[1];
+	th = g_thread_try_new("nvfm-qmp-relay", qmp_relay_thread, r, &local);
+	if (!th) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_FAILED, "cannot start the QMP relay: %s",
+			    local->message);
+		close(sv[0]);
+		close(sv[1]);
+		nvfm_agent_client_free(r->client);
+		g_free(r);
+		return NULL;
+	}
+	g_thread_unref(th);
+	return nvfm_qmp_new_for_fd(sv[0], timeout_ms, error);
 }
 
 /*

@@ -48,6 +48,7 @@ struct _NvfmAgent {
 	guint64 max_emu_state;
 	char **drivers;		/* --driver: what a peer may bind besides the VF's own */
 	NvfmNamePatterns *admin;	/* --admin: may see and release everything */
+	char *qmp_dir;		/* --qmp-dir, resolved: the QMP sockets "qmp" may reach */
 	gboolean unix_socket;		/* listening on a UNIX socket */
 	NvfmAgentLogFunc log;
 	gpointer log_data;
@@ -169,6 +170,11 @@ GPtrArray *agent_placement_pfs(NvfmAgent *a, json_t *args, GError **error);
 json_t *agent_do_qemu_tls(Session *s, json_t *args, GError **error);
 void agent_end_qemu_tls(Session *s);
 void agent_recover_qemu_tls(NvfmAgent *a);
+
+/* agent-qmp.c: "qmp" relays the connection to a QEMU monitor under
+ * @qmp_dir until either end closes (the session then ends) */
+gboolean agent_qmp_dir_init(NvfmAgent *a, const char *dir, GError **error);
+void agent_do_qmp(Session *s, json_int_t id, json_t *args);
 
 /* agent-reservations.c */
 void agent_recover_leases(NvfmAgent *a);

@@ -64,7 +64,7 @@ NvfmAgent *nvfm_agent_new(const NvfmAgentOptions *opts, GError **error)
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no address to listen on");
 		return NULL;
 	}
-	if (!agent_scope_init(a, opts, error))
+	if (!agent_scope_init(a, opts, error) || !agent_qmp_dir_init(a, opts->qmp_dir, error))
 		return NULL;
 	if (!nvfm_private_dir(a->runtime_dir, error) || !nvfm_private_dir(a->mig_dir, error) ||
 	    !nvfm_private_dir(nvfm_ledger_dir(a->ledger), error))
@@ -129,6 +129,7 @@ void nvfm_agent_free(NvfmAgent *agent)
 	g_clear_error(&agent->shot_error);
 	g_free(agent->runtime_dir);
 	g_free(agent->mig_dir);
+	g_free(agent->qmp_dir);
 	nvfm_ledger_free(agent->ledger);
 	nvfm_name_patterns_free(agent->admin);
 	nvfm_address_free(agent->fixed_target);
@@ -263,6 +264,11 @@ static void serve(Session *s)
 				return;
 			continue;
 		}
+		/* the connection is the monitor's from its reply on */
+		if (strcmp(op, "qmp") == 0) {
+			agent_do_qmp(s, id, args);
+			return;
+		}
 		handler = find_handler(op);
 		if (handler)
 			result = handler->fn(s, args, &err);
@@ -271,7 +277,7 @@ static void serve(Session *s)
 
 			g_set_error(&err, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 				    "unknown request '%s' (status, preflight, provision, reserve, "
-				    "keep, release, receive)", quoted);
+				    "keep, release, receive, qemu-tls, qmp)", quoted);
 		}
 		if (!result && err) {
 			agent_log(a, G_LOG_LEVEL_WARNING, "%s: %s failed: %s", s->peer, op,

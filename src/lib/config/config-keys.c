@@ -45,6 +45,7 @@ const CfgKeyInfo nvfm_cfg_keys[NVFM_CFG_N_KEYS] = {
 	[NVFM_CFG_AGENT_RUNTIME_DIR] = { "agent", "runtime_dir", CFG_STRING },
 	[NVFM_CFG_AGENT_LOG] = { "agent", "log", CFG_CHOICE, "auto", 0, 0, w_log },
 	[NVFM_CFG_AGENT_LOG_FILE] = { "agent", "log_file", CFG_STRING },
+	[NVFM_CFG_AGENT_QMP_DIR] = { "agent", "qmp_dir", CFG_STRING },
 	[NVFM_CFG_HOOK_PF] = { "hook", "pf", CFG_PF_LIST },
 	[NVFM_CFG_HOOK_DRIVER] = { "hook", "driver", CFG_STRING },
 	[NVFM_CFG_HOOK_REQUIRE_MIGRATION] = { "hook", "require_migration", CFG_BOOL, "true" },

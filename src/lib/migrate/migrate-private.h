@@ -156,6 +156,9 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GErr
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);
+/* The destination QEMU's monitor: at its address, or through a connection
+ * of its own to the agent (dest_qmp_via_agent). */
+NvfmQmp *nvfm_migration_dest_qmp(NvfmMigration *m, int timeout_ms, GError **error);
 
 /* stream-tls.c: QEMU's migration stream under the agent link's TLS
  * (nothing when that link is plain); clear undoes it on the QEMUs still

@@ -104,7 +104,7 @@ void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *src, json_t *dst,
 				blocker(src, "a migration of this VM is already running", NULL);
 		}
 	}
-	m->dst_qmp = nvfm_qmp_connect(m->opts->dest_qmp, t, &err);
+	m->dst_qmp = nvfm_migration_dest_qmp(m, t, &err);
 	if (!m->dst_qmp) {
 		blocker(dst, "destination QEMU's QMP socket", err);
 		return;

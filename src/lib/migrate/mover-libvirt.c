@@ -6,7 +6,11 @@
  * destination VF, rewrites the hostdev *source* addresses of the domain's
  * migratable XML (the guest-visible ones never change) and hands it to
  * virDomainMigrateToURI3() as the destination XML, as OpenStack Nova does;
- * afterwards it releases the source VF.
+ * afterwards it releases the source VF. A TLS agent link means a TLS
+ * migration stream too (VIR_MIGRATE_TLS): libvirt then builds QEMU's
+ * tls-creds-x509 from its own PKI (qemu.conf's migrate_tls_x509_cert_dir)
+ * on both hosts, and a host without it fails the migration before
+ * anything moves.
  */
 #define G_LOG_DOMAIN "nvfm-migrate"
 
@@ -177,6 +181,9 @@ static gpointer migrate_thread(gpointer data)
 					l->persist_xml);
 	if (virDomainIsPersistent(l->dom) == 1)
 		flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+	/* the preflight made a plain stream a blocker unless --insecure */
+	if (m->opts->tls)
+		flags |= VIR_MIGRATE_TLS;
 	r = virDomainMigrateToURI3(l->dom, m->opts->dest_libvirt_uri, params, n, flags);
 	virTypedParamsFree(params, n);
 	g_mutex_lock(&l->mu);

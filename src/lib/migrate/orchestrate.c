@@ -13,6 +13,7 @@
 #include "nvfm/error.h"
 #include "nvfm/pf.h"
 #include "migrate-private.h"
+#include "qmp/qmp-address.h"
 #include "util/util-private.h"
 
 /* 5 s in steps of 100 ms */
@@ -171,20 +172,43 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 			json_string("checked against the provisioned VF in the reserve phase"));
 }
 
-/* Whether QEMU's migration stream (the VM's RAM, and the VF's state with
- * the qemu mover) would travel in clear: only a plain agent link, which
- * takes --insecure, leaves it so (stream-tls.c). */
-static void stream_security(NvfmMigration *m, json_t *src)
+/* What only --insecure accepts: a warning then, else a blocker that says
+ * so. */
+static void insecure(NvfmMigration *m, json_t *host, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void insecure(NvfmMigration *m, json_t *host, const char *fmt, ...)
 {
-	if (!m->opts->vm_qmp)
+	va_list ap;
+	g_autofree char *line = NULL;
+
+	va_start(ap, fmt);
+	line = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (m->opts->insecure)
+		json_array_append_new(json_object_get(host, "warnings"), json_string(line));
+	else
+		blocker(host, "%s (only --insecure accepts that)", line);
+}
+
+/* Whether the VM's migration stream (its RAM, and the VF's state with the
+ * qemu mover) would travel in clear: only a plain agent link leaves it so
+ * (stream-tls.c; libvirt: VIR_MIGRATE_TLS in mover-libvirt.c); and
+ * whether the destination QEMU's monitor would be open to anyone on the
+ * network. */
+static void stream_security(NvfmMigration *m, json_t *src, json_t *dst)
+{
+	const NvfmMigrateOptions *o = m->opts;
+
+	if (!o->vm_qmp && !o->domain)
 		return;
-	json_object_set_new(src, "migration_stream", json_string(m->opts->tls ? "tls" : "clear"));
-	if (!m->opts->tls)
-		json_array_append_new(json_object_get(src, "warnings"),
-				      json_sprintf("QEMU's migration stream (guest RAM%s) travels "
-						   "in clear: the agent link is plain (--insecure)",
-						   m->opts->mover == NVFM_MOVER_QEMU ?
-						   " and the VF's state" : ""));
+	json_object_set_new(src, "migration_stream", json_string(o->tls ? "tls" : "clear"));
+	if (!o->tls)
+		insecure(m, src, "%s migration stream (guest RAM%s) travels in clear: the agent "
+			 "link is plain", o->domain ? "libvirt's" : "QEMU's",
+			 o->mover == NVFM_MOVER_QEMU ? " and the VF's state" : "");
+	if (o->dest_qmp && !o->dest_qmp_via_agent && nvfm_qmp_address_is_tcp(o->dest_qmp))
+		insecure(m, dst, "the destination QEMU's QMP %s is unauthenticated TCP: whoever "
+			 "reaches it controls that QEMU (use --dest-vm agent:PATH)", o->dest_qmp);
 }
 
 static json_t *host_report(void)
@@ -207,7 +231,7 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok, GError **error)
 		return NULL;
 	source_lm_format(m, src);
 	resource_parity(m, src);
-	stream_security(m, src);
+	stream_security(m, src, dst);
 	agent_preflight(m, dst, json_object_get(src, "compat"));
 	nvfm_migration_stream_tls_preflight(m, src, dst);
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
@@ -580,6 +604,7 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 	if (!pre)
 		goto fail;
 	json_array_extend(warnings, json_object_get(json_object_get(pre, "source"), "warnings"));
+	json_array_extend(warnings, json_object_get(json_object_get(pre, "destination"), "warnings"));
 	if (!ok) {
 		preflight_error(pre, &err);
 		goto fail;

@@ -72,6 +72,16 @@ NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error)
 					 nvfm_migration_timeout(m), error);
 }
 
+NvfmQmp *nvfm_migration_dest_qmp(NvfmMigration *m, int timeout_ms, GError **error)
+{
+	NvfmAgentClient *c;
+
+	if (!m->opts->dest_qmp_via_agent)
+		return nvfm_qmp_connect(m->opts->dest_qmp, timeout_ms, error);
+	c = nvfm_migration_agent(m, error);
+	return c ? nvfm_agent_client_open_qmp(c, m->opts->dest_qmp, timeout_ms, error) : NULL;
+}
+
 /* ---- release ---- */
 
 gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error)

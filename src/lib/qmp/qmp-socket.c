@@ -15,6 +15,7 @@
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 
+#include "qmp-address.h"
 #include "qmp-private.h"
 #include "qmp-reader.h"
 
@@ -310,12 +311,17 @@ static GList *resolve_host(const char *host, gint64 deadline, GError **error)
 	return NULL;
 }
 
+gboolean nvfm_qmp_address_is_tcp(const char *address)
+{
+	return address && g_str_has_prefix(address, "tcp:");
+}
+
 /* Returns the GSocketAddresses to try, in order. */
 static GList *parse_address(const char *address, gint64 deadline, GError **error)
 {
 	const char *path = address;
 
-	if (g_str_has_prefix(address, "tcp:")) {
+	if (nvfm_qmp_address_is_tcp(address)) {
 		g_autofree char *host = NULL;
 		const char *hp = address + 4;
 		const char *colon = strrchr(hp, ':');

@@ -25,4 +25,9 @@ gboolean nvfm_channel_wait(NvfmChannel *ch, short events, GError **error);
  */
 void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **error);
 
+/* The descriptor to poll for the peer's bytes: the fd, or the socket
+ * under a stream (-1: none). A TLS stream may hold bytes the socket no
+ * longer shows: read with nvfm_channel_try_read() until it says 0. */
+int nvfm_channel_poll_fd(NvfmChannel *ch);
+
 #pragma GCC visibility pop

@@ -123,6 +123,11 @@ static int socket_fd(NvfmChannel *ch)
 	return s ? g_socket_get_fd(s) : -1;
 }
 
+int nvfm_channel_poll_fd(NvfmChannel *ch)
+{
+	return socket_fd(ch);
+}
+
 /*
  * A silent peer is not waited for at the close either: no TLS close_notify
  * sent into a full buffer (shutdown makes it fail at once), no unsent

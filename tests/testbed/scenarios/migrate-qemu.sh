@@ -19,7 +19,10 @@ MQ_DRIVER=${MQ_DRIVER:-nvfm_tvf}
 MQ_GUEST=${MQ_GUEST:-/tb/guest/counter.elf}
 TB_NESTED_KERNEL=$MQ_GUEST
 MQ_AGENT=10.77.0.2:16590
-MQ_DEST_QMP=10.77.0.2:4445
+# B's nested QEMU's monitor for A's orchestrator: a UNIX socket that B's
+# agent relays over its (TLS) link (--qmp-dir), never QMP on TCP
+MQ_QMP_DIR=/run/tb/qmp
+MQ_DEST_QMP=$MQ_QMP_DIR/dest.qmp
 MQ_URI=tcp:10.77.0.2:4444
 # what the nested guest's state and the link allow (see qemu-migrate.sh):
 # all 16 MiB of guest RAM count as dirty at every pass
@@ -72,8 +75,9 @@ mq_online_count() {
 }
 
 mq_start_agent() {
+	mkdir -p "$MQ_QMP_DIR"
 	nvme-vf-migrate -v agent --listen "$MQ_AGENT" "${MQ_AGENT_TLS[@]}" --log stderr --driver "$MQ_DRIVER" \
-		--timeout 120 >/run/tb/agent.log 2>&1 &
+		--qmp-dir "$MQ_QMP_DIR" --timeout 120 >/run/tb/agent.log 2>&1 &
 	MQ_AGENT_PID=$!
 	for _ in $(seq 100); do
 		ss -Hltn "sport = :${MQ_AGENT##*:}" | grep -q . && break
@@ -105,14 +109,16 @@ mq_stop_agent() {
 
 # mq_dest_qemu: B's nested QEMU: A's machine and devices minus the VF (the
 # orchestrator plugs B's VF into rp0), waiting for the VM. QMP on a local
-# socket for the checks here and on TCP for A's orchestrator.
+# socket for the checks here and on one under B's agent's --qmp-dir for A's
+# orchestrator (--dest-vm agent:PATH).
 mq_dest_qemu() {
+	mkdir -p "$MQ_QMP_DIR"
 	qemu-system-x86_64 -machine q35 -accel tcg,tb-size=64 -cpu qemu64 -smp 1 -m 16 \
 		-nodefaults -no-user-config -display none -serial none -monitor none \
 		-kernel "$MQ_GUEST" \
 		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
 		-qmp unix:/run/tb/nested.sock,server=on,wait=off \
-		-qmp "tcp:$MQ_DEST_QMP,server=on,wait=off" \
+		-qmp "unix:$MQ_DEST_QMP,server=on,wait=off" \
 		-incoming defer >/run/tb/nested.log 2>&1 &
 	TB_NESTED_PID=$!
 	echo $TB_NESTED_PID >/run/tb/nested.pid
@@ -142,7 +148,7 @@ mq_migrate() {
 	t0=$(date +%s%N)
 	nvme-vf-migrate -v migrate "$MQ_VF" --device-state qemu --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" \
 		--dest-pf "$b_pf" --dest-driver "$MQ_DRIVER" ${MQ_MIGRATE_ARGS:-} \
-		--vm unix:/run/tb/vm.qmp --dest-vm "tcp:$MQ_DEST_QMP" --migrate-uri "$MQ_URI" \
+		--vm unix:/run/tb/vm.qmp --dest-vm "agent:$MQ_DEST_QMP" --migrate-uri "$MQ_URI" \
 		--vm-device vf0 --downtime-limit "$MQ_DOWNTIME_LIMIT" \
 		--phase-timeout preflight=120 --phase-timeout reserve=240 \
 		--report /run/tb/report.json >/run/tb/migrate.out 2>/run/tb/migrate.log
