@@ -299,6 +299,19 @@ void nvfm_migration_vm_sample_final(NvfmMigration *m)
 		nvfm_migration_sample_vf(m, info->vfio_transferred);
 }
 
+/* Whether QEMU's MIGRATION event already said "completed" since @since:
+ * then no query need ask it again (each costs a round trip, and inside
+ * the pause window every one is downtime). */
+static gboolean completed_seen(NvfmQmp *qmp, guint64 since)
+{
+	g_autoptr(NvfmQmpEvent) ev =
+		nvfm_qmp_wait_event(qmp, "MIGRATION", status_event, "completed", since, 0, NULL);
+
+	return ev && !g_strcmp0(json_string_value(json_object_get(nvfm_qmp_event_get_data(ev),
+								   "status")),
+				"completed");
+}
+
 gboolean nvfm_migration_vm_continue(NvfmMigration *m, GError **error)
 {
 	if (m->continue_us)
@@ -323,7 +336,8 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 					(now - m->continue_us) / 1000.0);
 	if (!nvfm_migration_vm_continue(m, error))
 		return FALSE;
-	if (!nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
+	if (!completed_seen(m->src_qmp, m->src_event_seq) &&
+	    !nvfm_vm_wait_migration(m->src_qmp, done, NULL, t, error))
 		return FALSE;
 	m->vm_completed = TRUE;
 	return TRUE;
@@ -346,15 +360,7 @@ static gboolean cont(NvfmMigration *m, int timeout_ms, GError **error)
  * paused, and only waits for our "cont". */
 static gboolean held_and_loaded(NvfmMigration *m)
 {
-	g_autoptr(NvfmQmpEvent) ev = NULL;
-
-	if (!m->dest_held)
-		return FALSE;
-	ev = nvfm_qmp_wait_event(m->dst_qmp, "MIGRATION", status_event, "completed",
-				 m->dst_event_seq, 0, NULL);
-	return ev && !g_strcmp0(json_string_value(json_object_get(nvfm_qmp_event_get_data(ev),
-								   "status")),
-				"completed");
+	return m->dest_held && completed_seen(m->dst_qmp, m->dst_event_seq);
 }
 
 gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)

@@ -61,6 +61,11 @@ void nvfm_migration_publish_start(NvfmMigration *m)
 	m->pub.phase = NVFM_MIGRATE_N_PHASES;
 }
 
+static gboolean in_pause_window(NvfmMigration *m)
+{
+	return m->src_qmp && m->pause_us > 0 && !m->resume_us && !m->rollback_us;
+}
+
 void nvfm_migration_publish(NvfmMigration *m, guint64 done, guint64 total)
 {
 	NvfmPublish *p = &m->pub;
@@ -78,7 +83,10 @@ void nvfm_migration_publish(NvfmMigration *m, guint64 done, guint64 total)
 	}
 	p->done = done;
 	p->total = total ? MAX(total, done) : 0;
-	if (!changed && now - p->last_us < PUBLISH_INTERVAL_US)
+	/* a new phase is written at once, except inside the VM's pause
+	 * window, where every write is downtime: there the next periodic
+	 * write shows it */
+	if ((!changed || in_pause_window(m)) && now - p->last_us < PUBLISH_INTERVAL_US)
 		return;
 	p->last_us = now;
 	obj = status_json(m);
