@@ -110,22 +110,29 @@ static char *hook_line(Hook *h, GLogLevelFlags level, const char *fmt, va_list a
 	return line;
 }
 
-/* An action: kept for stderr (shown if the call succeeds) and the log file;
- * an NvfmNoteFunc. */
+/* A line kept for stderr, shown if the call succeeds (it is there
+ * already when stderr is the log), and written to the log at @level. */
+static void keep_line(Hook *h, GLogLevelFlags level, const char *fmt, va_list ap)
+	G_GNUC_PRINTF(3, 0);
+
+static void keep_line(Hook *h, GLogLevelFlags level, const char *fmt, va_list ap)
+{
+	g_autofree char *line = hook_line(h, level, fmt, ap);
+
+	if (!h->log || nvfm_log_get_target(h->log) != NVFM_LOG_STDERR)
+		g_string_append_printf(h->pending, "%s\n", line);
+}
+
+/* An action: kept for stderr and the log file; an NvfmNoteFunc. */
 static void act(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void act(gpointer data, const char *fmt, ...)
 {
-	Hook *h = data;
-	g_autofree char *line = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	line = hook_line(h, G_LOG_LEVEL_MESSAGE, fmt, ap);
+	keep_line(data, G_LOG_LEVEL_MESSAGE, fmt, ap);
 	va_end(ap);
-	/* on stderr already when that is the log */
-	if (!h->log || nvfm_log_get_target(h->log) != NVFM_LOG_STDERR)
-		g_string_append_printf(h->pending, "%s\n", line);
 }
 
 /* What the caller should know although the call succeeds: on stderr with
@@ -134,14 +141,11 @@ static void warn(Hook *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void warn(Hook *h, const char *fmt, ...)
 {
-	g_autofree char *line = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	line = hook_line(h, G_LOG_LEVEL_WARNING, fmt, ap);
+	keep_line(h, G_LOG_LEVEL_WARNING, fmt, ap);
 	va_end(ap);
-	if (!h->log || nvfm_log_get_target(h->log) != NVFM_LOG_STDERR)
-		g_string_append_printf(h->pending, "%s\n", line);
 }
 
 /* The one-line reason libvirt puts into its error message; the actions

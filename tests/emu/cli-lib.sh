@@ -38,6 +38,22 @@ digest() {
 	"$TOOL" emu digest "$1" | sed -n 's/^sha256: //p'
 }
 
+# start_agent [AGENT-OPTIONS...]: an agent of this emulated host on
+# $WORK/agent.sock, stopped by PID when the script ends; waits (bounded)
+# for its socket
+AGENT_PID=
+trap '[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+start_agent() {
+	"$TOOL" agent --listen "unix:$WORK/agent.sock" --emu "$@" 2>"$WORK/agent.log" &
+	AGENT_PID=$!
+	i=0
+	while [ ! -S "$WORK/agent.sock" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "the agent did not start: $(cat "$WORK/agent.log")"
+		sleep 0.1
+	done
+}
+
 # state_is NAME STATE: the emulated device emu:NAME is in STATE
 state_is() {
 	"$TOOL" --json vf state "emu:$1" >"$WORK/st" || fail "vf state emu:$1 failed"

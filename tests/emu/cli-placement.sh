@@ -8,21 +8,11 @@ CASE=${1:-plan}
 NAME=cli-placement
 . "$(dirname "$0")/cli-lib.sh"
 
-AGENT_PID=
-trap '[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-
 ok "$TOOL" emu pf-create pa --vfs 2 --numa 1 --size 1M
 ok "$TOOL" emu pf-create pb --vfs 2 --numa 0 --size 1M
 ok "$TOOL" emu pf-create pc --vfs 2 --numa 1 --size 1M
 ok "$TOOL" vf provision emu:pa --vq 3 --vi 1
-"$TOOL" agent --listen "unix:$WORK/agent.sock" --emu --insecure 2>"$WORK/agent.log" &
-AGENT_PID=$!
-i=0
-while [ ! -S "$WORK/agent.sock" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the agent did not start: $(cat "$WORK/agent.log")"
-	sleep 0.1
-done
+start_agent --insecure
 TO="--to unix:$WORK/agent.sock --insecure"
 
 case "$CASE" in

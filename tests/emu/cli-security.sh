@@ -14,20 +14,10 @@ CASE=${1:-clear-stream}
 NAME=cli-security
 . "$(dirname "$0")/cli-lib.sh"
 
-AGENT_PID=
-trap '[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-
 ok "$TOOL" emu pf-create pa --vfs 1 --size 64K
 ok "$TOOL" emu pf-create pb --vfs 1 --size 64K
 ok "$TOOL" vf provision emu:pa
-"$TOOL" agent --listen "unix:$WORK/agent.sock" --emu 2>"$WORK/agent.log" &
-AGENT_PID=$!
-i=0
-while [ ! -S "$WORK/agent.sock" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the agent did not start: $(cat "$WORK/agent.log")"
-	sleep 0.1
-done
+start_agent
 
 # run CMD DEST-VM [OPTIONS...]: check or migrate of a VM that is not there;
 # output in out/err, exit code in RC
