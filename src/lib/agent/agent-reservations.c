@@ -73,7 +73,7 @@ json_t *agent_do_provision(Session *s, json_t *args, GError **error)
 	g_autoptr(GPtrArray) pfs = NULL;
 	g_autoptr(GString) why = g_string_new(NULL);
 	g_autoptr(NvfmVfInfo) vf = NULL;
-	g_autofree char *id = NULL, *file = NULL;
+	g_autofree char *id = NULL;
 	json_auto_t *rec = NULL;
 	NvfmProvisionOpts po;
 
