@@ -54,6 +54,21 @@ gboolean nvfm_vm_pause(NvfmQmp *qmp, int timeout_ms, GError **error);
 gboolean nvfm_vm_resume(NvfmQmp *qmp, int timeout_ms, GError **error);
 
 /**
+ * nvfm_vm_cont() - "cont" on a VM the caller knows is paused, and wait
+ * for RESUME
+ * @qmp: the client
+ * @timeout_ms: bound on the whole operation
+ * @error: return location for an error
+ *
+ * nvfm_vm_resume() without its status query first: for a caller that
+ * already knows (from QEMU's events), where that round trip would cost
+ * downtime.
+ *
+ * Return: %TRUE once the VM runs.
+ */
+gboolean nvfm_vm_cont(NvfmQmp *qmp, int timeout_ms, GError **error);
+
+/**
  * nvfm_vm_migration_cap_supported() - whether this QEMU has a capability
  * @qmp: the client
  * @name: a migration capability such as "switchover-ack"

@@ -343,19 +343,6 @@ gboolean nvfm_migration_vm_switchover(NvfmMigration *m, GError **error)
 	return TRUE;
 }
 
-/* "cont" on a paused destination, then its RESUME. */
-static gboolean cont(NvfmMigration *m, int timeout_ms, GError **error)
-{
-	guint64 seq = nvfm_qmp_event_seq(m->dst_qmp);
-	json_auto_t *r = nvfm_qmp_execute(m->dst_qmp, "cont", NULL, timeout_ms, error);
-	g_autoptr(NvfmQmpEvent) ev = NULL;
-
-	if (!r)
-		return FALSE;
-	ev = nvfm_qmp_wait_event(m->dst_qmp, "RESUME", NULL, NULL, seq, timeout_ms, error);
-	return ev != NULL;
-}
-
 /* Whether a held destination has said its load completed: it is then
  * paused, and only waits for our "cont". */
 static gboolean held_and_loaded(NvfmMigration *m)
@@ -369,7 +356,7 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 
 	/* the common case, with no query first: the pause window ends here */
 	if (m->src_was_running && held_and_loaded(m)) {
-		if (!cont(m, nvfm_migration_timeout(m), error))
+		if (!nvfm_vm_cont(m->dst_qmp, nvfm_migration_timeout(m), error))
 			return FALSE;
 		goto resumed;
 	}
@@ -394,7 +381,7 @@ gboolean nvfm_migration_vm_resume(NvfmMigration *m, GError **error)
 		if (!strcmp(status, "paused") || !strcmp(status, "prelaunch")) {
 			if (!m->src_was_running)
 				break;
-			if (!cont(m, (int)left, error))
+			if (!nvfm_vm_cont(m->dst_qmp, (int)left, error))
 				return FALSE;
 			break;
 		}

@@ -118,7 +118,6 @@ gboolean nvfm_vm_resume(NvfmQmp *qmp, int timeout_ms, GError **error)
 	gint64 deadline = deadline_of(qmp, timeout_ms);
 	g_autofree char *status = NULL;
 	gboolean running;
-	guint64 seq;
 
 	if (!nvfm_vm_query_status(qmp, &status, &running, left_ms(deadline), error))
 		return FALSE;
@@ -126,12 +125,19 @@ gboolean nvfm_vm_resume(NvfmQmp *qmp, int timeout_ms, GError **error)
 		g_debug("VM already running");
 		return TRUE;
 	}
-	seq = nvfm_qmp_event_seq(qmp);
-	if (!run(qmp, "cont", NULL, left_ms(deadline), error))
-		return FALSE;
 	/* On an incoming VM, "cont" only arms autostart. */
 	if (!strcmp(status, "inmigrate"))
-		return TRUE;
+		return run(qmp, "cont", NULL, left_ms(deadline), error);
+	return nvfm_vm_cont(qmp, left_ms(deadline), error);
+}
+
+gboolean nvfm_vm_cont(NvfmQmp *qmp, int timeout_ms, GError **error)
+{
+	gint64 deadline = deadline_of(qmp, timeout_ms);
+	guint64 seq = nvfm_qmp_event_seq(qmp);
+
+	if (!run(qmp, "cont", NULL, left_ms(deadline), error))
+		return FALSE;
 	return wait_run_state(qmp, "RESUME", TRUE, seq, deadline, error);
 }
 
