@@ -102,6 +102,12 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  * @vf: the source VF: a device address ("emu:pfa-vf0",
  *	"vfio:0000:3b:00.2") for the direct mover, the VF's PCI address for
  *	the qemu mover
+ * @vfs: several source VFs of one VM (or of none), moved as one unit:
+ *	 all are reserved on the destination before anything moves, and a
+ *	 failure of any rolls all back; @n_vfs of them, @vf then %NULL.
+ *	 Each must support VFIO_MIGRATION_P2P (as QEMU requires of several
+ *	 VFIO devices); the direct mover only
+ * @n_vfs: the number of @vfs (0: @vf alone)
  * @vm_device_id: the qemu mover: the id of the VF's vfio-pci device in the
  *		  VM (%NULL: found by @vf's host address)
  * @dest_device_props: the qemu mover: extra properties for the destination
@@ -153,6 +159,8 @@ typedef struct {
 	const char *dest_qmp;
 	const char *migrate_uri;
 	const NvfmAddress *vf;
+	const NvfmAddress *const *vfs;
+	guint n_vfs;
 	const char *vm_device_id;
 	const char *dest_device_props;
 	const char *agent;

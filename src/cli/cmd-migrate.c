@@ -20,7 +20,8 @@ typedef struct {
 	char *threshold, *state_size, *device_props, *report, *report_svg, *progress;
 	char **timeouts;
 	char **dest_pfs;
-	NvfmAddress *vf;	/* the VF argument, parsed */
+	NvfmAddress *vfs[8];	/* the VF arguments, parsed */
+	guint n_vfs;
 	int nvq, nvi, rounds, downtime, multifd;
 	gboolean keep_source;
 	CliTransport t;
@@ -62,7 +63,8 @@ static void add_options(GOptionContext *ctx, MigrateArgs *a)
 
 static void clear_args(MigrateArgs *a)
 {
-	nvfm_address_free(a->vf);
+	for (guint i = 0; i < a->n_vfs; i++)
+		nvfm_address_free(a->vfs[i]);
 	g_free(a->agent);
 	g_strfreev(a->dest_pfs);
 	g_free(a->dest_driver);
@@ -84,19 +86,29 @@ static void clear_args(MigrateArgs *a)
 	cli_transport_clear(&a->t);
 }
 
-/* Fills @o from @a; the strings stay owned by @a. */
-static gboolean to_options(const char *cmd, MigrateArgs *a, const char *vf,
+/* Fills @o from @a and the VF arguments (@n of them, at most
+ * G_N_ELEMENTS(a->vfs)); the strings stay owned by @a. */
+static gboolean to_options(const char *cmd, MigrateArgs *a, char **vfs, int n,
 			   NvfmMigrateOptions *o, int *code)
 {
 	GError *error = NULL;
 
 	nvfm_migrate_options_init(o);
-	a->vf = nvfm_address_parse(vf, &error);
-	if (!a->vf) {
-		*code = cli_fail(error);
-		return FALSE;
+	for (int i = 0; i < n; i++) {
+		a->vfs[i] = nvfm_address_parse(vfs[i], &error);
+		if (!a->vfs[i]) {
+			*code = cli_fail(error);
+			return FALSE;
+		}
+		a->n_vfs++;
 	}
-	o->vf = a->vf;
+	/* one VF is the plain case; several move as one unit */
+	if (n == 1) {
+		o->vf = a->vfs[0];
+	} else {
+		o->vfs = (const NvfmAddress *const *)a->vfs;
+		o->n_vfs = (guint)n;
+	}
 	if (!cli_transport_config(&a->t, FALSE, cmd, code) ||
 	    !cli_config_str(NVFM_CFG_CLIENT_AGENT, "--to", &a->agent, cmd, code) ||
 	    !cli_config_strv(NVFM_CFG_CLIENT_DEST_PF, "--dest-pf", &a->dest_pfs, cmd, code) ||
@@ -215,6 +227,25 @@ static void cancel_on_signals(GCancellable *c)
 
 /* ---- the report ---- */
 
+static void print_vf(json_t *vf)
+{
+	const char *k;
+	json_t *v;
+
+	printf("vf %s:", json_string_value(json_object_get(vf, "source_vf")));
+	json_object_foreach(vf, k, v) {
+		if (!strcmp(k, "source_vf") || json_is_object(v))
+			continue;
+		if (json_is_real(v))
+			printf(" %s=%.1f", k, json_real_value(v));
+		else if (json_is_integer(v))
+			printf(" %s=%" JSON_INTEGER_FORMAT, k, json_integer_value(v));
+		else if (json_is_string(v))
+			printf(" %s=%s", k, json_string_value(v));
+	}
+	printf("\n");
+}
+
 static void print_timeline(json_t *rep)
 {
 	json_t *p, *v;
@@ -249,6 +280,10 @@ static void print_timeline(json_t *rep)
 		printf("destination VF: %s\n", json_string_value(v));
 	if ((v = json_object_get(rep, "source_state_sha256")))
 		printf("source VF state sha256: %s\n", json_string_value(v));
+	/* several VFs: a line each, with the JSON's names */
+	if (json_array_size(json_object_get(rep, "vfs")) > 1)
+		json_array_foreach(json_object_get(rep, "vfs"), i, v)
+			print_vf(v);
 	json_array_foreach(json_object_get(rep, "warnings"), i, v)
 		printf("warning: %s\n", json_string_value(v));
 	if ((v = json_object_get(rep, "rollback")))
@@ -293,7 +328,7 @@ static void save_report(MigrateArgs *a, json_t *rep, gboolean ok)
 		unlink(json);
 }
 
-static const char *synopsis = "VF --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI | "
+static const char *synopsis = "VF... --to AGENT --dest-pf PF [--vm QMP --dest-vm QMP --migrate-uri URI | "
 			       "--domain NAME --dest-connect URI]";
 
 int cmd_migrate(int argc, char **argv)
@@ -311,9 +346,10 @@ int cmd_migrate(int argc, char **argv)
 	add_options(ctx, &a);
 	a.rounds = a.downtime = CLI_UNSET;
 	if (!cli_parse(ctx, "migrate", synopsis,
-		       "move a VM's NVMe VF (and the VM) to another host", &argc, &argv, 1, 1, &code))
+		       "move a VM's NVMe VFs (and the VM) to another host", &argc, &argv, 1,
+		       G_N_ELEMENTS(a.vfs), &code))
 		goto out;
-	if (!to_options("migrate", &a, argv[1], &o, &code))
+	if (!to_options("migrate", &a, argv + 1, argc - 1, &o, &code))
 		goto out;
 	prog = cli_progress_new("migrate", "migrate", a.progress, &code);
 	if (!prog) {
@@ -343,12 +379,12 @@ out:
 	return code;
 }
 
-/* The destination VF the agent would give: its PF and resources, and why
- * those resources. */
-static void print_plan(json_t *rep)
+/* The destination VF the agent would give for the VF whose facts are
+ * @src and @dst: its PF and resources, and why those resources. */
+static void print_plan(json_t *src, json_t *dst)
 {
-	json_t *plan = json_object_get(json_object_get(rep, "destination"), "plan");
-	json_t *res = json_object_get(json_object_get(rep, "source"), "resources");
+	json_t *plan = json_object_get(dst, "plan");
+	json_t *res = json_object_get(src, "resources");
 
 	if (!json_is_object(plan))
 		return;
@@ -379,6 +415,25 @@ static void print_dirty(json_t *host)
 	}
 }
 
+/* Each VF's facts: the hosts' own with one VF, their "vfs" with several. */
+static void print_plans(json_t *rep)
+{
+	json_t *src = json_object_get(rep, "source");
+	json_t *dst = json_object_get(rep, "destination");
+	json_t *v;
+	gsize i;
+
+	if (!json_object_get(src, "vfs")) {
+		print_plan(src, dst);
+		return;
+	}
+	json_array_foreach(json_object_get(src, "vfs"), i, v) {
+		printf("vf %s:\n", json_string_value(json_object_get(v, "vf")));
+		print_dirty(v);
+		print_plan(v, json_array_get(json_object_get(dst, "vfs"), i));
+	}
+}
+
 int cmd_check(int argc, char **argv)
 {
 	MigrateArgs a = { 0 };
@@ -393,9 +448,9 @@ int cmd_check(int argc, char **argv)
 	a.rounds = a.downtime = CLI_UNSET;
 	if (!cli_parse(ctx, "check", synopsis,
 		       "run the migration's preflight alone and print what would block it", &argc,
-		       &argv, 1, 1, &code))
+		       &argv, 1, G_N_ELEMENTS(a.vfs), &code))
 		goto out;
-	if (!to_options("check", &a, argv[1], &o, &code))
+	if (!to_options("check", &a, argv + 1, argc - 1, &o, &code))
 		goto out;
 	rep = nvfm_migrate_check(&o, &error);
 	nvfm_tls_free(o.tls);
@@ -422,7 +477,7 @@ int cmd_check(int argc, char **argv)
 				printf("  warning: %s\n", json_string_value(b));
 			print_dirty(host);
 		}
-		print_plan(rep);
+		print_plans(rep);
 	}
 	code = json_is_true(json_object_get(rep, "ok")) ? CLI_EXIT_OK : CLI_EXIT_NOT_SUPPORTED;
 out:

@@ -11,12 +11,18 @@
 #include "src/lib/migrate/migrate-private.h"
 #include "tests/common/testutil.h"
 
+static NvfmMigrationVf vf;
+
 static void migration_init(NvfmMigration *m, NvfmMigrateOptions *o)
 {
 	memset(m, 0, sizeof(*m));
+	memset(&vf, 0, sizeof(vf));
 	nvfm_migrate_options_init(o);
 	o->vf = nvfm_test_addr("emu:src-vf0");
+	vf.src = o->vf;
 	m->opts = o;
+	m->vfs = &vf;
+	m->n_vfs = 1;
 	m->t0 = g_get_monotonic_time();
 }
 
@@ -32,7 +38,7 @@ static void test_bounded(void)
 	/* the clock barely moves between these: thinning must still hold */
 	for (int i = 0; i < n; i++) {
 		nvfm_migration_sample(&m, "RAM", (guint64)i * 4096);
-		nvfm_migration_sample_vf(&m, (guint64)i);
+		nvfm_migration_sample_vf(&m, &vf, (guint64)i);
 		if (i % 100 == 0)
 			g_usleep(1000);
 	}
@@ -78,26 +84,26 @@ static void test_clock(void)
 			"reply_received_us", (json_int_t)1114000,
 			"phases", "phase", "commit", "start_us", (json_int_t)(1102000 + skew),
 			"end_us", (json_int_t)(1112000 + skew));
-	nvfm_migration_dest_phases(&m, res);
-	g_assert_nonnull(m.dest_report);
-	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(m.dest_report,
+	nvfm_migration_dest_phases(&m, &vf, res);
+	g_assert_nonnull(vf.dest_report);
+	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(vf.dest_report,
 						"clock_offset_ms")), 5000.0, 0.001);
-	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(m.dest_report, "rtt_ms")),
+	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(vf.dest_report, "rtt_ms")),
 				       4.0, 0.001);
-	tl = json_object_get(m.dest_report, "timeline");
+	tl = json_object_get(vf.dest_report, "timeline");
 	g_assert_cmpuint(json_array_size(tl), ==, 1);
 	p = json_array_get(tl, 0);
 	g_assert_cmpstr(json_string_value(json_object_get(p, "phase")), ==, "commit");
 	/* 1.102 s on our clock is 102 ms after t0 */
 	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(p, "start_ms")), 102.0, 0.001);
 	g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(p, "ms")), 10.0, 0.001);
-	json_decref(m.dest_report);
+	json_decref(vf.dest_report);
 
 	/* an older agent says nothing of its clock: no lane */
-	m.dest_report = NULL;
+	vf.dest_report = NULL;
 	json_object_del(res, "clock_us");
-	nvfm_migration_dest_phases(&m, res);
-	g_assert_null(m.dest_report);
+	nvfm_migration_dest_phases(&m, &vf, res);
+	g_assert_null(vf.dest_report);
 }
 
 int main(int argc, char **argv)

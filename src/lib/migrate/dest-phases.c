@@ -16,7 +16,7 @@ static gint64 jint(json_t *o, const char *key)
 	return (gint64)json_integer_value(json_object_get(o, key));
 }
 
-void nvfm_migration_dest_phases(NvfmMigration *m, json_t *res)
+void nvfm_migration_dest_phases(NvfmMigration *m, NvfmMigrationVf *v, json_t *res)
 {
 	gint64 t1 = jint(res, "commit_sent_us"), t2 = jint(res, "commit_request_us");
 	gint64 t3 = jint(res, "clock_us"), t4 = jint(res, "reply_received_us");
@@ -40,7 +40,7 @@ void nvfm_migration_dest_phases(NvfmMigration *m, json_t *res)
 						    "start_ms", start / 1000.0, "ms",
 						    MAX(end - start, 0) / 1000.0, "outcome", "ok"));
 	}
-	json_decref(m->dest_report);
-	m->dest_report = json_pack("{s:o, s:f, s:f}", "timeline", tl, "clock_offset_ms",
+	json_decref(v->dest_report);
+	v->dest_report = json_pack("{s:o, s:f, s:f}", "timeline", tl, "clock_offset_ms",
 				   offset / 1000.0, "rtt_ms", MAX(rtt, 0) / 1000.0);
 }

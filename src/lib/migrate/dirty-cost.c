@@ -62,7 +62,7 @@ static const char *vm_bandwidth(NvfmMigration *m, guint64 *bytes_per_s)
 	return NULL;
 }
 
-static void none_cost(NvfmMigration *m, json_t *src)
+static void none_cost(NvfmMigration *m, NvfmMigrationVf *v, json_t *src)
 {
 	g_autofree char *ram_text = NULL;
 	g_autofree char *rate_text = NULL;
@@ -85,7 +85,7 @@ static void none_cost(NvfmMigration *m, json_t *src)
 			json_sprintf("dirty_tracking: none for %s: QEMU counts all guest RAM (%s) "
 				     "dirty in every pass; at %s/s (%s) that is %" G_GUINT64_FORMAT
 				     " ms more downtime per pass (extra_downtime_ms)",
-				     m->opts->vf->text, ram_text, rate_text, from, ms));
+				     v->src->text, ram_text, rate_text, from, ms));
 	} else {
 		json_object_set_new(cost, "extra_downtime_ms", json_null());
 		ram_text = has_ram ? nvfm_format_size(ram)
@@ -93,15 +93,16 @@ static void none_cost(NvfmMigration *m, json_t *src)
 		json_array_append_new(json_object_get(src, "warnings"),
 			json_sprintf("dirty_tracking: none for %s: QEMU counts all guest RAM "
 				     "dirty in every pass; each pass adds %s at the link's rate "
-				     "to the downtime%s", m->opts->vf->text, ram_text,
+				     "to the downtime%s", v->src->text, ram_text,
 				     m->src_qmp ? "" : " (no --vm-qmp: RAM unknown)"));
 	}
-	json_object_set_new(src, "dirty_cost", cost);
+	json_object_set_new(v->facts, "dirty_cost", cost);
 }
 
-void nvfm_migration_dirty_preflight(NvfmMigration *m, json_t *src, const NvfmDirtyInfo *info)
+void nvfm_migration_dirty_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
+				    const NvfmDirtyInfo *info)
 {
-	nvfm_dirty_info_add_json(info, src);
+	nvfm_dirty_info_add_json(info, v->facts);
 	if (info->mode == NVFM_DIRTY_TRACKING_NONE)
-		none_cost(m, src);
+		none_cost(m, v, src);
 }

@@ -18,6 +18,34 @@ typedef struct _NvfmMigration NvfmMigration;
 typedef struct _NvfmSeries NvfmSeries;
 
 /*
+ * One VF of the migration: its source, the destination VF reserved for
+ * it and what moved. With one VF its preflight facts are the host's own
+ * object; with several, each VF has its object in the host's "vfs".
+ */
+typedef struct {
+	guint index;
+	const NvfmAddress *src;
+	json_t *facts;		/* its source facts in the preflight (borrowed) */
+	char *reservation;
+	gboolean reservation_kept;	/* it no longer ends with our connection */
+	char *dest_vf;		/* as the agent names it: "emu:pfb-vf0" or a PCI address */
+	char *dest_vf_pci;	/* the qemu mover: the PCI address */
+	json_t *dest_compat;	/* the destination VF's compatibility block */
+	NvfmLmFormat *src_lm;	/* the NVMe live migration format the source
+				 * VF's PF produces; NULL: none to check */
+	guint nvq, nvi;		/* the destination VF's resources (0: the PF's default) */
+	int numa_node;		/* the source VF's NUMA node, -1: unknown */
+	guint64 state_size;	/* its state size estimate */
+	guint64 state_bytes;	/* its state bytes moved */
+	guint64 precopy_bytes;	/* of them, before the pause */
+	gint64 stop_copy_us;	/* its stop-copy, and its stop-copy + restore */
+	gint64 transfer_us;
+	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */
+	json_t *dest_report;	/* the destination's phases for it, on our clock */
+	gpointer mover_data;
+} NvfmMigrationVf;
+
+/*
  * What differs between the two ways the VF's state moves. The orchestrator
  * calls them in this order; rollback only before the commit point.
  */
@@ -31,10 +59,14 @@ typedef struct {
 	 * commit point, and the mover sends migrate-continue as the VM
 	 * pauses (nvfm_migration_vm_continue). */
 	gboolean overlap_switchover;
-	/* Source-side facts and blockers; nothing may change. FALSE with
-	 * *error only when the source VF does not exist (NVFM_ERROR_NOT_FOUND):
-	 * that is a wrong address, not something that blocks a migration. */
-	gboolean (*preflight)(NvfmMigration *m, json_t *source, json_t *blockers, GError **error);
+	/* Source-side facts of one VF (into v->facts; the VM's into
+	 * @source) and blockers; nothing may change. Called for each VF.
+	 * FALSE with *error only when the source VF does not exist
+	 * (NVFM_ERROR_NOT_FOUND): that is a wrong address, not something
+	 * that blocks a migration. */
+	gboolean (*preflight)(NvfmMigration *m, NvfmMigrationVf *v, json_t *source,
+			      json_t *blockers, GError **error);
+
 	/* After the destination VF was provisioned (qemu: plug it into the
 	 * destination QEMU). */
 	gboolean (*reserve)(NvfmMigration *m, GError **error);
@@ -109,7 +141,7 @@ struct _NvfmMigration {
 	char *tls_agent_dir;	/* the destination's, linked by its agent */
 	gint64 pause_us;	/* monotonic time the source VM stopped */
 	gint64 resume_us;	/* monotonic time the destination ran */
-	gint64 transfer_us;	/* the VF state transfer's own time */
+	gint64 transfer_us;	/* the VF states' transfer in the pause window */
 	guint64 dst_stop_seq;	/* events before the rollback's "stop" of the destination */
 	gint64 dest_ran_us;	/* how long the destination's guest ran before a
 				 * rollback stopped it: 0 never, -1 unknown */
@@ -117,21 +149,12 @@ struct _NvfmMigration {
 	gint64 rollback_end_us;
 	char *vm_name;		/* the VM's name, as QEMU or libvirt knows it */
 	GPtrArray *series;	/* of NvfmSeries: bytes over time (samples.c) */
-	json_t *dest_report;	/* the destination's phases on our clock */
 
-	NvfmAgentClient *agent;
-	char *reservation;
-	gboolean reservation_kept;	/* it no longer ends with our connection */
-	char *dest_vf;		/* as the agent names it: "emu:pfb-vf0" or a PCI address */
-	char *dest_vf_pci;	/* the qemu mover: the PCI address */
-	json_t *dest_compat;	/* the destination VF's compatibility block */
-	NvfmLmFormat *src_lm;	/* the NVMe live migration format the source
-				 * VF's PF produces; NULL: none to check */
-	guint nvq, nvi;		/* the destination VF's resources (0: the PF's default) */
-	int numa_node;		/* the source VF's NUMA node, -1: unknown */
-	guint64 state_size;	/* the VF's state size estimate */
-	guint64 state_bytes;	/* VF state bytes moved */
-	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */
+	NvfmAgentClient *agent;	/* preflight, provisions (their session leases) */
+	NvfmMigrationVf *vfs;	/* every VF of the migration, in the caller's order */
+	guint n_vfs;
+	guint64 state_size;	/* the VFs' state size estimate, all together */
+	guint64 state_bytes;	/* VF state bytes moved, all together */
 
 	gboolean committed;
 	GError *cancel_error;
@@ -170,18 +193,20 @@ void nvfm_migration_stream_tls_clear(NvfmMigration *m);
 /* samples.c: bytes over time for the report, per series ("RAM", "VF ADDR"):
  * @bytes so far, at this moment. Bounded in memory. */
 void nvfm_migration_sample(NvfmMigration *m, const char *series, guint64 bytes);
-/* the source VF's series */
-void nvfm_migration_sample_vf(NvfmMigration *m, guint64 bytes);
+/* a source VF's series */
+void nvfm_migration_sample_vf(NvfmMigration *m, const NvfmMigrationVf *v, guint64 bytes);
 json_t *nvfm_migration_samples_json(NvfmMigration *m);
 
-/* dest-phases.c: the destination agent's phases from its receive reply,
- * its clock aligned to ours, into m->dest_report */
-void nvfm_migration_dest_phases(NvfmMigration *m, json_t *agent_result);
+/* dest-phases.c: the destination agent's phases from its receive reply
+ * for @v, its clock aligned to ours, into v->dest_report */
+void nvfm_migration_dest_phases(NvfmMigration *m, NvfmMigrationVf *v, json_t *agent_result);
 
-/* dirty-cost.c: the source VF's dirty tracking into @src ("dirty_tracking",
- * its facts) and, when none, "dirty_cost" and a warning with the extra
- * downtime per pass (the VM's RAM over the migration bandwidth) */
-void nvfm_migration_dirty_preflight(NvfmMigration *m, json_t *src, const NvfmDirtyInfo *info);
+/* dirty-cost.c: a source VF's dirty tracking into its facts
+ * ("dirty_tracking") and, when none, "dirty_cost" and a warning in @src
+ * with the extra downtime per pass (the VM's RAM over the migration
+ * bandwidth) */
+void nvfm_migration_dirty_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
+				    const NvfmDirtyInfo *info);
 
 /* migrate-vm.c: the VM's QEMU migration, used by both movers */
 void nvfm_migration_vm_preflight(NvfmMigration *m, json_t *source, json_t *destination,

@@ -253,8 +253,9 @@ gboolean nvfm_migration_vm_poll_paused(NvfmMigration *m, NvfmVmPollFunc poll, gi
 			poll(m, info);
 		if (info->has_ram)
 			nvfm_migration_sample(m, "RAM", info->ram_transferred);
-		if (info->has_vfio)
-			nvfm_migration_sample_vf(m, info->vfio_transferred);
+		/* QEMU's count is all its VFIO devices': the VF's when one */
+		if (info->has_vfio && m->n_vfs == 1)
+			nvfm_migration_sample_vf(m, &m->vfs[0], info->vfio_transferred);
 		/* QEMU sends dirtied pages again, so transferred outgrows the
 		 * guest's RAM size: what is left is transferred + remaining */
 		nvfm_migration_progress(m, info->ram_transferred + info->vfio_transferred,
@@ -295,8 +296,8 @@ void nvfm_migration_vm_sample_final(NvfmMigration *m)
 
 	if (info && info->has_ram)
 		nvfm_migration_sample(m, "RAM", info->ram_transferred);
-	if (info && info->has_vfio)
-		nvfm_migration_sample_vf(m, info->vfio_transferred);
+	if (info && info->has_vfio && m->n_vfs == 1)
+		nvfm_migration_sample_vf(m, &m->vfs[0], info->vfio_transferred);
 }
 
 /* Whether QEMU's MIGRATION event already said "completed" since @since:

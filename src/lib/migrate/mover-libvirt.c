@@ -69,8 +69,8 @@ static void add_blocker(json_t *blockers, const char *what, const char *why)
 	json_array_append_new(blockers, json_sprintf("%s: %s", what, why));
 }
 
-static gboolean libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
-				  GError **error G_GNUC_UNUSED)
+static gboolean libvirt_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
+				  json_t *blockers, GError **error G_GNUC_UNUSED)
 {
 	Libvirt *l = lv(m);
 	g_autoptr(GError) err = NULL;
@@ -112,7 +112,7 @@ static gboolean libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blocker
 	json_object_set_new(src, "domain", json_pack("{s:s, s:s}", "name",
 						     nvfm_domain_get_name(d), "uuid",
 						     nvfm_domain_get_uuid(d)));
-	vf = nvfm_domain_find_vf(d, m->opts->vf);
+	vf = nvfm_domain_find_vf(d, v->src);
 	if (!vf) {
 		add_blocker(blockers, "VF", "the domain has no hostdev with that source");
 		return TRUE;
@@ -120,7 +120,7 @@ static gboolean libvirt_preflight(NvfmMigration *m, json_t *src, json_t *blocker
 	l->guest_address = g_strdup(vf->guest_address);
 	/* the rewrite matches the XML's spelling, not the command line's */
 	l->source = g_strdup(vf->source);
-	json_object_set_new(src, "vm_device", json_pack("{s:s?, s:s?}", "alias", vf->alias,
+	json_object_set_new(v->facts, "vm_device", json_pack("{s:s?, s:s?}", "alias", vf->alias,
 							"guest_address", vf->guest_address));
 	/* libvirt connects to the destination itself (peer to peer): make
 	 * sure it can be reached with the URI it will use */
@@ -137,7 +137,7 @@ static gboolean libvirt_reserve(NvfmMigration *m, GError **error)
 {
 	Libvirt *l = lv(m);
 	g_autoptr(GHashTable) map = g_hash_table_new(g_str_hash, g_str_equal);
-	const char *to = m->dest_vf_pci ? m->dest_vf_pci : m->dest_vf;
+	const char *to = m->vfs[0].dest_vf_pci ? m->vfs[0].dest_vf_pci : m->vfs[0].dest_vf;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *inactive = NULL;
 
@@ -307,7 +307,7 @@ static void libvirt_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 
 static gboolean libvirt_release(NvfmMigration *m, GError **error)
 {
-	return nvfm_migration_release_vf(m, m->opts->vf, error);
+	return nvfm_migration_release_vf(m, m->vfs[0].src, error);
 }
 
 static void libvirt_clear(NvfmMigration *m)
@@ -345,8 +345,9 @@ const NvfmMoverOps nvfm_mover_libvirt = {
 
 #else /* !HAVE_LIBVIRT */
 
-static gboolean libvirt_preflight(NvfmMigration *m G_GNUC_UNUSED, json_t *src G_GNUC_UNUSED,
-				  json_t *blockers, GError **error G_GNUC_UNUSED)
+static gboolean libvirt_preflight(NvfmMigration *m G_GNUC_UNUSED, NvfmMigrationVf *v G_GNUC_UNUSED,
+				  json_t *src G_GNUC_UNUSED, json_t *blockers,
+				  GError **error G_GNUC_UNUSED)
 {
 	json_array_append_new(blockers, json_string("libvirt: this build has no libvirt support"));
 	return TRUE;

@@ -68,8 +68,8 @@ static void add_blocker(json_t *blockers, const char *fmt, ...)
 	json_array_append_new(blockers, json_string(line));
 }
 
-static gboolean qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
-			       GError **error G_GNUC_UNUSED)
+static gboolean qemu_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
+			       json_t *blockers, GError **error G_GNUC_UNUSED)
 {
 	Qemu *q = qemu(m);
 	g_autoptr(GError) err = NULL;
@@ -93,13 +93,13 @@ static gboolean qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
 
 	q->vmdev = nvfm_vm_find_vfio_device(m->src_qmp,
 					    m->opts->vm_device_id ? m->opts->vm_device_id :
-								    m->opts->vf->pci, t, &err);
+								    v->src->pci, t, &err);
 	if (!q->vmdev) {
 		add_blocker(blockers, "the VM's VF device: %s", err->message);
 		return TRUE;
 	}
 	guest = nvfm_vm_pci_device_guest_address(q->vmdev);
-	json_object_set_new(src, "vm_device", json_pack("{s:s, s:s?, s:s}", "id",
+	json_object_set_new(v->facts, "vm_device", json_pack("{s:s, s:s?, s:s}", "id",
 							q->vmdev->qdev_id, "host", q->vmdev->host,
 							"guest_address", guest));
 	if (!*q->vmdev->qdev_id) {
@@ -116,10 +116,10 @@ static gboolean qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
 	q->bus = g_path_get_basename(json_string_value(bus));
 	q->copied_props = json_object();
 	for (guint i = 0; i < G_N_ELEMENTS(copied); i++) {
-		json_t *v = qom_get(m->src_qmp, path, copied[i], t, NULL);
+		json_t *val = qom_get(m->src_qmp, path, copied[i], t, NULL);
 
-		if (v)
-			json_object_set_new(q->copied_props, copied[i], v);
+		if (val)
+			json_object_set_new(q->copied_props, copied[i], val);
 	}
 	if (!g_strcmp0(json_string_value(json_object_get(q->copied_props, "enable-migration")),
 		       "off"))
@@ -129,10 +129,10 @@ static gboolean qemu_preflight(NvfmMigration *m, json_t *src, json_t *blockers,
 	 * sees and from sysfs, not from opening it */
 	compat = json_pack("{s:i, s:i}", "vendor_id", q->vmdev->vendor_id, "device_id",
 			   q->vmdev->device_id);
-	info = nvfm_vf_lookup(m->opts->vf, &err);
+	info = nvfm_vf_lookup(v->src, &err);
 	if (info && info->driver)
 		json_object_set_new(compat, "driver", json_string(info->driver));
-	json_object_set_new(src, "compat", compat);
+	json_object_set_new(v->facts, "compat", compat);
 	return TRUE;
 }
 
@@ -142,14 +142,14 @@ static gboolean qemu_reserve(NvfmMigration *m, GError **error)
 	json_auto_t *props = json_deep_copy(q->copied_props);
 	g_autofree char *addr = g_strdup_printf("%x.%x", q->vmdev->slot, q->vmdev->function);
 
-	if (!m->dest_vf_pci) {
+	if (!m->vfs[0].dest_vf_pci) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
-			    "the destination VF %s has no PCI address for vfio-pci", m->dest_vf);
+			    "the destination VF %s has no PCI address for vfio-pci", m->vfs[0].dest_vf);
 		return FALSE;
 	}
 	json_object_set_new(props, "driver", json_string("vfio-pci"));
 	json_object_set_new(props, "id", json_string(q->vmdev->qdev_id));
-	json_object_set_new(props, "host", json_string(m->dest_vf_pci));
+	json_object_set_new(props, "host", json_string(m->vfs[0].dest_vf_pci));
 	json_object_set_new(props, "bus", json_string(q->bus));
 	json_object_set_new(props, "addr", json_string(addr));
 	/* QEMU >= 9.1 reports the device's state changes: how we learn that
@@ -209,7 +209,7 @@ static void qemu_poll(NvfmMigration *m, const NvfmVmMigrationInfo *info)
 	Qemu *q = qemu(m);
 
 	if (info->has_vfio)
-		m->state_bytes = info->vfio_transferred;
+		m->state_bytes = m->vfs[0].state_bytes = info->vfio_transferred;
 	/* only while RAM flows: once paused, every round trip is downtime */
 	if (g_strcmp0(info->status, "active"))
 		return;
@@ -276,7 +276,7 @@ static void qemu_switched(NvfmMigration *m)
 
 	info = nvfm_vm_query_migration(m->src_qmp, nvfm_migration_timeout(m), NULL);
 	if (info && info->has_vfio)
-		m->state_bytes = info->vfio_transferred;
+		m->state_bytes = m->vfs[0].state_bytes = info->vfio_transferred;
 	/* no transfer_us: the VF's share of QEMU's switchover cannot be told
 	 * apart from the RAM's, and the destination may run before the source
 	 * reports completion */
@@ -305,7 +305,7 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 	g_autofree char *src = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
 	/* the destination VF's own flags (same model) say whether QEMU must
 	 * pass RUNNING_P2P; the source's events, when it reports any, too */
-	json_int_t flags = json_integer_value(json_object_get(m->dest_compat, "migration_flags"));
+	json_int_t flags = json_integer_value(json_object_get(m->vfs[0].dest_compat, "migration_flags"));
 	gboolean p2p = (flags & NVFM_MIG_FLAG_P2P) || (src && strstr(src, "-p2p"));
 	NvfmPhaseRecord *r = &m->rec[NVFM_MIGRATE_RESTORE];
 
@@ -388,7 +388,7 @@ static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 /* the source QEMU has quit: nobody holds the VF any more */
 static gboolean qemu_release(NvfmMigration *m, GError **error)
 {
-	return nvfm_migration_release_vf(m, m->opts->vf, error);
+	return nvfm_migration_release_vf(m, m->vfs[0].src, error);
 }
 
 static void qemu_clear(NvfmMigration *m)

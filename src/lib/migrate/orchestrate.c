@@ -18,6 +18,9 @@
 
 /* 5 s in steps of 100 ms */
 #define RELEASE_TRIES 50
+/* VFs of one migration: each has a connection of its own to the agent,
+ * whose default session limit is 16 */
+#define MAX_VFS 8
 
 /* ---- preflight ---- */
 
@@ -34,9 +37,42 @@ static void blocker(json_t *host, const char *fmt, ...)
 	json_array_append_new(json_object_get(host, "blockers"), json_string(line));
 }
 
+/* The source VFs: @vf alone, or @vfs, each once. */
+static gboolean check_vfs(const NvfmMigrateOptions *o, GError **error)
+{
+	if (!o->n_vfs)
+		return TRUE;
+	if (o->vf || !o->vfs || o->n_vfs > MAX_VFS) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "give one source VF or 1 to %d of them, not %s", MAX_VFS,
+			    o->vf ? "both" : "more");
+		return FALSE;
+	}
+	for (guint i = 0; i < o->n_vfs; i++) {
+		if (!o->vfs[i]) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no source VF %u", i);
+			return FALSE;
+		}
+		for (guint j = 0; j < i; j++) {
+			if (strcmp(o->vfs[i]->text, o->vfs[j]->text))
+				continue;
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+				    "source VF %s is given twice", o->vfs[i]->text);
+			return FALSE;
+		}
+	}
+	if (o->n_vfs > 1 && (o->mover != NVFM_MOVER_DIRECT || o->domain)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+			    "several VFs move with the direct mover only (--device-state direct, "
+			    "--vm)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
 {
-	const char *missing = !o->vf ? "the source VF" :
+	const char *missing = !o->vf && !o->n_vfs ? "the source VF" :
 			      !o->agent ? "the destination agent" :
 			      !o->dest_pfs || !o->dest_pfs[0] ? "the destination PF" : NULL;
 
@@ -44,6 +80,8 @@ static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "no %s given", missing);
 		return FALSE;
 	}
+	if (!check_vfs(o, error))
+		return FALSE;
 	if (o->vm_qmp && (!o->dest_qmp || !o->migrate_uri)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
 			    "a VM needs the destination QEMU's QMP socket and a migration URI");
@@ -69,33 +107,32 @@ static gboolean check_options(const NvfmMigrateOptions *o, GError **error)
  * PF's (a plain emulated device), a PF without NVMe live migration or one
  * that cannot be read: nothing to check, the movers carry any state.
  */
-static void source_lm_format(NvfmMigration *m, json_t *src)
+static void source_lm_format(NvfmMigrationVf *vf)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(NvfmVfInfo) v = nvfm_vf_lookup(m->opts->vf, &err);
+	g_autoptr(NvfmVfInfo) v = nvfm_vf_lookup(vf->src, &err);
 	g_autoptr(NvfmAddress) pfa = v ? nvfm_address_parse_pf(v->pf, &err) : NULL;
 	g_autoptr(NvfmPf) pf = pfa ? nvfm_pf_open(pfa, &err) : NULL;
 	g_autoptr(NvfmLmCaps) caps = pf ? nvfm_pf_get_lm_caps(pf, &err) : NULL;
 	g_autofree char *line = NULL;
 
 	if (!caps) {
-		g_debug("no NVMe live migration format for %s: %s", m->opts->vf->text,
-			err->message);
-		json_object_set_new(src, "lm", json_sprintf("%s: %s", v ? "unknown" : "no PF",
-							    err->message));
+		g_debug("no NVMe live migration format for %s: %s", vf->src->text, err->message);
+		json_object_set_new(vf->facts, "lm", json_sprintf("%s: %s", v ? "unknown" : "no PF",
+								  err->message));
 		return;
 	}
 	line = nvfm_lm_caps_describe(caps);
-	json_object_set_new(src, "lm", json_sprintf("PF %s: %s", caps->pf, line));
-	m->src_lm = nvfm_lm_caps_format(caps);
-	if (m->src_lm)
-		json_object_set_new(src, "lm_format", nvfm_lm_format_to_json(m->src_lm));
+	json_object_set_new(vf->facts, "lm", json_sprintf("PF %s: %s", caps->pf, line));
+	vf->src_lm = nvfm_lm_caps_format(caps);
+	if (vf->src_lm)
+		json_object_set_new(vf->facts, "lm_format", nvfm_lm_format_to_json(vf->src_lm));
 }
 
 /* What the destination VF must have, by default as much as the source VF
  * (when it is a PF's VF), and where it may come from: the arguments the
  * agent's preflight and provision share. */
-static json_t *dest_vf_args(NvfmMigration *m)
+static json_t *dest_vf_args(NvfmMigration *m, NvfmMigrationVf *v)
 {
 	json_t *pfs = json_array();
 	json_t *args;
@@ -103,42 +140,66 @@ static json_t *dest_vf_args(NvfmMigration *m)
 	for (guint i = 0; m->opts->dest_pfs[i]; i++)
 		json_array_append_new(pfs, json_string(m->opts->dest_pfs[i]));
 	args = json_pack("{s:o}", "pf", pfs);
-	if (m->nvq)
-		json_object_set_new(args, "nvq", json_integer(m->nvq));
-	if (m->nvi)
-		json_object_set_new(args, "nvi", json_integer(m->nvi));
-	if (m->numa_node >= 0)
-		json_object_set_new(args, "numa_node", json_integer(m->numa_node));
+	if (v->nvq)
+		json_object_set_new(args, "nvq", json_integer(v->nvq));
+	if (v->nvi)
+		json_object_set_new(args, "nvi", json_integer(v->nvi));
+	if (v->numa_node >= 0)
+		json_object_set_new(args, "numa_node", json_integer(v->numa_node));
 	/* the agent refuses a PF that cannot take the source's format */
-	if (m->src_lm)
-		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(m->src_lm));
+	if (v->src_lm)
+		json_object_set_new(args, "lm_format", nvfm_lm_format_to_json(v->src_lm));
 	return args;
 }
 
 /* The destination VF's resources: --nvq/--nvi, else the source VF's. */
-static void resource_parity(NvfmMigration *m, json_t *src)
+static void resource_parity(NvfmMigration *m, NvfmMigrationVf *v)
 {
-	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(m->opts->vf, NULL);
+	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(v->src, NULL);
 	const char *from = "the PF's default";
 
-	m->nvq = m->opts->nvq;
-	m->nvi = m->opts->nvi;
-	m->numa_node = info ? info->numa_node : -1;
-	if (m->nvq || m->nvi)
+	v->nvq = m->opts->nvq;
+	v->nvi = m->opts->nvi;
+	v->numa_node = info ? info->numa_node : -1;
+	if (v->nvq || v->nvi)
 		from = "--nvq/--nvi";
 	else if (info && info->online && (info->nvq || info->nvi)) {
-		m->nvq = info->nvq;
-		m->nvi = info->nvi;
+		v->nvq = info->nvq;
+		v->nvi = info->nvi;
 		from = "the source VF";
 	}
-	json_object_set_new(src, "resources", json_pack("{s:i, s:i, s:s, s:i}", "nvq", (int)m->nvq,
-							"nvi", (int)m->nvi, "from", from,
-							"numa_node", m->numa_node));
+	json_object_set_new(v->facts, "resources",
+			    json_pack("{s:i, s:i, s:s, s:i}", "nvq", (int)v->nvq, "nvi", (int)v->nvi,
+				      "from", from, "numa_node", v->numa_node));
+}
+
+/* The object a VF's facts go into on @host: the host's own with one VF,
+ * else a new one in its "vfs" that names the (source) VF. */
+static json_t *vf_facts(NvfmMigration *m, NvfmMigrationVf *v, json_t *host)
+{
+	json_t *o;
+
+	if (m->n_vfs == 1)
+		return host;
+	if (!json_object_get(host, "vfs"))
+		json_object_set_new(host, "vfs", json_array());
+	o = json_pack("{s:s}", "vf", v->src->text);
+	json_array_append_new(json_object_get(host, "vfs"), o);
+	return o;
+}
+
+/* "VF emu:pfa-vf0: " before a line about one of several VFs */
+static const char *vf_prefix(NvfmMigration *m, NvfmMigrationVf *v, char *buf, gsize len)
+{
+	if (m->n_vfs == 1)
+		return "";
+	g_snprintf(buf, len, "VF %s: ", v->src->text);
+	return buf;
 }
 
 /* The destination agent's part: reachable, and one of its PFs can give a
  * VF; its plan says which. */
-static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
+static void agent_preflight(NvfmMigration *m, json_t *dst, gboolean has_compat)
 {
 	g_autoptr(GError) err = NULL;
 	json_auto_t *args = NULL;
@@ -152,21 +213,31 @@ static void agent_preflight(NvfmMigration *m, json_t *dst, json_t *src_compat)
 		return;
 	}
 	json_object_set(dst, "agent", nvfm_agent_client_get_hello(m->agent));
-	args = dest_vf_args(m);
-	res = nvfm_agent_client_call(m->agent, "preflight", args, &err);
-	if (!res) {
-		blocker(dst, "agent preflight: %s", err->message);
-		return;
+	for (guint n = 0; n < m->n_vfs; n++) {
+		NvfmMigrationVf *v = &m->vfs[n];
+		json_t *facts = vf_facts(m, v, dst);
+		char pre[300];
+
+		json_decref(args);
+		json_decref(res);
+		args = dest_vf_args(m, v);
+		res = nvfm_agent_client_call(m->agent, "preflight", args, &err);
+		if (!res) {
+			blocker(dst, "%sagent preflight: %s", vf_prefix(m, v, pre, sizeof(pre)),
+				err->message);
+			return;
+		}
+		json_object_set(facts, "checks", json_object_get(res, "checks"));
+		if (json_is_object(json_object_get(res, "plan")))
+			json_object_set(facts, "plan", json_object_get(res, "plan"));
+		json_array_foreach(json_object_get(res, "checks"), i, check) {
+			if (!json_is_true(json_object_get(check, "ok")))
+				blocker(dst, "%s%s: %s", vf_prefix(m, v, pre, sizeof(pre)),
+					json_string_value(json_object_get(check, "check")),
+					json_string_value(json_object_get(check, "detail")));
+		}
 	}
-	json_object_set(dst, "checks", json_object_get(res, "checks"));
-	if (json_is_object(json_object_get(res, "plan")))
-		json_object_set(dst, "plan", json_object_get(res, "plan"));
-	json_array_foreach(json_object_get(res, "checks"), i, check) {
-		if (!json_is_true(json_object_get(check, "ok")))
-			blocker(dst, "%s: %s", json_string_value(json_object_get(check, "check")),
-				json_string_value(json_object_get(check, "detail")));
-	}
-	if (!src_compat)
+	if (!has_compat)
 		return;
 	json_object_set_new(dst, "compatibility",
 			json_string("checked against the provisioned VF in the reserve phase"));
@@ -227,12 +298,17 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok, GError **error)
 	*ok = FALSE;
 	if (m->opts->vm_qmp)
 		nvfm_migration_vm_preflight(m, src, dst, NULL);
-	if (!m->mover->preflight(m, src, json_object_get(src, "blockers"), error))
-		return NULL;
-	source_lm_format(m, src);
-	resource_parity(m, src);
+	for (guint i = 0; i < m->n_vfs; i++) {
+		NvfmMigrationVf *v = &m->vfs[i];
+
+		v->facts = vf_facts(m, v, src);
+		if (!m->mover->preflight(m, v, src, json_object_get(src, "blockers"), error))
+			return NULL;
+		source_lm_format(v);
+		resource_parity(m, v);
+	}
 	stream_security(m, src, dst);
-	agent_preflight(m, dst, json_object_get(src, "compat"));
+	agent_preflight(m, dst, json_object_get(m->vfs[0].facts, "compat") != NULL);
 	nvfm_migration_stream_tls_preflight(m, src, dst);
 	*ok = json_array_size(json_object_get(src, "blockers")) == 0 &&
 	      json_array_size(json_object_get(dst, "blockers")) == 0;
@@ -242,13 +318,21 @@ static json_t *run_preflight(NvfmMigration *m, gboolean *ok, GError **error)
 
 /* ---- reserve ---- */
 
-static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
+/* Whether a compatibility block says VFIO_MIGRATION_P2P. */
+static gboolean compat_p2p(json_t *compat)
+{
+	return (json_integer_value(json_object_get(compat, "migration_flags")) &
+		NVFM_MIG_FLAG_P2P) != 0;
+}
+
+static gboolean reserve_vf(NvfmMigration *m, NvfmMigrationVf *v, GError **error)
 {
 	/* The reservation ends with our connection until we keep it at the
 	 * commit point: if we die or lose the link, the agent releases it. */
-	json_auto_t *args = dest_vf_args(m);
+	json_auto_t *args = dest_vf_args(m, v);
 	json_auto_t *res = NULL;
 	json_auto_t *pre = NULL;
+	json_t *src_compat = json_object_get(v->facts, "compat");
 	json_t *tc;
 
 	json_object_set_new(args, "require_migration", json_true());
@@ -258,17 +342,17 @@ static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 	res = nvfm_agent_client_call(m->agent, "provision", args, error);
 	if (!res)
 		return FALSE;
-	m->reservation = g_strdup(json_string_value(json_object_get(res, "reservation")));
-	m->dest_vf = g_strdup(json_string_value(json_object_get(res, "device")));
-	m->dest_vf_pci = g_strdup(json_string_value(json_object_get(res, "vf")));
-	if (!m->reservation || !m->dest_vf) {
+	v->reservation = g_strdup(json_string_value(json_object_get(res, "reservation")));
+	v->dest_vf = g_strdup(json_string_value(json_object_get(res, "device")));
+	v->dest_vf_pci = g_strdup(json_string_value(json_object_get(res, "vf")));
+	if (!v->reservation || !v->dest_vf) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
 			    "the agent's provision reply lacks a reservation or a device");
 		return FALSE;
 	}
 	/* Now that a VF exists, check it against the source. */
 	json_decref(args);
-	args = json_pack("{s:s}", "target", m->dest_vf);
+	args = json_pack("{s:s}", "target", v->dest_vf);
 	if (src_compat)
 		json_object_set(args, "compat", src_compat);
 	pre = nvfm_agent_client_call(m->agent, "preflight", args, error);
@@ -282,73 +366,90 @@ static gboolean reserve(NvfmMigration *m, json_t *src_compat, GError **error)
 			if (json_is_true(json_object_get(c, "ok")))
 				continue;
 			g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
-				    "destination VF %s: %s", m->dest_vf,
+				    "destination VF %s: %s", v->dest_vf,
 				    json_string_value(json_object_get(c, "detail")));
 			return FALSE;
 		}
 	}
 	tc = json_object_get(pre, "target_compat");
-	m->dest_compat = json_incref(tc);
+	v->dest_compat = json_incref(tc);
+	if (m->n_vfs > 1 && !compat_p2p(tc)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
+			    "destination VF %s does not support VFIO_MIGRATION_P2P, which "
+			    "several VFIO devices of one VM need", v->dest_vf);
+		return FALSE;
+	}
+	v->state_size = (guint64)json_integer_value(json_object_get(tc, "stop_copy_length"));
+	return TRUE;
+}
+
+/* Every destination VF, all or nothing: a VF that cannot be had leaves
+ * the ones reserved before it to the rollback, and nothing has moved. */
+static gboolean reserve(NvfmMigration *m, GError **error)
+{
+	guint64 size = 0;
+
+	for (guint i = 0; i < m->n_vfs; i++) {
+		NvfmMigrationVf *v = &m->vfs[i];
+		char pre[300];
+
+		if (!reserve_vf(m, v, error)) {
+			if (m->n_vfs > 1)
+				g_prefix_error(error, "%s", vf_prefix(m, v, pre, sizeof(pre)));
+			return FALSE;
+		}
+		size += v->state_size;
+	}
 	if (!m->state_size)
-		m->state_size = (guint64)json_integer_value(json_object_get(tc,
-									     "stop_copy_length"));
+		m->state_size = size;
 	return m->mover->reserve(m, error);
 }
 
-/* Just before the commit point: the destination VF now outlives our
+/* Just before the commit point: a destination VF now outlives our
  * connection to the agent. */
-static gboolean keep_reservation(NvfmMigration *m, GError **error)
+static gboolean keep_vf(NvfmMigration *m, NvfmMigrationVf *v, GError **error)
 {
-	json_auto_t *args = json_pack("{s:s}", "reservation", m->reservation);
+	json_auto_t *args = json_pack("{s:s}", "reservation", v->reservation);
 	json_auto_t *res = nvfm_agent_client_call(m->agent, "keep", args, NULL);
 	g_autoptr(NvfmAgentClient) c = NULL;
 
 	if (res) {
-		m->reservation_kept = TRUE;
+		v->reservation_kept = TRUE;
 		return TRUE;
 	}
 	/* An agent that let a whole timeout pass would most likely do it again:
 	 * the failure is already one timeout long. */
 	if (nvfm_agent_client_is_silent(m->agent)) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
-			    "keeping reservation %s: the agent did not answer", m->reservation);
+			    "keeping reservation %s: the agent did not answer", v->reservation);
 		return FALSE;
 	}
 	/* the transfer's connection may be spent: one more try on a new one */
 	c = nvfm_migration_agent(m, error);
 	res = c ? nvfm_agent_client_call(c, "keep", args, error) : NULL;
 	if (!res)
-		g_prefix_error(error, "keeping reservation %s: ", m->reservation);
-	m->reservation_kept = res != NULL;
+		g_prefix_error(error, "keeping reservation %s: ", v->reservation);
+	v->reservation_kept = res != NULL;
 	return res != NULL;
+}
+
+static gboolean keep_reservations(NvfmMigration *m, GError **error)
+{
+	for (guint i = 0; i < m->n_vfs; i++)
+		if (!m->vfs[i].reservation_kept && !keep_vf(m, &m->vfs[i], error))
+			return FALSE;
+	return TRUE;
 }
 
 /* ---- rollback and release ---- */
 
-static void release_reservation(NvfmMigration *m, GString *what)
+/* One destination VF, on @c (NULL: no connection, @err says why). */
+static void release_vf(NvfmAgentClient *c, NvfmMigrationVf *v, GError *conn_err, GString *what)
 {
-	g_autoptr(GError) err = NULL;
-	g_autoptr(NvfmAgentClient) c = NULL;
-	json_auto_t *args = NULL;
+	g_autoptr(GError) err = conn_err ? g_error_copy(conn_err) : NULL;
+	json_auto_t *args = json_pack("{s:s}", "reservation", v->reservation);
 	json_auto_t *res = NULL;
 
-	if (!m->reservation)
-		return;
-	/* The reservation still ends with our connection: an agent that went
-	 * silent on it would most likely not answer a new one within the
-	 * timeout either, and it releases the VF itself once it notices. */
-	if (m->agent && nvfm_agent_client_is_silent(m->agent) && !m->reservation_kept) {
-		g_clear_pointer(&m->agent, nvfm_agent_client_free);
-		g_string_append_printf(what, "; destination VF %s NOT released (reservation %s): "
-				       "the agent went silent; it releases the VF when it notices "
-				       "that our connection is gone", m->dest_vf, m->reservation);
-		return;
-	}
-	/* After a failed transfer the agent drains that connection for a
-	 * while, holding the VF: end it (which also ends the lease). */
-	g_clear_pointer(&m->agent, nvfm_agent_client_free);
-	c = nvfm_migration_agent(m, &err);
-	args = json_pack("{s:s}", "reservation", m->reservation);
 	/* the agent's own session may still be closing the VF after an
 	 * abort: give it a moment (bounded) */
 	for (int i = 0; c && i < RELEASE_TRIES; i++) {
@@ -359,13 +460,48 @@ static void release_reservation(NvfmMigration *m, GString *what)
 		g_usleep(100 * 1000);
 	}
 	if (res)
-		g_string_append_printf(what, "; destination VF %s released", m->dest_vf);
+		g_string_append_printf(what, "; destination VF %s released", v->dest_vf);
 	else if (g_error_matches(err, NVFM_ERROR, NVFM_ERROR_NOT_FOUND))
 		g_string_append_printf(what, "; destination VF %s released by the agent as our "
-				       "connection ended", m->dest_vf);
+				       "connection ended", v->dest_vf);
 	else
 		g_string_append_printf(what, "; destination VF %s NOT released (reservation %s): %s",
-				       m->dest_vf, m->reservation, err->message);
+				       v->dest_vf, v->reservation, err->message);
+}
+
+static void release_reservations(NvfmMigration *m, GString *what)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(NvfmAgentClient) c = NULL;
+	gboolean any = FALSE, kept = FALSE;
+
+	for (guint i = 0; i < m->n_vfs; i++) {
+		any |= m->vfs[i].reservation != NULL;
+		kept |= m->vfs[i].reservation_kept;
+	}
+	if (!any)
+		return;
+	/* The reservations still end with our connection: an agent that went
+	 * silent on it would most likely not answer a new one within the
+	 * timeout either, and it releases the VFs itself once it notices. */
+	if (m->agent && nvfm_agent_client_is_silent(m->agent) && !kept) {
+		g_clear_pointer(&m->agent, nvfm_agent_client_free);
+		for (guint i = 0; i < m->n_vfs; i++)
+			if (m->vfs[i].reservation)
+				g_string_append_printf(what, "; destination VF %s NOT released "
+						       "(reservation %s): the agent went silent; it "
+						       "releases the VF when it notices that our "
+						       "connection is gone", m->vfs[i].dest_vf,
+						       m->vfs[i].reservation);
+		return;
+	}
+	/* After a failed transfer the agent drains that connection for a
+	 * while, holding the VF: end it (which also ends the lease). */
+	g_clear_pointer(&m->agent, nvfm_agent_client_free);
+	c = nvfm_migration_agent(m, &err);
+	for (guint i = 0; i < m->n_vfs; i++)
+		if (m->vfs[i].reservation)
+			release_vf(c, &m->vfs[i], err, what);
 }
 
 static void rollback(NvfmMigration *m, GString *what)
@@ -378,7 +514,7 @@ static void rollback(NvfmMigration *m, GString *what)
 	m->mover->rollback(m, what);
 	if (m->src_qmp)
 		nvfm_migration_vm_restart_source(m, what);
-	release_reservation(m, what);
+	release_reservations(m, what);
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++) {
 		if (m->rec[i].outcome && strcmp(m->rec[i].outcome, "ok") == 0)
 			m->rec[i].outcome = "rolled-back";
@@ -447,8 +583,33 @@ static void picture_facts(NvfmMigration *m, json_t *r, const char *rb)
 				    window(m->rollback_us - m->t0, m->rollback_end_us - m->t0));
 	}
 	json_object_set_new(r, "samples", nvfm_migration_samples_json(m));
-	if (m->dest_report)
-		json_object_set(r, "destination", m->dest_report);
+	if (m->n_vfs == 1 && m->vfs[0].dest_report)
+		json_object_set(r, "destination", m->vfs[0].dest_report);
+}
+
+/* Each VF: where it went, its bytes and times (ms), its digest. */
+static json_t *vfs_report(NvfmMigration *m)
+{
+	json_t *arr = json_array();
+
+	for (guint i = 0; i < m->n_vfs; i++) {
+		NvfmMigrationVf *v = &m->vfs[i];
+		json_t *o = json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "source_vf", v->src->text,
+				      "destination_vf", v->dest_vf, "reservation", v->reservation,
+				      "state_bytes", (json_int_t)v->state_bytes, "precopy_bytes",
+				      (json_int_t)v->precopy_bytes);
+
+		if (v->transfer_us > 0) {
+			json_object_set_new(o, "stop_copy_ms", json_real(v->stop_copy_us / 1000.0));
+			json_object_set_new(o, "transfer_ms", json_real(v->transfer_us / 1000.0));
+		}
+		if (v->source_digest)
+			json_object_set_new(o, "source_state_sha256", json_string(v->source_digest));
+		if (m->n_vfs > 1 && v->dest_report)
+			json_object_set(o, "destination", v->dest_report);
+		json_array_append_new(arr, o);
+	}
+	return arr;
 }
 
 static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, const char *rb,
@@ -464,13 +625,20 @@ static json_t *make_report(NvfmMigration *m, gboolean ok, const GError *err, con
 	if (m->transfer_us > 0)
 		json_object_set_new(r, "state_transfer_ms", json_real(m->transfer_us / 1000.0));
 	json_object_set_new(r, "state_bytes", json_integer((json_int_t)m->state_bytes));
-	json_object_set_new(r, "source_vf", json_string(m->opts->vf ? m->opts->vf->text : NULL));
-	if (m->dest_vf)
-		json_object_set_new(r, "destination_vf", json_string(m->dest_vf));
-	if (m->reservation)
-		json_object_set_new(r, "reservation", json_string(m->reservation));
-	if (m->source_digest)
-		json_object_set_new(r, "source_state_sha256", json_string(m->source_digest));
+	json_object_set_new(r, "vfs", vfs_report(m));
+	/* one VF: its facts at the top as well */
+	if (m->n_vfs == 1) {
+		NvfmMigrationVf *v = &m->vfs[0];
+
+		json_object_set_new(r, "source_vf", json_string(v->src->text));
+		if (v->dest_vf)
+			json_object_set_new(r, "destination_vf", json_string(v->dest_vf));
+		if (v->reservation)
+			json_object_set_new(r, "reservation", json_string(v->reservation));
+		if (v->source_digest)
+			json_object_set_new(r, "source_state_sha256",
+					    json_string(v->source_digest));
+	}
 	if (preflight)
 		json_object_set(r, "preflight", preflight);
 	if (warnings && json_array_size(warnings))
@@ -500,6 +668,13 @@ static void migration_init(NvfmMigration *m, const NvfmMigrateOptions *opts)
 		   opts->mover == NVFM_MOVER_QEMU ? &nvfm_mover_qemu : &nvfm_mover_direct;
 	m->t0 = nvfm_now_us();
 	m->state_size = opts->state_size;
+	m->n_vfs = opts->n_vfs ? opts->n_vfs : 1;
+	m->vfs = g_new0(NvfmMigrationVf, m->n_vfs);
+	for (guint i = 0; i < m->n_vfs; i++) {
+		m->vfs[i].index = i;
+		m->vfs[i].src = opts->n_vfs ? opts->vfs[i] : opts->vf;
+		m->vfs[i].numa_node = -1;
+	}
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
 		m->rec[i].start_us = m->rec[i].end_us = -1;
 }
@@ -512,16 +687,21 @@ static void migration_clear(NvfmMigration *m)
 	nvfm_agent_client_free(m->agent);
 	nvfm_qmp_free(m->src_qmp);
 	nvfm_qmp_free(m->dst_qmp);
-	g_free(m->reservation);
-	g_free(m->dest_vf);
-	g_free(m->dest_vf_pci);
-	g_free(m->source_digest);
+	for (guint i = 0; i < m->n_vfs; i++) {
+		NvfmMigrationVf *v = &m->vfs[i];
+
+		g_free(v->reservation);
+		g_free(v->dest_vf);
+		g_free(v->dest_vf_pci);
+		g_free(v->source_digest);
+		json_decref(v->dest_report);
+		json_decref(v->dest_compat);
+		nvfm_lm_format_free(v->src_lm);
+	}
+	g_free(m->vfs);
 	g_free(m->vm_name);
-	json_decref(m->dest_report);
 	if (m->series)
 		g_ptr_array_unref(m->series);
-	json_decref(m->dest_compat);
-	nvfm_lm_format_free(m->src_lm);
 	for (int i = 0; i < NVFM_MIGRATE_N_PHASES; i++)
 		g_free(m->rec[i].note);
 	g_clear_error(&m->cancel_error);
@@ -576,8 +756,8 @@ static void release_source(NvfmMigration *m, json_t *warnings)
 		g_clear_error(&err);
 	}
 	if (!m->mover->release(m, &err)) {
-		json_array_append_new(warnings, json_sprintf("source VF %s not released: %s",
-							     m->opts->vf->text, err->message));
+		json_array_append_new(warnings, json_sprintf("source VF not released: %s",
+							     err->message));
 		nvfm_migration_end(m, NVFM_MIGRATE_RELEASE, 0);
 		m->rec[NVFM_MIGRATE_RELEASE].outcome = "failed";
 		return;
@@ -613,18 +793,18 @@ gboolean nvfm_migrate(const NvfmMigrateOptions *opts, json_t **report, GError **
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_RESERVE);
 	if (!nvfm_migration_check_cancel(&m, &err) ||
-	    !reserve(&m, json_object_get(json_object_get(pre, "source"), "compat"), &err))
+	    !reserve(&m, &err))
 		goto fail;
 	nvfm_migration_end(&m, NVFM_MIGRATE_RESERVE, 0);
 
-	if (m.mover->commits_in_transfer && !keep_reservation(&m, &err))
+	if (m.mover->commits_in_transfer && !keep_reservations(&m, &err))
 		goto fail;
 	/* precopy, pause, stop-copy and restore belong to the mover */
 	if (!nvfm_migration_check_cancel(&m, &err) || !m.mover->transfer(&m, &err))
 		goto fail;
 
 	nvfm_migration_begin(&m, NVFM_MIGRATE_SWITCHOVER);
-	if (!m.mover->commits_in_transfer && !m.reservation_kept && !keep_reservation(&m, &err))
+	if (!m.mover->commits_in_transfer && !keep_reservations(&m, &err))
 		goto fail;
 	if (m.src_qmp) {
 		if (!nvfm_migration_check_cancel(&m, &err))

@@ -84,25 +84,33 @@ NvfmQmp *nvfm_migration_dest_qmp(NvfmMigration *m, int timeout_ms, GError **erro
 
 /* ---- release ---- */
 
+/* The release phase's note: one line per VF, "; " between them. */
+static void release_note(NvfmMigration *m, char *line)
+{
+	char **note = &m->rec[NVFM_MIGRATE_RELEASE].note;
+	char *old = *note;
+
+	*note = old ? g_strdup_printf("%s; %s", old, line) : g_strdup(line);
+	g_free(old);
+	g_free(line);
+}
+
 gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(NvfmVfInfo) info = nvfm_vf_lookup(vf, &err);
-	char **note = &m->rec[NVFM_MIGRATE_RELEASE].note;
 
-	g_free(*note);
 	if (!info) {
-		*note = g_strdup_printf("%s is not a PF's VF: nothing to release", vf->text);
+		release_note(m, g_strdup_printf("%s is not a PF's VF: nothing to release", vf->text));
 		return TRUE;
 	}
 	/* a libvirt hook on this host may have been first */
 	if (nvfm_vf_info_is_free(info)) {
-		*note = g_strdup_printf("source VF %s was released already", info->address);
+		release_note(m, g_strdup_printf("source VF %s was released already", info->address));
 		return TRUE;
 	}
 	if (!nvfm_vf_release(info->vf, error))
 		return FALSE;
-	*note = g_strdup_printf("source VF %s released", info->address);
+	release_note(m, g_strdup_printf("source VF %s released", info->address));
 	return TRUE;
 }
-

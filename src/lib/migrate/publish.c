@@ -34,9 +34,13 @@ static json_t *status_json(NvfmMigration *m)
 	double phase_s = (now - p->phase_start_us) / 1e6;
 	guint64 moved = p->done >= p->phase_base ? p->done - p->phase_base : 0;
 	const char *vm = m->opts->vm_qmp ? m->opts->vm_qmp : m->opts->domain;
+	g_autoptr(GString) vfs = g_string_new(NULL);
 
+	/* several VFs: "a,b" */
+	for (guint i = 0; i < m->n_vfs; i++)
+		g_string_append_printf(vfs, "%s%s", i ? "," : "", m->vfs[i].src->text);
 	return json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:I, s:i}",
-			 "id", p->id, "vm", vm, "vf", m->opts->vf->text, "to", m->opts->agent,
+			 "id", p->id, "vm", vm, "vf", vfs->str, "to", m->opts->agent,
 			 "phase", nvfm_migrate_phase_name(m->phase),
 			 "bytes", (json_int_t)p->done, "total", (json_int_t)p->total,
 			 "rate", phase_s > 0 ? moved / phase_s : 0.0,

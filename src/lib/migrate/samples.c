@@ -100,9 +100,9 @@ json_t *nvfm_migration_samples_json(NvfmMigration *m)
 	return arr;
 }
 
-void nvfm_migration_sample_vf(NvfmMigration *m, guint64 bytes)
+void nvfm_migration_sample_vf(NvfmMigration *m, const NvfmMigrationVf *v, guint64 bytes)
 {
-	g_autofree char *name = g_strdup_printf("VF %s", m->opts->vf->text);
+	g_autofree char *name = g_strdup_printf("VF %s", v->src->text);
 
 	nvfm_migration_sample(m, name, bytes);
 }
