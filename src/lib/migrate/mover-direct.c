@@ -321,7 +321,9 @@ static gboolean wait_for(NvfmMigration *m, Gang *g, guint *count, gint64 deadlin
 		gint64 slice = g_get_monotonic_time() + (gint64)PROGRESS_MS * 1000;
 
 		g_mutex_lock(&g->mu);
-		g_cond_wait_until(&g->cond, &g->mu, MIN(slice, deadline));
+		/* what happened before we came here counts: no wait then */
+		if (*count < m->n_vfs && !g->failed)
+			g_cond_wait_until(&g->cond, &g->mu, MIN(slice, deadline));
 		reached = *count >= m->n_vfs && !g->failed;
 		if (g->failed || *count >= m->n_vfs || g_get_monotonic_time() >= deadline) {
 			g_mutex_unlock(&g->mu);
