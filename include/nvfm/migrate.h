@@ -106,7 +106,9 @@ typedef void (*NvfmMigrateProgressFunc)(NvfmMigratePhase phase, guint64 done, gu
  *	 all are reserved on the destination before anything moves, and a
  *	 failure of any rolls all back; @n_vfs of them, @vf then %NULL.
  *	 Each must support VFIO_MIGRATION_P2P (as QEMU requires of several
- *	 VFIO devices); the direct mover only
+ *	 VFIO devices): the direct mover checks the source VFs, every mover
+ *	 the destination VFs (the qemu and libvirt movers cannot open a VF
+ *	 QEMU holds; QEMU itself blocks the migration then)
  * @n_vfs: the number of @vfs (0: @vf alone)
  * @vm_device_id: the qemu mover: the id of the VF's vfio-pci device in the
  *		  VM (%NULL: found by @vf's host address)

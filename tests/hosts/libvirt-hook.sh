@@ -620,6 +620,33 @@ setup_two_hosts() {
 	: >"$B/calls.log"
 }
 
+# two_vfs_metadata: the running domain gets A's second VF too, both listed
+# in its live metadata (as an operator would with virsh metadata)
+two_vfs_metadata() {
+	emu_on "$A" -q vf provision emu:pfA --vq 4 --vi 2 || fail "second provision on A"
+	va metadata "$DOM" urn:nvme-vf-migrate:1 --key nvfm --live --set \
+		'<vfs><vf alias="ua-nvme0" device="emu:pfA-vf0" nvq="4" nvi="2"/><vf alias="ua-nvme1" device="emu:pfA-vf1" nvq="4" nvi="2"/></vfs>' \
+		>/dev/null 2>"$WORK/create.err" || fail "virsh metadata: $(cat "$WORK/create.err")"
+}
+
+# expect_two_vfs_on_b: B's live XML names two distinct VFs of B (and none
+# of A), both online there; A's two are given back
+expect_two_vfs_on_b() {
+	vb dumpxml "$DOM" >"$WORK/b-dump.xml" || fail "dumpxml on B"
+	pairs=$(sed -n 's/.*alias="ua-nvme\([01]\)" device="\(emu:pfB-vf[0-9]*\)".*/\1 \2/p' "$WORK/b-dump.xml" |
+		sort -u)
+	[ "$(echo "$pairs" | awk '{print $2}' | sort -u | wc -l)" -eq 2 ] &&
+		[ "$(echo "$pairs" | wc -l)" -eq 2 ] || fail "B's XML does not name two VFs of B: $pairs"
+	grep -q 'emu:pfA' "$WORK/b-dump.xml" && fail "B's XML still names emu:pfA"
+	for v in $(echo "$pairs" | awk '{print $2}'); do
+		expect_vf "$B" "$v" online
+	done
+	[ "$(online_count "$B" emu:pfB)" = 2 ] || fail "B has $(online_count "$B" emu:pfB) VFs online"
+	expect_vf "$A" emu:pfA-vf0 offline
+	expect_vf "$A" emu:pfA-vf1 offline
+	echo "B: $pairs" | tr '\n' ' '
+}
+
 migrate() {
 	# sets MRC and $WORK/migrate.err
 	va migrate --live --p2p "$DOM" "qemu+tcp://$IPB/system" >"$WORK/migrate.out" \
@@ -764,6 +791,17 @@ case_concurrent_one_fails() {
 	echo "ok: $DOM migrated to $v1, $DOM2 rolled back to A"
 }
 
+# the hook with a domain of two VFs: B provisions one per VF
+case_two_vfs() {
+	setup_two_hosts 2 bare
+	two_vfs_metadata
+	migrate
+	[ "$MRC" -eq 0 ] || fail "virsh migrate failed: $(cat "$WORK/migrate.err")"
+	expect_running B vb
+	expect_two_vfs_on_b
+	echo "ok: both VFs migrated through the hook"
+}
+
 case_no_free_vf() {
 	setup_two_hosts 1
 	emu_on "$B" -q vf provision emu:pfB || fail "provision on B"
@@ -862,6 +900,7 @@ fail-started) case_fail_started ;;
 big-xml) case_big_xml ;;
 concurrent) case_concurrent ;;
 concurrent-one-fails) case_concurrent_one_fails ;;
+two-vfs) case_two_vfs ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 exit 0

@@ -95,8 +95,9 @@ start_agent() {
 # cli [DOMAIN [DEST-URI]]: the migration from A; sets RC, output in
 # $WORK/cli.out (the JSON report) and $WORK/cli.err
 cli() {
+	# shellcheck disable=SC2086
 	timeout 200 ip netns exec "$NSA" env NVFM_EMU_DIR="$A/emu" "$TOOL" --json migrate \
-		emu:pfA-vf0 --domain "${1:-$DOM}" --connect "qemu+tcp://$IPA/system" \
+		${CLI_VFS:-emu:pfA-vf0} --domain "${1:-$DOM}" --connect "qemu+tcp://$IPA/system" \
 		--dest-connect "${2:-qemu+tcp://$IPB/system}" --device-state qemu \
 		--to "${AGENT_AT:-$IPB:$AGENT_PORT}" --dest-pf emu:pfB --nvq 4 --nvi 2 ${CLI_SEC---insecure} \
 		--report "$WORK/report.json" >"$WORK/cli.out" 2>"$WORK/cli.err"
@@ -293,8 +294,25 @@ without_hook_setup() {
 	start_agent
 }
 
+# one domain with two VFs: each hostdev gets its own B VF
+case_two_vfs() {
+	libvirt_prereqs
+	without_hook_setup 2
+	two_vfs_metadata
+	CLI_VFS="emu:pfA-vf0 emu:pfA-vf1"
+	cli
+	[ "$RC" -eq 0 ] || fail "migrate exited $RC: $(cat "$WORK/cli.err")"
+	expect_running B vb
+	expect_two_vfs_on_b
+	[ "$(report_get 'len(r["vfs"])')" = 2 ] || fail "the report lists $(report_get 'len(r["vfs"])') VFs"
+	[ "$(report_get 'r["timeline"][-1]["note"]')" = "source VF emu:pfA-vf0 released; source VF emu:pfA-vf1 released" ] ||
+		fail "release note: $(report_get 'r["timeline"][-1]["note"]')"
+	echo "ok: two VFs with --domain; downtime $(report_get 'r.get("downtime_ms")') ms"
+}
+
 case "$CASE" in
 success) case_success ;;
+two-vfs) case_two_vfs ;;
 success-hook) case_success_hook ;;
 dest-unreachable) case_dest_unreachable ;;
 hook-refuses) case_hook_refuses ;;

@@ -155,14 +155,14 @@ no-p2p)
 
 bad-input)
 	th_agent b
-	for args in "$VF $VF" "$VF emu:pfa2-vf0 --device-state qemu --vm $WORK/qmp-a.sock"; do
+	for args in "$VF $VF" "$VF emu:pfa2-vf0 --device-state qemu --vm-device vf0 --vm $WORK/qmp-a.sock --dest-vm $WORK/qmp-b.sock --migrate-uri tcp:$IPB:$MIG_PORT"; do
 		# shellcheck disable=SC2086
 		on_a "$TOOL" check $args --to "$IPB:$AGENT_PORT" --dest-pf emu:pfb --insecure \
 			>"$WORK/out" 2>&1
 		rc=$?
 		[ $rc -eq 2 ] && [ "$(wc -l <"$WORK/out")" -eq 1 ] ||
 			fail "check $args: exit $rc: $(cat "$WORK/out")"
-		grep -q "^nvme-vf-migrate: .*\(twice\|direct mover only\)" "$WORK/out" ||
+		grep -q "^nvme-vf-migrate: .*\(twice\|--vm-device names\)" "$WORK/out" ||
 			fail "unclear: $(cat "$WORK/out")"
 	done
 	[ "$(online on_b "$TOOL")" -eq 0 ] || fail "B reserved a VF"

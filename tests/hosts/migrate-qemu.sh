@@ -474,6 +474,54 @@ check)
 	b_released 1
 	;;
 
+two-vfs | two-vfs-refused)
+	# one VM with two VFs, each its own vfio-pci device on its own root
+	# port: both plugged in on B with their ids, buses and B's VFs, both
+	# confirmed (or both rolled back when B's devices skip RUNNING_P2P)
+	on_a "$TOOL" --json vf provision emu:pfa >"$WORK/prov2.json" || fail "second provision on A"
+	VF2=$(jget "$WORK/prov2.json" device)
+	th_agent b
+	th_qemu a -device pcie-root-port,id=rp2,chassis=2 || fail "QEMU on A did not start"
+	th_qemu b -incoming defer -device pcie-root-port,id=rp2,chassis=2 ||
+		fail "QEMU on B did not start"
+	proxy a --more-device "nvme-vf1,$VF2,rp2"
+	if [ "$CASE" = two-vfs ]; then proxy b; else proxy b --no-p2p; fi
+	on_a "$TOOL" migrate "$VF" "$VF2" --device-state qemu --to "$IPB:$AGENT_PORT" \
+		--dest-pf emu:pfb --vm "$WORK/vm-a.sock" --dest-vm "$WORK/vm-b.sock" \
+		--migrate-uri "tcp:$IPB:$MIG_PORT" --insecure --report "$WORK/report.json" \
+		>"$WORK/migrate.out" 2>"$WORK/migrate.err"
+	RC=$?
+	python3 - "$WORK/proxy-b.log" "$WORK/report.json" "$VF" "$VF2" <<'EOF2' || fail "device_add on B"
+import json, sys
+b = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = json.load(open(sys.argv[2]))
+add = {l["args"]["id"]: l["args"] for l in b if l.get("cmd") == "device_add"}
+dest = {v["source_vf"]: v.get("destination_vf") for v in r["vfs"]}
+assert sorted(add) == ["nvme-vf0", "nvme-vf1"], add
+assert add["nvme-vf0"]["bus"] == "rp1" and add["nvme-vf1"]["bus"] == "rp2", add
+assert add["nvme-vf0"]["host"] == dest[sys.argv[3]], (add, dest)
+assert add["nvme-vf1"]["host"] == dest[sys.argv[4]], (add, dest)
+assert dest[sys.argv[3]] != dest[sys.argv[4]], dest
+EOF2
+	if [ "$CASE" = two-vfs ]; then
+		[ "$RC" -eq 0 ] || fail "migrate failed ($RC): $(cat "$WORK/migrate.err")"
+		grep -q "the destination VFs took the state (nvme-vf0: .*running-p2p.*; nvme-vf1: .*running-p2p" \
+			"$WORK/migrate.out" || fail "not both confirmed: $(cat "$WORK/migrate.out")"
+		[ "$(pf_b | grep -c '"state": "online"')" -eq 2 ] || fail "B has not two VFs"
+		a_vf_provisioned && fail "A's VFs were not released"
+		runs_on b
+	else
+		[ "$RC" -ne 0 ] || fail "migrate succeeded although B's devices refused"
+		grep -q "^nvme-vf-migrate: restore: the destination VF .* refused the state" \
+			"$WORK/migrate.err" || fail "unclear error: $(cat "$WORK/migrate.err")"
+		runs_on a
+		not_running_on b
+		[ "$(on_a "$TOOL" --json vf list --pf emu:pfa | grep -c '"state": "online"')" -eq 2 ] ||
+			fail "A lost a VF"
+		b_released
+	fi
+	;;
+
 fault-device-add)
 	th_agent b
 	start_vms
@@ -482,7 +530,7 @@ fault-device-add)
 	migrate
 	[ "$RC" -eq 1 ] || fail "a refused device_add exited $RC, not 1"
 	expect_rolled_back reserve
-	grep -q "device_add on the destination: .*No such device" "$WORK/migrate.err" ||
+	grep -q "device_add of $DEV_ID on the destination: .*No such device" "$WORK/migrate.err" ||
 		fail "unclear error: $(cat "$WORK/migrate.err")"
 	for c in migrate migrate-incoming migrate-set-capabilities; do
 		grep -q "\"cmd\": \"$c\"" "$WORK/proxy-a.log" "$WORK/proxy-b.log" &&

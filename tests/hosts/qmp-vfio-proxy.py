@@ -12,7 +12,8 @@ enable-migration=on; the VM's own migration (RAM, run states, the
 pre-switchover hold) is the real QEMU's:
 
   source       query-pci, qom-list and qom-get show a vfio-pci device
-               (--device, --host, --bus, --slot, --pci-id, --enable-migration)
+               (--device, --host, --bus, --slot, --pci-id, --enable-migration),
+               and one more per --more-device ID,HOST,BUS (slot 0)
   destination  device_add of vfio-pci is recorded and answered {} (or
                refused with --refuse-device-add TEXT); afterwards query-pci,
                qom-list and qom-get show it as added
@@ -71,6 +72,8 @@ def parse_args(argv):
     p.add_argument("--slot", type=int, default=0)
     p.add_argument("--function", type=int, default=0)
     p.add_argument("--pci-id", default="1b36:0010", help="VENDOR:DEVICE in hex")
+    p.add_argument("--more-device", action="append", default=[], metavar="ID,HOST,BUS",
+                   help="source: another vfio-pci device like the first")
     p.add_argument("--enable-migration", default="on", choices=["on", "off", "auto"])
     p.add_argument("--migration-events", default="on", choices=["on", "off"])
     p.add_argument("--no-p2p", action="store_true",
@@ -115,7 +118,11 @@ class Proxy:
         self.log = open(args.log, "a", buffering=1)
         self.devices = {}  # id -> vfio-pci properties (what qom-get answers)
         if args.role == "source":
-            self.devices[args.device] = self.source_props()
+            self.devices[args.device] = self.source_props(args.host, args.bus, args.slot,
+                                                          args.function)
+            for more in args.more_device:
+                dev, host, bus = more.split(",")
+                self.devices[dev] = self.source_props(host, bus, 0, 0)
         self.migrating = False
         self.vfio_bytes = 0
         self.pending = None
@@ -126,11 +133,11 @@ class Proxy:
 
     # ---- the VF as QEMU shows it -------------------------------------
 
-    def source_props(self):
+    def source_props(self, host, bus, slot, function):
         a = self.a
         return {
-            "driver": "vfio-pci", "host": a.host, "bus": a.bus,
-            "addr": "%x.%x" % (a.slot, a.function),
+            "driver": "vfio-pci", "host": host, "bus": bus,
+            "addr": "%x.%x" % (slot, function),
             "enable-migration": a.enable_migration,
             "migration-events": a.migration_events == "on",
             "x-msix-relocation": "off", "rombar": -1, "x-no-mmap": False,

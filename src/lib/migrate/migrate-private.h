@@ -38,6 +38,8 @@ typedef struct {
 	guint64 state_size;	/* its state size estimate */
 	guint64 state_bytes;	/* its state bytes moved */
 	guint64 precopy_bytes;	/* of them, before the pause */
+	gboolean counted;	/* those are known (QEMU counts several VFIO
+				 * devices' bytes together) */
 	gint64 stop_copy_us;	/* its stop-copy, and its stop-copy + restore */
 	gint64 transfer_us;
 	char *source_digest;	/* SHA-256 of the sent state, where the VF can tell */
@@ -176,6 +178,8 @@ void nvfm_migration_publish_end(NvfmMigration *m);
 /* Gives a source VF back to its PF (a VF no PF manages, or one released
  * already, is fine) and notes it in the release phase. */
 gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GError **error);
+/* Every source VF of the migration so; the first failure is the error. */
+gboolean nvfm_migration_release_vfs(NvfmMigration *m, GError **error);
 /* A fresh connection to the destination agent (the transfer's may be
  * broken after a failure). */
 NvfmAgentClient *nvfm_migration_agent(NvfmMigration *m, GError **error);

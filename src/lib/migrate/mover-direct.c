@@ -448,6 +448,7 @@ static gboolean collect(NvfmMigration *m, Gang *g, GError **error)
 		v->reservation_kept = json_is_true(json_object_get(d->res, "kept"));
 		nvfm_migration_dest_phases(m, v, d->res);
 		v->state_bytes = d->st.total_bytes;
+		v->counted = TRUE;
 		v->precopy_bytes = d->st.precopy_bytes;
 		v->stop_copy_us = d->st.stop_copy_us;
 		v->transfer_us = d->end_us - g->stop_copy_begin;
@@ -576,8 +577,6 @@ static void direct_rollback(NvfmMigration *m, GString *what)
  * release). */
 static gboolean direct_release(NvfmMigration *m, GError **error)
 {
-	gboolean ok = TRUE;
-
 	for (guint i = 0; i < m->n_vfs; i++) {
 		NvfmMigrationVf *v = &m->vfs[i];
 		Direct *d = direct(v);
@@ -591,11 +590,8 @@ static gboolean direct_release(NvfmMigration *m, GError **error)
 			g_debug("%s: no digest: %s", v->src->text, err->message);
 			g_clear_error(&err);
 		}
-		/* the first failure is the one said; the others still go */
-		if (!nvfm_migration_release_vf(m, v->src, ok ? error : &err))
-			ok = FALSE;
 	}
-	return ok;
+	return nvfm_migration_release_vfs(m, error);
 }
 
 static void direct_clear(NvfmMigration *m)

@@ -34,8 +34,7 @@ typedef struct {
 	char *xml;		/* migratable XML of the source domain */
 	char *dest_xml;
 	char *persist_xml;	/* persistent domains: the rewritten configuration */
-	char *source;		/* the VF as the domain XML spells it */
-	char *guest_address;
+	NvfmDomain *parsed;	/* @xml, parsed; NULL: the preflight blocked before */
 	GThread *thread;
 	GMutex mu;
 	gboolean done;
@@ -69,19 +68,19 @@ static void add_blocker(json_t *blockers, const char *what, const char *why)
 	json_array_append_new(blockers, json_sprintf("%s: %s", what, why));
 }
 
-static gboolean libvirt_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
-				  json_t *blockers, GError **error G_GNUC_UNUSED)
+/* The domain's part of the preflight, once: libvirt, the domain, its XML,
+ * and the destination libvirt. */
+static void domain_preflight(NvfmMigration *m, json_t *src, json_t *blockers)
 {
 	Libvirt *l = lv(m);
 	g_autoptr(GError) err = NULL;
-	g_autoptr(NvfmDomain) d = NULL;
-	const NvfmDomVf *vf;
+	NvfmDomain *d;
 	virConnectPtr dst;
 
 	l->conn = virConnectOpen(m->opts->libvirt_uri);
 	if (!l->conn) {
 		add_blocker(blockers, "libvirt", lv_error());
-		return TRUE;
+		return;
 	}
 	l->dom = virDomainLookupByName(l->conn, m->opts->domain);
 	if (!l->dom) {
@@ -93,7 +92,7 @@ static gboolean libvirt_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *
 			l->dom = virDomainLookupByUUIDString(l->conn, m->opts->domain);
 		if (!l->dom) {
 			add_blocker(blockers, "domain", why);
-			return TRUE;
+			return;
 		}
 	}
 	if (virDomainIsActive(l->dom) != 1)
@@ -102,34 +101,46 @@ static gboolean libvirt_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *
 	l->xml = virDomainGetXMLDesc(l->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
 	if (!l->xml) {
 		add_blocker(blockers, "domain XML", lv_error());
-		return TRUE;
+		return;
 	}
 	d = nvfm_domxml_parse(l->xml, &err);
 	if (!d) {
 		add_blocker(blockers, "domain XML", err->message);
-		return TRUE;
+		return;
 	}
 	json_object_set_new(src, "domain", json_pack("{s:s, s:s}", "name",
 						     nvfm_domain_get_name(d), "uuid",
 						     nvfm_domain_get_uuid(d)));
-	vf = nvfm_domain_find_vf(d, v->src);
+	/* libvirt connects to the destination itself (peer to peer): make
+	 * sure it can be reached with the URI it will use */
+	dst = virConnectOpen(m->opts->dest_libvirt_uri);
+	if (!dst)
+		add_blocker(blockers, "destination libvirt", lv_error());
+	else
+		virConnectClose(dst);
+	l->parsed = d;
+}
+
+/* Each VF: its hostdev in the domain; v->mover_data is its source as the
+ * XML spells it (the rewrite matches that, not the command line's). */
+static gboolean libvirt_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
+				  json_t *blockers, GError **error G_GNUC_UNUSED)
+{
+	Libvirt *l = lv(m);
+	const NvfmDomVf *vf;
+
+	if (v->index == 0)
+		domain_preflight(m, src, blockers);
+	if (!l->parsed)
+		return TRUE;
+	vf = nvfm_domain_find_vf(l->parsed, v->src);
 	if (!vf) {
 		add_blocker(blockers, "VF", "the domain has no hostdev with that source");
 		return TRUE;
 	}
-	l->guest_address = g_strdup(vf->guest_address);
-	/* the rewrite matches the XML's spelling, not the command line's */
-	l->source = g_strdup(vf->source);
+	v->mover_data = g_strdup(vf->source);
 	json_object_set_new(v->facts, "vm_device", json_pack("{s:s?, s:s?}", "alias", vf->alias,
-							"guest_address", vf->guest_address));
-	/* libvirt connects to the destination itself (peer to peer): make
-	 * sure it can be reached with the URI it will use */
-	dst = virConnectOpen(m->opts->dest_libvirt_uri);
-	if (!dst) {
-		add_blocker(blockers, "destination libvirt", lv_error());
-		return TRUE;
-	}
-	virConnectClose(dst);
+							     "guest_address", vf->guest_address));
 	return TRUE;
 }
 
@@ -137,11 +148,16 @@ static gboolean libvirt_reserve(NvfmMigration *m, GError **error)
 {
 	Libvirt *l = lv(m);
 	g_autoptr(GHashTable) map = g_hash_table_new(g_str_hash, g_str_equal);
-	const char *to = m->vfs[0].dest_vf_pci ? m->vfs[0].dest_vf_pci : m->vfs[0].dest_vf;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *inactive = NULL;
 
-	g_hash_table_insert(map, l->source, (gpointer)to);
+	/* each VF's hostdev names its own destination VF */
+	for (guint i = 0; i < m->n_vfs; i++) {
+		NvfmMigrationVf *v = &m->vfs[i];
+
+		g_hash_table_insert(map, v->mover_data,
+				    v->dest_vf_pci ? v->dest_vf_pci : v->dest_vf);
+	}
 	l->dest_xml = nvfm_domxml_rewrite(l->xml, map, error);
 	if (!l->dest_xml)
 		return FALSE;
@@ -307,7 +323,7 @@ static void libvirt_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
 
 static gboolean libvirt_release(NvfmMigration *m, GError **error)
 {
-	return nvfm_migration_release_vf(m, m->vfs[0].src, error);
+	return nvfm_migration_release_vfs(m, error);
 }
 
 static void libvirt_clear(NvfmMigration *m)
@@ -323,8 +339,9 @@ static void libvirt_clear(NvfmMigration *m)
 	g_free(l->xml);
 	g_free(l->dest_xml);
 	g_free(l->persist_xml);
-	g_free(l->source);
-	g_free(l->guest_address);
+	nvfm_domain_free(l->parsed);
+	for (guint i = 0; i < m->n_vfs; i++)
+		g_clear_pointer(&m->vfs[i].mover_data, g_free);
 	g_free(l->error);
 	g_mutex_clear(&l->mu);
 	g_free(l);

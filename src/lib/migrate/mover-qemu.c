@@ -25,10 +25,14 @@
  * link's rate: never let that stretch the limit past this */
 #define DOWNTIME_CAP_MS 10000
 
+/* One VF's vfio-pci device in the VM. */
 typedef struct {
 	NvfmVmPciDevice *vmdev;
 	char *bus;
 	json_t *copied_props;
+} QemuVf;
+
+typedef struct {
 	gboolean ack;
 	guint downtime_ms;	/* last downtime-limit set */
 	double best_mbps;	/* the fastest rate QEMU has shown: the link's, nearly */
@@ -46,6 +50,13 @@ static Qemu *qemu(NvfmMigration *m)
 	if (!m->mover_data)
 		m->mover_data = g_new0(Qemu, 1);
 	return m->mover_data;
+}
+
+static QemuVf *qemu_vf(NvfmMigrationVf *v)
+{
+	if (!v->mover_data)
+		v->mover_data = g_new0(QemuVf, 1);
+	return v->mover_data;
 }
 
 static json_t *qom_get(NvfmQmp *qmp, const char *path, const char *prop, int t, GError **error)
@@ -71,7 +82,8 @@ static void add_blocker(json_t *blockers, const char *fmt, ...)
 static gboolean qemu_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src,
 			       json_t *blockers, GError **error G_GNUC_UNUSED)
 {
-	Qemu *q = qemu(m);
+	Qemu *mq = qemu(m);
+	QemuVf *q = qemu_vf(v);
 	g_autoptr(GError) err = NULL;
 	g_autoptr(NvfmVfInfo) info = NULL;
 	g_autofree char *path = NULL;
@@ -82,20 +94,26 @@ static gboolean qemu_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src
 
 	if (!m->src_qmp)
 		return TRUE;
-	if (!nvfm_qmp_version_at_least(m->src_qmp, 8, 1, 0))
-		add_blocker(blockers, "QEMU %s cannot migrate VFIO devices (needs 8.1)",
-			    json_string_value(json_object_get(src, "qemu")));
-	if (m->dst_qmp && !nvfm_qmp_version_at_least(m->dst_qmp, 8, 1, 0))
-		add_blocker(blockers, "the destination QEMU cannot migrate VFIO devices (needs 8.1)");
-	q->ack = nvfm_vm_migration_cap_supported(m->src_qmp, "switchover-ack") && m->dst_qmp &&
-		 nvfm_vm_migration_cap_supported(m->dst_qmp, "switchover-ack");
-	json_object_set_new(src, "switchover_ack", json_boolean(q->ack));
+	/* the VM's own facts, once */
+	if (v->index == 0) {
+		if (!nvfm_qmp_version_at_least(m->src_qmp, 8, 1, 0))
+			add_blocker(blockers, "QEMU %s cannot migrate VFIO devices (needs 8.1)",
+				    json_string_value(json_object_get(src, "qemu")));
+		if (m->dst_qmp && !nvfm_qmp_version_at_least(m->dst_qmp, 8, 1, 0))
+			add_blocker(blockers,
+				    "the destination QEMU cannot migrate VFIO devices (needs 8.1)");
+		mq->ack = nvfm_vm_migration_cap_supported(m->src_qmp, "switchover-ack") &&
+			  m->dst_qmp && nvfm_vm_migration_cap_supported(m->dst_qmp, "switchover-ack");
+		json_object_set_new(src, "switchover_ack", json_boolean(mq->ack));
+	}
 
+	/* by its id, else by the host address QEMU shows (a PCI VF's, or an
+	 * emulated VF's name) */
 	q->vmdev = nvfm_vm_find_vfio_device(m->src_qmp,
 					    m->opts->vm_device_id ? m->opts->vm_device_id :
-								    v->src->pci, t, &err);
+					    *v->src->pci ? v->src->pci : v->src->text, t, &err);
 	if (!q->vmdev) {
-		add_blocker(blockers, "the VM's VF device: %s", err->message);
+		add_blocker(blockers, "the VM's device of VF %s: %s", v->src->text, err->message);
 		return TRUE;
 	}
 	guest = nvfm_vm_pci_device_guest_address(q->vmdev);
@@ -136,20 +154,22 @@ static gboolean qemu_preflight(NvfmMigration *m, NvfmMigrationVf *v, json_t *src
 	return TRUE;
 }
 
-static gboolean qemu_reserve(NvfmMigration *m, GError **error)
+/* The destination's twin of the VF's device: same id, bus, slot and
+ * options, on the destination VF. */
+static gboolean add_device(NvfmMigration *m, NvfmMigrationVf *v, GError **error)
 {
-	Qemu *q = qemu(m);
+	QemuVf *q = qemu_vf(v);
 	json_auto_t *props = json_deep_copy(q->copied_props);
 	g_autofree char *addr = g_strdup_printf("%x.%x", q->vmdev->slot, q->vmdev->function);
 
-	if (!m->vfs[0].dest_vf_pci) {
+	if (!v->dest_vf_pci) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_SUPPORTED,
-			    "the destination VF %s has no PCI address for vfio-pci", m->vfs[0].dest_vf);
+			    "the destination VF %s has no PCI address for vfio-pci", v->dest_vf);
 		return FALSE;
 	}
 	json_object_set_new(props, "driver", json_string("vfio-pci"));
 	json_object_set_new(props, "id", json_string(q->vmdev->qdev_id));
-	json_object_set_new(props, "host", json_string(m->vfs[0].dest_vf_pci));
+	json_object_set_new(props, "host", json_string(v->dest_vf_pci));
 	json_object_set_new(props, "bus", json_string(q->bus));
 	json_object_set_new(props, "addr", json_string(addr));
 	/* QEMU >= 9.1 reports the device's state changes: how we learn that
@@ -168,10 +188,18 @@ static gboolean qemu_reserve(NvfmMigration *m, GError **error)
 		json_object_update(props, extra);
 	}
 	if (!nvfm_vm_device_add(m->dst_qmp, props, nvfm_migration_timeout(m), error)) {
-		g_prefix_error(error, "device_add on the destination: ");
+		g_prefix_error(error, "device_add of %s on the destination: ", q->vmdev->qdev_id);
 		return FALSE;
 	}
 	m->dest_device_added = TRUE;
+	return TRUE;
+}
+
+static gboolean qemu_reserve(NvfmMigration *m, GError **error)
+{
+	for (guint i = 0; i < m->n_vfs; i++)
+		if (!add_device(m, &m->vfs[i], error))
+			return FALSE;
 	return TRUE;
 }
 
@@ -204,12 +232,23 @@ static void set_downtime(NvfmMigration *m, guint ms)
 	q->downtime_ms = ms;
 }
 
+/* QEMU counts all its VFIO devices' bytes together: a VF's own only when
+ * it is the one. */
+static void set_state_bytes(NvfmMigration *m, guint64 bytes)
+{
+	m->state_bytes = bytes;
+	if (m->n_vfs == 1) {
+		m->vfs[0].state_bytes = bytes;
+		m->vfs[0].counted = TRUE;
+	}
+}
+
 static void qemu_poll(NvfmMigration *m, const NvfmVmMigrationInfo *info)
 {
 	Qemu *q = qemu(m);
 
 	if (info->has_vfio)
-		m->state_bytes = m->vfs[0].state_bytes = info->vfio_transferred;
+		set_state_bytes(m, info->vfio_transferred);
 	/* only while RAM flows: once paused, every round trip is downtime */
 	if (g_strcmp0(info->status, "active"))
 		return;
@@ -234,6 +273,8 @@ static gboolean qemu_transfer(NvfmMigration *m, GError **error)
 	m->rec[NVFM_MIGRATE_PRECOPY].end_us = m->pause_us - m->t0;
 	m->rec[NVFM_MIGRATE_PRECOPY].outcome = "ok";
 	m->rec[NVFM_MIGRATE_PRECOPY].bytes = m->state_bytes;
+	if (m->n_vfs == 1)
+		m->vfs[0].precopy_bytes = m->state_bytes;
 	m->rec[NVFM_MIGRATE_PAUSE].start_us = m->pause_us - m->t0;
 	m->phase = NVFM_MIGRATE_PAUSE;
 	nvfm_migration_end(m, NVFM_MIGRATE_PAUSE, 0);
@@ -266,7 +307,27 @@ static char *vfio_states(NvfmQmp *qmp, const char *id, guint64 seq)
 	return s->len ? g_strdup(s->str) : NULL;
 }
 
-/* The VF's stop-copy and restore ran inside QEMU's switchover. */
+/* Each VF's VFIO_MIGRATION states on @qmp since @seq: "a > b" for one
+ * VF, "id: a > b; id2: ..." for several (%NULL: none seen). */
+static char *all_states(NvfmMigration *m, NvfmQmp *qmp, guint64 seq)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint i = 0; i < m->n_vfs; i++) {
+		QemuVf *q = m->vfs[i].mover_data;
+		g_autofree char *st = q && q->vmdev ? vfio_states(qmp, q->vmdev->qdev_id, seq) : NULL;
+
+		if (!st)
+			continue;
+		if (m->n_vfs == 1)
+			g_string_append(s, st);
+		else
+			g_string_append_printf(s, "%s%s: %s", s->len ? "; " : "", q->vmdev->qdev_id, st);
+	}
+	return s->len ? g_strdup(s->str) : NULL;
+}
+
+/* The VFs' stop-copy and restore ran inside QEMU's switchover. */
 static void qemu_switched(NvfmMigration *m)
 {
 	Qemu *q = qemu(m);
@@ -276,7 +337,7 @@ static void qemu_switched(NvfmMigration *m)
 
 	info = nvfm_vm_query_migration(m->src_qmp, nvfm_migration_timeout(m), NULL);
 	if (info && info->has_vfio)
-		m->state_bytes = m->vfs[0].state_bytes = info->vfio_transferred;
+		set_state_bytes(m, info->vfio_transferred);
 	/* no transfer_us: the VF's share of QEMU's switchover cannot be told
 	 * apart from the RAM's, and the destination may run before the source
 	 * reports completion */
@@ -284,7 +345,7 @@ static void qemu_switched(NvfmMigration *m)
 	m->rec[NVFM_MIGRATE_STOP_COPY].end_us = now - m->t0;
 	m->rec[NVFM_MIGRATE_STOP_COPY].bytes = m->state_bytes;
 	m->rec[NVFM_MIGRATE_STOP_COPY].outcome = "ok";
-	states = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
+	states = all_states(m, m->src_qmp, m->src_event_seq);
 	m->rec[NVFM_MIGRATE_STOP_COPY].note =
 		g_strdup_printf("inside QEMU's switchover%s%s", states ? "; VFIO_MIGRATION: " : "",
 				states ? states : "");
@@ -292,21 +353,40 @@ static void qemu_switched(NvfmMigration *m)
 }
 
 /*
- * The destination QEMU commits the VF's state only as its VM starts
+ * The destination QEMU commits a VF's state only as its VM starts
  * (RESUMING -> RUNNING_P2P/RUNNING, where the driver validates); a refusal
  * there never reaches the source. Its VFIO_MIGRATION events tell: after
  * "resuming" the device must reach "running-p2p" (or "running" for a
  * device without P2P, i.e. whose source never went through a -p2p state).
+ * 1: took it, 0: not yet, -1: refused (with @error).
  */
-static gboolean qemu_confirm(NvfmMigration *m, GError **error)
+static int vf_confirmed(NvfmMigration *m, NvfmMigrationVf *v, char **seen, GError **error)
 {
-	Qemu *q = qemu(m);
-	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
+	QemuVf *q = v->mover_data;
 	g_autofree char *src = vfio_states(m->src_qmp, q->vmdev->qdev_id, m->src_event_seq);
 	/* the destination VF's own flags (same model) say whether QEMU must
 	 * pass RUNNING_P2P; the source's events, when it reports any, too */
-	json_int_t flags = json_integer_value(json_object_get(m->vfs[0].dest_compat, "migration_flags"));
+	json_int_t flags = json_integer_value(json_object_get(v->dest_compat, "migration_flags"));
 	gboolean p2p = (flags & NVFM_MIG_FLAG_P2P) || (src && strstr(src, "-p2p"));
+	char *dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
+	const char *after = dst ? strstr(dst, "resuming") : NULL;
+
+	g_free(*seen);
+	*seen = dst;
+	if (after && (strstr(after, "running-p2p") || (!p2p && strstr(after, "> running"))))
+		return 1;
+	if (after && p2p && strstr(after, "> running")) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
+			    "the destination VF %s refused the state: it went %s without "
+			    "RUNNING_P2P (the destination QEMU reset it)", v->dest_vf, dst);
+		return -1;
+	}
+	return 0;
+}
+
+static gboolean qemu_confirm(NvfmMigration *m, GError **error)
+{
+	gint64 deadline = nvfm_now_us() + (gint64)nvfm_migration_timeout(m) * 1000;
 	NvfmPhaseRecord *r = &m->rec[NVFM_MIGRATE_RESTORE];
 
 	if (!nvfm_qmp_version_at_least(m->dst_qmp, 9, 1, 0)) {
@@ -315,40 +395,43 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 		nvfm_migration_end(m, NVFM_MIGRATE_RESTORE, 0);
 		return TRUE;
 	}
-	for (;;) {
-		g_autofree char *dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
-		const char *after = dst ? strstr(dst, "resuming") : NULL;
+	/* every VF, in turn, within the one bound */
+	for (guint i = 0; i < m->n_vfs; i++) {
+		g_autofree char *seen = NULL;
+		int ok;
 
-		if (after && (strstr(after, "running-p2p") ||
-			      (!p2p && strstr(after, "> running")))) {
-			r->note = g_strdup_printf("the destination VF took the state (%s)", dst);
-			nvfm_migration_end(m, NVFM_MIGRATE_RESTORE, 0);
-			return TRUE;
+		while (!(ok = vf_confirmed(m, &m->vfs[i], &seen, error))) {
+			if (nvfm_now_us() > deadline) {
+				g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
+					    "the destination VF %s did not report RUNNING within "
+					    "%d ms (%s)", m->vfs[i].dest_vf, nvfm_migration_timeout(m),
+					    seen ? seen : "no VFIO_MIGRATION events");
+				ok = -1;
+				break;
+			}
+			g_usleep(20 * 1000);
 		}
-		if (after && p2p && strstr(after, "> running")) {
+		if (ok < 0) {
 			m->phase = NVFM_MIGRATE_RESTORE;
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_STATE,
-				    "the destination VF refused the state: it went %s without "
-				    "RUNNING_P2P (the destination QEMU reset it)", dst);
 			return FALSE;
 		}
-		if (nvfm_now_us() > deadline) {
-			m->phase = NVFM_MIGRATE_RESTORE;
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_TIMEOUT,
-				    "the destination VF did not report RUNNING within %d ms (%s)",
-				    nvfm_migration_timeout(m), dst ? dst : "no VFIO_MIGRATION events");
-			return FALSE;
-		}
-		g_usleep(20 * 1000);
 	}
+	{
+		g_autofree char *dst = all_states(m, m->dst_qmp, m->dst_event_seq);
+
+		r->note = g_strdup_printf("the destination VF%s took the state (%s)",
+					  m->n_vfs > 1 ? "s" : "", dst);
+	}
+	nvfm_migration_end(m, NVFM_MIGRATE_RESTORE, 0);
+	return TRUE;
 }
 
 /*
  * The source's QEMU only learns that "the sibling indicated an error": the
  * destination failed to load the VM and said so on the return path (a
- * destination that died instead shows as a broken connection). When the
+ * destination that died instead shows as a broken connection). When a
  * destination VF had begun taking its state then (its QEMU reported it
- * RESUMING), the load failed in the VF's restore: with a driver that
+ * RESUMING), the load failed in the VFs' restore: with a driver that
  * checks the state as it arrives, the VF refused it. That is the restore
  * phase failing, and the destination may say why.
  */
@@ -356,14 +439,13 @@ static gboolean qemu_confirm(NvfmMigration *m, GError **error)
 
 static void qemu_switchover_failed(NvfmMigration *m, GError **error)
 {
-	Qemu *q = qemu(m);
 	g_autofree char *dst = NULL;
 	g_autoptr(NvfmVmMigrationInfo) info = NULL;
 	g_autoptr(GError) src = NULL;
 
-	if (!m->dst_qmp || !q->vmdev || !*error || !strstr((*error)->message, QEMU_LOAD_FAILED))
+	if (!m->dst_qmp || !*error || !strstr((*error)->message, QEMU_LOAD_FAILED))
 		return;
-	dst = vfio_states(m->dst_qmp, q->vmdev->qdev_id, m->dst_event_seq);
+	dst = all_states(m, m->dst_qmp, m->dst_event_seq);
 	if (!dst || !strstr(dst, "resuming"))
 		return;
 	/* the destination QEMU may have exited already: then its events say
@@ -380,28 +462,32 @@ static void qemu_switchover_failed(NvfmMigration *m, GError **error)
 		    src->message);
 }
 
-static void qemu_rollback(NvfmMigration *m G_GNUC_UNUSED, GString *what)
+static void qemu_rollback(NvfmMigration *m, GString *what)
 {
-	g_string_append(what, "; source VF left with QEMU (it runs again with the VM)");
+	g_string_append_printf(what, "; source VF%s left with QEMU (it runs again with the VM)",
+			       m->n_vfs > 1 ? "s" : "");
 }
 
-/* the source QEMU has quit: nobody holds the VF any more */
+/* the source QEMU has quit: nobody holds the VFs any more */
 static gboolean qemu_release(NvfmMigration *m, GError **error)
 {
-	return nvfm_migration_release_vf(m, m->vfs[0].src, error);
+	return nvfm_migration_release_vfs(m, error);
 }
 
 static void qemu_clear(NvfmMigration *m)
 {
-	Qemu *q = m->mover_data;
+	for (guint i = 0; i < m->n_vfs; i++) {
+		QemuVf *q = m->vfs[i].mover_data;
 
-	if (!q)
-		return;
-	nvfm_vm_pci_device_free(q->vmdev);
-	g_free(q->bus);
-	json_decref(q->copied_props);
-	g_free(q);
-	m->mover_data = NULL;
+		if (!q)
+			continue;
+		nvfm_vm_pci_device_free(q->vmdev);
+		g_free(q->bus);
+		json_decref(q->copied_props);
+		g_free(q);
+		m->vfs[i].mover_data = NULL;
+	}
+	g_clear_pointer(&m->mover_data, g_free);
 }
 
 const NvfmMoverOps nvfm_mover_qemu = {

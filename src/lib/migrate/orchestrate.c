@@ -61,10 +61,10 @@ static gboolean check_vfs(const NvfmMigrateOptions *o, GError **error)
 			return FALSE;
 		}
 	}
-	if (o->n_vfs > 1 && (o->mover != NVFM_MOVER_DIRECT || o->domain)) {
+	if (o->n_vfs > 1 && o->vm_device_id) {
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-			    "several VFs move with the direct mover only (--device-state direct, "
-			    "--vm)");
+			    "--vm-device names the device of one VF; with several, each is found "
+			    "by its host address");
 		return FALSE;
 	}
 	return TRUE;
@@ -594,10 +594,14 @@ static json_t *vfs_report(NvfmMigration *m)
 
 	for (guint i = 0; i < m->n_vfs; i++) {
 		NvfmMigrationVf *v = &m->vfs[i];
-		json_t *o = json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "source_vf", v->src->text,
-				      "destination_vf", v->dest_vf, "reservation", v->reservation,
-				      "state_bytes", (json_int_t)v->state_bytes, "precopy_bytes",
-				      (json_int_t)v->precopy_bytes);
+		json_t *o = json_pack("{s:s, s:s?, s:s?}", "source_vf", v->src->text,
+				      "destination_vf", v->dest_vf, "reservation", v->reservation);
+
+		/* null: QEMU counted several VFs' bytes together (state_bytes) */
+		json_object_set_new(o, "state_bytes", v->counted ?
+				    json_integer((json_int_t)v->state_bytes) : json_null());
+		json_object_set_new(o, "precopy_bytes", v->counted ?
+				    json_integer((json_int_t)v->precopy_bytes) : json_null());
 
 		if (v->transfer_us > 0) {
 			json_object_set_new(o, "stop_copy_ms", json_real(v->stop_copy_us / 1000.0));

@@ -114,3 +114,17 @@ gboolean nvfm_migration_release_vf(NvfmMigration *m, const NvfmAddress *vf, GErr
 	release_note(m, g_strdup_printf("source VF %s released", info->address));
 	return TRUE;
 }
+
+gboolean nvfm_migration_release_vfs(NvfmMigration *m, GError **error)
+{
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < m->n_vfs; i++) {
+		g_autoptr(GError) err = NULL;
+
+		/* the first failure is the one said; the others still go */
+		if (!nvfm_migration_release_vf(m, m->vfs[i].src, ok ? error : &err))
+			ok = FALSE;
+	}
+	return ok;
+}

@@ -682,7 +682,9 @@ NvfmVmPciDevice *nvfm_vm_find_pci_device(NvfmQmp *qmp, const char *key, const ch
 
 		if (type && g_strcmp0(dev->type, type) != 0)
 			continue;
-		if (!strcmp(dev->qdev_id, key) || (addr && host && !strcmp(addr, host)))
+		/* its id, its PCI address however spelt, or its host exactly */
+		if (!strcmp(dev->qdev_id, key) || (addr && host && !strcmp(addr, host)) ||
+		    !g_strcmp0(dev->host, key))
 			return g_ptr_array_steal_index(devs, i);
 	}
 	g_set_error(error, NVFM_ERROR, NVFM_ERROR_NOT_FOUND, "the VM has no %s%sdevice '%s'",
