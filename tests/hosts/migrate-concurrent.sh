@@ -10,14 +10,9 @@
 # reserves anything. One case per invocation, named by $1.
 set -u
 CASE=$1
-TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
-GUEST=${NVFM_TINY_GUEST:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-mc.XXXXXX")
+ML_NAME=mc
 FAIL_LOGS="migrate-1.out migrate-1.err migrate-2.out migrate-2.err agent-b.log status.log"
-SIZE=16M
 . "$HERE/migrate-lib.sh"
 ml_setup
 VF1=$VF

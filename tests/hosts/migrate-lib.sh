@@ -1,9 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Shared by tests/hosts/migrate.sh and migrate-qemu.sh (sourced after they
-# set CASE, TOOL, GUEST, ROOT, WORK and FAIL_LOGS): the checks a migrate
-# test skips on, the two hosts with an emulated PF each and a VF on A, and
-# the assertions every case makes about where the guest runs and what B's
-# PF holds.
+# Shared by tests/hosts/migrate*.sh (sourced after they set CASE, HERE,
+# ML_NAME and FAIL_LOGS): the tool, the guest and the work directory from
+# the environment, the checks a migrate test skips on, the two hosts with
+# an emulated PF each and a VF on A, and the assertions every case makes
+# about where the guest runs and what B's PF holds.
+
+TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
+GUEST=${NVFM_TINY_GUEST:-}
+ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-$ML_NAME.XXXXXX")
+# the emulated VFs' state size
+SIZE=16M
 
 skip() {
 	echo "SKIP [$CASE]: $*"

@@ -8,14 +8,9 @@
 # rolls every VF back. One case per invocation, named by $1.
 set -u
 CASE=$1
-TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
-GUEST=${NVFM_TINY_GUEST:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-multi.XXXXXX")
+ML_NAME=multi
 FAIL_LOGS="migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log"
-SIZE=16M
 . "$HERE/migrate-lib.sh"
 # A: pfa (2 VFs, one provisioned by ml_setup as $VF) and pfa2 (2 VFs);
 # B: pfb and pfb2, two VFs each

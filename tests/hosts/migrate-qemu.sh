@@ -12,15 +12,11 @@
 # QMP sequences the orchestrator sent.
 set -u
 CASE=$1
-TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
-GUEST=${NVFM_TINY_GUEST:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
 PROXY=$HERE/qmp-vfio-proxy.py
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-mq.XXXXXX")
+ML_NAME=mq
 FAIL_LOGS="migrate.out migrate.err check.out agent-b.log qemu-a.log qemu-b.log proxy-a.log proxy-b.log"
-SIZE=16M
 . "$HERE/migrate-lib.sh"
 
 qv=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p;q')

@@ -12,14 +12,9 @@
 # agent notices the connection is gone) with every PF resource back.
 set -u
 CASE=$1
-TOOL=${NVFM_CLI:?NVFM_CLI must name the nvme-vf-migrate binary}
-GUEST=${NVFM_TINY_GUEST:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=${NVFM_SOURCE_ROOT:-$HERE/../..}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfm-migrate.XXXXXX")
+ML_NAME=migrate
 FAIL_LOGS="migrate.out migrate.err agent-b.log qemu-a.log qemu-b.log"
-SIZE=16M
 . "$HERE/migrate-lib.sh"
 ml_setup
 . "$HERE/cut-lib.sh"
