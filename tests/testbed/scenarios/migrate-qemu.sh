@@ -117,6 +117,7 @@ mq_dest_qemu() {
 		-nodefaults -no-user-config -display none -serial none -monitor none \
 		-kernel "$MQ_GUEST" \
 		-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x3 \
+		${MQ_DEST_EXTRA:-} \
 		-qmp unix:/run/tb/nested.sock,server=on,wait=off \
 		-qmp "unix:$MQ_DEST_QMP,server=on,wait=off" \
 		-incoming defer >/run/tb/nested.log 2>&1 &
@@ -140,16 +141,20 @@ mq_source_vm() {
 	tb_log "nested guest runs on A (counter ${c/ / -> })"
 }
 
-# mq_migrate: runs the orchestrator; its exit status in MQ_RC, the report in
-# /run/tb/report.json, its stderr in /run/tb/migrate.log.
+# mq_migrate: runs the orchestrator on $MQ_VFS (default: $MQ_VF, as the
+# VM's vf0); its exit status in MQ_RC, the report in /run/tb/report.json,
+# its stderr in /run/tb/migrate.log.
 mq_migrate() {
-	local b_pf=$1 t0
-	tb_log "migrate $MQ_VF --device-state qemu --to $MQ_AGENT --dest-pf $b_pf ($MQ_TLS)"
+	local b_pf=$1 t0 vfs=${MQ_VFS:-$MQ_VF} dev=(--vm-device vf0)
+	# several VFs: each device is found by its host address
+	[ "$vfs" = "$MQ_VF" ] || dev=()
+	tb_log "migrate $vfs --device-state qemu --to $MQ_AGENT --dest-pf $b_pf ($MQ_TLS)"
 	t0=$(date +%s%N)
-	nvme-vf-migrate -v migrate "$MQ_VF" --device-state qemu --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" \
+	# shellcheck disable=SC2086
+	nvme-vf-migrate -v migrate $vfs --device-state qemu --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" \
 		--dest-pf "$b_pf" --dest-driver "$MQ_DRIVER" ${MQ_MIGRATE_ARGS:-} \
 		--vm unix:/run/tb/vm.qmp --dest-vm "agent:$MQ_DEST_QMP" --migrate-uri "$MQ_URI" \
-		--vm-device vf0 --downtime-limit "$MQ_DOWNTIME_LIMIT" \
+		"${dev[@]}" --downtime-limit "$MQ_DOWNTIME_LIMIT" \
 		--phase-timeout preflight=120 --phase-timeout reserve=240 \
 		--report /run/tb/report.json >/run/tb/migrate.out 2>/run/tb/migrate.log
 	MQ_RC=$?
@@ -203,7 +208,7 @@ mq_fail_pub() {
 # mq_migrated_a: A after a migrate that should have succeeded: its
 # figures, B told which VF, A's QEMU gone and A's VF released, B's verdict.
 mq_migrated_a() {
-	local status
+	local status v
 	if [ $MQ_RC -ne 0 ] || [ "$(mq_report .ok)" != true ]; then
 		tb_pub migrated "fail: migrate exited $MQ_RC: $(mq_report '.error // empty')"
 		tb_fail "migrate failed (exit $MQ_RC) in $(mq_report '.failed_phase // "?"'): $(mq_report '.error // empty')"
@@ -214,13 +219,16 @@ mq_migrated_a() {
 	tb_metric migrate_total_ms "$(mq_report '.total_ms | round')"
 	tb_metric vfio_bytes "$(mq_report .state_bytes)"
 	[ "$(mq_report .committed)" = true ] || tb_fail "the report says not committed"
-	tb_pub migrated "$(mq_report .destination_vf)"
+	# every destination VF, in the order of the source VFs
+	tb_pub migrated "$(mq_report '[.vfs[].destination_vf] | join(" ")')"
 
 	# the orchestrator made A's QEMU quit and released A's VF
 	mq_nested_gone 60 || tb_fail "A's nested QEMU still runs after the migration"
 	tb_qmp_close
 	TB_NESTED_PID=
-	mq_source_released "$MQ_VF"
+	for v in ${MQ_VFS:-$MQ_VF}; do
+		mq_source_released "$v"
+	done
 	status=$(tb_peer_get b_checked 900) || tb_fail "B did not check the VM"
 	[ "$status" = ok ] || tb_fail "B: ${status#fail: }"
 }
@@ -263,18 +271,22 @@ mq_b_running() {
 	[ "$v" = "$MQ_DRIVER" ] || mq_fail_pub b_checked "B's VF $MQ_DVF is on '$v', not $MQ_DRIVER"
 }
 
-# mq_b_release: B hands the VF back: the VM quits, the agent releases it;
-# then B's PF is as at boot and B's verdict is published.
+# mq_b_release: B hands the VFs back ($MQ_DVFS, default $MQ_DVF): the VM
+# quits, the agent releases them; then B's PF is as at boot and B's
+# verdict is published.
 mq_b_release() {
-	local v
-	[ "$(mq_online_count)" = 1 ] ||
-		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the one in use"
+	local v d dvfs=${MQ_DVFS:-$MQ_DVF} n
+	n=$(echo "$dvfs" | wc -w)
+	[ "$(mq_online_count)" = "$n" ] ||
+		mq_fail_pub b_checked "B's PF has $(mq_online_count) VFs online, not the $n in use"
 	tb_qmp '{"execute":"quit"}' >/dev/null
 	tb_qmp_close
 	mq_nested_gone 30 || mq_fail_pub b_checked "B's nested QEMU does not quit"
 	TB_NESTED_PID=
-	v=$(nvme-vf-migrate --json agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$MQ_DVF" 2>&1) ||
-		mq_fail_pub b_checked "the agent did not release $MQ_DVF: $v"
+	for d in $dvfs; do
+		v=$(nvme-vf-migrate --json agent request release --to "$MQ_AGENT" "${MQ_CLIENT_TLS[@]}" "vf=$d" 2>&1) ||
+			mq_fail_pub b_checked "the agent did not release $d: $v"
+	done
 	v=$(mq_pf_changes)
 	[ -z "$v" ] || mq_fail_pub b_checked "B's PF $MQ_PF differs from boot after the release: $v"
 	tb_pub b_checked ok
