@@ -45,7 +45,7 @@ MQ_SOURCE_VM=tv_source_vm
 host_a() {
 	mq_source_ready
 	mq_migrate "$MQ_B_PF"
-	tb_log "per VF: $(mq_report -c '[.vfs[] | {source_vf, destination_vf}]')"
+	tb_log "per VF: $(jq -c '[.vfs[] | {source_vf, destination_vf}]' /run/tb/report.json)"
 	[ "$(mq_report '.vfs | length')" = 2 ] || tb_fail "the report lists $(mq_report '.vfs | length') VFs"
 	mq_migrated_a
 }
