@@ -154,22 +154,20 @@ static gboolean direct_initial_sent(gpointer data, GError **error G_GNUC_UNUSED)
 	return TRUE;
 }
 
-/* The P2P state next to @st: RUNNING_P2P for RUNNING, PRE_COPY_P2P for
- * PRE_COPY. */
-static NvfmMigState p2p_of(NvfmMigState st)
-{
-	return st == NVFM_MIG_STATE_PRE_COPY ? NVFM_MIG_STATE_PRE_COPY_P2P
-					     : NVFM_MIG_STATE_RUNNING_P2P;
-}
-
-/* Quiesce: this VF stops initiating DMA, and waits (bounded, in
- * keepalive slices) for the others to do the same. */
+/* Quiesce: this VF stops initiating DMA (RUNNING -> RUNNING_P2P,
+ * PRE_COPY -> PRE_COPY_P2P; a VF already stopped stays so); the caller
+ * waits for the others. */
 static gboolean quiesce(Direct *d, GError **error)
 {
 	NvfmMigState st;
 
-	if (!nvfm_device_get_state(d->dev, &st, error) ||
-	    !nvfm_device_set_state(d->dev, p2p_of(st), error))
+	if (!nvfm_device_get_state(d->dev, &st, error))
+		return FALSE;
+	if (st == NVFM_MIG_STATE_RUNNING &&
+	    !nvfm_device_set_state(d->dev, NVFM_MIG_STATE_RUNNING_P2P, error))
+		return FALSE;
+	if (st == NVFM_MIG_STATE_PRE_COPY &&
+	    !nvfm_device_set_state(d->dev, NVFM_MIG_STATE_PRE_COPY_P2P, error))
 		return FALSE;
 	g_mutex_lock(&d->g->mu);
 	d->quiesced = TRUE;
