@@ -72,6 +72,7 @@ moved() {
 	dst=$(on_b "$TOOL" emu digest "${dvf#emu:}" | sed -n 's/^sha256: //p')
 	[ -n "$src" ] && [ "$src" = "$dst" ] || fail "migration $1: B's VF $dvf does not hold its state"
 	echo "$dvf" >>"$WORK/dest-vfs"
+	echo "migration $1: downtime $(jget "$r" downtime_ms) ms, total $(jget "$r" total_ms) ms"
 }
 
 start_all() {

@@ -42,6 +42,7 @@ typedef struct {
 	Gang *g;
 	NvfmDevice *dev;
 	NvfmAgentClient *agent;	/* this send's connection */
+	gboolean own_agent;	/* opened for it (else the orchestrator's) */
 	GThread *thread;
 	gboolean sent;		/* the source is STOP with its state sent */
 	/* under g->mu */
@@ -351,8 +352,9 @@ static NvfmMigratePhase phase_of(const char *send_phase)
 	return NVFM_MIGRATE_PRECOPY;
 }
 
-/* Starts every VF's send, each on a connection of its own (the
- * reservations stay with the orchestrator's). */
+/* Starts every VF's send, each on a connection of its own: the first on
+ * the orchestrator's (which holds the reservations' leases), so that one
+ * VF takes one of the agent's sessions, as it always did. */
 static gboolean start_sends(NvfmMigration *m, Gang *g, GError **error)
 {
 	for (guint i = 0; i < m->n_vfs; i++) {
@@ -361,7 +363,8 @@ static gboolean start_sends(NvfmMigration *m, Gang *g, GError **error)
 		d->m = m;
 		d->v = &m->vfs[i];
 		d->g = g;
-		d->agent = nvfm_migration_agent(m, error);
+		d->own_agent = i > 0;
+		d->agent = d->own_agent ? nvfm_migration_agent(m, error) : m->agent;
 		if (!d->agent)
 			return FALSE;
 	}
@@ -528,7 +531,9 @@ static gboolean direct_transfer(NvfmMigration *m, GError **error)
 		Direct *d = m->vfs[i].mover_data;
 
 		g_thread_join(g_steal_pointer(&d->thread));
-		g_clear_pointer(&d->agent, nvfm_agent_client_free);
+		if (d->own_agent)
+			nvfm_agent_client_free(d->agent);
+		d->agent = NULL;
 	}
 	if (err) {
 		g_propagate_error(error, err);
@@ -603,7 +608,8 @@ static void direct_clear(NvfmMigration *m)
 			continue;
 		/* a thread still running was joined by the transfer */
 		nvfm_device_close(d->dev);
-		nvfm_agent_client_free(d->agent);
+		if (d->own_agent)
+			nvfm_agent_client_free(d->agent);
 		g_clear_error(&d->error);
 		json_decref(d->res);
 		g_free(d);
