@@ -125,6 +125,27 @@ three-refuse)
 	[ "$(wc -l <"$WORK/released")" -eq 3 ] || fail "the rollback did not release 3 VFs: $(cat "$WORK/released")"
 	;;
 
+reserve-short)
+	# B can give one VF of the two: the reserve phase fails before
+	# anything moves and the one reserved is given back
+	vfs 2
+	start_vms
+	on_b "$TOOL" -q vf provision emu:pfb || fail "occupying B's first VF"
+	on_b "$TOOL" -q vf provision emu:pfb2 || fail "occupying a VF of pfb2"
+	on_b "$TOOL" -q vf provision emu:pfb2 || fail "occupying pfb2's other VF"
+	migrate
+	[ "$RC" -ne 0 ] || fail "migrate succeeded with one free VF on B"
+	grep -q "^nvme-vf-migrate: reserve: VF emu:pfa2-vf0: " "$WORK/migrate.err" ||
+		fail "unclear error: $(cat "$WORK/migrate.err")"
+	! grep -q "^precopy .* ok" "$WORK/migrate.out" || fail "something moved"
+	grep -q "destination VF emu:pfb-vf1 released" "$WORK/migrate.out" ||
+		fail "the first reservation was not given back: $(grep rollback "$WORK/migrate.out")"
+	runs_on a
+	not_running_on b
+	[ "$(online on_b "$TOOL")" -eq 3 ] || fail "B holds $(online on_b "$TOOL") VFs, not its own 3"
+	[ "$(online on_a "$TOOL")" -eq 2 ] || fail "A lost a VF"
+	;;
+
 no-p2p)
 	# a VF without VFIO_MIGRATION_P2P cannot go with another one
 	on_a "$TOOL" -q emu create nop2p --size 1M --flags precopy || fail "emu create"
