@@ -58,8 +58,7 @@ host_b() {
 	# vfN on B is the N-th destination VF, and holds the N-th source state
 	i=0
 	for d in $dvfs; do
-		host=$(tb_qmp "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/vf$i\",\"property\":\"host\"}}" |
-			jq -r '.return // empty')
+		host=$(mq_b_vf_host $i)
 		[ -n "$host" ] && [ "${d#*$host}" != "$d" ] ||
 			mq_fail_pub b_checked "B's vf$i is host=$host, not the provisioned VF $d"
 		set -- $MQ_A_DIGEST

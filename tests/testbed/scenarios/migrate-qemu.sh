@@ -249,6 +249,12 @@ mq_b_ready() {
 	tb_pub b_ready "$MQ_PF"
 }
 
+# mq_b_vf_host INDEX: the host VF behind B's vfio-pci device vfINDEX
+mq_b_vf_host() {
+	tb_qmp "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/vf$1\",\"property\":\"host\"}}" |
+		jq -r '.return // empty'
+}
+
 # mq_b_running: after A's word, the VM runs on B with the VF the agent
 # provisioned; sets MQ_DVF (its PCI address).
 mq_b_running() {
@@ -261,8 +267,7 @@ mq_b_running() {
 		sleep 0.2
 	done
 	[ "$status" = running ] || mq_fail_pub b_checked "the VM is $status on B, not running"
-	v=$(tb_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/vf0","property":"host"}}' |
-		jq -r '.return // empty')
+	v=$(mq_b_vf_host 0)
 	tb_log "B's vfio-pci vf0: host=$v; the agent provisioned $dvf"
 	[ -n "$v" ] && [ "${dvf#*$v}" != "$dvf" ] ||
 		mq_fail_pub b_checked "B's vf0 is host=$v, not the provisioned VF $dvf"
