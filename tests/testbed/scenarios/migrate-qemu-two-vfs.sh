@@ -45,33 +45,27 @@ MQ_SOURCE_VM=tv_source_vm
 host_a() {
 	mq_source_ready
 	mq_migrate "$MQ_B_PF"
-	tb_log "per VF: $(jq -c '[.vfs[] | {source_vf, destination_vf}]' /run/tb/report.json)"
-	[ "$(mq_report '.vfs | length')" = 2 ] || tb_fail "the report lists $(mq_report '.vfs | length') VFs"
+	mq_report_vfs 2
 	mq_migrated_a
 }
 
+# tv_b_vf HOST INDEX: B's vfINDEX holds A's (INDEX+1)-th VF's state,
+# committed once, RUNNING
+tv_b_vf() {
+	local host=$1 i=$2 want
+	want=$(echo "$MQ_A_DIGEST" | cut -d' ' -f$((i + 1)))
+	[ "$(tb_tvf_digest "$host")" = "$want" ] ||
+		mq_fail_pub b_checked "B's vf$i ($host) digest $(tb_tvf_digest "$host") differs from A's VF $((i + 1)) ($want)"
+	[ "$(tb_tvf_info "$host" restores)" = 1 ] && [ "$(tb_tvf_info "$host" mig_state)" = RUNNING ] ||
+		mq_fail_pub b_checked "B's vf$i ($host): restores $(tb_tvf_info "$host" restores), $(tb_tvf_info "$host" mig_state)"
+	tb_log "B's vf$i $host holds A's VF $((i + 1)) state ($want)"
+}
+
 host_b() {
-	local dvfs d i host c
+	local c
 	mq_b_ready
 	mq_b_running
-	dvfs=$(tb_peer_get migrated 10)
-	# vfN on B is the N-th destination VF, and holds the N-th source state
-	i=0
-	for d in $dvfs; do
-		host=$(mq_b_vf_host $i)
-		[ -n "$host" ] && [ "${d#*$host}" != "$d" ] ||
-			mq_fail_pub b_checked "B's vf$i is host=$host, not the provisioned VF $d"
-		set -- $MQ_A_DIGEST
-		shift $i
-		[ "$(tb_tvf_digest "$host")" = "$1" ] ||
-			mq_fail_pub b_checked "B's vf$i ($host) digest $(tb_tvf_digest "$host") differs from A's VF $((i + 1)) ($1)"
-		[ "$(tb_tvf_info "$host" restores)" = 1 ] && [ "$(tb_tvf_info "$host" mig_state)" = RUNNING ] ||
-			mq_fail_pub b_checked "B's vf$i ($host): restores $(tb_tvf_info "$host" restores), $(tb_tvf_info "$host" mig_state)"
-		tb_log "B's vf$i $host holds A's VF $((i + 1)) state ($1)"
-		MQ_DVFS="${MQ_DVFS:-}${MQ_DVFS:+ }$host"
-		i=$((i + 1))
-	done
-	[ "$i" = 2 ] || mq_fail_pub b_checked "A migrated $i VFs, not 2"
+	mq_b_vfs 2 tv_b_vf
 	c=$(tb_guest_counting 120) || mq_fail_pub b_checked "the guest does not count on B"
 	tb_log "guest keeps running on B with both VFs (counter ${c/ / -> })"
 	mq_b_release

@@ -168,6 +168,12 @@ mq_migrate() {
 
 mq_report() { jq -r "$1" /run/tb/report.json; }
 
+# mq_report_vfs N: the report lists N VFs (each pair logged)
+mq_report_vfs() {
+	tb_log "per VF: $(jq -c '[.vfs[] | {source_vf, destination_vf}]' /run/tb/report.json)"
+	[ "$(mq_report '.vfs | length')" = "$1" ] || tb_fail "the report lists $(mq_report '.vfs | length') VFs, not $1"
+}
+
 # mq_nested_gone TIMEOUT: whether the nested QEMU has exited.
 mq_nested_gone() {
 	local end=$(($(cut -d. -f1 /proc/uptime) + $1))
@@ -253,6 +259,21 @@ mq_b_ready() {
 mq_b_vf_host() {
 	tb_qmp "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/vf$1\",\"property\":\"host\"}}" |
 		jq -r '.return // empty'
+}
+
+# mq_b_vfs N CHECK: B's vf0, vf1... are the N destination VFs A named, in
+# the source VFs' order; CHECK HOST INDEX checks each; MQ_DVFS lists them.
+mq_b_vfs() {
+	local d i=0 host
+	for d in $(tb_peer_get migrated 10); do
+		host=$(mq_b_vf_host $i)
+		[ -n "$host" ] && [ "${d#*"$host"}" != "$d" ] ||
+			mq_fail_pub b_checked "B's vf$i is host=$host, not the provisioned VF $d"
+		"$2" "$host" $i
+		MQ_DVFS="${MQ_DVFS:-}${MQ_DVFS:+ }$host"
+		i=$((i + 1))
+	done
+	[ "$i" = "$1" ] || mq_fail_pub b_checked "A migrated $i VFs, not $1"
 }
 
 # mq_b_running: after A's word, the VM runs on B with the VF the agent
