@@ -92,11 +92,21 @@ def drive_id(k):
 
 def qemu_args(a, imgs, sock, incoming=None):
     """imgs: one backing file per controller; controller k behind rp<k>,
-    its drive drive_id(k) (blkdebug, if asked, on controller 0's only)."""
+    its drive drive_id(k) (blkdebug, if asked, on controller 0's only).
+    With a.shared: two controllers of one subsystem, one namespace (the
+    one file) shared by both, as two VFs of one PF see it."""
     args = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", a.cpu,
             "-m", str(a.mem), "-display", "none", "-nodefaults", "-serial",
             f"file:{sock}.serial", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
             "-kernel", a.elf, "-qmp", f"unix:{sock},server=on,wait=off"]
+    if a.shared:
+        args += ["-drive", f"file={imgs[0]},if=none,id={drive_id(0)},format=raw,cache=writethrough",
+                 "-device", "nvme-subsys,id=subsys0"]
+        for k in range(2):
+            args += ["-device", f"pcie-root-port,id=rp{k},chassis={k + 1}",
+                     "-device", f"nvme,serial=nvio-shared,subsys=subsys0,bus=rp{k},id=nv{k}"]
+        args += ["-device", f"nvme-ns,drive={drive_id(0)},nsid=1"]
+        imgs = []
     for k, img in enumerate(imgs):
         d, bus = drive_id(k), (f",bus=rp{k}" if not a.root_bus else "")
         nvme = f"nvme,serial=nvio{k if k else ''}{',max_ioqpairs=%d' % a.ioqpairs if a.ioqpairs else ''}"
@@ -173,6 +183,8 @@ def main():
     p.add_argument("--root-bus", action="store_true")
     p.add_argument("--run", type=int, default=20)
     p.add_argument("--pause", type=int, default=15)
+    p.add_argument("--shared", action="store_true",
+                   help="(with --two) one namespace shared by both controllers: each keeps to its slice")
     p.add_argument("--no-corrupt", action="store_true")
     p.add_argument("--corrupt", type=int, default=-1,
                    help="the controller whose backing file gets garbage (default: the last)")
@@ -184,11 +196,13 @@ def main():
     a = p.parse_args()
     a.elf = os.path.abspath(a.elf)
     n = 2 if a.two else 1
+    if a.shared and (not a.two or a.fault_test or a.lbs != 512):
+        p.error("--shared goes with --two, without --fault-test or --lbs")
     victim = a.corrupt if a.corrupt >= 0 else n - 1
     if victim >= n:
         p.error(f"--corrupt {victim}: there are {n} controller(s)")
     d = tempfile.mkdtemp(prefix="nvio-")
-    imgs = [os.path.join(d, "disk.img" if k == 0 else f"disk{k}.img") for k in range(n)]
+    imgs = [os.path.join(d, "disk.img" if k == 0 else f"disk{k}.img") for k in range(1 if a.shared else n)]
     sock = os.path.join(d, "qmp.sock")
     for img in imgs:
         with open(img, "wb") as f:
@@ -302,8 +316,9 @@ def main():
         # 4. garbage behind the guest's back, in one controller's file
         if not a.no_corrupt:
             lbs, region = c2[victim]["lba_size"], c2[victim]["region_lbas"]
-            lbas = [region * i // 16 + 3 for i in range(16)]
-            with open(imgs[victim], "r+b") as f:
+            # controller k keeps to LBAs k*region .. (k+1)*region-1
+            lbas = [victim * region + region * i // 16 + 3 for i in range(16)]
+            with open(imgs[0 if a.shared else victim], "r+b") as f:
                 for l in lbas:
                     f.seek(l * lbs)
                     f.write(os.urandom(lbs))
@@ -329,7 +344,7 @@ def main():
                 if k != victim and any(c4[k][b] for b in BAD):
                     fail(f"controller {k} counted faults though only controller {victim}'s file was written")
                 if k != victim:
-                    print(f"controller {k} (file untouched): mismatches=0, "
+                    print(f"controller {k} (its blocks untouched): mismatches=0, "
                           f"blocks_verified={c4[k]['blocks_verified']}", flush=True)
         print("PASS", flush=True)
     finally:

@@ -25,7 +25,7 @@
 #define QD		8	/* commands kept in flight per I/O queue (<= 16) */
 #define IOQ_SIZE	32	/* entries per I/O SQ and CQ */
 #define ADMQ_SIZE	16
-#define REGION_MAX	4096	/* LBAs exercised, from LBA 0 */
+#define REGION_MAX	4096	/* LBAs exercised per controller, from its lba0 */
 #define BUF_SIZE	4096	/* one page per command: PRP1 only */
 #define LOST_SECONDS	10	/* a command is lost after this much guest time */
 #define LOST_POLLS	1000000	/* ... and this many passes of the poll loop */
@@ -84,6 +84,7 @@ struct ctrl {
 	volatile u32 *C;	/* its counter block */
 	int running;		/* I/O queues up and no fatal error */
 	u32 bdf, bar, dstrd, nsid, lbs, region, maxnlb, qd, nq;
+	u32 lba0;		/* its first LBA: k * region (the namespace may be shared) */
 	/* admin queue (synchronous) */
 	u16 asq_tail, acq_head, admin_cid;
 	u8 acq_phase;
@@ -265,7 +266,7 @@ static void fill_block(struct ctrl *c, u32 *w, u32 lba, u32 seq, u32 tag)
 	if (!x)
 		x = 1;
 	w[0] = BLK_MAGIC;
-	w[1] = lba;
+	w[1] = c->lba0 + lba;
 	w[2] = 0;		/* LBA bits 63:32 */
 	w[3] = seq;
 	w[4] = nonce;
@@ -287,7 +288,7 @@ static void verify_block(struct ctrl *c, const u32 *w, u32 lba)
 		return;		/* not written this boot: nothing to expect */
 	if (w[0] != BLK_MAGIC)
 		kind |= 1;
-	if (w[1] != lba || w[2] != 0)
+	if (w[1] != c->lba0 + lba || w[2] != 0)
 		kind |= 2;
 	if (w[4] != nonce)
 		kind |= 4;
@@ -300,13 +301,13 @@ static void verify_block(struct ctrl *c, const u32 *w, u32 lba)
 		return;
 	}
 	c->C[W_MISMATCHES]++;
-	c->C[W_LAST_MM_LBA] = lba;
+	c->C[W_LAST_MM_LBA] = c->lba0 + lba;
 	c->C[W_LAST_MM_KIND] = kind;
 	c->C[W_LAST_MM_SEQ] = w[3];
 	c->C[W_LAST_MM_EXP] = c->expect[lba];
 	con_tag(c);
 	con_puts("MISMATCH lba ");
-	con_dec(lba);
+	con_dec(c->lba0 + lba);
 	con_puts(" kind ");
 	con_hex(kind);
 	con_puts("\n");
@@ -342,7 +343,7 @@ static void submit(struct ctrl *c, struct ioq *iq, u32 i, u8 op, u32 lba, u32 nl
 	e[0] = op | ((u32)s->cid << 16);
 	e[1] = c->nsid;
 	e[6] = (u32)buf;
-	e[10] = lba;
+	e[10] = c->lba0 + lba;
 	e[12] = nlb - 1;
 	s->state = S_BUSY;
 	s->t0 = rdtsc();
@@ -706,7 +707,12 @@ static int ctrl_init(struct ctrl *c)
 		return fatal(c, F_UNSUPPORTED, 2);	/* LBA size not 512..4096 */
 	c->lbs = 1u << ((lbaf >> 16) & 0xff);
 	c->maxnlb = BUF_SIZE / c->lbs;
-	c->region = nsze < REGION_MAX ? nsze : REGION_MAX;
+	/* Two VFs of one PF may see one namespace: each controller keeps to
+	 * its own slice of it, whoever else writes there */
+	c->region = nsze / NVIO_MAX_CTRL < REGION_MAX ? nsze / NVIO_MAX_CTRL : REGION_MAX;
+	if (!c->region)
+		return fatal(c, F_NO_NAMESPACE, c->nsid);
+	c->lba0 = c->k * c->region;
 	c->C[W_LBA_SIZE] = c->lbs;
 	c->C[W_REGION_LBAS] = c->region;
 
@@ -735,6 +741,8 @@ static int ctrl_init(struct ctrl *c)
 	con_puts(" lba ");
 	con_dec(c->lbs);
 	con_puts(" region ");
+	con_dec(c->lba0);
+	con_puts("+");
 	con_dec(c->region);
 	con_puts(" queues ");
 	con_dec(c->nq);
