@@ -271,22 +271,30 @@ tb_lm_attr() { cat "/sys/bus/pci/devices/$1/nvfm_lm/$2"; }
 # ---- the nested NVMe guest's counters (guest/nvme-io, docs/testbed.md) ----
 # A reader is a command that runs one HMP command and prints its text:
 # tb_hmp (our QMP connection), or for a libvirt domain a function around
-# `virsh qemu-monitor-command --hmp`.
+# `virsh qemu-monitor-command --hmp`. The guest drives up to two NVMe
+# controllers and keeps a block of counters for each; INDEX (0 unless given)
+# picks the controller, in the guest's PCI scan order.
 
-# tb_nvio READER: every counter as key=value lines.
+# tb_nvio_addr INDEX: the guest-physical address of controller INDEX's block.
+tb_nvio_addr() {
+	printf '0x%x\n' $((0x300000 + ${1:-0} * 0x100))
+}
+
+# tb_nvio READER [INDEX]: every counter of that block as key=value lines
+# (valid=0 and status 1 when no controller is behind it).
 tb_nvio() {
-	"$1" 'xp /40wx 0x300000' | /tb/guest/nvme-io-read-counters.sh
+	"$1" "xp /40wx $(tb_nvio_addr "${2:-0}")" | /tb/guest/nvme-io-read-counters.sh
 }
 
 # tb_nvio_get COUNTERS KEY: one value out of tb_nvio's lines.
 tb_nvio_get() { echo "$1" | sed -n "s/^$2=//p"; }
 
-# tb_nvio_running READER TIMEOUT: wait until the guest is past its first
-# write pass and its I/O moves; prints the counters.
+# tb_nvio_running READER TIMEOUT [INDEX]: wait until the guest's controller
+# INDEX is past its first write pass and its I/O moves; prints the counters.
 tb_nvio_running() {
 	local end=$(($(cut -d. -f1 /proc/uptime) + $2)) c w0=-1 w
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-		c=$(tb_nvio "$1")
+		c=$(tb_nvio "$1" "${3:-0}")
 		if [ "$(tb_nvio_get "$c" state_name)" = fatal ]; then
 			echo "$c"
 			return 1
@@ -326,15 +334,18 @@ tb_nvio_short() {
 	echo "${out# }"
 }
 
-# tb_nvio_poll_start SOCKET FILE: polls the guest's counters through its own
-# QMP socket every 0.2 s, keeping the last good reading in FILE, until the
-# socket goes or tb_nvio_poll_stop; bounded to 30 minutes.
+# tb_nvio_poll_start SOCKET FILE [INDEX]: polls the counters of the guest's
+# controller INDEX through its own QMP socket every 0.2 s, keeping the last
+# good reading in FILE, until the socket goes or tb_nvio_poll_stop; bounded
+# to 30 minutes. One poller per FILE; start one for each controller.
 tb_nvio_poll_start() {
+	local addr
+	addr=$(tb_nvio_addr "${3:-0}")
 	(
 		local end=$(($(cut -d. -f1 /proc/uptime) + 1800)) out
 		while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ] && [ -S "$1" ]; do
 			out=$(printf '%s\n%s\n' '{"execute":"qmp_capabilities"}' \
-				'{"execute":"human-monitor-command","arguments":{"command-line":"xp /40wx 0x300000"}}' |
+				"{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"xp /40wx $addr\"}}" |
 				timeout 2 socat -t 1 - "UNIX-CONNECT:$1" 2>/dev/null |
 				jq -r 'select(.return | type == "string") | .return' 2>/dev/null |
 				/tb/guest/nvme-io-read-counters.sh 2>/dev/null) &&
@@ -343,13 +354,20 @@ tb_nvio_poll_start() {
 		done
 	) &
 	TB_NVIO_POLL_PID=$!
+	TB_NVIO_POLL_PIDS="${TB_NVIO_POLL_PIDS:-} $!"
 }
 
+# tb_nvio_poll_stop: stops every poller started (and one a scenario started
+# itself into TB_NVIO_POLL_PID).
 tb_nvio_poll_stop() {
-	[ -n "${TB_NVIO_POLL_PID:-}" ] || return 0
-	kill "$TB_NVIO_POLL_PID" 2>/dev/null
-	wait "$TB_NVIO_POLL_PID" 2>/dev/null
+	local p
+	for p in ${TB_NVIO_POLL_PIDS:-} ${TB_NVIO_POLL_PID:-}; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	TB_NVIO_POLL_PIDS=
 	TB_NVIO_POLL_PID=
+	return 0
 }
 
 # tb_tvf_load [PARAM=VALUE...]: load the test variant driver.

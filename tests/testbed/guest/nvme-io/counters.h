@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The counter block the guest publishes at guest-physical NVIO_COUNTERS
- * (0x300000): NVIO_NWORDS little-endian 32-bit words, read with HMP
- * "xp /40wx 0x300000". Every word is written by the guest only; a reader
- * sees each word whole. read-counters.sh knows the same layout: keep the
- * two in step (the word index is the comment's number).
+ * The counter blocks the guest publishes: one per NVMe controller it drives
+ * (up to NVIO_MAX_CTRL), controller k's at guest-physical
+ * NVIO_COUNTERS + k * NVIO_CTRL_STRIDE (0x300000, 0x300100): NVIO_NWORDS
+ * little-endian 32-bit words each, read with HMP "xp /40wx 0x300000".
+ * Every word is written by the guest only; a reader sees each word whole.
+ * A block with no controller behind it stays zero (no magic). Block 0 also
+ * carries the steps before and during the PCI scan, and the fatal "no
+ * controller at all". read-counters.sh knows the same layout: keep the two
+ * in step (the word index is the comment's number).
  */
 #ifndef NVIO_COUNTERS_H
 #define NVIO_COUNTERS_H
@@ -12,8 +16,10 @@
 #define NVIO_COUNTERS	0x300000
 #define NVIO_PROGRESS	0x200000	/* where counter.S counts: I/Os completed */
 #define NVIO_MAGIC	0x4f49564e	/* "NVIO" */
-#define NVIO_VERSION	1
+#define NVIO_VERSION	2	/* 2: word 39 is W_CTRL (was reserved, 0) */
 #define NVIO_NWORDS	40
+#define NVIO_CTRL_STRIDE 0x100	/* bytes between two controllers' blocks */
+#define NVIO_MAX_CTRL	2	/* controllers driven at most */
 
 enum nvio_word {
 	W_MAGIC,		/*  0 NVIO_MAGIC once the guest has started */
@@ -55,13 +61,13 @@ enum nvio_word {
 	W_FLAGS,		/* 36 1: fewer I/O queues than wanted; 0x80000000: BAR0 reassigned */
 	W_NSID,			/* 37 the namespace in use */
 	W_TIME_S,		/* 38 seconds of guest time (TSC) since I/O started */
-	W_RESERVED,		/* 39 */
+	W_CTRL,			/* 39 this block's controller index k (0, 1) */
 };
 
 enum nvio_state {
 	ST_START = 0x01,	/* entered main */
 	ST_TSC = 0x02,		/* calibrating the TSC against the PIT */
-	ST_PCI_SCAN = 0x03,	/* looking for class 01:08:02 */
+	ST_PCI_SCAN = 0x03,	/* looking for class 01:08:02 (block 0 only) */
 	ST_PCI_BAR = 0x04,	/* BAR0, command register */
 	ST_DISABLE = 0x05,	/* CC.EN=0, waiting for CSTS.RDY=0 */
 	ST_ADMINQ = 0x06,	/* AQA/ASQ/ACQ */
@@ -77,7 +83,7 @@ enum nvio_state {
 
 enum nvio_fatal {
 	F_NONE,
-	F_NO_DEVICE = 1,	/* no NVMe controller on buses 0..255 */
+	F_NO_DEVICE = 1,	/* no NVMe controller on buses 0..255 (block 0 only) */
 	F_BAR = 2,		/* BAR0 unusable; detail: 1 I/O BAR, 2 too big, 3 no room, 4 no bridge */
 	F_RDY_TIMEOUT = 3,	/* CSTS.RDY did not follow CC.EN; detail: CSTS */
 	F_CFS = 4,		/* CSTS.CFS set; detail: CSTS */

@@ -44,8 +44,9 @@ u32 pci_read32(u32 bdf, u32 off);
 void pci_write32(u32 bdf, u32 off, u32 v);
 u16 pci_read16(u32 bdf, u32 off);
 void pci_write16(u32 bdf, u32 off, u16 v);
-/* Finds the first device of class 01:08:02; returns 0 on success. */
-int pci_find_nvme(u32 *bdf);
+/* Finds the k-th (from 0, in bus/device/function order) device of class
+ * 01:08:02; returns 0 on success. */
+int pci_find_nvme(u32 k, u32 *bdf);
 /* Makes BAR0 of bdf a usable 32-bit address, enables memory decoding and
  * bus mastering. Returns the BAR's address, or 0 (detail in *why). */
 u32 pci_setup_bar0(u32 bdf, u32 *why, int force_reassign);

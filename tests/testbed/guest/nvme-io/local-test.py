@@ -2,23 +2,31 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Local check of the nested NVMe guest on this machine's QEMU (no testbed).
 
-Boots nvme-io.elf with QEMU's emulated NVMe behind a pcie-root-port, reads
-the counters through QMP (human-monitor-command xp, parsed by
-read-counters.sh), and checks: they grow with no errors, mismatches, lost or
+Boots nvme-io.elf with QEMU's emulated NVMe behind a pcie-root-port (with
+--two: two controllers, each behind its own root port with its own backing
+file), reads the counters through QMP (human-monitor-command xp, parsed by
+read-counters.sh; controller k's block at 0x300000 + k * 0x100), and checks
+for every controller: they grow with no errors, mismatches, lost or
 unexpected completions; a pause (stop, 15 s, cont) longer than the guest's
 lost bound gives no lost count; a migration attempt is refused (stock QEMU's
 nvme is unmigratable) and the guest runs on; blocks overwritten with
-garbage behind the guest's back are reported as mismatches.
+garbage behind the guest's back are reported as mismatches, on the
+controller whose file was written only (--corrupt K picks it; the last one
+by default).
 
-  local-test.py ELF [--mem 256] [--cpu max] [--lbs 512] [--ioqpairs N]
-                    [--root-bus] [--run 20] [--no-corrupt]
+  local-test.py ELF [--two] [--mem 256] [--cpu max] [--lbs 512] [--ioqpairs N]
+                    [--root-bus] [--run 20] [--no-corrupt] [--corrupt K]
 
 Every wait is bounded; the QEMUs started here are stopped by their PIDs.
 """
 import argparse, json, os, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-XP = "xp /40wx 0x300000"
+NVIO_COUNTERS, NVIO_CTRL_STRIDE = 0x300000, 0x100
+
+
+def xp(k):
+    return f"xp /40wx {NVIO_COUNTERS + k * NVIO_CTRL_STRIDE:#x}"
 
 
 class Qmp:
@@ -56,8 +64,8 @@ class Qmp:
         return r.get("return", r.get("error", {}).get("desc", ""))
 
 
-def counters(q):
-    out = subprocess.run([os.path.join(HERE, "read-counters.sh"), "-"], input=q.hmp(XP),
+def counters(q, k=0):
+    out = subprocess.run([os.path.join(HERE, "read-counters.sh"), "-"], input=q.hmp(xp(k)),
                          capture_output=True, text=True, timeout=30).stdout
     return {k: (int(v, 0) if v[:1].isdigit() else v)
             for k, v in (l.split("=", 1) for l in out.split())}
@@ -78,27 +86,49 @@ def fail(msg):
     sys.exit(1)
 
 
-def qemu_args(a, img, sock, incoming=None):
-    nvme = f"nvme,serial=nvio{',max_ioqpairs=%d' % a.ioqpairs if a.ioqpairs else ''}"
+def drive_id(k):
+    return "d" if k == 0 else f"d{k}"
+
+
+def qemu_args(a, imgs, sock, incoming=None):
+    """imgs: one backing file per controller; controller k behind rp<k>,
+    its drive drive_id(k) (blkdebug, if asked, on controller 0's only).
+    With a.shared: two controllers of one subsystem, one namespace (the
+    one file) shared by both, as two VFs of one PF see it."""
     args = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", a.cpu,
             "-m", str(a.mem), "-display", "none", "-nodefaults", "-serial",
             f"file:{sock}.serial", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
-            "-kernel", a.elf, "-device", "pcie-root-port,id=rp0,chassis=1",
-            "-drive", (f"file={img},if=none,id=d,format=raw,cache=writethrough" if not a.blkdebug else
-                       f"if=none,id=d,driver=raw,cache=writethrough,file.driver=blkdebug,"
-                       f"file.config={a.blkdebug},file.image.filename={img}"),
-            "-qmp", f"unix:{sock},server=on,wait=off"]
-    if a.lbs != 512:
-        args += ["-device", nvme + (",bus=rp0" if not a.root_bus else "") + ",id=nv0",
-                 "-device", f"nvme-ns,drive=d,nsid=1,logical_block_size={a.lbs},physical_block_size={a.lbs}"]
-    else:
-        args += ["-device", nvme + ",drive=d" + (",bus=rp0" if not a.root_bus else "")]
+            "-kernel", a.elf, "-qmp", f"unix:{sock},server=on,wait=off"]
+    if a.shared:
+        args += ["-drive", f"file={imgs[0]},if=none,id={drive_id(0)},format=raw,cache=writethrough",
+                 "-device", "nvme-subsys,id=subsys0"]
+        for k in range(2):
+            args += ["-device", f"pcie-root-port,id=rp{k},chassis={k + 1}",
+                     "-device", f"nvme,serial=nvio-shared,subsys=subsys0,bus=rp{k},id=nv{k}"]
+        args += ["-device", f"nvme-ns,drive={drive_id(0)},nsid=1"]
+        imgs = []
+    for k, img in enumerate(imgs):
+        d, bus = drive_id(k), (f",bus=rp{k}" if not a.root_bus else "")
+        nvme = f"nvme,serial=nvio{k if k else ''}{',max_ioqpairs=%d' % a.ioqpairs if a.ioqpairs else ''}"
+        args += ["-device", f"pcie-root-port,id=rp{k},chassis={k + 1}",
+                 "-drive", (f"file={img},if=none,id={d},format=raw,cache=writethrough"
+                            if not (a.blkdebug and k == 0) else
+                            f"if=none,id={d},driver=raw,cache=writethrough,file.driver=blkdebug,"
+                            f"file.config={a.blkdebug},file.image.filename={img}")]
+        if a.lbs != 512:
+            args += ["-device", nvme + bus + f",id=nv{k}",
+                     "-device", f"nvme-ns,bus=nv{k},drive={d},nsid=1,"
+                                f"logical_block_size={a.lbs},physical_block_size={a.lbs}"]
+        else:
+            args += ["-device", nvme + f",drive={d}" + bus]
     if incoming:
         args += ["-incoming", incoming]
     return args
 
 
-def fault_test(q, a, d):
+def fault_test(q, a, d, n):
+    """Faults on controller 0's drive only; with --two, controller 1 must
+    stay clean meanwhile."""
     thr = dict(device="d", iops=0, iops_rd=0, iops_wr=0, bps=0, bps_rd=0, bps_wr=0)
     r = q.cmd("block_set_io_throttle", **dict(thr, iops=1))
     print(f"throttled to 1 IOPS: {r}", flush=True)
@@ -129,12 +159,23 @@ def fault_test(q, a, d):
         if not c["errors"]:
             fail("injected EIO not counted as an NVMe error status")
         print(f"errors={c['errors']} last_error={c['last_error']}", flush=True)
+    for k in range(1, n):
+        ck = counters(q, k)
+        show(f"ctrl{k}", ck)
+        if any(ck[b] for b in BAD):
+            fail(f"controller {k} counted faults injected on controller 0's drive")
     print("PASS (lost, late and error detection)", flush=True)
+
+
+def read_all(q, n):
+    return [counters(q, k) for k in range(n)]
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("elf")
+    p.add_argument("--two", action="store_true",
+                   help="two NVMe controllers, each on its own root port and backing file")
     p.add_argument("--mem", type=int, default=256)
     p.add_argument("--cpu", default="max")
     p.add_argument("--lbs", type=int, default=512)
@@ -142,7 +183,11 @@ def main():
     p.add_argument("--root-bus", action="store_true")
     p.add_argument("--run", type=int, default=20)
     p.add_argument("--pause", type=int, default=15)
+    p.add_argument("--shared", action="store_true",
+                   help="(with --two) one namespace shared by both controllers: each keeps to its slice")
     p.add_argument("--no-corrupt", action="store_true")
+    p.add_argument("--corrupt", type=int, default=-1,
+                   help="the controller whose backing file gets garbage (default: the last)")
     p.add_argument("--no-migrate", action="store_true")
     p.add_argument("--blkdebug", help="(with --fault-test) a blkdebug config injecting EIO")
     p.add_argument("--fault-test", action="store_true",
@@ -150,73 +195,101 @@ def main():
                         "then late), and inject EIO on reads (errors must be counted)")
     a = p.parse_args()
     a.elf = os.path.abspath(a.elf)
+    n = 2 if a.two else 1
+    if a.shared and (not a.two or a.fault_test or a.lbs != 512):
+        p.error("--shared goes with --two, without --fault-test or --lbs")
+    victim = a.corrupt if a.corrupt >= 0 else n - 1
+    if victim >= n:
+        p.error(f"--corrupt {victim}: there are {n} controller(s)")
     d = tempfile.mkdtemp(prefix="nvio-")
-    img, sock = os.path.join(d, "disk.img"), os.path.join(d, "qmp.sock")
-    with open(img, "wb") as f:
-        f.truncate(64 << 20)
+    imgs = [os.path.join(d, "disk.img" if k == 0 else f"disk{k}.img") for k in range(1 if a.shared else n)]
+    sock = os.path.join(d, "qmp.sock")
+    for img in imgs:
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
     procs = []
     try:
-        src = subprocess.Popen(qemu_args(a, img, sock), stdout=open(os.path.join(d, "qemu.log"), "w"),
+        src = subprocess.Popen(qemu_args(a, imgs, sock), stdout=open(os.path.join(d, "qemu.log"), "w"),
                                stderr=subprocess.STDOUT)
         procs.append(src)
-        print(f"qemu pid {src.pid}, dir {d}", flush=True)
+        print(f"qemu pid {src.pid}, dir {d}, {n} controller(s)", flush=True)
         q = Qmp(sock)
         t0 = time.time()
         for _ in range(240):            # bounded: up to 120 s to start running
-            c = counters(q)
-            if c.get("state_name") in ("running", "fatal"):
+            cs = read_all(q, n)
+            if all(c.get("state_name") in ("running", "fatal") for c in cs):
                 break
             time.sleep(0.5)
-        show("start", c)
-        if c.get("state_name") != "running":
-            fail(f"guest not running after {time.time() - t0:.0f}s: state {c.get('state')} "
-                 f"fatal_code {c.get('fatal_code')} detail {c.get('fatal_detail')}")
-        print(f"running after {time.time() - t0:.1f}s wall; lba_size={c['lba_size']} "
-              f"region_lbas={c['region_lbas']} queues={c['queues']} qdepth={c['qdepth']} "
-              f"bar0={c['bar0']} flags={c['flags']} tsc_khz={c['tsc_khz']}", flush=True)
+        for k, c in enumerate(cs):
+            show(f"start{k}", c)
+            if c.get("state_name") != "running":
+                fail(f"controller {k} not running after {time.time() - t0:.0f}s: state {c.get('state')} "
+                     f"fatal_code {c.get('fatal_code')} detail {c.get('fatal_detail')}")
+            if c.get("ctrl") != k or c.get("valid") != 1:
+                fail(f"block {k}: ctrl={c.get('ctrl')} valid={c.get('valid')}")
+            print(f"controller {k} running after {time.time() - t0:.1f}s wall; pci_bdf={c['pci_bdf']} "
+                  f"lba_size={c['lba_size']} region_lbas={c['region_lbas']} queues={c['queues']} "
+                  f"qdepth={c['qdepth']} bar0={c['bar0']} flags={c['flags']} tsc_khz={c['tsc_khz']} "
+                  f"version={c['version']}", flush=True)
+        if len({c["pci_bdf"] for c in cs}) != n or len({c["bar0"] for c in cs}) != n:
+            fail("two blocks name the same controller (pci_bdf or bar0)")
+        if n == 1:
+            c = counters(q, 1)
+            if c.get("valid") != 0:
+                fail("block 1 looks valid with one controller")
+            print("block 1 (no controller): valid=0", flush=True)
 
         if a.fault_test:
-            return fault_test(q, a, d)
+            return fault_test(q, a, d, n)
 
         # 1. steady I/O
-        c0, w0 = counters(q), time.time()
+        g0 = int(q.hmp("xp /1wx 0x200000").split()[-1], 16)
+        c0, w0 = read_all(q, n), time.time()
         time.sleep(a.run)
-        c1, w1 = counters(q), time.time()
-        show("run", c1)
+        c1, w1 = read_all(q, n), time.time()
+        g1 = int(q.hmp("xp /1wx 0x200000").split()[-1], 16)
         dt = w1 - w0
-        for k in ("writes", "reads", "blocks_verified", "sweeps", "heartbeat"):
-            if c1[k] <= c0[k]:
-                fail(f"{k} did not grow")
-        if any(c1[k] for k in BAD):
-            fail("errors during steady I/O")
-        print(f"RATE over {dt:.1f}s wall: {(c1['writes'] - c0['writes']) / dt:.0f} writes/s, "
-              f"{(c1['reads'] - c0['reads']) / dt:.0f} reads/s, "
-              f"{(c1['blocks_verified'] - c0['blocks_verified']) / dt:.0f} blocks verified/s, "
-              f"{(c1['sweeps'] - c0['sweeps']) / dt:.2f} sweeps/s", flush=True)
+        for k in range(n):
+            show(f"run{k}", c1[k])
+            for key in ("writes", "reads", "blocks_verified", "sweeps", "heartbeat"):
+                if c1[k][key] <= c0[k][key]:
+                    fail(f"controller {k}: {key} did not grow")
+            if any(c1[k][b] for b in BAD):
+                fail(f"controller {k}: errors during steady I/O")
+            print(f"RATE{k} over {dt:.1f}s wall: {(c1[k]['writes'] - c0[k]['writes']) / dt:.0f} writes/s, "
+                  f"{(c1[k]['reads'] - c0[k]['reads']) / dt:.0f} reads/s, "
+                  f"{(c1[k]['blocks_verified'] - c0[k]['blocks_verified']) / dt:.0f} blocks verified/s, "
+                  f"{(c1[k]['sweeps'] - c0[k]['sweeps']) / dt:.2f} sweeps/s", flush=True)
+        done = sum(c1[k]["completions"] - c0[k]["completions"] for k in range(n))
+        print(f"progress word +{g1 - g0} over the run, the blocks' completions +{done}", flush=True)
+        if g1 - g0 < done:  # read around the blocks' readings, so it may only be ahead
+            fail("the progress word at 0x200000 does not count every controller's completions")
 
         # 2. pause longer than the lost bound
         q.cmd("stop")
-        p0 = counters(q)
+        p0 = read_all(q, n)
         time.sleep(a.pause)
-        p1 = counters(q)
+        p1 = read_all(q, n)
         q.cmd("cont")
-        show("paused-start", p0)
-        show("paused-end", p1)
-        if p0 != p1:
-            fail("counters moved while paused")
-        print(f"paused {a.pause}s with {p0['inflight']} commands in flight", flush=True)
+        for k in range(n):
+            show(f"paused-start{k}", p0[k])
+            show(f"paused-end{k}", p1[k])
+            if p0[k] != p1[k]:
+                fail(f"controller {k}: counters moved while paused")
+        print(f"paused {a.pause}s with {[c['inflight'] for c in p0]} commands in flight", flush=True)
         time.sleep(15)
-        c2 = counters(q)
-        show("after-cont", c2)
-        if any(c2[k] for k in BAD):
-            fail("pause/cont produced errors or lost completions")
-        if c2["writes"] <= p1["writes"] or c2["blocks_verified"] <= p1["blocks_verified"]:
-            fail("no progress after cont")
+        c2 = read_all(q, n)
+        for k in range(n):
+            show(f"after-cont{k}", c2[k])
+            if any(c2[k][b] for b in BAD):
+                fail(f"controller {k}: pause/cont produced errors or lost completions")
+            if c2[k]["writes"] <= p1[k]["writes"] or c2[k]["blocks_verified"] <= p1[k]["blocks_verified"]:
+                fail(f"controller {k}: no progress after cont")
 
         # 3. migration attempt: stock nvme is unmigratable
         if not a.no_migrate:
             dsock = sock + ".dst"
-            dst = subprocess.Popen(qemu_args(a, img, dsock, "unix:" + sock + ".mig"),
+            dst = subprocess.Popen(qemu_args(a, imgs, dsock, "unix:" + sock + ".mig"),
                                    stdout=open(os.path.join(d, "qemu-dst.log"), "w"),
                                    stderr=subprocess.STDOUT)
             procs.append(dst)
@@ -230,36 +303,49 @@ def main():
             dst.terminate()
             dst.wait(20)
             time.sleep(5)
-            c3 = counters(q)
-            show("after-migrate-attempt", c3)
-            if q.cmd("query-status")["return"]["status"] != "running" or c3["writes"] <= c2["writes"]:
-                fail("guest not running after the migration attempt")
-            if any(c3[k] for k in BAD):
-                fail("errors after the migration attempt")
+            c3 = read_all(q, n)
+            running = q.cmd("query-status")["return"]["status"] == "running"
+            for k in range(n):
+                show(f"after-migrate-attempt{k}", c3[k])
+                if not running or c3[k]["writes"] <= c2[k]["writes"]:
+                    fail(f"controller {k}: guest not running after the migration attempt")
+                if any(c3[k][b] for b in BAD):
+                    fail(f"controller {k}: errors after the migration attempt")
             c2 = c3
 
-        # 4. garbage behind the guest's back
+        # 4. garbage behind the guest's back, in one controller's file
         if not a.no_corrupt:
-            lbs, region = c2["lba_size"], c2["region_lbas"]
-            lbas = [region * i // 16 + 3 for i in range(16)]
-            with open(img, "r+b") as f:
+            lbs, region = c2[victim]["lba_size"], c2[victim]["region_lbas"]
+            # controller k keeps to LBAs k*region .. (k+1)*region-1
+            lbas = [victim * region + region * i // 16 + 3 for i in range(16)]
+            with open(imgs[0 if a.shared else victim], "r+b") as f:
                 for l in lbas:
                     f.seek(l * lbs)
                     f.write(os.urandom(lbs))
                 f.flush()
                 os.fsync(f.fileno())
-            print(f"wrote garbage into LBAs {lbas}", flush=True)
+            print(f"wrote garbage into LBAs {lbas} of controller {victim}'s file", flush=True)
             for _ in range(60):     # bounded: 30 s
                 time.sleep(0.5)
-                c4 = counters(q)
-                if c4["mismatches"]:
+                c4 = read_all(q, n)
+                if c4[victim]["mismatches"]:
                     break
-            show("after-corrupt", c4)
-            if not c4["mismatches"]:
-                fail("corruption not detected")
-            print(f"DETECTED: mismatches={c4['mismatches']} last_mismatch_lba={c4['last_mismatch_lba']} "
-                  f"kind={c4['last_mismatch_kind']} seq={c4['last_mismatch_seq']} "
-                  f"expected={c4['last_mismatch_expected']}", flush=True)
+            time.sleep(2)           # the others get time to (wrongly) count some
+            c4 = read_all(q, n)
+            for k in range(n):
+                show(f"after-corrupt{k}", c4[k])
+            v = c4[victim]
+            if not v["mismatches"]:
+                fail(f"corruption on controller {victim} not detected")
+            print(f"DETECTED on controller {victim}: mismatches={v['mismatches']} "
+                  f"last_mismatch_lba={v['last_mismatch_lba']} kind={v['last_mismatch_kind']} "
+                  f"seq={v['last_mismatch_seq']} expected={v['last_mismatch_expected']}", flush=True)
+            for k in range(n):
+                if k != victim and any(c4[k][b] for b in BAD):
+                    fail(f"controller {k} counted faults though only controller {victim}'s file was written")
+                if k != victim:
+                    print(f"controller {k} (its blocks untouched): mismatches=0, "
+                          f"blocks_verified={c4[k]['blocks_verified']}", flush=True)
         print("PASS", flush=True)
     finally:
         for pr in procs:
@@ -270,8 +356,9 @@ def main():
                 except subprocess.TimeoutExpired:
                     pr.kill()
                     pr.wait(5)
-        if os.path.exists(img):
-            os.unlink(img)      # the logs stay in the directory
+        for img in imgs:
+            if os.path.exists(img):
+                os.unlink(img)      # the logs stay in the directory
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* PCI configuration through ports 0xCF8/0xCFC: find the NVMe controller,
- * make its BAR0 usable below 4 GiB, enable memory decoding and DMA. */
+/* PCI configuration through ports 0xCF8/0xCFC: find the NVMe controllers,
+ * make each one's BAR0 usable below 4 GiB, enable memory decoding and DMA.
+ * A BAR0 placed here is programmed before the next controller is placed,
+ * and every programmed BAR counts as used, so two never overlap. */
 #include "hw.h"
 
 #define PCI_ADDR 0xcf8
@@ -51,20 +53,24 @@ static void pci_each(void (*fn)(u32 bdf, void *ctx), void *ctx)
 	}
 }
 
-struct find_ctx { int found; u32 bdf; };
+struct find_ctx { u32 skip; int found; u32 bdf; };
 
 static void find_one(u32 bdf, void *p)
 {
 	struct find_ctx *c = p;
-	if (!c->found && (pci_read32(bdf, 0x08) >> 8) == 0x010802) {
-		c->found = 1;
-		c->bdf = bdf;
+	if (c->found || (pci_read32(bdf, 0x08) >> 8) != 0x010802)
+		return;
+	if (c->skip) {
+		c->skip--;
+		return;
 	}
+	c->found = 1;
+	c->bdf = bdf;
 }
 
-int pci_find_nvme(u32 *bdf)
+int pci_find_nvme(u32 k, u32 *bdf)
 {
-	struct find_ctx c = { 0, 0 };
+	struct find_ctx c = { k, 0, 0 };
 	pci_each(find_one, &c);
 	*bdf = c.bdf;
 	return c.found ? 0 : -1;

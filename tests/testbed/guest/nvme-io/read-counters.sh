@@ -1,26 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Prints the nested NVMe guest's counters (guest/nvme-io, docs/testbed.md
-# "The nested NVMe guest") as key=value lines.
+# "The nested NVMe guest") as key=value lines: one controller's block. The
+# guest drives up to two controllers; controller k's block is at
+# 0x300000 + k * 0x100 (0x300000, 0x300100).
 #
-#   read-counters.sh CMD     runs CMD 'xp /40wx 0x300000' (CMD: a program or
-#                            an exported shell function, e.g. tb_hmp after
+#   read-counters.sh CMD [ADDR]  runs CMD 'xp /40wx ADDR' (ADDR: 0x300000
+#                            unless given; CMD: a program or an exported
+#                            shell function, e.g. tb_hmp after
 #                            `export -f tb_hmp tb_qmp tb_fail`)
 #   read-counters.sh [-]     reads that xp output from stdin:
-#                            tb_hmp 'xp /40wx 0x300000' | read-counters.sh
-#   . read-counters.sh       (sourced) defines nvio_counters CMD, which does
-#                            the same inside the calling shell
+#                            tb_hmp 'xp /40wx 0x300100' | read-counters.sh
+#   . read-counters.sh       (sourced) defines nvio_counters CMD [ADDR],
+#                            which does the same inside the calling shell
 #
 # Exits 1 when the words are missing or the magic is wrong (guest not
-# started, or not this guest). The order of the names is counters.h's.
+# started, not this guest, or no controller behind that block). The order
+# of the names is counters.h's.
 
-NVIO_XP='xp /40wx 0x300000'
+NVIO_ADDR=0x300000
 NVIO_NAMES=(magic version state fatal_code fatal_detail heartbeat queues qdepth
 	writes reads blocks_written blocks_verified errors mismatches lost unexpected
 	sweeps late inflight lba_size region_lbas filled max_latency_us tsc_khz
 	last_error last_mismatch_lba last_mismatch_kind last_mismatch_seq
 	last_mismatch_expected pci_bdf bar0 nonce seq completions csts pci_id flags
-	nsid time_s reserved)
+	nsid time_s ctrl)
 # printed in hex; the rest in decimal
 NVIO_HEX=' magic state fatal_detail last_error last_mismatch_kind pci_bdf bar0 nonce csts pci_id flags '
 
@@ -60,16 +64,17 @@ nvio_parse() {
 	echo "valid=1"
 }
 
+# nvio_counters CMD [ADDR]
 nvio_counters() {
 	# shellcheck disable=SC2086
-	$1 "$NVIO_XP" | nvio_parse
+	$1 "xp /40wx ${2:-$NVIO_ADDR}" | nvio_parse
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	if [ $# -eq 0 ] || [ "$1" = - ]; then
 		nvio_parse
 	else
-		nvio_counters "$1"
+		nvio_counters "$1" "${2:-}"
 	fi
 	exit $?
 fi
