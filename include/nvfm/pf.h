@@ -231,6 +231,7 @@ gboolean nvfm_lm_format_compatible(const NvfmLmCaps *src, const NvfmLmCaps *dst,
  * @device: the engine address to open with nvfm_device_open()
  *	    (vfio:0000:01:00.2, emu:NAME-vf1), or %NULL
  * @in_use_by: who holds the VF ("pid 812 (qemu-system-x86)"), or %NULL
+ * @numa_node: its PF's NUMA node (sysfs numa_node), -1: unknown
  */
 typedef struct {
 	char *pf;
@@ -602,6 +603,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmPf, nvfm_pf_close)
  * @fmt: printf format of the line
  */
 typedef void (*NvfmNoteFunc)(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/**
+ * nvfm_pfs_numa_first() - PFs in the order a VF from NUMA node
+ * @numa_node should try them
+ * @pfs: candidate PFs (#NvfmAddress pointers) in order of preference, or
+ *	%NULL
+ * @numa_node: the source VF's NUMA node, or -1 when unknown
+ *
+ * Those on @numa_node (each PF's sysfs numa_node, as nvfm_pf_get_caps()
+ * reads it) first, then the rest, each group in the order given. A PF
+ * that cannot be opened or does not say its node is among the rest. With
+ * @numa_node < 0 or fewer than two PFs, the order given (and no PF is
+ * opened). The agent's placement uses it.
+ *
+ * Return: a new array of copies of @pfs's addresses (it frees them),
+ * never %NULL.
+ */
+GPtrArray *nvfm_pfs_numa_first(GPtrArray *pfs, int numa_node);
 
 /**
  * nvfm_provision_from() - provision a VF from the first PF of a list that
