@@ -366,6 +366,9 @@ NvfmVfInfo *nvfm_pf_find_free_vf(NvfmPf *pf, GError **error);
  * @require_migration: after binding, check with the engine that the VF
  *		       offers VFIO migration; release it and fail otherwise
  * @lock_timeout_ms: how long to wait for the PF's lock (<= 0: 30 s)
+ * @numa_node: the source VF's NUMA node, or -1 when unknown: the PFs
+ *	       nvfm_provision_from() tries first (nvfm_pf_provision() has
+ *	       one PF and ignores it)
  *
  * A migration destination should get the source VF's amounts: copy @nvq
  * and @nvi from the source's #NvfmVfInfo.
@@ -378,13 +381,15 @@ typedef struct {
 	const char *const *drivers;
 	gboolean require_migration;
 	int lock_timeout_ms;
+	int numa_node;
 } NvfmProvisionOpts;
 
 /**
  * nvfm_provision_opts_init() - fill @opts with the defaults
  * @opts: the options
  *
- * Any free VF, default amounts, the default driver, no migration check.
+ * Any free VF, default amounts, the default driver, no migration check,
+ * no NUMA node preferred (-1).
  */
 void nvfm_provision_opts_init(NvfmProvisionOpts *opts);
 
@@ -615,7 +620,7 @@ typedef void (*NvfmNoteFunc)(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(
  * reads it) first, then the rest, each group in the order given. A PF
  * that cannot be opened or does not say its node is among the rest. With
  * @numa_node < 0 or fewer than two PFs, the order given (and no PF is
- * opened). The agent's placement uses it.
+ * opened). The agent's placement and nvfm_provision_from() share it.
  *
  * Return: a new array of copies of @pfs's addresses (it frees them),
  * never %NULL.
@@ -630,6 +635,9 @@ GPtrArray *nvfm_pfs_numa_first(GPtrArray *pfs, int numa_node);
  *	a VF is replaced by one of its own kind)
  * @opts: what to provision
  * @error: return location for an error
+ *
+ * The PFs are tried in the order of nvfm_pfs_numa_first() with
+ * @opts->numa_node: those on the source VF's NUMA node first.
  *
  * Return: the VF; or %NULL with %NVFM_ERROR_NOT_FOUND (no PF of that kind)
  * or %NVFM_ERROR_BUSY naming every PF tried and why it could not.

@@ -44,9 +44,10 @@ NvfmVfInfo *nvfm_provision_from(GPtrArray *pfs, NvfmAddressKind kind,
 				const NvfmProvisionOpts *opts, GError **error)
 {
 	g_autoptr(GString) why = g_string_new(NULL);
+	g_autoptr(GPtrArray) order = nvfm_pfs_numa_first(pfs, opts ? opts->numa_node : -1);
 
-	for (guint i = 0; pfs && i < pfs->len; i++) {
-		const NvfmAddress *addr = g_ptr_array_index(pfs, i);
+	for (guint i = 0; i < order->len; i++) {
+		const NvfmAddress *addr = g_ptr_array_index(order, i);
 		g_autoptr(NvfmPf) pf = NULL;
 		g_autoptr(GError) e = NULL;
 		NvfmVfInfo *got;
