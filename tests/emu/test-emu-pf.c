@@ -514,11 +514,12 @@ static GPtrArray *pf_list(const char *const *names)
 	return pfs;
 }
 
-#define ASSERT_ORDER(pfs, node, want)                                           \
-	do {                                                                    \
-		g_autofree char *got_ = order_text(nvfm_pfs_numa_first(pfs, node)); \
-		g_assert_cmpstr(got_, ==, want);                                \
-	} while (0)
+static void assert_order(GPtrArray *pfs, int node, const char *want)
+{
+	g_autofree char *got = order_text(nvfm_pfs_numa_first(pfs, node));
+
+	g_assert_cmpstr(got, ==, want);
+}
 
 /* The order a VF from a NUMA node tries PFs in (the agent's placement and
  * nvfm_provision_from() share it): those on the node first, the rest as
@@ -543,16 +544,16 @@ static void test_numa_first(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 
 	/* the node's PFs first, each group in the order given */
-	ASSERT_ORDER(pfs, 1, "emu:n1a emu:n1b emu:pf0 emu:n0 emu:ghost");
-	ASSERT_ORDER(pfs, 0, "emu:n0 emu:pf0 emu:n1a emu:ghost emu:n1b");
+	assert_order(pfs, 1, "emu:n1a emu:n1b emu:pf0 emu:n0 emu:ghost");
+	assert_order(pfs, 0, "emu:n0 emu:pf0 emu:n1a emu:ghost emu:n1b");
 	/* an unknown node: as given */
-	ASSERT_ORDER(pfs, -1, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
+	assert_order(pfs, -1, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
 	/* no PF on the node: as given */
-	ASSERT_ORDER(pfs, 7, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
+	assert_order(pfs, 7, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
 	/* one PF, on another node: itself */
-	ASSERT_ORDER(single, 1, "emu:n0");
+	assert_order(single, 1, "emu:n0");
 	/* nothing to order */
-	ASSERT_ORDER(NULL, 1, "");
+	assert_order(NULL, 1, "");
 	/* the caller's list is left as it was */
 	g_assert_cmpstr(((NvfmAddress *)g_ptr_array_index(pfs, 0))->text, ==, "emu:pf0");
 }
