@@ -18,7 +18,9 @@
  *
  * The same metadata marks which PCI hostdevs are NVMe VFs (an entry with
  * the hostdev's alias and no device attribute) and may carry the VF's
- * flexible resources (nvq, nvi) so a destination can match them. The <vf>
+ * flexible resources (nvq, nvi) so a destination can match them, and the
+ * NUMA node of the VF's PF (numa) so a destination prefers a PF on the
+ * same node. The <vf>
  * entries may also be unprefixed, as "virsh metadata --set" can store them.
  */
 #pragma once
@@ -64,6 +66,8 @@ typedef enum {
  *	    emulated VFs; for a PCI hostdev, an entry with its alias)
  * @nvq: VQ flexible resources the metadata records, 0 when unknown
  * @nvi: VI flexible resources the metadata records, 0 when unknown
+ * @numa_node: the source VF's NUMA node the metadata records (numa="N"),
+ *	       -1 when unknown
  */
 typedef struct {
 	NvfmDomVfKind kind;
@@ -74,6 +78,7 @@ typedef struct {
 	gboolean listed;
 	guint nvq;
 	guint nvi;
+	int numa_node;
 } NvfmDomVf;
 
 /**

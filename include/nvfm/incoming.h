@@ -45,7 +45,9 @@ NvfmIncoming *nvfm_incoming_get(NvfmLedger *ledger, const char *uuid, GError **e
 
 /**
  * NvfmIncomingOpts - where and how nvfm_incoming_provision() provisions
- * @pfs: the PFs to provision from, in order (#NvfmAddress pointers)
+ * @pfs: the PFs to provision from, in order (#NvfmAddress pointers); for
+ *	a VF whose metadata records its NUMA node, those on that node first
+ *	(nvfm_pfs_numa_first())
  * @driver: the driver to bind, or %NULL for each PF's default
  * @require_migration: only VFs whose driver supports VFIO migration
  * @reservations: this host's agent's reservations: a VF the agent already

@@ -231,6 +231,7 @@ gboolean nvfm_lm_format_compatible(const NvfmLmCaps *src, const NvfmLmCaps *dst,
  * @device: the engine address to open with nvfm_device_open()
  *	    (vfio:0000:01:00.2, emu:NAME-vf1), or %NULL
  * @in_use_by: who holds the VF ("pid 812 (qemu-system-x86)"), or %NULL
+ * @numa_node: its PF's NUMA node (sysfs numa_node), -1: unknown
  */
 typedef struct {
 	char *pf;
@@ -365,6 +366,9 @@ NvfmVfInfo *nvfm_pf_find_free_vf(NvfmPf *pf, GError **error);
  * @require_migration: after binding, check with the engine that the VF
  *		       offers VFIO migration; release it and fail otherwise
  * @lock_timeout_ms: how long to wait for the PF's lock (<= 0: 30 s)
+ * @numa_node: the source VF's NUMA node, or -1 when unknown: the PFs
+ *	       nvfm_provision_from() tries first (nvfm_pf_provision() has
+ *	       one PF and ignores it)
  *
  * A migration destination should get the source VF's amounts: copy @nvq
  * and @nvi from the source's #NvfmVfInfo.
@@ -377,13 +381,15 @@ typedef struct {
 	const char *const *drivers;
 	gboolean require_migration;
 	int lock_timeout_ms;
+	int numa_node;
 } NvfmProvisionOpts;
 
 /**
  * nvfm_provision_opts_init() - fill @opts with the defaults
  * @opts: the options
  *
- * Any free VF, default amounts, the default driver, no migration check.
+ * Any free VF, default amounts, the default driver, no migration check,
+ * no NUMA node preferred (-1).
  */
 void nvfm_provision_opts_init(NvfmProvisionOpts *opts);
 
@@ -604,6 +610,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NvfmPf, nvfm_pf_close)
 typedef void (*NvfmNoteFunc)(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /**
+ * nvfm_pfs_numa_first() - PFs in the order a VF from NUMA node
+ * @numa_node should try them
+ * @pfs: candidate PFs (#NvfmAddress pointers) in order of preference, or
+ *	%NULL
+ * @numa_node: the source VF's NUMA node, or -1 when unknown
+ *
+ * Those on @numa_node (each PF's sysfs numa_node, as nvfm_pf_get_caps()
+ * reads it) first, then the rest, each group in the order given. A PF
+ * that cannot be opened or does not say its node is among the rest. With
+ * @numa_node < 0 or fewer than two PFs, the order given (and no PF is
+ * opened). The agent's placement and nvfm_provision_from() share it.
+ *
+ * Return: a new array of copies of @pfs's addresses (it frees them),
+ * never %NULL.
+ */
+GPtrArray *nvfm_pfs_numa_first(GPtrArray *pfs, int numa_node);
+
+/**
  * nvfm_provision_from() - provision a VF from the first PF of a list that
  * can give one
  * @pfs: candidate PFs (#NvfmAddress pointers), in order of preference
@@ -611,6 +635,9 @@ typedef void (*NvfmNoteFunc)(gpointer data, const char *fmt, ...) G_GNUC_PRINTF(
  *	a VF is replaced by one of its own kind)
  * @opts: what to provision
  * @error: return location for an error
+ *
+ * The PFs are tried in the order of nvfm_pfs_numa_first() with
+ * @opts->numa_node: those on the source VF's NUMA node first.
  *
  * Return: the VF; or %NULL with %NVFM_ERROR_NOT_FOUND (no PF of that kind)
  * or %NVFM_ERROR_BUSY naming every PF tried and why it could not.

@@ -230,6 +230,8 @@ int cmd_vf_provision(int argc, char **argv)
 	{
 		json_auto_t *j = vf_json(v);
 
+		/* for the domain's metadata (numa=), beside nvq and nvi */
+		json_object_set_new(j, "numa_node", json_integer(v->numa_node));
 		cli_report(j);
 	}
 	return CLI_EXIT_OK;

@@ -62,17 +62,19 @@ list)
 	expect 2 "invalid emulated PF name" "$TOOL" emu pf-create bad-name
 	;;
 provision-release)
-	ok "$TOOL" emu pf-create pf0
+	ok "$TOOL" emu pf-create pf0 --numa 2
 	ok "$TOOL" vf provision emu:pf0
+	# numa_node beside nvq/nvi: what the domain's metadata records
 	for kv in "address: emu:pf0-vf0" "pf: emu:pf0" "scid: 1" "state: online" "nvq: 4" "nvi: 2" \
-		"driver: emu-vfio-pci"; do
+		"driver: emu-vfio-pci" "numa_node: 2"; do
 		out_has "^$kv\$"
 	done
 	# the provisioned VF is a device the engine opens
 	ok "$TOOL" vf state emu:pf0-vf0
 	out_has "RUNNING"
 	ok "$TOOL" --json vf provision emu:pf0 --vq 6 --vi 3
-	[ "$(jval address)" = emu:pf0-vf1 ] && [ "$(jval nvq)" = 6 ] && [ "$(jval nvi)" = 3 ] ||
+	[ "$(jval address)" = emu:pf0-vf1 ] && [ "$(jval nvq)" = 6 ] && [ "$(jval nvi)" = 3 ] &&
+		[ "$(jval numa_node)" = 2 ] ||
 		fail "unexpected VF: $(cat "$WORK/out")"
 	ok "$TOOL" vf list --pf emu:pf0
 	pf_has emu:pf0 "vq.free: 6" "vq.assigned: 10"

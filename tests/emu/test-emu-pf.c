@@ -493,6 +493,71 @@ static void test_lm_caps(Fixture *f, gconstpointer data)
 	g_assert_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG);
 }
 
+/* "emu:a emu:b" from @pfs in order, then @pfs freed */
+static char *order_text(GPtrArray *pfs)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint i = 0; i < pfs->len; i++)
+		g_string_append_printf(s, "%s%s", i ? " " : "",
+				       ((NvfmAddress *)g_ptr_array_index(pfs, i))->text);
+	g_ptr_array_unref(pfs);
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static GPtrArray *pf_list(const char *const *names)
+{
+	GPtrArray *pfs = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
+
+	for (; *names; names++)
+		g_ptr_array_add(pfs, nvfm_address_copy(nvfm_test_addr(*names)));
+	return pfs;
+}
+
+static void assert_order(GPtrArray *pfs, int node, const char *want)
+{
+	g_autofree char *got = order_text(nvfm_pfs_numa_first(pfs, node));
+
+	g_assert_cmpstr(got, ==, want);
+}
+
+/* The order a VF from a NUMA node tries PFs in (the agent's placement and
+ * nvfm_provision_from() share it): those on the node first, the rest as
+ * given; an unknown node, one PF or none on the node keep the order. */
+static void test_numa_first(Fixture *f, gconstpointer data)
+{
+	static const char *const names[] = { "emu:pf0", "emu:n1a", "emu:n0", "emu:ghost",
+					      "emu:n1b", NULL };
+	static const char *const one[] = { "emu:n0", NULL };
+	g_autoptr(GPtrArray) pfs = pf_list(names);
+	g_autoptr(GPtrArray) single = pf_list(one);
+	g_autoptr(GError) error = NULL;
+	NvfmEmuPfConfig cfg;
+
+	/* pf0 says no node; ghost does not exist */
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.numa_node = 1;
+	g_assert_true(nvfm_emu_pf_create("n1a", &cfg, &error));
+	g_assert_true(nvfm_emu_pf_create("n1b", &cfg, &error));
+	cfg.numa_node = 0;
+	g_assert_true(nvfm_emu_pf_create("n0", &cfg, &error));
+	g_assert_no_error(error);
+
+	/* the node's PFs first, each group in the order given */
+	assert_order(pfs, 1, "emu:n1a emu:n1b emu:pf0 emu:n0 emu:ghost");
+	assert_order(pfs, 0, "emu:n0 emu:pf0 emu:n1a emu:ghost emu:n1b");
+	/* an unknown node: as given */
+	assert_order(pfs, -1, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
+	/* no PF on the node: as given */
+	assert_order(pfs, 7, "emu:pf0 emu:n1a emu:n0 emu:ghost emu:n1b");
+	/* one PF, on another node: itself */
+	assert_order(single, 1, "emu:n0");
+	/* nothing to order */
+	assert_order(NULL, 1, "");
+	/* the caller's list is left as it was */
+	g_assert_cmpstr(((NvfmAddress *)g_ptr_array_index(pfs, 0))->text, ==, "emu:pf0");
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -513,6 +578,7 @@ int main(int argc, char **argv)
 	ADD("/emu-pf/concurrent", test_concurrent);
 	ADD("/emu-pf/replace-destroy", test_replace_destroy);
 	ADD("/emu-pf/lm-caps", test_lm_caps);
+	ADD("/emu-pf/numa-first", test_numa_first);
 	r = g_test_run();
 	nvfm_test_rm_rf(emu_dir);
 	g_free(emu_dir);

@@ -60,8 +60,9 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 	nvfm_test_rm_rf(emu_dir);
 }
 
-/* a domain with @n emulated VFs of the source's pfA */
-static NvfmDomain *domain(guint n)
+/* a domain with @n emulated VFs of the source's pfA, on NUMA node @numa
+ * (-1: the metadata does not say) */
+static NvfmDomain *domain_on(guint n, int numa)
 {
 	g_autoptr(GString) xml = g_string_new("<domain type='kvm'><name>vm1</name><uuid>" UUID
 					      "</uuid><metadata><nvfm:vfs "
@@ -69,13 +70,22 @@ static NvfmDomain *domain(guint n)
 	g_autoptr(GError) error = NULL;
 	NvfmDomain *dom;
 
-	for (guint i = 0; i < n; i++)
+	for (guint i = 0; i < n; i++) {
 		g_string_append_printf(xml, "<nvfm:vf alias='ua-emu%u' device='emu:pfA-vf%u' "
-				       "nvq='2' nvi='1'/>", i, i);
+				       "nvq='2' nvi='1'", i, i);
+		if (numa >= 0)
+			g_string_append_printf(xml, " numa='%d'", numa);
+		g_string_append(xml, "/>");
+	}
 	g_string_append(xml, "</nvfm:vfs></metadata><devices/></domain>");
 	dom = nvfm_domxml_parse(xml->str, &error);
 	g_assert_no_error(error);
 	return dom;
+}
+
+static NvfmDomain *domain(guint n)
+{
+	return domain_on(n, -1);
 }
 
 static void assert_online(guint want)
@@ -183,6 +193,45 @@ static void test_rollback(Fixture *f, gconstpointer data)
 	assert_online(0);
 }
 
+/* two PFs, the second on the NUMA node the metadata records: the VF comes
+ * from the second, and the note says which node was preferred; without
+ * the node the first in the list gives it */
+static void test_numa(Fixture *f, gconstpointer data)
+{
+	g_autoptr(NvfmDomain) dom = domain_on(1, 1);
+	g_autoptr(NvfmDomain) plain = domain(1);
+	g_autoptr(GHashTable) map = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) none = g_ptr_array_new();
+	NvfmEmuPfConfig cfg;
+
+	nvfm_emu_pf_config_init(&cfg);
+	cfg.numa_node = 1;
+	g_assert_true(nvfm_emu_pf_create("pfC", &cfg, &error));
+	g_assert_no_error(error);
+	g_ptr_array_add(f->pfs, nvfm_address_parse_pf("emu:pfC", &error));
+	g_assert_no_error(error);
+
+	map = nvfm_incoming_provision(f->ledger, dom, nvfm_domain_get_vfs(dom), &f->opts, note, f,
+				      &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(g_hash_table_lookup(map, "emu:pfA-vf0"), ==, "emu:pfC-vf0");
+	g_assert_nonnull(strstr(f->notes->str, "provisioned emu:pfC-vf0 on PF emu:pfC for ua-emu0"));
+	g_assert_nonnull(strstr(f->notes->str, "; NUMA node 1 preferred, the PF is on node 1)"));
+	assert_online(0);
+	g_assert_true(nvfm_incoming_stopped(f->ledger, UUID, none, "failed", "", note, f, &error));
+	g_assert_no_error(error);
+
+	g_string_truncate(f->notes, 0);
+	g_clear_pointer(&map, g_hash_table_unref);
+	map = nvfm_incoming_provision(f->ledger, plain, nvfm_domain_get_vfs(plain), &f->opts, note,
+				      f, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(g_hash_table_lookup(map, "emu:pfA-vf0"), ==, "emu:pfB-vf0");
+	g_assert_null(strstr(f->notes->str, "NUMA"));
+	assert_online(1);
+}
+
 /* a damaged record refuses the call and provisions nothing */
 static void test_damaged(Fixture *f, gconstpointer data)
 {
@@ -216,6 +265,7 @@ int main(int argc, char **argv)
 	ADD("/incoming/keep", test_keep);
 	ADD("/incoming/rollback", test_rollback);
 	ADD("/incoming/damaged", test_damaged);
+	ADD("/incoming/numa", test_numa);
 	r = g_test_run();
 	nvfm_test_rm_rf(emu_dir);
 	g_free(emu_dir);

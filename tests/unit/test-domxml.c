@@ -222,6 +222,45 @@ static void test_malformed(void)
 		       "</domain>", "emu:p-vf0 is assigned twice");
 }
 
+/* numa='N' records the source VF's NUMA node (-1 without it), on a
+ * hostdev's entry and an emulated VF's; anything but a node number is
+ * refused in one line naming the attribute */
+static void test_metadata_numa(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(NvfmDomain) dom = nvfm_domxml_parse(
+		"<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		"<n:vf alias='ua-a' numa='1' nvq='4'/><n:vf device='emu:p-vf0' numa='0'/>"
+		"<n:vf device='emu:p-vf1'/><n:vf device='emu:p-vf2' numa='0x3'/></n:vfs></metadata>"
+		"<devices><hostdev mode='subsystem' type='pci'><source><address bus='1' slot='0' "
+		"function='2'/></source><alias name='ua-a'/></hostdev><hostdev mode='subsystem' "
+		"type='pci'><source><address bus='1' slot='0' function='3'/></source></hostdev>"
+		"</devices></domain>", &error);
+	GPtrArray *vfs;
+
+	g_assert_no_error(error);
+	vfs = nvfm_domain_get_vfs(dom);
+	g_assert_cmpuint(vfs->len, ==, 5);
+	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 0))->numa_node, ==, 1);
+	g_assert_cmpuint(((NvfmDomVf *)g_ptr_array_index(vfs, 0))->nvq, ==, 4);
+	/* a hostdev no entry names, an entry without numa: unknown */
+	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 1))->numa_node, ==, -1);
+	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 2))->numa_node, ==, 0);
+	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 3))->numa_node, ==, -1);
+	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 4))->numa_node, ==, 3);
+
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf device='emu:p-vf0' numa='-1'/></n:vfs></metadata></domain>",
+		       "<nvfm:vf numa='-1'> is not a NUMA node number");
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf alias='ua-a' numa='one'/></n:vfs></metadata></domain>", "numa='one'");
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf device='emu:p-vf0' numa=''/></n:vfs></metadata></domain>", "numa=''");
+	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
+		       "<n:vf device='emu:p-vf0' numa='99999'/></n:vfs></metadata></domain>",
+		       "numa='99999'");
+}
+
 /* the metadata is recognized by its namespace, not by its prefix */
 static void test_metadata_prefix(void)
 {
@@ -435,6 +474,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/domxml/parse-no-vfs", test_parse_no_vfs);
 	g_test_add_func("/domxml/malformed", test_malformed);
 	g_test_add_func("/domxml/metadata-prefix", test_metadata_prefix);
+	g_test_add_func("/domxml/metadata-numa", test_metadata_numa);
 	g_test_add_func("/domxml/metadata-virsh-set", test_metadata_virsh_set);
 	g_test_add_func("/domxml/rewrite", test_rewrite);
 	g_test_add_func("/domxml/rewrite-swap", test_rewrite_swap);

@@ -3,9 +3,10 @@
  * Where a destination VF may come from. A request names one PF ("pf": a
  * string) or several in order of preference (an array); each must be one
  * this agent serves. Those on the source VF's NUMA node ("numa_node", when
- * the client knows it) come first, the rest keep their order. Preflight
- * and provision walk the same list and take the first PF that can give
- * the VF.
+ * the client knows it) come first, the rest keep their order: the PF
+ * library's nvfm_pfs_numa_first(), which the libvirt hook's provisioning
+ * shares. Preflight and provision walk the same list and take the first
+ * PF that can give the VF.
  */
 #define G_LOG_DOMAIN "nvfm-agent"
 
@@ -15,14 +16,6 @@
 
 /* At most this many PFs in one request. */
 #define MAX_PFS 16
-
-static int pf_numa_node(const NvfmAddress *pfa)
-{
-	g_autoptr(NvfmPf) p = nvfm_pf_open(pfa, NULL);
-	NvfmPfCaps caps;
-
-	return p && nvfm_pf_get_caps(p, &caps, NULL) ? caps.numa_node : -1;
-}
 
 static gboolean add_pf(NvfmAgent *a, GPtrArray *out, json_t *name, GError **error)
 {
@@ -44,7 +37,6 @@ static gboolean add_pf(NvfmAgent *a, GPtrArray *out, json_t *name, GError **erro
 GPtrArray *agent_placement_pfs(NvfmAgent *a, json_t *args, GError **error)
 {
 	g_autoptr(GPtrArray) named = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
-	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
 	json_t *pf = json_object_get(args, "pf");
 	json_t *name;
 	gint64 numa;
@@ -66,15 +58,5 @@ GPtrArray *agent_placement_pfs(NvfmAgent *a, json_t *args, GError **error)
 		return NULL;
 	}
 	/* the source's NUMA node first; with one PF or none known, as named */
-	for (int pass = 0; pass < 2; pass++) {
-		for (i = 0; i < named->len; i++) {
-			NvfmAddress **slot = (NvfmAddress **)&g_ptr_array_index(named, i);
-
-			if (!*slot || (pass == 0 && (numa < 0 || named->len == 1 ||
-						     pf_numa_node(*slot) != (int)numa)))
-				continue;
-			g_ptr_array_add(out, g_steal_pointer(slot));
-		}
-	}
-	return g_steal_pointer(&out);
+	return nvfm_pfs_numa_first(named, (int)numa);
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Choosing VFs across several PFs: provision from the first PF of a list
- * that can give one, tell a VF that was provisioned for a migration from a
- * VF of the same address that belongs to something else, and give back
- * the VFs of a list that are still provisioned. The libvirt hook and the
+ * Choosing VFs across several PFs: order a list with the PFs on the
+ * source VF's NUMA node first, provision from the first PF of a list that
+ * can give one, tell a VF that was provisioned for a migration from a VF
+ * of the same address that belongs to something else, and give back the
+ * VFs of a list that are still provisioned. The libvirt hook and the
  * agent share these rules.
  */
 #define G_LOG_DOMAIN "nvfm-pf"
@@ -13,13 +14,40 @@
 #include "nvfm/ledger.h"
 #include "pf-private.h"
 
+static int numa_node_of(const NvfmAddress *addr)
+{
+	g_autoptr(NvfmPf) pf = nvfm_pf_open(addr, NULL);
+	NvfmPfCaps caps;
+
+	return pf && nvfm_pf_get_caps(pf, &caps, NULL) ? caps.numa_node : -1;
+}
+
+GPtrArray *nvfm_pfs_numa_first(GPtrArray *pfs, int numa_node)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nvfm_address_free);
+	guint n = pfs ? pfs->len : 0;
+	g_autofree gboolean *near = g_new0(gboolean, n + 1);
+
+	/* with one PF, or no node to prefer, nothing to ask the PFs */
+	for (guint i = 0; numa_node >= 0 && n > 1 && i < n; i++)
+		near[i] = numa_node_of(g_ptr_array_index(pfs, i)) == numa_node;
+	for (int pass = 0; pass < 2; pass++) {
+		for (guint i = 0; i < n; i++) {
+			if (near[i] == (pass == 0))
+				g_ptr_array_add(out, nvfm_address_copy(g_ptr_array_index(pfs, i)));
+		}
+	}
+	return out;
+}
+
 NvfmVfInfo *nvfm_provision_from(GPtrArray *pfs, NvfmAddressKind kind,
 				const NvfmProvisionOpts *opts, GError **error)
 {
 	g_autoptr(GString) why = g_string_new(NULL);
+	g_autoptr(GPtrArray) order = nvfm_pfs_numa_first(pfs, opts ? opts->numa_node : -1);
 
-	for (guint i = 0; pfs && i < pfs->len; i++) {
-		const NvfmAddress *addr = g_ptr_array_index(pfs, i);
+	for (guint i = 0; i < order->len; i++) {
+		const NvfmAddress *addr = g_ptr_array_index(order, i);
 		g_autoptr(NvfmPf) pf = NULL;
 		g_autoptr(GError) e = NULL;
 		NvfmVfInfo *got;

@@ -64,6 +64,7 @@ void nvfm_provision_opts_init(NvfmProvisionOpts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->vf_index = -1;
+	opts->numa_node = -1;
 }
 
 void nvfm_provision_opts_like(NvfmProvisionOpts *opts, const NvfmVfInfo *source)

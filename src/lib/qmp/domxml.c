@@ -364,6 +364,7 @@ static NvfmDomVf *parse_hostdev(xmlNode *hd, guint index, GError **error)
 	xmlNode *guest;
 
 	vf->kind = NVFM_DOM_VF_PCI;
+	vf->numa_node = -1;
 	vf->alias = alias_of(hd);
 	vf->managed = managed && g_str_equal(managed, "yes");
 	vf->source = src ? pci_address_of(src) : NULL;
@@ -401,6 +402,23 @@ static gboolean parse_amount(xmlNode *e, const char *attr, guint *out, GError **
 	return TRUE;
 }
 
+/* numa='N', the source VF's NUMA node: -1 when absent */
+static gboolean parse_node(xmlNode *e, const char *attr, int *out, GError **error)
+{
+	g_autofree char *v = prop(e, attr);
+	guint n;
+
+	*out = -1;
+	if (!v)
+		return TRUE;
+	if (!parse_num(v, 0xffff, &n)) {
+		set_invalid(error, "<nvfm:vf %s='%s'> is not a NUMA node number", attr, v);
+		return FALSE;
+	}
+	*out = (int)n;
+	return TRUE;
+}
+
 static NvfmDomVf *dom_vf_by_alias(GPtrArray *vfs, const char *alias)
 {
 	for (guint i = 0; i < vfs->len; i++) {
@@ -422,12 +440,14 @@ static gboolean parse_metadata(xmlNode *root, GPtrArray *vfs, GError **error)
 		g_autofree char *alias = NULL;
 		g_autofree char *device = NULL;
 		guint nvq, nvi;
+		int numa_node;
 
 		if (!is_list_vf(e))
 			continue;
 		alias = prop(e, "alias");
 		device = prop(e, "device");
-		if (!parse_amount(e, "nvq", &nvq, error) || !parse_amount(e, "nvi", &nvi, error))
+		if (!parse_amount(e, "nvq", &nvq, error) || !parse_amount(e, "nvi", &nvi, error) ||
+		    !parse_node(e, "numa", &numa_node, error))
 			goto fail;
 		if (device) {
 			NvfmDomVf *vf;
@@ -444,6 +464,7 @@ static gboolean parse_metadata(xmlNode *root, GPtrArray *vfs, GError **error)
 			vf->listed = TRUE;
 			vf->nvq = nvq;
 			vf->nvi = nvi;
+			vf->numa_node = numa_node;
 			g_ptr_array_add(emu, vf);
 		} else if (alias) {
 			NvfmDomVf *vf = dom_vf_by_alias(vfs, alias);
@@ -456,6 +477,7 @@ static gboolean parse_metadata(xmlNode *root, GPtrArray *vfs, GError **error)
 			vf->listed = TRUE;
 			vf->nvq = nvq;
 			vf->nvi = nvi;
+			vf->numa_node = numa_node;
 		} else {
 			set_invalid(error, "an <nvfm:vf> has neither alias nor device");
 			goto fail;

@@ -151,6 +151,7 @@ static gboolean provision_one(NvfmLedger *ledger, const char *uuid, json_t *st,
 {
 	g_autoptr(NvfmAddress) src = nvfm_address_parse(vf->source, error);
 	g_autoptr(NvfmVfInfo) info = NULL;
+	g_autofree char *numa = NULL;
 	NvfmProvisionOpts po;
 
 	if (!src)
@@ -168,6 +169,8 @@ static gboolean provision_one(NvfmLedger *ledger, const char *uuid, json_t *st,
 	/* the source's amounts, where the metadata recorded them */
 	po.nvq = vf->nvq;
 	po.nvi = vf->nvi;
+	/* and its NUMA node: a PF there first */
+	po.numa_node = vf->numa_node;
 	po.driver = opts->driver;
 	po.require_migration = opts->require_migration;
 	info = nvfm_provision_from(opts->pfs, src->kind, &po, error);
@@ -185,9 +188,15 @@ static gboolean provision_one(NvfmLedger *ledger, const char *uuid, json_t *st,
 	if (!nvfm_ledger_put(ledger, uuid, st, error))
 		return FALSE;
 	g_hash_table_insert(map, g_strdup(vf->source), g_strdup(info->address));
-	note(data, "provisioned %s on PF %s for %s (was %s; %u VQ, %u VI, driver %s)",
+	if (vf->numa_node >= 0)
+		numa = info->numa_node >= 0
+			       ? g_strdup_printf("; NUMA node %d preferred, the PF is on node %d",
+						 vf->numa_node, info->numa_node)
+			       : g_strdup_printf("; NUMA node %d preferred, the PF's is unknown",
+						 vf->numa_node);
+	note(data, "provisioned %s on PF %s for %s (was %s; %u VQ, %u VI, driver %s%s)",
 	     info->address, info->pf, vf_label(vf), vf->source, info->nvq, info->nvi,
-	     info->driver ? info->driver : "none");
+	     info->driver ? info->driver : "none", numa ? numa : "");
 	return TRUE;
 }
 
