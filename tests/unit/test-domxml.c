@@ -168,6 +168,10 @@ static void expect_invalid(const char *xml, const char *needle)
 }
 
 #define UUID "<uuid>0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0</uuid>"
+/* a domain whose nvfm metadata holds ENTRIES */
+#define META_VFS(entries) \
+	"<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>" \
+	entries "</n:vfs></metadata></domain>"
 
 static void test_malformed(void)
 {
@@ -212,14 +216,10 @@ static void test_malformed(void)
 	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
 		       "<n:vf device='emu:.'/></n:vfs></metadata></domain>",
 		       "is not an emulated VF");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf/></n:vfs></metadata></domain>", "neither alias nor device");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf device='emu:p-vf0' nvq='many'/></n:vfs></metadata></domain>",
-		       "nvq='many'");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf device='emu:p-vf0'/><n:vf device='emu:p-vf0'/></n:vfs></metadata>"
-		       "</domain>", "emu:p-vf0 is assigned twice");
+	expect_invalid(META_VFS("<n:vf/>"), "neither alias nor device");
+	expect_invalid(META_VFS("<n:vf device='emu:p-vf0' nvq='many'/>"), "nvq='many'");
+	expect_invalid(META_VFS("<n:vf device='emu:p-vf0'/><n:vf device='emu:p-vf0'/>"),
+		       "emu:p-vf0 is assigned twice");
 }
 
 /* numa='N' records the source VF's NUMA node (-1 without it), on a
@@ -249,16 +249,11 @@ static void test_metadata_numa(void)
 	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 3))->numa_node, ==, -1);
 	g_assert_cmpint(((NvfmDomVf *)g_ptr_array_index(vfs, 4))->numa_node, ==, 3);
 
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf device='emu:p-vf0' numa='-1'/></n:vfs></metadata></domain>",
+	expect_invalid(META_VFS("<n:vf device='emu:p-vf0' numa='-1'/>"),
 		       "<nvfm:vf numa='-1'> is not a NUMA node number");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf alias='ua-a' numa='one'/></n:vfs></metadata></domain>", "numa='one'");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf device='emu:p-vf0' numa=''/></n:vfs></metadata></domain>", "numa=''");
-	expect_invalid("<domain><name>a</name>" UUID "<metadata><n:vfs xmlns:n='urn:nvme-vf-migrate:1'>"
-		       "<n:vf device='emu:p-vf0' numa='99999'/></n:vfs></metadata></domain>",
-		       "numa='99999'");
+	expect_invalid(META_VFS("<n:vf alias='ua-a' numa='one'/>"), "numa='one'");
+	expect_invalid(META_VFS("<n:vf device='emu:p-vf0' numa=''/>"), "numa=''");
+	expect_invalid(META_VFS("<n:vf device='emu:p-vf0' numa='99999'/>"), "numa='99999'");
 }
 
 /* the metadata is recognized by its namespace, not by its prefix */
