@@ -8,6 +8,7 @@
 #pragma once
 
 #include "nvfm/stream.h"
+#include "seal.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -29,5 +30,13 @@ void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **
  * under a stream (-1: none). A TLS stream may hold bytes the socket no
  * longer shows: read with nvfm_channel_try_read() until it says 0. */
 int nvfm_channel_poll_fd(NvfmChannel *ch);
+
+/*
+ * From now on the channel speaks sealed records (seal.c) on its socket
+ * instead of through its TLS stream, which only keeps the peer's
+ * certificate. Sends our preamble; takes @seal, into which the transport
+ * put the bytes it had read ahead.
+ */
+gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, GError **error);
 
 #pragma GCC visibility pop

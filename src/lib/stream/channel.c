@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Byte channels under the frame layer: a file descriptor (file, pipe, UNIX
- * or TCP socket) or a GIOStream (TLS). Every wait is bounded by the
+ * or TCP socket), a GIOStream (TLS), or a TLS connection's socket carrying
+ * sealed records (seal.c) once the handshake is done. Every wait is bounded by the
  * channel's timeout so a silent peer cannot hang a migration, and a peer
  * that let one whole timeout pass gets no second one: from then on nothing
  * on the channel waits (the ABORT that follows a failure, a drain, the
@@ -30,6 +31,9 @@ struct _NvfmChannel {
 	int timeout_ms;
 	gboolean silent;	/* the peer let a whole timeout pass: never wait on it again */
 	char *peer;
+	NvfmSeal *seal;		/* set: sealed records on the socket under @stream */
+	guint8 *out;		/* a sealed record being sent */
+	gsize out_cap;
 };
 
 NvfmChannel *nvfm_channel_new_fd(int fd, gboolean take)
@@ -150,9 +154,15 @@ void nvfm_channel_free(NvfmChannel *ch)
 		return;
 	if (ch->silent)
 		let_go(ch);
+	/* the TLS stream's close would send a close_notify record into the
+	 * sealed stream: the peer has our last byte before it */
+	else if (ch->seal && socket_fd(ch) >= 0)
+		shutdown(socket_fd(ch), SHUT_WR);
 	if (ch->own_fd && ch->fd >= 0)
 		close(ch->fd);
 	g_clear_object(&ch->stream);
+	nvfm_seal_free(ch->seal);
+	g_free(ch->out);
 	g_free(ch->peer);
 	g_free(ch);
 }
@@ -220,11 +230,132 @@ void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **
 		(*error)->code = kernel_gave_up(err) ? NVFM_ERROR_TIMEOUT : NVFM_ERROR_IO;
 }
 
+/* ---- sealed records ---- */
+
+static gboolean write_all(NvfmChannel *ch, int fd, gboolean sock, const guint8 *p, gsize len,
+			  GError **error);
+
+/* Wake once this much of a large record is in (or its rest), as the
+ * zero-copy path does: a wakeup per few KiB costs more than it brings. */
+#define SEAL_RCV_BATCH (256u << 10)
+
+static void set_lowat(int fd, gsize want)
+{
+	int v = (int)MAX(MIN(want, (gsize)SEAL_RCV_BATCH), 1);
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+}
+
+/*
+ * Opened bytes into @buf: 1 some, 0 none without waiting (@wait FALSE),
+ * -1 the end (@error unset: the peer closed between records) or an error.
+ */
+static int sealed_pull(NvfmChannel *ch, guint8 *buf, gsize len, gsize *got, gboolean wait,
+		       GError **error)
+{
+	int fd = socket_fd(ch);
+
+	for (;;) {
+		gsize need = 0, room;
+		guint8 *space;
+		gssize n;
+		int r = nvfm_seal_take(ch->seal, buf, len, got, &need, error);
+
+		if (r != 0 || len == 0)
+			return r;
+		space = nvfm_seal_recv_space(ch->seal, &room);
+		n = recv(fd, space, room, MSG_DONTWAIT);
+		if (n > 0) {
+			nvfm_seal_received(ch->seal, (gsize)n);
+			continue;
+		}
+		if (n == 0) {
+			if (nvfm_seal_has_pending(ch->seal))
+				g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO,
+					    "the peer closed the connection in the middle of a "
+					    "sealed record");
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			nvfm_channel_io_error(ch, errno, "read", error);
+			return -1;
+		}
+		if (!wait)
+			return 0;
+		/* a large record: wake when a batch of it is in, then back to
+		 * waking at once, which every other poll on the socket expects */
+		if (need > 1)
+			set_lowat(fd, need);
+		if (!nvfm_channel_wait(ch, POLLIN, error)) {
+			if (need > 1)
+				set_lowat(fd, 1);
+			return -1;
+		}
+		if (need > 1)
+			set_lowat(fd, 1);
+	}
+}
+
+static gboolean read_sealed(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+{
+	gsize done = 0;
+
+	while (done < len) {
+		gsize n = 0;
+		int r = sealed_pull(ch, p + done, len - done, &n, TRUE, error);
+
+		if (r < 0) {
+			if (error && *error)
+				return FALSE;
+			break;
+		}
+		done += n;
+	}
+	*got = done;
+	return TRUE;
+}
+
+/* Up to a MiB of data sealed per send: 64 records, one syscall. */
+#define SEAL_SEND_BATCH (1u << 20)
+
+static gboolean write_sealed(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
+{
+	while (len > 0) {
+		gsize n = MIN(len, (gsize)SEAL_SEND_BATCH);
+		gsize size = nvfm_seal_size(n);
+
+		if (ch->out_cap < size) {
+			ch->out_cap = size;
+			g_free(ch->out);
+			ch->out = g_malloc(ch->out_cap);
+		}
+		size = nvfm_seal_records(ch->seal, p, n, ch->out, error);
+		if (!size || !write_all(ch, socket_fd(ch), TRUE, ch->out, size, error))
+			return FALSE;
+		p += n;
+		len -= n;
+	}
+	return TRUE;
+}
+
+gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, GError **error)
+{
+	g_return_val_if_fail(!ch->seal && socket_fd(ch) >= 0, FALSE);
+	ch->seal = seal;
+	return write_all(ch, socket_fd(ch), TRUE, (const guint8 *)NVFM_SEAL_PREAMBLE,
+			 NVFM_SEAL_PREAMBLE_SIZE, error);
+}
+
 gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
 {
 	int fd;
 
-	if (ch->stream) {
+	if (ch->seal) {
+		if (nvfm_seal_has_pending(ch->seal))
+			return TRUE;
+	} else if (ch->stream) {
 		GInputStream *in = g_io_stream_get_input_stream(ch->stream);
 
 		/* TLS may hold a decrypted record that the socket no longer shows */
@@ -245,6 +376,8 @@ int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GEr
 	gssize n;
 
 	*got = 0;
+	if (ch->seal)
+		return sealed_pull(ch, buf, len, got, FALSE, error);
 	if (!ch->stream) {
 		/* a file or pipe never has unsolicited input */
 		if (!ch->is_socket)
@@ -304,15 +437,16 @@ GTlsCertificate *nvfm_channel_get_peer_certificate(NvfmChannel *ch)
 	return g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(ch->stream));
 }
 
-static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
+static gboolean write_all(NvfmChannel *ch, int fd, gboolean sock, const guint8 *p, gsize len,
+			  GError **error)
 {
 	while (len > 0) {
 		gssize n;
 
-		if (ch->is_socket)
-			n = send(ch->fd, p, len, MSG_NOSIGNAL);
+		if (sock)
+			n = send(fd, p, len, MSG_NOSIGNAL);
 		else
-			n = write(ch->fd, p, len);
+			n = write(fd, p, len);
 		if (n > 0) {
 			p += n;
 			len -= (gsize)n;
@@ -329,6 +463,11 @@ static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **e
 		return FALSE;
 	}
 	return TRUE;
+}
+
+static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **error)
+{
+	return write_all(ch, ch->fd, ch->is_socket, p, len, error);
 }
 
 static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
@@ -464,6 +603,8 @@ gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError 
 {
 	GError *gerr = NULL;
 
+	if (ch->seal)
+		return write_sealed(ch, buf, len, error);
 	if (!ch->stream)
 		return write_fd(ch, buf, len, error);
 	if (pollable(ch->stream) && socket_fd(ch) >= 0)
@@ -480,6 +621,8 @@ gboolean nvfm_channel_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GE
 {
 	GError *gerr = NULL;
 
+	if (ch->seal)
+		return read_sealed(ch, buf, len, got, error);
 	if (!ch->stream)
 		return read_fd(ch, buf, len, got, error);
 	if (pollable(ch->stream) && socket_fd(ch) >= 0)

@@ -184,3 +184,13 @@ GSocket *nvfm_read_ahead_stream_get_socket(NvfmReadAheadStream *s)
 {
 	return s->in->sock;
 }
+
+gsize nvfm_read_ahead_stream_take_buffered(NvfmReadAheadStream *s, guint8 *buf, gsize len)
+{
+	RaInput *in = s->in;
+	gsize n = MIN(len, in->len - in->pos);
+
+	memcpy(buf, in->buf + in->pos, n);
+	in->pos += n;
+	return n;
+}

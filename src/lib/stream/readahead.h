@@ -23,4 +23,8 @@ GIOStream *nvfm_read_ahead_stream_new(GSocketConnection *conn);
 /* The socket underneath. */
 GSocket *nvfm_read_ahead_stream_get_socket(NvfmReadAheadStream *s);
 
+/* Up to @len bytes read from the socket that nobody took yet: what the
+ * peer sent after the TLS records a switch to sealed records ends. */
+gsize nvfm_read_ahead_stream_take_buffered(NvfmReadAheadStream *s, guint8 *buf, gsize len);
+
 #pragma GCC visibility pop

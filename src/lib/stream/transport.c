@@ -3,7 +3,9 @@
  * TCP and UNIX sockets, and mutual TLS over TCP through GIO (the GnuTLS
  * backend of glib-networking). Sockets are plain fds so that the
  * zero-copy path can splice into them when TLS is off; with TLS the fd
- * is handed to a GSocket and the channel speaks through the GIOStream.
+ * is handed to a GSocket for the handshake. After it the channel speaks
+ * sealed records (seal.c) on the socket when both ends offered them by
+ * ALPN, else through the GIOStream.
  */
 #define G_LOG_DOMAIN "nvfm-transport"
 
@@ -19,6 +21,7 @@
 #include <sys/un.h>
 
 #include "util/util-private.h"
+#include "channel-private.h"
 #include "readahead.h"
 #include "tls-names.h"
 #include "nvfm/transport.h"
@@ -31,6 +34,7 @@ struct _NvfmTls {
 	char *server_name;
 	char *desc;
 	char *files[3];		/* the CA, certificate and key it was made from */
+	gboolean seal;		/* offer sealed records (NVFM_TLS_SEALED=0: not) */
 };
 
 struct _NvfmListener {
@@ -263,6 +267,26 @@ static gboolean need_file(const char *path, const char *what, GError **error)
 	return FALSE;
 }
 
+/* NVFM_TLS_SEALED: 1 (the default) offers sealed records, 0 keeps GIO's
+ * TLS records for the whole connection (a comparison, or a peer that
+ * mishandles the ALPN offer). */
+static gboolean sealed_wanted(gboolean *out, GError **error)
+{
+	const char *v = g_getenv("NVFM_TLS_SEALED");
+
+	if (!v || !*v || g_str_equal(v, "1")) {
+		*out = TRUE;
+		return TRUE;
+	}
+	if (g_str_equal(v, "0")) {
+		*out = FALSE;
+		return TRUE;
+	}
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
+		    "NVFM_TLS_SEALED must be 0 or 1, not '%s'", v);
+	return FALSE;
+}
+
 NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **error)
 {
 	static const NvfmTlsOptions none = { 0 };
@@ -316,6 +340,8 @@ NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **erro
 		goto fail;
 	}
 	t->server_name = g_strdup(opts->server_name);
+	if (!sealed_wanted(&t->seal, error))
+		goto fail;
 	t->desc = g_strdup_printf("ca=%s cert=%s", ca, cert);
 	t->files[0] = g_steal_pointer(&ca);
 	t->files[1] = g_steal_pointer(&cert);
@@ -538,6 +564,64 @@ static GIOStream *socket_stream(int fd, int timeout_ms, GError **error)
 	return nvfm_read_ahead_stream_new(conn);
 }
 
+/* Both ends offer sealed records when their credentials say so. */
+static void offer_sealed(GIOStream *tls, NvfmTls *t)
+{
+	static const char *const alpn[] = { NVFM_SEAL_ALPN, NULL };
+
+	if (t->seal)
+		g_tls_connection_set_advertised_protocols(G_TLS_CONNECTION(tls), alpn);
+}
+
+/*
+ * The channel of a TLS connection whose handshake is done: sealed records
+ * when both ends chose them by ALPN over TLS 1.3, else GIO's TLS records.
+ * Both ends see the same ALPN result and version, so they agree.
+ */
+static NvfmChannel *tls_channel(GIOStream *tls, GIOStream *base, int fd, gboolean server,
+				GError **error)
+{
+	GTlsConnection *c = G_TLS_CONNECTION(tls);
+	g_autoptr(NvfmChannel) ch = nvfm_channel_new_stream(tls);
+	g_autoptr(GByteArray) secret = NULL;
+	NvfmSeal *seal;
+	GError *gerr = NULL;
+
+	nvfm_channel_set_socket_fd(ch, fd);
+	if (g_strcmp0(g_tls_connection_get_negotiated_protocol(c), NVFM_SEAL_ALPN) != 0 ||
+	    g_tls_connection_get_protocol_version(c) != G_TLS_PROTOCOL_VERSION_TLS_1_3)
+		return g_steal_pointer(&ch);
+	secret = g_byte_array_new();
+	if (!g_tls_connection_get_channel_binding_data(c, G_TLS_CHANNEL_BINDING_TLS_EXPORTER,
+						       secret, &gerr)) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+			    "sealed records: no TLS exporter from this TLS library: %s",
+			    gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	seal = nvfm_seal_new(secret->data, secret->len, server, error);
+	memset(secret->data, 0, secret->len);
+	if (!seal)
+		return NULL;
+	/* what the read-ahead took past the handshake is the peer's first
+	 * sealed bytes (or a session ticket before them) */
+	for (;;) {
+		gsize room, n;
+		guint8 *space = nvfm_seal_recv_space(seal, &room);
+
+		n = nvfm_read_ahead_stream_take_buffered(NVFM_READ_AHEAD_STREAM(base), space,
+							 room);
+		if (!n)
+			break;
+		nvfm_seal_received(seal, n);
+	}
+	if (!nvfm_channel_seal(ch, seal, error))
+		return NULL;
+	g_debug("TLS 1.3 with sealed records (%s)", server ? "server" : "client");
+	return g_steal_pointer(&ch);
+}
+
 static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms,
 			       GError **error)
 {
@@ -546,7 +630,6 @@ static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms
 	g_autoptr(GIOStream) tls = NULL;
 	AcceptState st = { 0 };
 	GError *gerr = NULL;
-	NvfmChannel *ch;
 
 	if (!base)
 		return NULL;
@@ -562,12 +645,11 @@ static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms
 	if (!tls)
 		goto fail;
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
+	offer_sealed(tls, t);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr))
 		goto fail;
 	g_clear_object(&st.cert);
-	ch = nvfm_channel_new_stream(tls);
-	nvfm_channel_set_socket_fd(ch, fd);
-	return ch;
+	return tls_channel(tls, base, fd, FALSE, error);
 
 fail:
 	if (st.called && st.errors) {
@@ -844,9 +926,8 @@ static NvfmChannel *refuse_plain(int fd, const char *peer, GError **error)
  * first, bounded, so that closing with it unread does not reset the
  * connection before the ABORT is read.
  */
-static void refuse_not_allowed(GIOStream *tls, const char *names)
+static void refuse_not_allowed(NvfmChannel *ch, const char *names)
 {
-	g_autoptr(NvfmChannel) ch = nvfm_channel_new_stream(tls);
 	g_autofree guint8 *buf = g_malloc(NVFM_FRAME_MAX_DATA);
 	g_autofree char *reason = g_strdup_printf(
 		"its allow-list does not accept our certificate %s", names);
@@ -885,6 +966,7 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 		return NULL;
 	}
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), &st);
+	offer_sealed(tls, t);
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr)) {
 		if (st.called && st.errors) {
 			g_autofree char *why = cert_errors_string(st.errors);
@@ -922,8 +1004,12 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 			    "refused %s: client certificate '%s' is %s", peer, who, why);
 		return NULL;
 	}
+	ch = tls_channel(tls, base, fd, TRUE, error);
+	if (!ch)
+		return NULL;
 	if (!allowed(t, pc, &names)) {
-		refuse_not_allowed(tls, names);
+		refuse_not_allowed(ch, names);
+		nvfm_channel_free(ch);
 		g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
 			    "refused %s: client certificate %s is not in the allow-list", peer,
 			    names);
@@ -931,8 +1017,6 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 	}
 	if (identity)
 		*identity = cert_subject(pc);
-	ch = nvfm_channel_new_stream(tls);
-	nvfm_channel_set_socket_fd(ch, fd);
 	return ch;
 }
 
