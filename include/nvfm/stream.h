@@ -157,6 +157,16 @@ const char *nvfm_channel_get_peer(NvfmChannel *ch);
 GTlsCertificate *nvfm_channel_get_peer_certificate(NvfmChannel *ch);
 
 /**
+ * nvfm_channel_record_layer() - what protects a TLS channel's bytes
+ * @ch: the channel
+ *
+ * Return: "GIO TLS" (GIO's TLS records), "sealed" (sealed records, see
+ * docs/protocol.md) or "sealed, kernel TLS" (the same records, sealed and
+ * opened by the kernel); %NULL for a channel without TLS.
+ */
+const char *nvfm_channel_record_layer(NvfmChannel *ch);
+
+/**
  * nvfm_channel_get_timeout() - the bound set with nvfm_channel_set_timeout()
  * @ch: the channel
  *

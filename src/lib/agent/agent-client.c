@@ -66,8 +66,8 @@ NvfmAgentClient *nvfm_agent_client_connect(const char *address, NvfmTls *tls, in
 	c->ch = nvfm_transport_connect(address, tls, timeout_ms, error);
 	if (!c->ch)
 		return NULL;
-	ours = nvfm_splice_fd_ok(nvfm_channel_get_fd(c->ch)) ? NVFM_CAP_ZERO_COPY
-		: tls ? NVFM_CAP_TLS_INTEGRITY : 0;
+	ours = (nvfm_splice_fd_ok(nvfm_channel_get_fd(c->ch)) ? NVFM_CAP_ZERO_COPY : 0) |
+	       (nvfm_channel_record_layer(c->ch) ? NVFM_CAP_TLS_INTEGRITY : 0);
 	hello = nvfm_agent_hello_new(NVFM_ROLE_CLIENT, ours);
 	if (!nvfm_frame_send_json(c->ch, NVFM_FRAME_HELLO, hello, error))
 		return NULL;

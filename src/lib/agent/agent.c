@@ -159,9 +159,10 @@ static gboolean hello_exchange(Session *s, GError **error)
 	peer = nvfm_agent_hello_parse(s->buf, hdr.length, NVFM_ROLE_CLIENT, &theirs, error);
 	if (!peer || !agent_admit(s, error))
 		return FALSE;
+	/* the kernel's TLS offers both: splice, and records that authenticate */
 	ours = s->agent->verify ? 0
-	       : nvfm_channel_get_fd(s->ch) >= 0 ? NVFM_CAP_ZERO_COPY
-	       : s->agent->tls ? NVFM_CAP_TLS_INTEGRITY : 0;
+	       : (nvfm_channel_get_fd(s->ch) >= 0 ? NVFM_CAP_ZERO_COPY : 0) |
+		 (nvfm_channel_record_layer(s->ch) ? NVFM_CAP_TLS_INTEGRITY : 0);
 	s->caps = ours & theirs;
 	hello = nvfm_agent_hello_new(NVFM_ROLE_AGENT, ours);
 	return nvfm_frame_send_json(s->ch, NVFM_FRAME_HELLO, hello, error);
@@ -324,9 +325,11 @@ static gpointer session_main(gpointer data)
 		agent_send_abort(s, err->message, nvfm_error_code_name(err->code), "handshake");
 		goto out;
 	}
-	agent_log(a, G_LOG_LEVEL_INFO, "%s connected as %s%s", s->peer, s->identity,
+	agent_log(a, G_LOG_LEVEL_INFO, "%s connected as %s%s%s%s", s->peer, s->identity,
 		  (s->caps & NVFM_CAP_ZERO_COPY) ? " (zero-copy)"
-		  : (s->caps & NVFM_CAP_TLS_INTEGRITY) ? " (tls-integrity)" : "");
+		  : (s->caps & NVFM_CAP_TLS_INTEGRITY) ? " (tls-integrity)" : "",
+		  nvfm_channel_record_layer(s->ch) ? ", records: " : "",
+		  nvfm_channel_record_layer(s->ch) ? nvfm_channel_record_layer(s->ch) : "");
 	serve(s);
 	agent_log(a, G_LOG_LEVEL_INFO, "%s disconnected", s->peer);
 	agent_end_leases(s);

@@ -35,8 +35,10 @@ int nvfm_channel_poll_fd(NvfmChannel *ch);
  * From now on the channel speaks sealed records (seal.c) on its socket
  * instead of through its TLS stream, which only keeps the peer's
  * certificate. Sends our preamble; takes @seal, into which the transport
- * put the bytes it had read ahead.
+ * put the bytes it had read ahead. @kernel: let the kernel's TLS seal
+ * and open where it can (it then first reads up to the end of the
+ * peer's preamble, waiting for it).
  */
-gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, GError **error);
+gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, gboolean kernel, GError **error);
 
 #pragma GCC visibility pop

@@ -17,9 +17,11 @@
 
 #include "util/util-private.h"
 #include "channel-private.h"
+#include "ktls.h"
 #include "readahead.h"
 
 static void stream_error(NvfmChannel *ch, GError **error, GError *gerr);
+static int socket_fd(NvfmChannel *ch);
 
 struct _NvfmChannel {
 	int fd;
@@ -34,6 +36,8 @@ struct _NvfmChannel {
 	NvfmSeal *seal;		/* set: sealed records on the socket under @stream */
 	guint8 *out;		/* a sealed record being sent */
 	gsize out_cap;
+	gboolean ktls_tx;	/* the kernel seals what we send */
+	gboolean ktls_rx;	/* ... and opens what comes after @seal's buffer */
 };
 
 NvfmChannel *nvfm_channel_new_fd(int fd, gboolean take)
@@ -106,6 +110,10 @@ int nvfm_channel_get_timeout(NvfmChannel *ch)
 
 int nvfm_channel_get_fd(NvfmChannel *ch)
 {
+	/* the kernel's TLS both ways, nothing left to open here: its socket
+	 * is as good as a plain one, splice included */
+	if (ch->ktls_tx && ch->ktls_rx && !nvfm_seal_has_pending(ch->seal))
+		return socket_fd(ch);
 	return ch->stream ? -1 : ch->fd;
 }
 
@@ -261,7 +269,8 @@ static int sealed_pull(NvfmChannel *ch, guint8 *buf, gsize len, gsize *got, gboo
 		gssize n;
 		int r = nvfm_seal_take(ch->seal, buf, len, got, &need, error);
 
-		if (r != 0 || len == 0)
+		/* with the kernel opening, the buffer only ever empties */
+		if (r != 0 || len == 0 || ch->ktls_rx)
 			return r;
 		space = nvfm_seal_recv_space(ch->seal, &room);
 		n = recv(fd, space, room, MSG_DONTWAIT);
@@ -340,12 +349,81 @@ static gboolean write_sealed(NvfmChannel *ch, const guint8 *p, gsize len, GError
 	return TRUE;
 }
 
-gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, GError **error)
+/* Receive until the sealed buffer ends where a record ends (exact reads:
+ * nothing past it leaves the socket); the next record's number. */
+static gboolean align_for_kernel(NvfmChannel *ch, guint64 *next_seq, GError **error)
+{
+	int fd = socket_fd(ch);
+
+	for (;;) {
+		gssize need = nvfm_seal_align(ch->seal, next_seq, error);
+		gsize room;
+		guint8 *space;
+		gssize n;
+
+		if (need <= 0)
+			return need == 0;
+		space = nvfm_seal_recv_space(ch->seal, &room);
+		n = recv(fd, space, MIN(room, (gsize)need), MSG_DONTWAIT);
+		if (n > 0) {
+			nvfm_seal_received(ch->seal, (gsize)n);
+			continue;
+		}
+		if (n == 0) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO,
+				    "the peer closed the connection before its sealed records began");
+			return FALSE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			nvfm_channel_io_error(ch, errno, "read", error);
+			return FALSE;
+		}
+		if (!nvfm_channel_wait(ch, POLLIN, error))
+			return FALSE;
+	}
+}
+
+/* The kernel's TLS takes over both directions, where it has one. */
+static gboolean hand_to_kernel(NvfmChannel *ch, GError **error)
+{
+	int fd = socket_fd(ch);
+	NvfmSealKeys k;
+	gboolean ok;
+	int r = nvfm_ktls_attach(fd, error);
+
+	if (r <= 0)
+		return r == 0;
+	nvfm_seal_get_keys(ch->seal, TRUE, &k);
+	ok = nvfm_ktls_set_keys(fd, TRUE, &k, error);
+	if (ok) {
+		ch->ktls_tx = TRUE;
+		nvfm_seal_get_keys(ch->seal, FALSE, &k);
+		ok = align_for_kernel(ch, &k.seq, error) && nvfm_ktls_set_keys(fd, FALSE, &k, error);
+	}
+	memset(&k, 0, sizeof(k));
+	ch->ktls_rx = ok;
+	return ok;
+}
+
+gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, gboolean kernel, GError **error)
 {
 	g_return_val_if_fail(!ch->seal && socket_fd(ch) >= 0, FALSE);
 	ch->seal = seal;
-	return write_all(ch, socket_fd(ch), TRUE, (const guint8 *)NVFM_SEAL_PREAMBLE,
-			 NVFM_SEAL_PREAMBLE_SIZE, error);
+	if (!write_all(ch, socket_fd(ch), TRUE, (const guint8 *)NVFM_SEAL_PREAMBLE,
+		       NVFM_SEAL_PREAMBLE_SIZE, error))
+		return FALSE;
+	return !kernel || hand_to_kernel(ch, error);
+}
+
+const char *nvfm_channel_record_layer(NvfmChannel *ch)
+{
+	if (!ch->stream)
+		return NULL;
+	if (ch->ktls_tx)
+		return "sealed, kernel TLS";
+	return ch->seal ? "sealed" : "GIO TLS";
 }
 
 gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
@@ -370,30 +448,39 @@ gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
 	return nvfm_poll_fd(fd, POLLIN, patience(ch, timeout_ms)) > 0;
 }
 
+static int try_recv(NvfmChannel *ch, int fd, void *buf, gsize len, gsize *got, GError **error)
+{
+	gssize n;
+
+	do
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		*got = (gsize)n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0)
+		nvfm_channel_io_error(ch, errno, "read", error);
+	return -1;
+}
+
 int nvfm_channel_try_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GError **error)
 {
 	GError *gerr = NULL;
 	gssize n;
 
 	*got = 0;
-	if (ch->seal)
+	if (ch->seal && (!ch->ktls_rx || nvfm_seal_has_pending(ch->seal)))
 		return sealed_pull(ch, buf, len, got, FALSE, error);
+	if (ch->seal)
+		return try_recv(ch, socket_fd(ch), buf, len, got, error);
 	if (!ch->stream) {
 		/* a file or pipe never has unsolicited input */
 		if (!ch->is_socket)
 			return 0;
-		do
-			n = recv(ch->fd, buf, len, MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
-		if (n > 0) {
-			*got = (gsize)n;
-			return 1;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0)
-			nvfm_channel_io_error(ch, errno, "read", error);
-		return -1;
+		return try_recv(ch, ch->fd, buf, len, got, error);
 	}
 	{
 		GInputStream *in = g_io_stream_get_input_stream(ch->stream);
@@ -470,20 +557,20 @@ static gboolean write_fd(NvfmChannel *ch, const guint8 *p, gsize len, GError **e
 	return write_all(ch, ch->fd, ch->is_socket, p, len, error);
 }
 
-static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+static gboolean read_from(NvfmChannel *ch, int fd, gboolean sock, gboolean nonblock, guint8 *p,
+			  gsize len, gsize *got, GError **error)
 {
 	gsize done = 0;
 
 	/* a blocking fd is polled first so the timeout holds; a non-blocking
 	 * one says EAGAIN itself, and so does a socket asked not to wait,
 	 * which saves a poll per frame when the bytes are already there */
-	if (ch->timeout_ms >= 0 && !ch->nonblock && !ch->is_socket &&
-	    !nvfm_channel_wait(ch, POLLIN, error))
+	if (ch->timeout_ms >= 0 && !nonblock && !sock && !nvfm_channel_wait(ch, POLLIN, error))
 		return FALSE;
 	while (done < len) {
-		gssize n = ch->is_socket ? recv(ch->fd, p + done, len - done,
-						ch->nonblock || ch->timeout_ms < 0 ? 0 : MSG_DONTWAIT)
-					 : read(ch->fd, p + done, len - done);
+		gssize n = sock ? recv(fd, p + done, len - done,
+				       nonblock || ch->timeout_ms < 0 ? 0 : MSG_DONTWAIT)
+				: read(fd, p + done, len - done);
 
 		if (n > 0) {
 			done += (gsize)n;
@@ -502,6 +589,34 @@ static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GErro
 		return FALSE;
 	}
 	*got = done;
+	return TRUE;
+}
+
+static gboolean read_fd(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+{
+	return read_from(ch, ch->fd, ch->is_socket, ch->nonblock, p, len, got, error);
+}
+
+/* The kernel's TLS opens records: what was buffered before it did
+ * first, then the socket's bytes. */
+static gboolean read_ktls(NvfmChannel *ch, guint8 *p, gsize len, gsize *got, GError **error)
+{
+	gsize done = 0, more = 0;
+
+	while (done < len && nvfm_seal_has_pending(ch->seal)) {
+		gsize n = 0;
+		int r = sealed_pull(ch, p + done, len - done, &n, FALSE, error);
+
+		if (r < 0)
+			return FALSE;
+		if (r == 0)
+			break;
+		done += n;
+	}
+	if (done < len &&
+	    !read_from(ch, socket_fd(ch), TRUE, TRUE, p + done, len - done, &more, error))
+		return FALSE;
+	*got = done + more;
 	return TRUE;
 }
 
@@ -603,6 +718,8 @@ gboolean nvfm_channel_write(NvfmChannel *ch, const void *buf, gsize len, GError 
 {
 	GError *gerr = NULL;
 
+	if (ch->ktls_tx)
+		return write_all(ch, socket_fd(ch), TRUE, buf, len, error);
 	if (ch->seal)
 		return write_sealed(ch, buf, len, error);
 	if (!ch->stream)
@@ -621,6 +738,8 @@ gboolean nvfm_channel_read(NvfmChannel *ch, void *buf, gsize len, gsize *got, GE
 {
 	GError *gerr = NULL;
 
+	if (ch->ktls_rx)
+		return read_ktls(ch, buf, len, got, error);
 	if (ch->seal)
 		return read_sealed(ch, buf, len, got, error);
 	if (!ch->stream)

@@ -383,3 +383,44 @@ int nvfm_seal_take(NvfmSeal *s, guint8 *buf, gsize len, gsize *got, gsize *need_
 		s->p_next = s->head + total;
 	}
 }
+
+/* ---- handing over to the kernel's TLS ---- */
+
+void nvfm_seal_get_keys(NvfmSeal *s, gboolean tx, NvfmSealKeys *k)
+{
+	Direction *d = tx ? &s->tx : &s->rx;
+
+	memcpy(k->key, d->key, sizeof(k->key));
+	memcpy(k->iv, d->iv, sizeof(k->iv));
+	k->seq = d->seq;
+}
+
+gssize nvfm_seal_align(NvfmSeal *s, guint64 *next_seq, GError **error)
+{
+	gsize need = 0, at;
+	guint64 seq = s->rx.seq;
+	int r = skip_preamble(s, &need, error);
+
+	if (r <= 0)
+		return r < 0 ? -1 : (gssize)need;
+	for (at = s->p_pos < s->p_end ? s->p_next : s->head; at < s->tail;) {
+		const guint8 *p = s->in + at;
+		gsize avail = s->tail - at, total;
+
+		if (avail < NVFM_SEAL_HEADER_SIZE)
+			return (gssize)(NVFM_SEAL_HEADER_SIZE - avail);
+		total = record_size(p);
+		if (total > NVFM_SEAL_RECORD_MAX + NVFM_SEAL_OVERHEAD) {
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+				    "sealed records: the peer announced a record of %zu bytes",
+				    total - NVFM_SEAL_HEADER_SIZE);
+			return -1;
+		}
+		if (avail < total)
+			return (gssize)(total - avail);
+		at += total;
+		seq++;
+	}
+	*next_seq = seq;
+	return 0;
+}

@@ -78,4 +78,25 @@ int nvfm_seal_take(NvfmSeal *s, guint8 *buf, gsize len, gsize *got, gsize *need_
 /* Whether opened or received bytes wait in the buffer. */
 gboolean nvfm_seal_has_pending(NvfmSeal *s);
 
+/* ---- handing over to the kernel's TLS ---- */
+
+/* A direction's key, nonce base (salt: the first 4 bytes) and the
+ * sequence number of its next record. */
+typedef struct {
+	guint8 key[32];
+	guint8 iv[12];
+	guint64 seq;
+} NvfmSealKeys;
+
+void nvfm_seal_get_keys(NvfmSeal *s, gboolean tx, NvfmSealKeys *k);
+
+/*
+ * How many more bytes the receive buffer needs to end where a record
+ * ends, past the peer's preamble: 0 once it does, and then *@next_seq is
+ * the sequence number of the first record after the buffered ones. The
+ * kernel can open records from there while the buffered ones are opened
+ * here. -1 with @error when the bytes are not a sealed stream.
+ */
+gssize nvfm_seal_align(NvfmSeal *s, guint64 *next_seq, GError **error);
+
 #pragma GCC visibility pop

@@ -35,6 +35,7 @@ struct _NvfmTls {
 	char *desc;
 	char *files[3];		/* the CA, certificate and key it was made from */
 	gboolean seal;		/* offer sealed records (NVFM_TLS_SEALED=0: not) */
+	gboolean ktls;		/* ... and hand them to the kernel (NVFM_TLS_KTLS=0: not) */
 };
 
 struct _NvfmListener {
@@ -267,12 +268,10 @@ static gboolean need_file(const char *path, const char *what, GError **error)
 	return FALSE;
 }
 
-/* NVFM_TLS_SEALED: 1 (the default) offers sealed records, 0 keeps GIO's
- * TLS records for the whole connection (a comparison, or a peer that
- * mishandles the ALPN offer). */
-static gboolean sealed_wanted(gboolean *out, GError **error)
+/* A 0/1 switch from the environment, 1 when unset. */
+static gboolean env_switch(const char *name, gboolean *out, GError **error)
 {
-	const char *v = g_getenv("NVFM_TLS_SEALED");
+	const char *v = g_getenv(name);
 
 	if (!v || !*v || g_str_equal(v, "1")) {
 		*out = TRUE;
@@ -282,8 +281,8 @@ static gboolean sealed_wanted(gboolean *out, GError **error)
 		*out = FALSE;
 		return TRUE;
 	}
-	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG,
-		    "NVFM_TLS_SEALED must be 0 or 1, not '%s'", v);
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_INVALID_ARG, "%s must be 0 or 1, not '%s'",
+		    name, v);
 	return FALSE;
 }
 
@@ -340,7 +339,11 @@ NvfmTls *nvfm_tls_new(gboolean server, const NvfmTlsOptions *opts, GError **erro
 		goto fail;
 	}
 	t->server_name = g_strdup(opts->server_name);
-	if (!sealed_wanted(&t->seal, error))
+	/* NVFM_TLS_SEALED=0 keeps GIO's TLS records for the whole connection,
+	 * NVFM_TLS_KTLS=0 seals in userspace where the kernel could: both for
+	 * comparisons, or a peer or kernel that mishandles them */
+	if (!env_switch("NVFM_TLS_SEALED", &t->seal, error) ||
+	    !env_switch("NVFM_TLS_KTLS", &t->ktls, error))
 		goto fail;
 	t->desc = g_strdup_printf("ca=%s cert=%s", ca, cert);
 	t->files[0] = g_steal_pointer(&ca);
@@ -578,9 +581,10 @@ static void offer_sealed(GIOStream *tls, NvfmTls *t)
  * when both ends chose them by ALPN over TLS 1.3, else GIO's TLS records.
  * Both ends see the same ALPN result and version, so they agree.
  */
-static NvfmChannel *tls_channel(GIOStream *tls, GIOStream *base, int fd, gboolean server,
+static NvfmChannel *tls_channel(GIOStream *tls, GIOStream *base, int fd, NvfmTls *t,
 				GError **error)
 {
+	gboolean server = t->server;
 	GTlsConnection *c = G_TLS_CONNECTION(tls);
 	g_autoptr(NvfmChannel) ch = nvfm_channel_new_stream(tls);
 	g_autoptr(GByteArray) secret = NULL;
@@ -616,9 +620,9 @@ static NvfmChannel *tls_channel(GIOStream *tls, GIOStream *base, int fd, gboolea
 			break;
 		nvfm_seal_received(seal, n);
 	}
-	if (!nvfm_channel_seal(ch, seal, error))
+	if (!nvfm_channel_seal(ch, seal, t->ktls, error))
 		return NULL;
-	g_debug("TLS 1.3 with sealed records (%s)", server ? "server" : "client");
+	g_debug("TLS 1.3, %s (%s)", nvfm_channel_record_layer(ch), server ? "server" : "client");
 	return g_steal_pointer(&ch);
 }
 
@@ -649,7 +653,7 @@ static NvfmChannel *tls_client(int fd, const Addr *a, NvfmTls *t, int timeout_ms
 	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), NULL, &gerr))
 		goto fail;
 	g_clear_object(&st.cert);
-	return tls_channel(tls, base, fd, FALSE, error);
+	return tls_channel(tls, base, fd, t, error);
 
 fail:
 	if (st.called && st.errors) {
@@ -1004,7 +1008,7 @@ static NvfmChannel *tls_server(int fd, const char *peer, NvfmTls *t, int timeout
 			    "refused %s: client certificate '%s' is %s", peer, who, why);
 		return NULL;
 	}
-	ch = tls_channel(tls, base, fd, TRUE, error);
+	ch = tls_channel(tls, base, fd, t, error);
 	if (!ch)
 		return NULL;
 	if (!allowed(t, pc, &names)) {
