@@ -24,6 +24,11 @@ Rows, each the best of --runs (by wall time; the baselines and (b) of
   (c)  ours, mutual TLS (certificates made with certtool), which negotiates
        tls-integrity (the TLS records authenticate the data: no CRC/SHA-256)
   (c') ours, mutual TLS with --verify: CRC32C per frame + SHA-256 as well
+  (c0) ours, mutual TLS with NVFM_TLS_SEALED=0: GIO's TLS records, as
+       before sealed records (a 16 KiB record per copy and syscall or two)
+The TLS rows print which record layer ran (the agent's log says): sealed
+records in userspace, or the kernel's TLS where the kernel has the tls
+module (then with splice).
 Ours is the library's send (raw-device-splice.c "ours", what the send
 command runs) timed from inside the sending process: opening the device,
 connecting, handshake, the state, and the agent's commit verdict; the
@@ -133,6 +138,7 @@ class Bench:
         self.nbytes = os.path.getsize(self.stream)
         self.digest_a = self.digest(self.env_a, "a")
         self.pki = None
+        self.layers = {}
         if shutil.which("certtool"):
             here = os.path.dirname(os.path.abspath(__file__))
             mk = os.path.join(here, "..", "tests", "hosts", "mkcerts.sh")
@@ -209,9 +215,11 @@ class Bench:
             sys.exit("benchmark: raw splice copy failed")
         return wall, cpu(ru_s) + cpu(ru_r), max(ru_s.ru_maxrss, ru_r.ru_maxrss)
 
-    def ours(self, mode, via="lib"):
+    def ours(self, mode, via="lib", env=None):
         rt = os.path.join(self.work, "rt")
         common = []
+        env_a = dict(self.env_a, **(env or {}))
+        env_b = dict(self.env_b, **(env or {}))
         if mode.startswith("tls"):
             srv = ["--tls-dir", os.path.join(self.pki, "server")]
             cli = ["--tls-dir", os.path.join(self.pki, "client")]
@@ -221,7 +229,7 @@ class Bench:
             lib = []
         agent = subprocess.Popen([self.tool, "agent", "--listen", "127.0.0.1:0", "--emu",
                                   "--runtime-dir", rt, "--log", "stderr"] + srv,
-                                 env=self.env_b, stderr=subprocess.PIPE)
+                                 env=env_b, stderr=subprocess.PIPE)
         port = None
         deadline = time.monotonic() + 20
         buf = b""
@@ -241,13 +249,13 @@ class Bench:
         if via == "lib":
             send = subprocess.Popen([self.helper, "ours", "emu:a", "127.0.0.1:%d" % port,
                                      "emu:b"] + lib + [e[2:] for e in extra],
-                                    env=self.env_a, stdout=subprocess.PIPE)
+                                    env=env_a, stdout=subprocess.PIPE)
             out = send.stdout.read()
             send.stdout.close()
         else:
             send = subprocess.Popen([self.tool, "-q", "send", "emu:a", "--to",
                                      "127.0.0.1:%d" % port, "--target", "emu:b",
-                                     "--timeout", "60"] + cli + extra + common, env=self.env_a)
+                                     "--timeout", "60"] + cli + extra + common, env=env_a)
         rc, ru_s = rusage_of(send.pid)
         wall = time.monotonic() - t0
         if via == "lib" and rc == 0:
@@ -256,7 +264,12 @@ class Bench:
                 sys.exit("benchmark: the transfer helper printed no time: %r" % out)
             wall = float(m.group(1))
         agent.send_signal(signal.SIGTERM)
+        rest = agent.stderr.read()
         agent.stderr.close()
+        m = re.search(rb"records: ([a-zA-Z ,]+)", buf + rest)
+        if m:
+            key = " ".join([mode] + ["%s=%s" % kv for kv in sorted((env or {}).items())])
+            self.layers[key] = m.group(1).decode().strip()
         rc2, ru_a = rusage_of(agent.pid)
         if rc or rc2:
             sys.exit("benchmark: %s transfer failed (send %d, agent %d)" % (mode, rc, rc2))
@@ -287,7 +300,9 @@ def main():
                      ("(b') ours, plain TCP, --verify", lambda: b.ours("verify"))]
             if b.pki:
                 rows += [("(c)  ours, mutual TLS", lambda: b.ours("tls")),
-                         ("(c') ours, mutual TLS, --verify", lambda: b.ours("tls-verify"))]
+                         ("(c') ours, mutual TLS, --verify", lambda: b.ours("tls-verify")),
+                         ("(c0) ours, TLS, GIO's records",
+                          lambda: b.ours("tls", env={"NVFM_TLS_SEALED": "0"}))]
         rows.append(("(b)  CLI send, plain TCP", lambda: b.ours("plain", "cli")))
         if b.pki:
             rows.append(("(c)  CLI send, mutual TLS", lambda: b.ours("tls", "cli")))
@@ -348,6 +363,8 @@ def main():
         if m is not None:
             print("target: (c) >= 0.50x the raw splice copy (a): median %.2fx, %s" %
                   (m, "met" if m >= 0.5 else "NOT met"))
+        for key, layer in sorted(b.layers.items()):
+            print("TLS records, mode %s: %s" % (key, layer))
         if not b.pki:
             print("(c) skipped: certtool (gnutls-bin) is not installed")
         if not b.helper:

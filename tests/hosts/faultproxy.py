@@ -16,6 +16,8 @@ to the connection's own HELLO):
   version:KIND       claim format version 2 (header CRC fixed up)
   dup-trailer        send the TRAILER twice
   none               forward everything
+  flip-byte:N        forward the client's bytes as they are, frames or not
+                     (TLS), but flip one bit of the Nth
 
 KIND is HELLO, COMPAT, PHASE, DATA or TRAILER. Whatever the agent sends
 back is forwarded to the client, so the client sees the agent's ABORT.
@@ -81,6 +83,28 @@ def pump_back(agent, client):
         pass
 
 
+def flip_byte(client, agent, at):
+    """client -> agent verbatim but for one bit of byte @at."""
+    seen = 0
+    try:
+        while True:
+            data = client.recv(65536)
+            if not data:
+                break
+            if seen <= at < seen + len(data):
+                i = at - seen
+                data = data[:i] + bytes([data[i] ^ 0x10]) + data[i + 1:]
+                print("fault applied: flip-byte at %d" % at, flush=True)
+            seen += len(data)
+            agent.sendall(data)
+    except OSError:
+        pass
+    try:
+        agent.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def main():
     lhost, lport, uhost, uport, fault = sys.argv[1:6]
     what, _, kind = fault.partition(":")
@@ -94,6 +118,11 @@ def main():
     agent = socket.create_connection((uhost, int(uport)))
     back = threading.Thread(target=pump_back, args=(agent, client), daemon=True)
     back.start()
+
+    if what == "flip-byte":
+        flip_byte(client, agent, int(kind))
+        back.join()
+        return
 
     seen_request = False
     done = False

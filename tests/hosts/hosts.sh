@@ -201,11 +201,9 @@ security_refused() {
 }
 
 # through_proxy FAULT [send options]: plain agent behind tests/hosts/faultproxy.py
-through_proxy() {
-	fault=$1
-	shift
-	start_agent --insecure
-	bgb python3 "$HERE/faultproxy.py" "$IPB" $((PORT + 1)) "$IPB" "$PORT" "$fault" \
+# start_proxy FAULT: faultproxy.py on PORT + 1, in front of the agent
+start_proxy() {
+	bgb python3 "$HERE/faultproxy.py" "$IPB" $((PORT + 1)) "$IPB" "$PORT" "$1" \
 		>"$WORK/proxy.log" 2>&1 &
 	TH_PIDS="$TH_PIDS $!"
 	n=50
@@ -214,6 +212,13 @@ through_proxy() {
 		[ $n -gt 0 ] || fail "proxy did not start"
 		sleep 0.1
 	done
+}
+
+through_proxy() {
+	fault=$1
+	shift
+	start_agent --insecure
+	start_proxy "$fault"
 	send_a --to "$IPB:$((PORT + 1))" --insecure --target emu:b "$@"
 	grep -q "fault applied" "$WORK/proxy.log" || [ "$fault" = none ] ||
 		fail "the fault never struck: $(cat "$WORK/proxy.log")"
@@ -242,6 +247,14 @@ roundtrip() {
 		pki
 		start_agent --tls-dir "$WORK/pki/server"
 		send_a --to "$IPB" --tls-dir "$WORK/pki/client" --target emu:b --verify ;;
+	tls-gio)
+		# a client that does not offer sealed records (an older one):
+		# both ends keep GIO's TLS records
+		pki
+		start_agent --tls-dir "$WORK/pki/server"
+		ona env NVFM_TLS_SEALED=0 "$TOOL" --json send emu:a --timeout 5 --to "$IPB" \
+			--tls-dir "$WORK/pki/client" --target emu:b >"$WORK/send.json" 2>"$WORK/send.err"
+		RC=$? ;;
 	plain)
 		start_agent --insecure
 		send_a --to "$IPB:$PORT" --insecure --target emu:b ;;
@@ -270,9 +283,21 @@ roundtrip() {
 		[ "$zc" = "$total" ] || fail "plain transfer did not go zero-copy ($zc bytes)"
 		[ "$(jget "$WORK/send.json" remote.zero_copy_bytes)" = "$total" ] ||
 			fail "the agent did not splice" ;;
-	tls)
-		# the TLS records authenticate every byte: no CRC, no digest
-		[ "$zc" = 0 ] || fail "TLS transfer claims zero-copy"
+	tls|tls-gio)
+		# the TLS records authenticate every byte: no CRC, no digest;
+		# sealed records after the handshake, and spliced only where
+		# the kernel's TLS seals and opens them
+		layer=$(sed -n 's/.*records: \([a-zA-Z ,]*\).*/\1/p' "$WORK/agent.log" | head -n 1)
+		case "$layer" in
+		"sealed"|"GIO TLS")
+			[ "$zc" = 0 ] || fail "TLS transfer in userspace records claims zero-copy"
+			[ "$layer" = "GIO TLS" ] || [ "$mode" = tls ] ||
+				fail "a client without the offer got sealed records" ;;
+		"sealed, kernel TLS") [ "$zc" = "$total" ] || fail "kernel TLS did not splice ($zc)" ;;
+		*) fail "the agent's log names no TLS record layer: '$layer'" ;;
+		esac
+		[ "$layer" != "GIO TLS" ] || [ "$mode" = tls-gio ] ||
+			fail "both ends offer sealed records, yet GIO's records ran"
 		[ "$unchecked" = "$total" ] || fail "TLS transfer carried CRCs ($unchecked unchecked)"
 		[ -z "$sha" ] || fail "TLS transfer computed a digest" ;;
 	verify|tls-verify)
@@ -444,6 +469,7 @@ case "$CASE" in
 tls-1M) roundtrip tls 1M ;;
 tls-64M) roundtrip tls 64M ;;
 tls-verify-16M) roundtrip tls-verify 16M ;;
+tls-gio-16M) roundtrip tls-gio 16M ;;
 plain-1M) roundtrip plain 1M ;;
 plain-256M) roundtrip plain 256M ;;
 verify-64M) roundtrip verify 64M ;;
@@ -1087,6 +1113,19 @@ fault-truncate-trailer) fault_case reset truncate:TRAILER "truncated in TRAILER"
 fault-flip-header) fault_case reset flip-header:DATA "header checksum" "header checksum.*emu:b reset" ;;
 fault-flip-payload) fault_case reset flip-payload:DATA "payload checksum" "payload checksum.*emu:b reset" --verify ;;
 fault-flip-payload-zc) fault_case reset flip-payload:DATA "refused the state" "failed in commit: .*emu:b reset" ;;
+fault-flip-tls)
+	# one bit flipped on the wire 3 MB into a TLS connection: the sealed
+	# record it lands in does not open, nothing of it reaches emu:b
+	make_devices 8M
+	pki
+	start_agent --tls-dir "$WORK/pki/server"
+	start_proxy flip-byte:3000000
+	send_a --to "$IPB:$((PORT + 1))" --tls-dir "$WORK/pki/client" --target emu:b
+	grep -q "fault applied" "$WORK/proxy.log" || fail "the fault never struck"
+	expect_send_failed "."
+	wait_log "sealed record [0-9]* from the peer does not open" 10
+	wait_log "emu:b reset" 10
+	expect_reset ;;
 fault-oversize) fault_case reset oversize:DATA "exceeds the limit" "exceeds the limit.*emu:b reset" ;;
 fault-version) fault_case reset version:PHASE "unsupported stream format version 2" "version 2.*emu:b reset" ;;
 fault-dup-trailer) fault_case reset dup-trailer "got a TRAILER" "expected the sender's commit.*emu:b reset" ;;
