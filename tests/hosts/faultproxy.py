@@ -67,6 +67,14 @@ def fix_crc(hdr):
     return hdr[:12] + struct.pack("<I", crc32c(hdr[:12]))
 
 
+def shut_wr(sock):
+    """No more bytes from us on @sock (the peer sees the end)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def pump_back(agent, client):
     """agent -> client, verbatim, until the agent closes."""
     try:
@@ -77,10 +85,7 @@ def pump_back(agent, client):
             client.sendall(data)
     except OSError:
         pass
-    try:
-        client.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+    shut_wr(client)
 
 
 def flip_byte(client, agent, at):
@@ -99,10 +104,7 @@ def flip_byte(client, agent, at):
             agent.sendall(data)
     except OSError:
         pass
-    try:
-        agent.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+    shut_wr(agent)
 
 
 def main():
@@ -171,10 +173,7 @@ def main():
         pass
     # End the client -> agent direction; keep carrying the agent's answer,
     # and swallow what the client still sends so it never blocks on us.
-    try:
-        agent.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+    shut_wr(agent)
     client.settimeout(60)
     try:
         while client.recv(65536):

@@ -32,6 +32,20 @@ tb_result() {
 	return 0
 }
 
+# tb_wait_listen PORT PID LOG: wait (10 s at most) until something listens
+# on TCP PORT, while process PID lives; else show LOG and fail.
+tb_wait_listen() {
+	local _
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	ss -Hltn "sport = :$1" | grep -q . && return 0
+	cat "$3"
+	tb_fail "nothing listens on port $1 (pid $2)"
+}
+
 # tb_metric NAME VALUE: collected into the runner's report.
 tb_metric() {
 	tb_result "TB-METRIC $1=$2"

@@ -79,13 +79,7 @@ mq_start_agent() {
 	nvme-vf-migrate -v agent --listen "$MQ_AGENT" "${MQ_AGENT_TLS[@]}" --log stderr --driver "$MQ_DRIVER" \
 		--qmp-dir "$MQ_QMP_DIR" --timeout 120 >/run/tb/agent.log 2>&1 &
 	MQ_AGENT_PID=$!
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :${MQ_AGENT##*:}" | grep -q . && break
-		kill -0 $MQ_AGENT_PID 2>/dev/null || break
-		sleep 0.1
-	done
-	ss -Hltn "sport = :${MQ_AGENT##*:}" | grep -q . ||
-		tb_fail "the agent does not listen on $MQ_AGENT"
+	tb_wait_listen "${MQ_AGENT##*:}" $MQ_AGENT_PID /run/tb/agent.log
 	tb_log "agent (pid $MQ_AGENT_PID, $MQ_TLS) listens on $MQ_AGENT"
 }
 

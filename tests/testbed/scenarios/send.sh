@@ -145,13 +145,7 @@ host_b() {
 	nvme-vf-migrate -v agent --listen "$AGENT_ADDR" "${TB_AGENT_TLS[@]}" --log stderr --driver nvfm_tvf \
 		--timeout 120 >/run/tb/agent.log 2>&1 &
 	TB_AGENT_PID=$!
-	for i in $(seq 100); do
-		ss -Hltn "sport = :${AGENT_ADDR##*:}" | grep -q . && break
-		kill -0 $TB_AGENT_PID 2>/dev/null || break
-		sleep 0.1
-	done
-	ss -Hltn "sport = :${AGENT_ADDR##*:}" | grep -q . ||
-		{ cat /run/tb/agent.log; tb_fail "the agent does not listen on $AGENT_ADDR"; }
+	tb_wait_listen "${AGENT_ADDR##*:}" $TB_AGENT_PID /run/tb/agent.log
 	tb_log "agent (pid $TB_AGENT_PID, $TB_TLS) listens on $AGENT_ADDR"
 	tb_pub b_pf "$TB_PF"
 

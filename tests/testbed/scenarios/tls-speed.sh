@@ -32,7 +32,7 @@ tb_tls_ready() {
 way_field() { echo "$WAYS" | grep "^$1:" | cut -d: -f"$2"; }
 
 host_b() {
-	local way port env pid i v digest
+	local way port env pid v digest
 	tb_tls_ready
 	for way in plain gio sealed ktls; do
 		port=$(way_field "$way" 2)
@@ -47,13 +47,7 @@ host_b() {
 			--listen "10.77.0.2:$port" --emu --timeout 120 --log stderr "$@" \
 			>"/run/tb/agent-$way.log" 2>&1 &
 		pid=$!
-		for i in $(seq 100); do
-			ss -Hltn "sport = :$port" | grep -q . && break
-			kill -0 $pid 2>/dev/null || break
-			sleep 0.1
-		done
-		ss -Hltn "sport = :$port" | grep -q . ||
-			{ cat "/run/tb/agent-$way.log"; tb_pub b_ready "fail: agent $way"; tb_fail "the $way agent does not listen"; }
+		tb_wait_listen "$port" $pid "/run/tb/agent-$way.log"
 		NVFM_EMU_DIR=/run/tb/emu-$way nvme-vf-migrate -q emu create b --size $STATE --seed 2 \
 			--dirty-rate 0 || tb_fail "emu create on B"
 	done
