@@ -76,6 +76,15 @@ static gssize drain(NvfmSeal *rx, guint8 *buf, gsize cap, gsize step, GError **e
 	}
 }
 
+static char *hex(const GByteArray *b)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < b->len; i++)
+		g_string_append_printf(s, "%02x", b->data[i]);
+	return g_string_free(s, FALSE);
+}
+
 static void test_vector(void)
 {
 	static const char want0[] = "170303002402c4371ae0b6914f6830ee7f51f89b4849001d262f7f89af"
@@ -84,16 +93,9 @@ static void test_vector(void)
 	g_autoptr(NvfmSeal) client = end(FALSE, 0);
 	g_autoptr(GByteArray) r0 = seal(client, (const guint8 *)"hello, sealed world", 19);
 	g_autoptr(GByteArray) r1 = seal(client, (const guint8 *)"second", 6);
-	g_autofree char *h0 = NULL, *h1 = NULL;
-	GString *s = g_string_new(NULL);
+	g_autofree char *h0 = hex(r0);
+	g_autofree char *h1 = hex(r1);
 
-	for (guint i = 0; i < r0->len; i++)
-		g_string_append_printf(s, "%02x", r0->data[i]);
-	h0 = g_string_free(s, FALSE);
-	s = g_string_new(NULL);
-	for (guint i = 0; i < r1->len; i++)
-		g_string_append_printf(s, "%02x", r1->data[i]);
-	h1 = g_string_free(s, FALSE);
 	g_assert_cmpstr(h0, ==, want0);
 	g_assert_cmpstr(h1, ==, want1);
 }
