@@ -231,6 +231,13 @@ static gboolean kernel_gave_up(int err)
 
 void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **error)
 {
+	/* the kernel's TLS says a record did not open */
+	if (err == EBADMSG && ch->ktls_rx) {
+		g_set_error(error, NVFM_ERROR, NVFM_ERROR_INTEGRITY,
+			    "%s: a TLS record from the peer does not open: altered, reordered or "
+			    "cut in transit", what);
+		return;
+	}
 	if (kernel_gave_up(err))
 		mark_silent(ch);
 	nvfm_set_error_errno(error, -err, "%s", what);
