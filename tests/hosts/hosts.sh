@@ -1123,7 +1123,7 @@ fault-flip-tls)
 	send_a --to "$IPB:$((PORT + 1))" --tls-dir "$WORK/pki/client" --target emu:b
 	grep -q "fault applied" "$WORK/proxy.log" || fail "the fault never struck"
 	expect_send_failed "."
-	wait_log "sealed record [0-9]* from the peer does not open" 10
+	wait_log "record [0-9 ]*from the peer does not open" 10
 	wait_log "emu:b reset" 10
 	expect_reset ;;
 fault-oversize) fault_case reset oversize:DATA "exceeds the limit" "exceeds the limit.*emu:b reset" ;;
