@@ -266,7 +266,7 @@ class Bench:
         agent.send_signal(signal.SIGTERM)
         rest = agent.stderr.read()
         agent.stderr.close()
-        m = re.search(rb"records: ([a-zA-Z ,]+)", buf + rest)
+        m = re.search(rb"\[records: ([^]]+)\]", buf + rest)
         if m:
             key = " ".join([mode] + ["%s=%s" % kv for kv in sorted((env or {}).items())])
             self.layers[key] = m.group(1).decode().strip()

@@ -287,7 +287,7 @@ roundtrip() {
 		# the TLS records authenticate every byte: no CRC, no digest;
 		# sealed records after the handshake, and spliced only where
 		# the kernel's TLS seals and opens them
-		layer=$(sed -n 's/.*records: \([a-zA-Z ,]*\).*/\1/p' "$WORK/agent.log" | head -n 1)
+		layer=$(sed -n 's/.*\[records: \([^]]*\)\].*/\1/p' "$WORK/agent.log" | head -n 1)
 		case "$layer" in
 		"sealed"|"GIO TLS")
 			[ "$zc" = 0 ] || fail "TLS transfer in userspace records claims zero-copy"

@@ -381,12 +381,13 @@ gboolean agent_do_receive(Session *s, json_int_t id, json_t *args)
 		shot_result(a, err);
 		return agent_reply_error(s, id, err, NULL);
 	}
-	agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "handshake"), "migration %s: %s (%s) -> %s%s%s%s", s->mig_id, s->peer,
+	agent_log_about(a, G_LOG_LEVEL_MESSAGE, MIG_FIELDS(s, "handshake"), "migration %s: %s (%s) -> %s%s%s%s%s", s->mig_id, s->peer,
 		  s->identity ? s->identity : "-", target,
 		  !unchecked ? "" : (s->caps & NVFM_CAP_ZERO_COPY) ? ", zero-copy"
 		  : ", TLS-authenticated data",
-		  nvfm_channel_record_layer(s->ch) ? ", records: " : "",
-		  nvfm_channel_record_layer(s->ch) ? nvfm_channel_record_layer(s->ch) : "");
+		  nvfm_channel_record_layer(s->ch) ? " [records: " : "",
+		  nvfm_channel_record_layer(s->ch) ? nvfm_channel_record_layer(s->ch) : "",
+		  nvfm_channel_record_layer(s->ch) ? "]" : "");
 	set_phase(s, "handshake");
 	s->req_id = id;
 	if (!agent_reply_ok(s, id, json_pack("{s:s, s:s, s:s, s:b}", "stage", "ready", "migration",

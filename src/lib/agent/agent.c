@@ -325,11 +325,12 @@ static gpointer session_main(gpointer data)
 		agent_send_abort(s, err->message, nvfm_error_code_name(err->code), "handshake");
 		goto out;
 	}
-	agent_log(a, G_LOG_LEVEL_INFO, "%s connected as %s%s%s%s", s->peer, s->identity,
+	agent_log(a, G_LOG_LEVEL_INFO, "%s connected as %s%s%s%s%s", s->peer, s->identity,
 		  (s->caps & NVFM_CAP_ZERO_COPY) ? " (zero-copy)"
 		  : (s->caps & NVFM_CAP_TLS_INTEGRITY) ? " (tls-integrity)" : "",
-		  nvfm_channel_record_layer(s->ch) ? ", records: " : "",
-		  nvfm_channel_record_layer(s->ch) ? nvfm_channel_record_layer(s->ch) : "");
+		  nvfm_channel_record_layer(s->ch) ? " [records: " : "",
+		  nvfm_channel_record_layer(s->ch) ? nvfm_channel_record_layer(s->ch) : "",
+		  nvfm_channel_record_layer(s->ch) ? "]" : "");
 	serve(s);
 	agent_log(a, G_LOG_LEVEL_INFO, "%s disconnected", s->peer);
 	agent_end_leases(s);

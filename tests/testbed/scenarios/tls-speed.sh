@@ -58,10 +58,10 @@ host_b() {
 		[ "$v" = "$digest" ] || { tb_pub "layer_$way" "digest $v"; tb_fail "$way: emu:b holds $v, not A's $digest"; }
 	done
 	for way in gio sealed ktls; do
-		grep -o 'records: [a-zA-Z ,]*' "/run/tb/agent-$way.log" | sort | uniq -c |
+		grep -o '\[records: [^]]*\]' "/run/tb/agent-$way.log" | sort | uniq -c |
 			sed "s/^/$way: /"
-		tb_pub "layer_$way" "$(grep -o 'records: [a-zA-Z ,]*' "/run/tb/agent-$way.log" |
-			sed 's/records: //' | sort -u | tr '\n' '|')"
+		tb_pub "layer_$way" "$(grep -o '\[records: [^]]*\]' "/run/tb/agent-$way.log" |
+			sed 's/^\[records: //; s/\]$//' | sort -u | tr '\n' '|')"
 	done
 	tb_peer_get a_checked 300 >/dev/null || tb_fail "A did not check the layers"
 }
