@@ -392,25 +392,33 @@ static gboolean align_for_kernel(NvfmChannel *ch, guint64 *next_seq, GError **er
 	}
 }
 
-/* The kernel's TLS takes over both directions, where it has one. */
+/*
+ * The kernel's TLS takes over both directions, where it has one. A kernel
+ * that refuses a key leaves that direction to userspace, which reads and
+ * writes the same records: only failing to read up to the record boundary
+ * (the peer gone) fails the channel.
+ */
 static gboolean hand_to_kernel(NvfmChannel *ch, GError **error)
 {
+	g_autoptr(GError) why = NULL;
 	int fd = socket_fd(ch);
 	NvfmSealKeys k;
-	gboolean ok;
-	int r = nvfm_ktls_attach(fd, error);
+	gboolean ok = TRUE;
 
-	if (r <= 0)
-		return r == 0;
+	if (nvfm_ktls_attach(fd, &why) <= 0)
+		goto userspace;
 	nvfm_seal_get_keys(ch->seal, TRUE, &k);
-	ok = nvfm_ktls_set_keys(fd, TRUE, &k, error);
-	if (ok) {
-		ch->ktls_tx = TRUE;
-		nvfm_seal_get_keys(ch->seal, FALSE, &k);
-		ok = align_for_kernel(ch, &k.seq, error) && nvfm_ktls_set_keys(fd, FALSE, &k, error);
+	ch->ktls_tx = nvfm_ktls_set_keys(fd, TRUE, &k, &why);
+	nvfm_seal_get_keys(ch->seal, FALSE, &k);
+	if (!why) {
+		ok = align_for_kernel(ch, &k.seq, error);
+		ch->ktls_rx = ok && nvfm_ktls_set_keys(fd, FALSE, &k, &why);
 	}
 	memset(&k, 0, sizeof(k));
-	ch->ktls_rx = ok;
+userspace:
+	if (why)
+		g_debug("%s: sealing in userspace where the kernel's TLS would not: %s",
+			nvfm_channel_get_peer(ch), why->message);
 	return ok;
 }
 
@@ -428,8 +436,10 @@ const char *nvfm_channel_record_layer(NvfmChannel *ch)
 {
 	if (!ch->stream)
 		return NULL;
-	if (ch->ktls_tx)
+	if (ch->ktls_tx && ch->ktls_rx)
 		return "sealed, kernel TLS";
+	if (ch->ktls_tx || ch->ktls_rx)
+		return ch->ktls_tx ? "sealed, kernel TLS sending" : "sealed, kernel TLS receiving";
 	return ch->seal ? "sealed" : "GIO TLS";
 }
 
