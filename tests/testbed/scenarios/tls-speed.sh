@@ -24,6 +24,10 @@ tb_tls_ready() {
 	[ -d /tb/pki/server ] && [ -d /tb/pki/client ] ||
 		tb_fail "no test PKI in /tb/pki (the runner makes it with certtool)"
 	modprobe tls || tb_fail "the kernel has no tls module"
+	# what udev loads on a real host from the CPU's features: without it
+	# the kernel's TLS runs the generic C cipher (these hosts run no udev)
+	modprobe -a aesni_intel ghash_clmulni_intel ||
+		tb_log "no AES-NI modules: the kernel's TLS uses its generic cipher"
 	grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp ||
 		tb_fail "tls is not among the kernel's TCP ULPs: $(cat /proc/sys/net/ipv4/tcp_available_ulp)"
 }
@@ -104,6 +108,9 @@ host_a() {
 		[ "$way" = plain ] && plain_med=$med
 		tb_metric "${way}_vs_plain" "$(echo "$med $plain_med" | awk '{printf "%.2f", $1 / $2}')"
 	done
+	# the cipher the kernel's TLS picked (its gcm(aes) of highest priority)
+	tb_metric ktls_cipher "$(awk '/^name/ {n=$3} /^driver/ {d=$3} /^priority/ {
+		if (n == "gcm(aes)" && $3 > best) { best = $3; pick = d } } END { print pick }' /proc/crypto)"
 	tb_pub a_done "$(NVFM_EMU_DIR=/run/tb/emu nvme-vf-migrate emu digest a | sed -n 's/^sha256: //p')"
 	for way in gio sealed ktls; do
 		want=$(way_field "$way" 4)
