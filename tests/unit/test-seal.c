@@ -150,7 +150,11 @@ static void test_partial(void)
 	feed(server, rec->data + 2, rec->len - 3);
 	g_assert_cmpint(nvfm_seal_take(server, buf, sizeof(buf), &got, &need, NULL), ==, 0);
 	g_assert_cmpuint(need, ==, 1);
+	/* a part of a record is nothing to read yet */
+	g_assert_false(nvfm_seal_ready(server));
+	g_assert_true(nvfm_seal_has_pending(server));
 	feed(server, rec->data + rec->len - 1, 1);
+	g_assert_true(nvfm_seal_ready(server));
 	g_assert_cmpint(nvfm_seal_take(server, buf, sizeof(buf), &got, &need, NULL), ==, 1);
 	g_assert_cmpmem(buf, got, "abcdef", 6);
 }

@@ -448,7 +448,8 @@ gboolean nvfm_channel_readable(NvfmChannel *ch, int timeout_ms)
 	int fd;
 
 	if (ch->seal) {
-		if (nvfm_seal_has_pending(ch->seal))
+		/* a part of a record is not something to read yet */
+		if (nvfm_seal_ready(ch->seal))
 			return TRUE;
 	} else if (ch->stream) {
 		GInputStream *in = g_io_stream_get_input_stream(ch->stream);

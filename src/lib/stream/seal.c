@@ -249,6 +249,11 @@ gboolean nvfm_seal_has_pending(NvfmSeal *s)
 	return s->p_pos < s->p_end || s->tail > s->head;
 }
 
+gboolean nvfm_seal_ready(NvfmSeal *s)
+{
+	return s->p_pos < s->p_end || s->tail - s->head >= unit_size(s);
+}
+
 static gsize serve(NvfmSeal *s, guint8 *buf, gsize len)
 {
 	gsize n = MIN(len, s->p_end - s->p_pos);

@@ -78,6 +78,10 @@ int nvfm_seal_take(NvfmSeal *s, guint8 *buf, gsize len, gsize *got, gsize *need_
 /* Whether opened or received bytes wait in the buffer. */
 gboolean nvfm_seal_has_pending(NvfmSeal *s);
 
+/* Whether nvfm_seal_take() can go on without more bytes: opened data,
+ * or a whole record (or preamble, or TLS record before it) received. */
+gboolean nvfm_seal_ready(NvfmSeal *s);
+
 /* ---- handing over to the kernel's TLS ---- */
 
 /* A direction's key, nonce base (salt: the first 4 bytes) and the
