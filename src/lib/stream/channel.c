@@ -377,8 +377,12 @@ static gboolean align_for_kernel(NvfmChannel *ch, guint64 *next_seq, GError **er
 			continue;
 		}
 		if (n == 0) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_IO,
-				    "the peer closed the connection before its sealed records began");
+			/* with TLS 1.3 a server judges our certificate after our
+			 * handshake is done: a refusal ends the connection here */
+			g_set_error(error, NVFM_ERROR, NVFM_ERROR_AUTH,
+				    "the peer closed the connection right after the TLS "
+				    "handshake (as a server that refuses our certificate does; "
+				    "its log says why)");
 			return FALSE;
 		}
 		if (errno == EINTR)
