@@ -70,6 +70,7 @@ static gboolean direction_init(Direction *d, const guint8 *prk, const char *who,
 	expand(prk, 32, kl, d->key);
 	expand(prk, 32, il, iv);
 	memcpy(d->iv, iv, NONCE_SIZE);
+	memset(iv, 0, sizeof(iv));
 	d->ctx = EVP_CIPHER_CTX_new();
 	return d->ctx &&
 	       EVP_CipherInit_ex(d->ctx, EVP_aes_256_gcm(), NULL, d->key, NULL, encrypt) == 1;
