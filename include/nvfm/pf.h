@@ -514,6 +514,7 @@ gboolean nvfm_vf_check_migration(const NvfmAddress *vf, NvfmMigFeatures *out, GE
  * @vq_private: private VQ resources of the primary
  * @vi_private: private VI resources of the primary
  * @blob_size: bulk state of each VF's emulated device (see #NvfmEmuConfig)
+ * @dirty_rate: bytes/s each VF's running device dirties (see #NvfmEmuConfig)
  * @numa_node: the NUMA node it reports, as sysfs numa_node (-1: none)
  * @lm_supported: Identify Controller OACS bit 11 (HMLMS); when clear, the
  *		  PF answers Identify CNS 20h with Invalid Field in Command
@@ -531,6 +532,7 @@ typedef struct {
 	guint vq_private;
 	guint vi_private;
 	guint64 blob_size;
+	guint64 dirty_rate;
 	int numa_node;
 	gboolean lm_supported;
 	guint n_lm_versions;

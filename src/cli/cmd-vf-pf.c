@@ -314,7 +314,7 @@ static gboolean parse_lm_versions(const char *s, NvfmEmuPfConfig *cfg)
 int cmd_emu_pf_create(int argc, char **argv)
 {
 	int vfs = -1, vq = -1, vi = -1, vq_max = -1, vi_max = -1, numa = CLI_UNSET;
-	g_autofree char *size = NULL, *lm_versions = NULL, *result = NULL;
+	g_autofree char *size = NULL, *dirty = NULL, *lm_versions = NULL, *result = NULL;
 	g_auto(GStrv) lm_uuids = NULL;
 	gboolean no_lm = FALSE;
 	GOptionEntry entries[] = {
@@ -324,6 +324,7 @@ int cmd_emu_pf_create(int argc, char **argv)
 		{ "vq-max", 0, 0, G_OPTION_ARG_INT, &vq_max, "Most VQ per VF (default 8)", "N" },
 		{ "vi-max", 0, 0, G_OPTION_ARG_INT, &vi_max, "Most VI per VF (default 4)", "N" },
 		{ "size", 0, 0, G_OPTION_ARG_STRING, &size, "State size of each VF's emulated device (default 16M)", "SIZE" },
+		{ "dirty-rate", 0, 0, G_OPTION_ARG_STRING, &dirty, "Bytes/s each VF's running device dirties (default 16M)", "SIZE" },
 		{ "numa", 0, 0, G_OPTION_ARG_INT, &numa, "The NUMA node it reports (default none: -1)", "N" },
 		{ "lm-versions", 0, 0, G_OPTION_ARG_STRING, &lm_versions, "NVMe controller state versions Identify CNS 20h lists, first = produced (default 0; 'none' for no version)", "N[,N...]" },
 		{ "lm-uuid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lm_uuids, "Vendor-specific state format CNS 20h lists, repeatable, first = produced (default " NVFM_LM_VENDOR_UUID "; 'none' for none)", "UUID" },
@@ -350,6 +351,8 @@ int cmd_emu_pf_create(int argc, char **argv)
 	cfg.vq_max_per_vf = vq_max >= 0 ? (guint)vq_max : (vq >= 0 || vfs >= 0 ? 0 : cfg.vq_max_per_vf);
 	cfg.vi_max_per_vf = vi_max >= 0 ? (guint)vi_max : (vi >= 0 || vfs >= 0 ? 0 : cfg.vi_max_per_vf);
 	if (size && !nvfm_size_parse(size, &cfg.blob_size, &error))
+		return cli_fail(error);
+	if (dirty && !nvfm_size_parse(dirty, &cfg.dirty_rate, &error))
 		return cli_fail(error);
 	if (numa != CLI_UNSET && numa < -1)
 		return cli_usage_error("emu pf-create", "--numa must be a node number, or -1 for none");

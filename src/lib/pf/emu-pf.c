@@ -70,6 +70,7 @@ void nvfm_emu_pf_config_init(NvfmEmuPfConfig *cfg)
 	cfg->vq_private = 2;
 	cfg->vi_private = 1;
 	cfg->blob_size = 16ull << 20;
+	cfg->dirty_rate = 16ull << 20;
 	cfg->numa_node = -1;
 	cfg->lm_supported = TRUE;
 	cfg->n_lm_versions = 1;
@@ -244,6 +245,9 @@ static EmuPf *pf_load(const char *name, GError **error)
 	p->cfg.vq_private = json_uint(root, "vq_private", 0);
 	p->cfg.vi_private = json_uint(root, "vi_private", 0);
 	p->cfg.blob_size = (guint64)json_integer_value(json_object_get(root, "blob_size"));
+	/* a PF file from before the knob: the devices' default */
+	p->cfg.dirty_rate = json_is_integer(json_object_get(root, "dirty_rate")) ?
+		(guint64)json_integer_value(json_object_get(root, "dirty_rate")) : 16ull << 20;
 	p->cfg.numa_node = json_is_integer(json_object_get(root, "numa_node")) ?
 			   (int)CLAMP(json_integer_value(json_object_get(root, "numa_node")), -1,
 				      1 << 16) : -1;
@@ -285,6 +289,7 @@ static gboolean pf_save(EmuPf *p, GError **error)
 	json_object_set_new(root, "vq_private", json_integer(p->cfg.vq_private));
 	json_object_set_new(root, "vi_private", json_integer(p->cfg.vi_private));
 	json_object_set_new(root, "blob_size", json_integer((json_int_t)p->cfg.blob_size));
+	json_object_set_new(root, "dirty_rate", json_integer((json_int_t)p->cfg.dirty_rate));
 	json_object_set_new(root, "numa_node", json_integer(p->cfg.numa_node));
 	json_object_set_new(root, "num_vfs", json_integer(p->num_vfs));
 	json_object_set_new(root, "autoprobe", json_boolean(p->autoprobe));
@@ -378,6 +383,7 @@ static gboolean vf_dev_create(const EmuPf *p, guint index, GError **error)
 	/* the modelled controller has what the secondary controller got */
 	cfg.n_io_queues = MIN(p->sec[index].nvq > 1 ? p->sec[index].nvq - 1 : 1, 64u);
 	cfg.blob_size = p->cfg.blob_size;
+	cfg.dirty_rate = p->cfg.dirty_rate;
 	cfg.seed = (guint64)g_str_hash(p->name) * 64 + index + 1;
 	if (!nvfm_emu_create(dev, &cfg, error))
 		return FALSE;
