@@ -41,4 +41,15 @@ int nvfm_channel_poll_fd(NvfmChannel *ch);
  */
 gboolean nvfm_channel_seal(NvfmChannel *ch, NvfmSeal *seal, gboolean kernel, GError **error);
 
+/*
+ * SO_RCVLOWAT for a wait on @want more bytes: wake once a batch of them
+ * is in (256 KiB) or their rest, not for every few KiB that land; a
+ * wakeup costs more than it brings. Returns the value to set.
+ */
+#define NVFM_RCV_BATCH (256u << 10)
+static inline int nvfm_rcv_lowat(gsize want)
+{
+	return (int)MAX(MIN(want, (gsize)NVFM_RCV_BATCH), 1);
+}
+
 #pragma GCC visibility pop

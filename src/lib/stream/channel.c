@@ -250,13 +250,10 @@ void nvfm_channel_io_error(NvfmChannel *ch, int err, const char *what, GError **
 static gboolean write_all(NvfmChannel *ch, int fd, gboolean sock, const guint8 *p, gsize len,
 			  GError **error);
 
-/* Wake once this much of a large record is in (or its rest), as the
- * zero-copy path does: a wakeup per few KiB costs more than it brings. */
-#define SEAL_RCV_BATCH (256u << 10)
-
+/* Wake for a batch of a large record, as the zero-copy path does. */
 static void set_lowat(int fd, gsize want)
 {
-	int v = (int)MAX(MIN(want, (gsize)SEAL_RCV_BATCH), 1);
+	int v = nvfm_rcv_lowat(want);
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
 }

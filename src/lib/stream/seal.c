@@ -205,6 +205,21 @@ static gsize record_size(const guint8 *p)
 	return NVFM_SEAL_HEADER_SIZE + ((gsize)p[3] << 8 | p[4]);
 }
 
+/* A sealed record's header: application data, TLS 1.2 on the wire, at
+ * most a full record. */
+static gboolean header_ok(const guint8 *p, GError **error)
+{
+	gsize total = record_size(p);
+
+	if (p[0] == CONTENT_APP_DATA && p[1] == 0x03 && p[2] == 0x03 &&
+	    total >= NVFM_SEAL_OVERHEAD && total <= NVFM_SEAL_RECORD_MAX + NVFM_SEAL_OVERHEAD)
+		return TRUE;
+	g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
+		    "sealed records: the peer's next record header (%02x %02x %02x, %zu bytes) "
+		    "is not a sealed record's", p[0], p[1], p[2], total - NVFM_SEAL_HEADER_SIZE);
+	return FALSE;
+}
+
 /* How many bytes the unit under way needs in all (from @head). */
 static gsize unit_size(NvfmSeal *s)
 {
@@ -359,14 +374,8 @@ int nvfm_seal_take(NvfmSeal *s, guint8 *buf, gsize len, gsize *got, gsize *need_
 			return 0;
 		}
 		total = record_size(p);
-		if (p[0] != CONTENT_APP_DATA || p[1] != 0x03 || p[2] != 0x03 ||
-		    total < NVFM_SEAL_OVERHEAD || total > NVFM_SEAL_RECORD_MAX + NVFM_SEAL_OVERHEAD) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-				    "sealed records: the peer's next record header "
-				    "(%02x %02x %02x, %zu bytes) is not a sealed record's", p[0], p[1],
-				    p[2], total - NVFM_SEAL_HEADER_SIZE);
+		if (!header_ok(p, error))
 			return -1;
-		}
 		if (avail < total) {
 			*need_out = total - avail;
 			return 0;
@@ -416,12 +425,8 @@ gssize nvfm_seal_align(NvfmSeal *s, guint64 *next_seq, GError **error)
 		if (avail < NVFM_SEAL_HEADER_SIZE)
 			return (gssize)(NVFM_SEAL_HEADER_SIZE - avail);
 		total = record_size(p);
-		if (total > NVFM_SEAL_RECORD_MAX + NVFM_SEAL_OVERHEAD) {
-			g_set_error(error, NVFM_ERROR, NVFM_ERROR_PROTOCOL,
-				    "sealed records: the peer announced a record of %zu bytes",
-				    total - NVFM_SEAL_HEADER_SIZE);
+		if (!header_ok(p, error))
 			return -1;
-		}
 		if (avail < total)
 			return (gssize)(total - avail);
 		at += total;

@@ -352,15 +352,11 @@ static gboolean drain_to_device(NvfmSplicer *sp, NvfmDevice *dev, guint8 *bounce
 	return TRUE;
 }
 
-/*
- * Wake only once this much has arrived (or the frame's rest): each wakeup
- * for the few KiB that just landed costs a poll and a splice for little.
- */
-#define RCV_BATCH (256 << 10)
-
+/* Wake only once a batch has arrived (or the frame's rest), and set the
+ * socket only when the value changes. */
 static void set_lowat(NvfmSplicer *sp, int fd, gsize want)
 {
-	int v = (int)MAX(MIN(want, (gsize)RCV_BATCH), 1);
+	int v = nvfm_rcv_lowat(want);
 
 	/* 0: never set, which is the same as 1 */
 	if (v == MAX(sp->lowat, 1))
